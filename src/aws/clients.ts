@@ -1,0 +1,64 @@
+/**
+ * The one factory for AWS SDK clients. Each client is built on first use,
+ * so a command that never touches Batch never pays for a Batch client, and
+ * nothing is created at import time.
+ */
+import { BatchClient } from "@aws-sdk/client-batch";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { S3Client } from "@aws-sdk/client-s3";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { AwsSettings } from "../config/settings.js";
+
+export interface AwsClients {
+  readonly s3: S3Client;
+  readonly batch: BatchClient;
+  readonly logs: CloudWatchLogsClient;
+  /** Closes the clients' sockets so the process can exit without waiting for keep-alive timeouts. */
+  destroy(): void;
+}
+
+/** Throttling and transient faults are retried by the SDK; our own backoff sits above this. */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The credential chain prints a console warning when a profile and access
+ * keys are both set; nbatch documents that the profile wins, so the warning
+ * would only be noise from a dependency.
+ */
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+export function createAwsClients(aws: AwsSettings): AwsClients {
+  // The SDK warns on stderr about Node versions it will drop in future; that is not the user's concern.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  const common = {
+    region: aws.region,
+    retryMode: "standard",
+    maxAttempts: MAX_ATTEMPTS,
+    ...(aws.profile ? { credentials: fromNodeProviderChain({ profile: aws.profile, logger: quiet }) } : {}),
+  };
+  let clients: { s3?: S3Client; batch?: BatchClient; logs?: CloudWatchLogsClient } = {};
+  return {
+    get s3() {
+      return (clients.s3 ??= new S3Client({
+        ...common,
+        ...(aws.endpoints.s3 ? { endpoint: aws.endpoints.s3, forcePathStyle: true } : {}),
+        // A bucket in another region is then used where it is instead of failing with a redirect.
+        followRegionRedirects: true,
+      }));
+    },
+    get batch() {
+      return (clients.batch ??= new BatchClient({ ...common, ...endpoint(aws.endpoints.batch) }));
+    },
+    get logs() {
+      return (clients.logs ??= new CloudWatchLogsClient({ ...common, ...endpoint(aws.endpoints.logs) }));
+    },
+    destroy() {
+      for (const client of Object.values(clients)) client.destroy();
+      clients = {};
+    },
+  };
+}
+
+function endpoint(url: string | undefined): { endpoint?: string } {
+  return url ? { endpoint: url } : {};
+}

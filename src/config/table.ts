@@ -1,0 +1,106 @@
+/**
+ * The one table of settings. The resolver, `nbatch config list
+ * --show-origin` and shell completion all read it, so a setting's name,
+ * flag, environment variables and default are written down exactly once.
+ */
+import type { BucketLocation, Runner } from "./settings.js";
+import {
+  InvalidValueError,
+  parseBucket,
+  parseCommand,
+  parseCpus,
+  parseMemoryMiB,
+  parsePollIntervalMs,
+} from "./units.js";
+
+export interface SettingRow<T> {
+  /** "section.key", e.g. "aws-batch.queue". */
+  readonly name: string;
+  readonly section: string;
+  readonly key: string;
+  /** Undefined when no flag sets it directly. */
+  readonly flag?: string;
+  /** The first is the documented name; later ones are accepted aliases. */
+  readonly env: readonly string[];
+  readonly description: string;
+  /** Parsed like any other value; undefined when there is no default. */
+  readonly default?: string;
+  /** What to show as the default when there is none. */
+  readonly defaultNote?: string;
+  readonly parse: (text: string) => T;
+}
+
+function row<T>(name: string, spec: Omit<SettingRow<T>, "name" | "section" | "key" | "env"> & { env?: string[] }): SettingRow<T> {
+  const dot = name.indexOf(".");
+  const canonicalEnv = `NBATCH_${name.replace(/[.-]/g, "_").toUpperCase()}`;
+  return { ...spec, name, section: name.slice(0, dot), key: name.slice(dot + 1), env: [canonicalEnv, ...(spec.env ?? [])] };
+}
+
+function parseRunner(text: string): Runner {
+  const value = text.trim();
+  if (value === "aws-batch" || value === "local") return value;
+  throw new InvalidValueError("runner", text, "use aws-batch or local");
+}
+
+/** Job definitions and queues are names or ARNs, never blank or spaced. */
+function nameParser(what: string, example: string): (text: string) => string {
+  return (text) => {
+    const value = text.trim();
+    if (value === "" || /\s/.test(value)) throw new InvalidValueError(what, text, `use a name or ARN such as ${example}`);
+    return value;
+  };
+}
+
+export const SETTINGS = {
+  runner: row<Runner>("core.runner", {
+    description: "where `nbatch build` runs by default: aws-batch or local (--aws-batch / --local choose per run)",
+    default: "local",
+    parse: parseRunner,
+  }),
+  job: row<string>("aws-batch.job", {
+    flag: "--aws-batch-job",
+    description: "AWS Batch job definition (name, name:revision or ARN)",
+    default: "nbatch-job",
+    parse: nameParser("job definition", "nbatch-job"),
+  }),
+  queue: row<string>("aws-batch.queue", {
+    flag: "--aws-batch-queue",
+    description: "AWS Batch job queue (name or ARN)",
+    default: "nbatch-job-queue",
+    parse: nameParser("job queue", "nbatch-job-queue"),
+  }),
+  s3Bucket: row<BucketLocation>("aws-batch.s3-bucket", {
+    flag: "--aws-batch-s3-bucket",
+    description: "S3 bucket and optional key prefix for inputs and results, e.g. s3://my-lab-nbatch/jobs",
+    defaultNote: "none: required, never guessed",
+    parse: parseBucket,
+  }),
+  cpus: row<number>("aws-batch.cpus", {
+    flag: "--aws-batch-cpus",
+    description: "vCPUs for the job",
+    defaultNote: "the job definition's",
+    parse: parseCpus,
+  }),
+  memory: row<number>("aws-batch.memory", {
+    flag: "--aws-batch-memory",
+    description: "memory for the job, e.g. 15GiB, 7200MB or 4096 (MiB)",
+    defaultNote: "the job definition's",
+    parse: parseMemoryMiB,
+  }),
+  agentCommand: row<string[]>("aws-batch.agent-command", {
+    flag: "--agent-command",
+    description: "command that starts the agent inside the job image (shell words or a JSON array)",
+    default: "nbatch agent",
+    parse: (text) => parseCommand(text, "agent command"),
+  }),
+  pollInterval: row<number>("aws-batch.poll-interval", {
+    env: ["NBATCH_POLL_INTERVAL"],
+    description: "seconds between job status checks (at least 0.1)",
+    default: "5",
+    parse: parsePollIntervalMs,
+  }),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+export const SETTING_ROWS: readonly SettingRow<unknown>[] = Object.values(SETTINGS);

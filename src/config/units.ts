@@ -1,0 +1,143 @@
+/**
+ * Parsers for setting values: sizes, vCPUs, durations, bucket locations and
+ * command lines. Each throws InvalidValueError, a UsageError that keeps its
+ * parts so the resolver can say where a bad value came from.
+ */
+import { UsageError } from "../errors.js";
+import type { BucketLocation } from "./settings.js";
+
+export class InvalidValueError extends UsageError {
+  constructor(
+    readonly what: string,
+    readonly value: string,
+    readonly hint: string,
+  ) {
+    super(`invalid ${what} ${JSON.stringify(value)}: ${hint}`);
+  }
+}
+
+const NUMBER = String.raw`(\d+(?:\.\d*)?|\.\d+)`;
+const MiB = 1024 * 1024;
+const BYTES_PER_UNIT: Record<string, number> = {
+  "": MiB,
+  k: 1024, kib: 1024, kb: 1e3,
+  m: MiB, mib: MiB, mb: 1e6,
+  g: 1024 * MiB, gib: 1024 * MiB, gb: 1e9,
+  t: MiB * MiB, tib: MiB * MiB, tb: 1e12,
+};
+
+/** A size in MiB, rounded up: "4096" (MiB), "15GiB", "7200MB", "1.5G". */
+export function parseMemoryMiB(text: string): number {
+  const match = new RegExp(`^${NUMBER}\\s*([a-z]*)$`, "i").exec(text.trim());
+  const perUnit = match && BYTES_PER_UNIT[match[2]!.toLowerCase()];
+  const value = match ? Number(match[1]) : NaN;
+  if (!perUnit || !(value > 0)) {
+    throw new InvalidValueError("memory", text, "use a size such as 15GiB, 7200MB or 4096 (MiB)");
+  }
+  // The tolerance absorbs float noise such as 0.3 GiB = 307.20000000000005 MiB.
+  return Math.ceil((value * perUnit) / MiB - 1e-9);
+}
+
+/** A positive vCPU count; fractions are allowed because Fargate takes 0.25 or 0.5. */
+export function parseCpus(text: string): number {
+  const value = new RegExp(`^${NUMBER}$`).test(text.trim()) ? Number(text) : NaN;
+  if (!(value > 0)) throw new InvalidValueError("vCPU count", text, "use a positive number such as 4 or 0.25");
+  return value;
+}
+
+const DURATION = new RegExp(`^(?:${NUMBER}d)?(?:${NUMBER}h)?(?:${NUMBER}m)?(?:${NUMBER}s?)?$`, "i");
+const SECONDS_PER_PART = [86400, 3600, 60, 1];
+
+/** Seconds in "90", "90s", "15m", "2h", "1h30m" or "1d". */
+export function parseDurationSeconds(text: string, what = "duration"): number {
+  const match = DURATION.exec(text.trim());
+  const parts = match ? match.slice(1) : [];
+  const seconds = parts.reduce((sum, part, i) => sum + (part ? Number(part) * SECONDS_PER_PART[i]! : 0), 0);
+  if (!(seconds > 0)) throw new InvalidValueError(what, text, "use a duration such as 90, 90s, 15m, 2h or 1h30m");
+  return seconds;
+}
+
+const MIN_POLL_SECONDS = 0.1;
+
+/** The DescribeJobs interval, in milliseconds; faster than 0.1 s would only burn API quota. */
+export function parsePollIntervalMs(text: string): number {
+  const seconds = parseDurationSeconds(text, "poll interval");
+  if (seconds < MIN_POLL_SECONDS) {
+    throw new InvalidValueError("poll interval", text, `use at least ${MIN_POLL_SECONDS} seconds, such as 5 or 2.5`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const IP_ADDRESS = /^\d+\.\d+\.\d+\.\d+$/;
+
+/** "s3://bucket/prefix/", "bucket" or "bucket/some/prefix". */
+export function parseBucket(text: string): BucketLocation {
+  const invalid = (why: string) =>
+    new InvalidValueError("S3 bucket", text, `${why}; use s3://bucket/prefix, such as s3://my-lab-nbatch/jobs`);
+  const trimmed = text.trim();
+  const scheme = /^([a-z0-9+.-]*):\/\//i.exec(trimmed);
+  if (scheme && scheme[1]!.toLowerCase() !== "s3") throw invalid("only s3:// locations are supported");
+  const rest = scheme ? trimmed.slice(scheme[0].length) : trimmed;
+  const slash = rest.indexOf("/");
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const prefix = slash < 0 ? "" : rest.slice(slash).replace(/^\/+|\/+$/g, "");
+  if (!BUCKET_NAME.test(bucket) || bucket.includes("..") || IP_ADDRESS.test(bucket)) {
+    throw invalid("a bucket name is 3-63 lowercase letters, digits, dots and hyphens");
+  }
+  return { bucket, prefix };
+}
+
+/**
+ * A command line as a JSON array of strings, or as words split the way a
+ * shell would: whitespace separates, quotes group, backslash escapes.
+ */
+export function parseCommand(text: string, what = "command"): string[] {
+  const words = text.trim().startsWith("[") ? parseJsonWords(text, what) : splitWords(text, what);
+  if (words.length === 0 || words[0] === "") {
+    throw new InvalidValueError(what, text, 'give a program and its arguments, such as "nbatch agent"');
+  }
+  return words;
+}
+
+function parseJsonWords(text: string, what: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!Array.isArray(parsed) || !parsed.every((w) => typeof w === "string")) {
+    throw new InvalidValueError(what, text, 'a JSON command must be an array of strings, such as ["nbatch", "agent"]');
+  }
+  return parsed;
+}
+
+function splitWords(text: string, what: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (c === "\\" && i + 1 < text.length && (quote === undefined || '"\\$`'.includes(text[i + 1]!))) {
+      word = (word ?? "") + text[++i];
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else word += c;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+      word ??= "";
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? "") + c;
+    }
+  }
+  if (quote) throw new InvalidValueError(what, text, `close the ${quote} quote`);
+  if (word !== undefined) words.push(word);
+  return words;
+}

@@ -1,0 +1,134 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UserError } from "../../src/errors.js";
+import { awsConfigPath, profileRegion } from "../../src/config/aws-profile.js";
+import { resolveSettings, type ResolveInput } from "../../src/config/resolve.js";
+
+let dir: string;
+let awsConfig: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "nbatch-aws-"));
+  awsConfig = join(dir, "aws-config");
+  writeFileSync(
+    awsConfig,
+    [
+      "[default]",
+      "region = eu-west-1",
+      "output = json",
+      "",
+      "[profile lab]",
+      "s3 =",
+      "  region = wrong-nested",
+      "region = ap-south-1   # Mumbai",
+      "",
+      "[profile my.team]",
+      "region=eu-north-1",
+      "",
+      "[profile no-region]",
+      "output = text",
+      "",
+      "[lab]",
+      "region = not-a-profile-header",
+    ].join("\n"),
+  );
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function aws(input: Partial<ResolveInput> & { env?: ResolveInput["env"] }) {
+  return resolveSettings({
+    flags: {},
+    ...input,
+    env: { HOME: dir, NBATCH_CONFIG: join(dir, "absent"), AWS_CONFIG_FILE: join(dir, "absent"), ...input.env },
+  }).aws;
+}
+
+describe("region", () => {
+  it("--aws-region comes first", () => {
+    const env = { AWS_REGION: "us-west-2", AWS_DEFAULT_REGION: "us-east-2", AWS_CONFIG_FILE: awsConfig };
+    expect(aws({ region: "eu-central-1", env }).region).toBe("eu-central-1");
+  });
+
+  it("then AWS_REGION", () => {
+    const env = { AWS_REGION: "us-west-2", AWS_DEFAULT_REGION: "us-east-2", AWS_CONFIG_FILE: awsConfig };
+    expect(aws({ env }).region).toBe("us-west-2");
+  });
+
+  it("then AWS_DEFAULT_REGION", () => {
+    expect(aws({ env: { AWS_REGION: "", AWS_DEFAULT_REGION: "us-east-2", AWS_CONFIG_FILE: awsConfig } }).region).toBe("us-east-2");
+  });
+
+  it("then the default profile's region from the AWS config file", () => {
+    expect(aws({ env: { AWS_CONFIG_FILE: awsConfig } }).region).toBe("eu-west-1");
+  });
+
+  it("then the named profile's region, ignoring nested settings and comments", () => {
+    expect(aws({ profile: "lab", env: { AWS_CONFIG_FILE: awsConfig } }).region).toBe("ap-south-1");
+    expect(aws({ env: { AWS_PROFILE: "lab", AWS_CONFIG_FILE: awsConfig } }).region).toBe("ap-south-1");
+  });
+
+  it("handles dots in profile names", () => {
+    expect(aws({ profile: "my.team", env: { AWS_CONFIG_FILE: awsConfig } }).region).toBe("eu-north-1");
+  });
+
+  it("else us-east-1", () => {
+    expect(aws({}).region).toBe("us-east-1");
+    expect(aws({ profile: "no-region", env: { AWS_CONFIG_FILE: awsConfig } }).region).toBe("us-east-1");
+    expect(aws({ profile: "missing", env: { AWS_CONFIG_FILE: awsConfig } }).region).toBe("us-east-1");
+  });
+
+  it("reads ~/.aws/config when AWS_CONFIG_FILE is unset", () => {
+    const home = join(dir, "home");
+    mkdirSync(join(home, ".aws"), { recursive: true });
+    writeFileSync(join(home, ".aws", "config"), "[profile default]\nregion = sa-east-1\n");
+    expect(awsConfigPath({ HOME: home })).toBe(join(home, ".aws", "config"));
+    expect(profileRegion({ HOME: home })).toBe("sa-east-1");
+    expect(aws({ env: { HOME: home, AWS_CONFIG_FILE: "" } }).region).toBe("sa-east-1");
+  });
+});
+
+describe("profile", () => {
+  it("--aws-profile beats AWS_PROFILE", () => {
+    expect(aws({ profile: "a", env: { AWS_PROFILE: "b" } }).profile).toBe("a");
+    expect(aws({ env: { AWS_PROFILE: "b" } }).profile).toBe("b");
+  });
+
+  it("is absent when neither is set", () => {
+    expect(aws({ env: { AWS_PROFILE: "" } }).profile).toBeUndefined();
+  });
+});
+
+describe("endpoints", () => {
+  it("are absent by default", () => {
+    expect(aws({}).endpoints).toEqual({});
+  });
+
+  it("AWS_ENDPOINT_URL applies to every service", () => {
+    expect(aws({ env: { AWS_ENDPOINT_URL: "http://127.0.0.1:5000" } }).endpoints).toEqual({
+      s3: "http://127.0.0.1:5000",
+      batch: "http://127.0.0.1:5000",
+      logs: "http://127.0.0.1:5000",
+    });
+  });
+
+  it("service-specific variables win", () => {
+    const env = {
+      AWS_ENDPOINT_URL: "http://all:1",
+      AWS_ENDPOINT_URL_S3: "http://s3:2",
+      AWS_ENDPOINT_URL_BATCH: "https://batch:3",
+      AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: "http://logs:4",
+    };
+    expect(aws({ env }).endpoints).toEqual({ s3: "http://s3:2", batch: "https://batch:3", logs: "http://logs:4" });
+    expect(aws({ env: { AWS_ENDPOINT_URL_S3: "http://s3:2" } }).endpoints).toEqual({ s3: "http://s3:2" });
+    expect(aws({ env: { AWS_ENDPOINT_URL: "http://all:1", AWS_ENDPOINT_URL_S3: "" } }).endpoints.s3).toBe("http://all:1");
+  });
+
+  it("rejects a value that is not an http(s) URL, naming the variable", () => {
+    const run = () => aws({ env: { AWS_ENDPOINT_URL_S3: "localhost:5000" } });
+    expect(run).toThrow(UserError);
+    expect(run).toThrow('invalid endpoint "localhost:5000" (from AWS_ENDPOINT_URL_S3): use a URL such as http://localhost:5000');
+  });
+});

@@ -1,0 +1,244 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UsageError, UserError } from "../../src/errors.js";
+import { requireBucket, resolveSettings, type ResolveInput } from "../../src/config/resolve.js";
+import type { Runner, Settings } from "../../src/config/settings.js";
+import { SETTING_ROWS } from "../../src/config/table.js";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "nbatch-resolve-"));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let fileCount = 0;
+function configFile(text: string): string {
+  const path = join(dir, `config-${++fileCount}`);
+  writeFileSync(path, text);
+  return path;
+}
+
+/** Resolves with an isolated environment: no real config file or AWS config is read. */
+function resolve(input: Partial<ResolveInput> & { env?: ResolveInput["env"] }): Settings {
+  return resolveSettings({
+    flags: {},
+    ...input,
+    env: { HOME: dir, NBATCH_CONFIG: join(dir, "absent"), AWS_CONFIG_FILE: join(dir, "absent"), ...input.env },
+  });
+}
+
+interface Case {
+  name: string;
+  flag?: string;
+  runnerFlag?: Runner;
+  env: string;
+  values: { flag?: string; env: string; file: string };
+  expected: { flag?: unknown; env: unknown; file: unknown; default: unknown };
+  pick: (s: Settings) => unknown;
+}
+
+const cases: Case[] = [
+  {
+    name: "core.runner",
+    runnerFlag: "aws-batch",
+    env: "NBATCH_CORE_RUNNER",
+    values: { env: "local", file: "aws-batch" },
+    expected: { flag: "aws-batch", env: "local", file: "aws-batch", default: "local" },
+    pick: (s) => s.runner,
+  },
+  {
+    name: "aws-batch.job",
+    env: "NBATCH_AWS_BATCH_JOB",
+    values: { flag: "flag-job", env: "env-job", file: "file-job:3" },
+    expected: { flag: "flag-job", env: "env-job", file: "file-job:3", default: "nbatch-job" },
+    pick: (s) => s.awsBatch.job,
+  },
+  {
+    name: "aws-batch.queue",
+    env: "NBATCH_AWS_BATCH_QUEUE",
+    values: { flag: "flag-q", env: "env-q", file: "file-q" },
+    expected: { flag: "flag-q", env: "env-q", file: "file-q", default: "nbatch-job-queue" },
+    pick: (s) => s.awsBatch.queue,
+  },
+  {
+    name: "aws-batch.s3-bucket",
+    env: "NBATCH_AWS_BATCH_S3_BUCKET",
+    values: { flag: "s3://flag-bucket/p/", env: "env-bucket", file: "s3://file-bucket/a/b" },
+    expected: {
+      flag: { bucket: "flag-bucket", prefix: "p" },
+      env: { bucket: "env-bucket", prefix: "" },
+      file: { bucket: "file-bucket", prefix: "a/b" },
+      default: undefined,
+    },
+    pick: (s) => s.awsBatch.s3Bucket,
+  },
+  {
+    name: "aws-batch.cpus",
+    env: "NBATCH_AWS_BATCH_CPUS",
+    values: { flag: "16", env: "0.5", file: "8" },
+    expected: { flag: 16, env: 0.5, file: 8, default: undefined },
+    pick: (s) => s.awsBatch.cpus,
+  },
+  {
+    name: "aws-batch.memory",
+    env: "NBATCH_AWS_BATCH_MEMORY",
+    values: { flag: "1GiB", env: "2048", file: "15GiB" },
+    expected: { flag: 1024, env: 2048, file: 15360, default: undefined },
+    pick: (s) => s.awsBatch.memoryMiB,
+  },
+  {
+    name: "aws-batch.agent-command",
+    env: "NBATCH_AWS_BATCH_AGENT_COMMAND",
+    values: { flag: "/opt/agent run", env: '["node", "/a b/agent.js"]', file: "'my agent' go" },
+    expected: {
+      flag: ["/opt/agent", "run"],
+      env: ["node", "/a b/agent.js"],
+      file: ["my agent", "go"],
+      default: ["nbatch", "agent"],
+    },
+    pick: (s) => s.awsBatch.agentCommand,
+  },
+  {
+    name: "aws-batch.poll-interval",
+    env: "NBATCH_AWS_BATCH_POLL_INTERVAL",
+    values: { env: "0.5", file: "30" },
+    expected: { env: 500, file: 30000, default: 5000 },
+    pick: (s) => s.awsBatch.pollIntervalMs,
+  },
+];
+
+it("the cases cover every row of the table", () => {
+  expect(cases.map((c) => c.name).sort()).toEqual(SETTING_ROWS.map((r) => r.name).sort());
+});
+
+describe.each(cases)("$name", (c) => {
+  const [section, key] = [c.name.slice(0, c.name.indexOf(".")), c.name.slice(c.name.indexOf(".") + 1)];
+  const file = () => configFile(`[${section}]\n${key} = ${c.values.file}\n`);
+  const flagInput = (): Partial<ResolveInput> =>
+    c.runnerFlag ? { runner: c.runnerFlag } : c.values.flag !== undefined ? { flags: { [c.name]: c.values.flag } } : {};
+
+  if (c.expected.flag !== undefined) {
+    it("a flag beats the environment and the file", () => {
+      const s = resolve({ ...flagInput(), env: { [c.env]: c.values.env, NBATCH_CONFIG: file() } });
+      expect(c.pick(s)).toEqual(c.expected.flag);
+      expect(s.origins[c.name]).toBe("flag");
+    });
+  }
+
+  it("the environment beats the file", () => {
+    const s = resolve({ env: { [c.env]: c.values.env, NBATCH_CONFIG: file() } });
+    expect(c.pick(s)).toEqual(c.expected.env);
+    expect(s.origins[c.name]).toBe("env");
+  });
+
+  it("the file beats the default", () => {
+    const s = resolve({ env: { NBATCH_CONFIG: file() } });
+    expect(c.pick(s)).toEqual(c.expected.file);
+    expect(s.origins[c.name]).toBe("file");
+  });
+
+  it("an empty environment variable counts as unset", () => {
+    const s = resolve({ env: { [c.env]: "", NBATCH_CONFIG: file() } });
+    expect(c.pick(s)).toEqual(c.expected.file);
+    expect(s.origins[c.name]).toBe("file");
+  });
+
+  it("falls back to the default", () => {
+    const s = resolve({});
+    expect(c.pick(s)).toEqual(c.expected.default);
+    expect(s.origins[c.name]).toBe("default");
+  });
+});
+
+describe("resolveSettings", () => {
+  it("fills an origin for every row of the table", () => {
+    expect(Object.keys(resolve({}).origins).sort()).toEqual(SETTING_ROWS.map((r) => r.name).sort());
+  });
+
+  it("accepts NBATCH_POLL_INTERVAL as a short name, after the long one", () => {
+    expect(resolve({ env: { NBATCH_POLL_INTERVAL: "2" } }).awsBatch.pollIntervalMs).toBe(2000);
+    expect(resolve({ env: { NBATCH_POLL_INTERVAL: "2", NBATCH_AWS_BATCH_POLL_INTERVAL: "3" } }).awsBatch.pollIntervalMs).toBe(3000);
+  });
+
+  it("records the config file path it used", () => {
+    const path = configFile("");
+    expect(resolve({ env: { NBATCH_CONFIG: path } }).configFile).toBe(path);
+    expect(resolve({ env: { NBATCH_CONFIG: "", XDG_CONFIG_HOME: "/xdg" } }).configFile).toBe("/xdg/nbatch/config");
+  });
+
+  it("reads NBATCH_DEBUG", () => {
+    expect(resolve({}).debug).toBe(false);
+    expect(resolve({ env: { NBATCH_DEBUG: "" } }).debug).toBe(false);
+    expect(resolve({ env: { NBATCH_DEBUG: "0" } }).debug).toBe(false);
+    expect(resolve({ env: { NBATCH_DEBUG: "1" } }).debug).toBe(true);
+    expect(resolve({ env: { NBATCH_DEBUG: "true" } }).debug).toBe(true);
+  });
+
+  it("reports a bad flag value as a usage error naming the flag", () => {
+    const run = () => resolve({ flags: { "aws-batch.memory": "lots" } });
+    expect(run).toThrow(UsageError);
+    expect(run).toThrow('invalid memory "lots" (from --aws-batch-memory): use a size such as 15GiB, 7200MB or 4096 (MiB)');
+  });
+
+  it("reports a bad environment value as a user error naming the variable", () => {
+    const run = () => resolve({ env: { NBATCH_AWS_BATCH_MEMORY: "lots" } });
+    expect(run).toThrow('invalid memory "lots" (from NBATCH_AWS_BATCH_MEMORY): use a size such as 15GiB, 7200MB or 4096 (MiB)');
+    try {
+      run();
+    } catch (err) {
+      expect(err).toBeInstanceOf(UserError);
+      expect(err).not.toBeInstanceOf(UsageError);
+    }
+  });
+
+  it("reports a bad file value naming the section, key and file", () => {
+    const path = configFile("[aws-batch]\ncpus = many\n");
+    const run = () => resolve({ env: { NBATCH_CONFIG: path } });
+    // HOME is the temporary directory here, so the file is shown under ~.
+    const shown = path.replace(dir, "~");
+    expect(run).toThrow(`invalid vCPU count "many" (from [aws-batch] cpus in ${shown}): use a positive number`);
+    expect(run).not.toThrow(UsageError);
+  });
+
+  it("does not parse a lower layer that a higher one overrides", () => {
+    const path = configFile("[aws-batch]\ncpus = many\n[core]\nrunner = cloud\n");
+    const s = resolve({ runner: "local", flags: { "aws-batch.cpus": "2" }, env: { NBATCH_CONFIG: path } });
+    expect(s.awsBatch.cpus).toBe(2);
+    expect(s.runner).toBe("local");
+  });
+
+  it("rejects an unknown runner", () => {
+    expect(() => resolve({ env: { NBATCH_CORE_RUNNER: "cloud" } })).toThrow(
+      'invalid runner "cloud" (from NBATCH_CORE_RUNNER): use aws-batch or local',
+    );
+  });
+
+  it("reports a malformed config file with its line", () => {
+    const path = configFile("[aws-batch]\nqueue\n");
+    expect(() => resolve({ env: { NBATCH_CONFIG: path } })).toThrow(`${path.replace(dir, "~")} line 2: expected \`key = value\``);
+  });
+
+  it("refuses flags that are not settings, which would be a programming error", () => {
+    expect(() => resolve({ flags: { "aws-batch.bucket": "b" } })).toThrow(/unknown setting aws-batch.bucket/);
+  });
+});
+
+describe("requireBucket", () => {
+  it("returns the configured bucket", () => {
+    const s = resolve({ flags: { "aws-batch.s3-bucket": "s3://b-1/p" } });
+    expect(requireBucket(s)).toEqual({ bucket: "b-1", prefix: "p" });
+  });
+
+  it("names the three ways to set one", () => {
+    const s = resolve({ env: { NBATCH_CONFIG: "/etc/nbatch/config" } });
+    expect(() => requireBucket(s)).toThrow(UserError);
+    expect(() => requireBucket(s)).toThrow(
+      "no S3 bucket configured: pass --aws-batch-s3-bucket, set NBATCH_AWS_BATCH_S3_BUCKET, " +
+        'or add "s3-bucket = s3://your-bucket/prefix" under [aws-batch] in /etc/nbatch/config',
+    );
+  });
+});
