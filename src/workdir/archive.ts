@@ -1,0 +1,128 @@
+import { pipeline } from "node:stream/promises";
+import { Open, type CentralDirectory, type File as ZipRecord } from "unzipper";
+import { UserError } from "../errors.js";
+import { Crc32Meter } from "./crc32.js";
+import type { EntryType, ManifestEntry } from "./manifest.js";
+import { Refusal, unsafeEntryName } from "./paths.js";
+
+/** An archive entry that passed every check that needs only the central directory. */
+export interface PlannedEntry {
+  record: ZipRecord;
+  path: string;
+  type: EntryType;
+  size: number;
+  mode: number;
+  mtimeMs: number;
+}
+
+export interface PlanOptions {
+  select?: (relPath: string) => boolean;
+  meta?: ReadonlyMap<string, ManifestEntry>;
+}
+
+const MAX_METADATA_BYTES = 256 * 1024 ** 2;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const UNIX_HOST = 3;
+// setuid/setgid bits from an archive are dropped: an unpacked file should
+// never gain privileges it did not have on the machine that made it.
+export const MODE_MASK = 0o1777;
+
+export async function openArchive(archivePath: string): Promise<CentralDirectory> {
+  try {
+    return await Open.file(archivePath);
+  } catch (err) {
+    throw new UserError(`${archivePath} is not a readable zip archive (${(err as Error).message}).`, { cause: err });
+  }
+}
+
+/**
+ * Decide from the central directory alone what may be written: names,
+ * duplicates, types, and entries that would pass through a symlink the
+ * archive itself creates. Entries under .nbatch/ are metadata and skipped;
+ * unselected ones are skipped silently. Sorted by path, so parents come
+ * before their children. Nothing on disk is touched.
+ */
+export function planEntries(
+  directory: CentralDirectory,
+  opts: PlanOptions,
+  refuse: (path: string, reason: string) => void,
+): PlannedEntry[] {
+  const seen = new Set<string>();
+  const links = new Set<string>();
+  const planned: PlannedEntry[] = [];
+  for (const record of directory.files) {
+    const unsafe = unsafeEntryName(record.path);
+    if (unsafe) {
+      refuse(record.path, unsafe);
+      continue;
+    }
+    const path = record.path.replace(/\/$/, "");
+    if (path === ".nbatch" || path.startsWith(".nbatch/")) continue;
+    if (seen.has(path)) {
+      refuse(path, "duplicate entry in the archive");
+      continue;
+    }
+    seen.add(path);
+    const unixMode = record.versionMadeBy >> 8 === UNIX_HOST ? record.externalFileAttributes >>> 16 : 0;
+    const format = unixMode & S_IFMT;
+    const type: EntryType =
+      record.path.endsWith("/") || format === S_IFDIR ? "dir" : format === S_IFLNK ? "symlink" : "file";
+    if (type === "symlink") links.add(path);
+    if (record.flags & 1) refuse(path, "encrypted entry");
+    else if (record.compressionMethod !== 0 && record.compressionMethod !== 8) {
+      refuse(path, `unsupported compression method ${record.compressionMethod}`);
+    } else if (!Number.isSafeInteger(record.uncompressedSize)) refuse(path, "invalid size");
+    else if (!opts.select || opts.select(path)) {
+      const meta = opts.meta?.get(path);
+      const exact = meta?.type === type ? meta : undefined;
+      const fallbackMode = type === "dir" ? 0o755 : type === "symlink" ? 0o777 : 0o644;
+      const mode = exact?.mode ?? ((unixMode & 0o7777) || fallbackMode);
+      const mtimeMs = exact?.mtimeMs ?? (record.lastModifiedDateTime.getTime() || 0);
+      planned.push({ record, path, type, size: record.uncompressedSize, mode: mode & MODE_MASK, mtimeMs });
+    }
+  }
+  return planned
+    .filter((p) => {
+      const through = ancestors(p.path).find((a) => links.has(a));
+      if (through !== undefined) refuse(p.path, `parent ${through} is a symlink in the archive`);
+      return through === undefined;
+    })
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function ancestors(path: string): string[] {
+  const parts = path.split("/");
+  return parts.slice(1).map((_, i) => parts.slice(0, i + 1).join("/"));
+}
+
+/** One entry's bytes, held in memory: only for small entries whose size was checked. */
+export async function readVerified(record: ZipRecord, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const meter = new Crc32Meter(size, () => new Refusal("size mismatch: more data than the archive declares"));
+  await pipeline(record.stream(), meter, async (source: AsyncIterable<Buffer>) => {
+    for await (const chunk of source) chunks.push(chunk);
+  });
+  verify(meter, record, size);
+  return Buffer.concat(chunks);
+}
+
+export function verify(meter: Crc32Meter, record: ZipRecord, size: number): void {
+  if (meter.size !== size) throw new Refusal(`size mismatch: ${meter.size} bytes, the archive declares ${size}`);
+  if (meter.crc !== record.crc32) throw new Refusal("CRC mismatch: the entry is corrupt");
+}
+
+/** A small metadata entry (such as .nbatch/results.json), CRC-checked; undefined when absent. */
+export async function readZipEntry(archivePath: string, name: string): Promise<Buffer | undefined> {
+  const record = (await openArchive(archivePath)).files.find((f) => f.path === name);
+  if (!record) return undefined;
+  if (record.uncompressedSize > MAX_METADATA_BYTES) {
+    throw new UserError(`${name} in ${archivePath} is larger than ${MAX_METADATA_BYTES} bytes: the archive is corrupt.`);
+  }
+  try {
+    return await readVerified(record, record.uncompressedSize);
+  } catch (err) {
+    throw new UserError(`${name} in ${archivePath} cannot be read (${(err as Error).message}): the archive is corrupt.`);
+  }
+}

@@ -1,0 +1,207 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { chmod, lutimes, mkdir, realpath, rename, rm, symlink, utimes } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { UserError } from "../errors.js";
+import { MODE_MASK, openArchive, planEntries, readVerified, verify, type PlannedEntry } from "./archive.js";
+import { Crc32Meter, crc32File } from "./crc32.js";
+import { differs } from "./diff.js";
+import { statEntry, type ManifestEntry } from "./manifest.js";
+import { Refusal, ensureParentDirs, isInside, realpathOfPrefix } from "./paths.js";
+
+export { readZipEntry } from "./archive.js";
+
+export interface ExtractReport {
+  written: string[];
+  identical: string[];
+  conflicts: { path: string; savedAs: string }[];
+  refused: { path: string; reason: string }[];
+  bytes: number;
+}
+
+export interface ExtractOptions {
+  archivePath: string;
+  destRoot: string;
+  select?: (relPath: string) => boolean;
+  meta?: ReadonlyMap<string, ManifestEntry>;
+  baseline?: ReadonlyMap<string, ManifestEntry>;
+  conflictTag?: string;
+  maxBytes?: number;
+  onFile?: (path: string, action: "written" | "identical" | "conflict" | "refused") => void;
+}
+
+const DEFAULT_MAX_BYTES = 100 * 1024 ** 3;
+const MAX_LINK_TARGET = 4096;
+const CONCURRENCY = 4;
+
+/**
+ * Unpack a zip into destRoot without ever writing outside it, through a
+ * symlink, over a file the user edited meanwhile, or as a half-written
+ * file. Refused entries are reported and the others go on.
+ */
+export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
+  const root = await realpath(opts.destRoot);
+  const report: ExtractReport = { written: [], identical: [], conflicts: [], refused: [], bytes: 0 };
+  const done = (path: string, action: "written" | "identical", list: string[]) => {
+    list.push(path);
+    opts.onFile?.(path, action);
+  };
+  const refuse = (path: string, reason: string) => {
+    report.refused.push({ path, reason });
+    opts.onFile?.(path, "refused");
+  };
+  const attempt = (p: PlannedEntry, work: () => Promise<void>) =>
+    work().catch((err: unknown) => refuse(p.path, reasonFor(err)));
+
+  const planned = planEntries(await openArchive(opts.archivePath), opts, refuse);
+  // Each entry is cut off at its claimed size while written, so this bounds what is actually written too.
+  const claimed = planned.reduce((sum, p) => sum + (p.type === "dir" ? 0 : p.size), 0);
+  const limit = opts.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (claimed > limit) {
+    throw new UserError(
+      `${opts.archivePath} claims ${claimed} bytes, more than the limit of ${limit}: the archive is corrupt or hostile, nothing was extracted.`,
+    );
+  }
+
+  const verified = new Set<string>();
+  const created: PlannedEntry[] = [];
+  // Directories first, parents before children, so their own entries create them.
+  for (const p of planned.filter((e) => e.type === "dir")) {
+    await attempt(p, async () => {
+      await ensureParentDirs(root, p.path, verified);
+      const local = await statEntry(root, p.path);
+      if (local && local.type !== "dir") throw new Refusal("a file or symlink of that name exists locally");
+      if (local) done(p.path, "identical", report.identical);
+      else {
+        // Owner-writable while it is filled; its own mode is applied at the end.
+        await mkdir(join(root, p.path), { mode: 0o700 });
+        created.push(p);
+        done(p.path, "written", report.written);
+      }
+      verified.add(p.path);
+    });
+  }
+
+  const place = async (p: PlannedEntry) => {
+    await ensureParentDirs(root, p.path, verified);
+    const target = p.type === "symlink" ? await readLinkTarget(p, root) : undefined;
+    const local = await statEntry(root, p.path);
+    if (local?.type === "dir") throw new Refusal("a directory of that name exists locally");
+    if (local && (await isIdentical(join(root, p.path), local, p, target))) return done(p.path, "identical", report.identical);
+    const edited = local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path));
+    const dest = edited ? `${p.path}.nbatch-${opts.conflictTag ?? "job"}` : p.path;
+    report.bytes += target === undefined ? await writeFile(p, join(root, dest)) : await writeLink(p, target, join(root, dest));
+    if (!edited) return done(p.path, "written", report.written);
+    report.conflicts.push({ path: p.path, savedAs: dest });
+    opts.onFile?.(p.path, "conflict");
+  };
+  await eachLimited(planned.filter((e) => e.type !== "dir"), (p) => attempt(p, () => place(p)));
+
+  // Deepest first: a parent without write or search permission must not block its children.
+  for (const p of created.reverse()) {
+    const abs = join(root, p.path);
+    await chmod(abs, p.mode);
+    await utimes(abs, p.mtimeMs / 1000, p.mtimeMs / 1000);
+  }
+
+  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  report.written.sort();
+  report.identical.sort();
+  report.conflicts.sort(byPath);
+  report.refused.sort(byPath);
+  return report;
+}
+
+/**
+ * A link is kept only when its target stays inside root: textually, and
+ * through every symlink that already exists along it. A `..` after a name
+ * is refused, since the kernel resolves it after following that name.
+ */
+async function readLinkTarget(p: PlannedEntry, root: string): Promise<string> {
+  if (p.size > MAX_LINK_TARGET) throw new Refusal("symlink target is too long");
+  const target = (await readVerified(p.record, p.size)).toString("utf8");
+  if (target === "" || target.includes("\0")) throw new Refusal("invalid symlink target");
+  const segments = target.split("/");
+  const firstName = segments.findIndex((s) => s !== "..");
+  if (firstName !== -1 && segments.slice(firstName).includes("..")) {
+    throw new Refusal(`symlink target ${target} has '..' after a name`);
+  }
+  const resolved = resolve(dirname(join(root, p.path)), target);
+  if (!isInside(root, resolved) || !isInside(root, await realpathOfPrefix(resolved))) {
+    throw new Refusal(`symlink target ${target} is outside the directory`);
+  }
+  return target;
+}
+
+/** Same type, size, mode and content; content is read only when the mtime differs. */
+async function isIdentical(abs: string, local: ManifestEntry, p: PlannedEntry, target?: string): Promise<boolean> {
+  if (local.type !== p.type) return false;
+  if (p.type === "symlink") return local.target === target;
+  if (local.size !== p.size || (local.mode & MODE_MASK) !== p.mode) return false;
+  return local.mtimeMs === p.mtimeMs || (await crc32File(abs)).crc === p.record.crc32;
+}
+
+/** The local file changed since the inputs were uploaded, or appeared since. */
+function isEdited(local: ManifestEntry, base: ManifestEntry | undefined): boolean {
+  return base === undefined || differs(base, local);
+}
+
+/** Temp file beside the target, verified, stamped, then renamed: a crash leaves old or complete. */
+async function writeFile(p: PlannedEntry, dest: string): Promise<number> {
+  const tmp = tempBeside(dest);
+  try {
+    const meter = new Crc32Meter(p.size, () => new Refusal("size mismatch: more data than the archive declares"));
+    await pipeline(p.record.stream(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+    verify(meter, p.record, p.size);
+    await chmod(tmp, p.mode);
+    await utimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
+    await rename(tmp, dest);
+    return meter.size;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function writeLink(p: PlannedEntry, target: string, dest: string): Promise<number> {
+  const tmp = tempBeside(dest);
+  try {
+    await symlink(target, tmp);
+    await lutimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
+    await rename(tmp, dest);
+    return p.size;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+function tempBeside(dest: string): string {
+  return join(dirname(dest), `.nbatch-tmp-${randomBytes(8).toString("hex")}`);
+}
+
+/** Why one entry failed. A full disk is not about one entry: it stops the extraction. */
+function reasonFor(err: unknown): string {
+  if (err instanceof Refusal) return err.message;
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "ENOSPC" || e.code === "EDQUOT") {
+    throw new UserError(`No space left on the disk while extracting into ${e.path ?? "the directory"}: free some space and try again.`);
+  }
+  return e.syscall ? `could not write (${e.code ?? e.message})` : `corrupt entry (${e.message})`;
+}
+
+/** Run `work` over items, at most CONCURRENCY at a time; a thrown error stops new work. */
+async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      await work(items[next++]!).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+}

@@ -1,0 +1,183 @@
+import { createHash } from "node:crypto";
+import type { Stats } from "node:fs";
+import { lstat, open, readdir, readlink, realpath } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { UserError } from "../errors.js";
+import { isInside, realpathOfPrefix } from "./paths.js";
+import type { Exclusion } from "./patterns.js";
+
+export const PROTOCOL_VERSION = 1;
+
+export type EntryType = "file" | "dir" | "symlink";
+
+/**
+ * One path of a directory tree. `mtimeMs` is rounded to whole milliseconds:
+ * utimes cannot restore sub-millisecond times exactly, and a time that does
+ * not survive a round trip would make every restored file look changed.
+ * Directories have size 0 (their on-disk size is an allocation detail).
+ */
+export interface ManifestEntry {
+  path: string;
+  type: EntryType;
+  size: number;
+  mtimeMs: number;
+  mode: number;
+  target?: string;
+}
+
+export interface Manifest {
+  entries: ManifestEntry[];
+  excluded: { path: string; rule: string }[];
+  files: number;
+  bytes: number;
+}
+
+const OUTSIDE_SYMLINK_RULE = "symlink outside the directory";
+const SPECIAL_FILE_RULE = "not a regular file";
+
+export async function scanDirectory(
+  root: string,
+  exclude: (relPath: string, isDir: boolean) => Exclusion,
+): Promise<Manifest> {
+  const rootReal = await resolveRoot(root);
+  const manifest: Manifest = { entries: [], excluded: [], files: 0, bytes: 0 };
+  const canRead = readChecker();
+
+  async function walk(dirRel: string): Promise<void> {
+    const dirents = await guard(dirRel || ".", () => readdir(join(rootReal, dirRel), { withFileTypes: true }));
+    const kept: string[] = [];
+    for (const dirent of dirents) {
+      const rel = dirRel ? `${dirRel}/${dirent.name}` : dirent.name;
+      const verdict = exclude(rel, dirent.isDirectory());
+      if (verdict.excluded) manifest.excluded.push({ path: rel, rule: verdict.rule ?? "excluded" });
+      else kept.push(rel);
+    }
+    const stats = await Promise.all(kept.map((rel) => guard(rel, () => lstat(join(rootReal, rel)))));
+    for (const [i, rel] of kept.entries()) {
+      const st = stats[i]!;
+      const abs = join(rootReal, rel);
+      if (st.isDirectory()) {
+        manifest.entries.push(toEntry(rel, st));
+        await walk(rel);
+      } else if (st.isSymbolicLink()) {
+        const target = await guard(rel, () => readlink(abs));
+        if (await linkStaysInside(rootReal, abs, target)) manifest.entries.push(toEntry(rel, st, target));
+        else manifest.excluded.push({ path: rel, rule: OUTSIDE_SYMLINK_RULE });
+      } else if (st.isFile()) {
+        if (!(await canRead(abs, st))) throw permissionError(rel);
+        manifest.entries.push(toEntry(rel, st));
+        manifest.files += 1;
+        manifest.bytes += st.size;
+      } else {
+        manifest.excluded.push({ path: rel, rule: SPECIAL_FILE_RULE });
+      }
+    }
+  }
+
+  await walk("");
+  manifest.entries.sort((a, b) => compare(a.path, b.path));
+  manifest.excluded.sort((a, b) => compare(a.path, b.path));
+  return manifest;
+}
+
+/** sha256 over the protocol version and one canonical line per entry, order-independent. */
+export function fingerprint(entries: readonly ManifestEntry[]): string {
+  const hash = createHash("sha256").update(`nbatch-manifest ${PROTOCOL_VERSION}\n`);
+  for (const e of [...entries].sort((a, b) => compare(a.path, b.path))) {
+    // A directory's mtime moves whenever a child is added or removed, which
+    // the child entries already capture; leaving it out keeps the key stable.
+    const mtime = e.type === "dir" ? 0 : e.mtimeMs;
+    hash.update(JSON.stringify([e.path, e.type, e.size, mtime, e.mode, e.target ?? null]) + "\n");
+  }
+  return hash.digest("hex");
+}
+
+/** lstat one path into an entry; undefined when it does not exist. */
+export async function statEntry(root: string, relPath: string): Promise<ManifestEntry | undefined> {
+  const abs = join(root, relPath);
+  let st: Stats;
+  try {
+    st = await lstat(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw err;
+  }
+  return toEntry(relPath, st, st.isSymbolicLink() ? await readlink(abs) : undefined);
+}
+
+function toEntry(path: string, st: Stats, target?: string): ManifestEntry {
+  const type: EntryType = st.isDirectory() ? "dir" : st.isSymbolicLink() ? "symlink" : "file";
+  const entry: ManifestEntry = {
+    path,
+    type,
+    size: type === "dir" ? 0 : st.size,
+    mtimeMs: Math.round(st.mtimeMs),
+    mode: st.mode & 0o7777,
+  };
+  if (target !== undefined) entry.target = target;
+  return entry;
+}
+
+/** Whether a link, followed as far as it resolves, ends inside root. */
+async function linkStaysInside(rootReal: string, abs: string, target: string): Promise<boolean> {
+  try {
+    return isInside(rootReal, await realpath(abs));
+  } catch {
+    // Dangling or looping: judge by where the target text points.
+    return isInside(rootReal, await realpathOfPrefix(resolve(dirname(abs), target)));
+  }
+}
+
+/**
+ * Permission bits from lstat decide readability with no extra syscall;
+ * only files the bits say we cannot read are confirmed by opening them
+ * (ACLs may still grant access).
+ */
+function readChecker(): (abs: string, st: Stats) => Promise<boolean> {
+  const uid = process.geteuid?.();
+  const gids = new Set([process.getegid?.(), ...(process.getgroups?.() ?? [])]);
+  return async (abs, st) => {
+    if (uid === undefined || uid === 0) return true;
+    const bits = st.uid === uid ? 0o400 : gids.has(st.gid) ? 0o040 : 0o004;
+    if (st.mode & bits) return true;
+    try {
+      await (await open(abs, "r")).close();
+      return true;
+    } catch (err) {
+      if (isPermission(err)) return false;
+      throw err;
+    }
+  };
+}
+
+async function resolveRoot(root: string): Promise<string> {
+  const real = await guard(".", () => realpath(root)).catch((err: NodeJS.ErrnoException) => {
+    throw err.code === "ENOENT" ? new UserError(`The directory ${root} does not exist: check the path.`) : err;
+  });
+  if (!(await lstat(real)).isDirectory()) throw new UserError(`${root} is not a directory: give a directory to run in.`);
+  return real;
+}
+
+async function guard<T>(rel: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw isPermission(err) ? permissionError(rel) : err;
+  }
+}
+
+function isPermission(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "EACCES" || code === "EPERM";
+}
+
+function permissionError(rel: string): UserError {
+  return new UserError(
+    `Cannot read ${rel}: permission denied. Fix its permissions or exclude it with --exclude-from-upload.`,
+  );
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

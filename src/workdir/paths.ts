@@ -1,0 +1,69 @@
+import { lstat, mkdir, realpath } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
+
+/** True when `child` is `parent` itself or lies under it (both absolute, normalized). */
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === "" || (rel !== ".." && !rel.startsWith(".." + sep) && !isAbsolute(rel));
+}
+
+/**
+ * Where an absolute path really leads: the realpath of its longest existing
+ * prefix with the missing rest appended, so an existing symlink anywhere
+ * along it counts even when the final name does not exist yet.
+ */
+export async function realpathOfPrefix(abs: string): Promise<string> {
+  const missing: string[] = [];
+  for (let cur = abs; ; cur = dirname(cur)) {
+    try {
+      return join(await realpath(cur), ...missing.reverse());
+    } catch {
+      if (dirname(cur) === cur) return abs;
+      missing.push(basename(cur));
+    }
+  }
+}
+
+/**
+ * Why an archive entry name may not be written, or undefined when it is a
+ * plain relative POSIX path. Checked on the raw name, before any
+ * normalization, so nothing a hostile archive spells can be reinterpreted.
+ */
+export function unsafeEntryName(name: string): string | undefined {
+  if (name === "" || name === "/") return "empty name";
+  if (name.includes("\0")) return "name contains a NUL byte";
+  if (name.includes("\\")) return "name contains a backslash";
+  if (name.startsWith("/")) return "absolute path";
+  if (/^[A-Za-z]:/.test(name)) return "drive letter in path";
+  const segments = (name.endsWith("/") ? name.slice(0, -1) : name).split("/");
+  if (segments.includes("..")) return "path contains '..'";
+  if (segments.some((s) => s === "" || s === ".")) return "path is not normalized";
+  return undefined;
+}
+
+/** A reason an entry cannot be written; extraction reports it and goes on. */
+export class Refusal extends Error {}
+
+/**
+ * Create the parent directories of `relPath` under `root`, refusing to go
+ * through anything that is not a real directory (a symlink could point the
+ * write outside root). `verified` remembers directories already checked.
+ */
+export async function ensureParentDirs(root: string, relPath: string, verified: Set<string>): Promise<void> {
+  const parts = relPath.split("/").slice(0, -1);
+  let rel = "";
+  for (const part of parts) {
+    rel = rel ? `${rel}/${part}` : part;
+    if (verified.has(rel)) continue;
+    const abs = join(root, rel);
+    try {
+      await mkdir(abs);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const st = await lstat(abs);
+    if (st.isSymbolicLink()) throw new Refusal(`parent ${rel} is a symlink`);
+    if (!st.isDirectory()) throw new Refusal(`parent ${rel} is not a directory`);
+    verified.add(rel);
+  }
+}

@@ -1,0 +1,81 @@
+import ignore from "ignore";
+import picomatch from "picomatch";
+
+/**
+ * What never travels to the job unless the user re-includes it with `!`.
+ * Snakemake's log/ and metadata/ do travel: a rerun needs them to know what
+ * is up to date. The secret-holding names are exact, so environment.yaml
+ * (a conda spec) is not caught by `.env*`.
+ */
+export const DEFAULT_UPLOAD_EXCLUSIONS: readonly string[] = [
+  ".git/",
+  "**/.snakemake/*",
+  "!**/.snakemake/log/",
+  "!**/.snakemake/metadata/",
+  "__pycache__/",
+  "*.pyc",
+  ".env",
+  ".env.*",
+  ".envrc",
+  ".netrc",
+  ".aws/",
+  ".ssh/",
+  // Reserved: nbatch keeps its own metadata under .nbatch/ inside archives.
+  ".nbatch/",
+];
+
+export interface Exclusion {
+  excluded: boolean;
+  rule?: string;
+}
+
+/**
+ * Gitignore semantics (last matching rule wins, `!` re-includes, trailing
+ * `/` matches directories only). Defaults go first so a user `!pattern`
+ * can re-include what a default excludes.
+ */
+export function createExcluder(
+  userPatterns: readonly string[],
+  defaults: readonly string[] = DEFAULT_UPLOAD_EXCLUSIONS,
+): (relPath: string, isDir: boolean) => Exclusion {
+  const ig = ignore({ ignorecase: false }).add([
+    ...defaults.map((pattern) => ({ pattern, mark: "default" })),
+    ...userPatterns.map((pattern) => ({ pattern })),
+  ]);
+  return (relPath, isDir) => {
+    const result = ig.test(isDir ? `${relPath}/` : relPath);
+    if (!result.ignored || !result.rule) return { excluded: false };
+    const { pattern, mark } = result.rule;
+    return { excluded: true, rule: mark === "default" ? `default: ${pattern}` : pattern };
+  };
+}
+
+/**
+ * Selection for --download / --exclude-from-download. Globs with `**` and
+ * braces, dot files included. A pattern without a slash matches a basename
+ * at any depth, as in gitignore; a pattern naming a directory (or ending in
+ * `/`) selects everything under it. An include pattern starting with `!`
+ * excludes; no positive include means everything; excludes always win.
+ */
+export function createSelector(include: readonly string[], exclude: readonly string[]): (relPath: string) => boolean {
+  const positive = include.filter((p) => !p.startsWith("!"));
+  const negative = [...include.filter((p) => p.startsWith("!")).map((p) => p.slice(1)), ...exclude];
+  const wanted = positive.length > 0 ? compile(positive) : () => true;
+  const unwanted = negative.length > 0 ? compile(negative) : () => false;
+  return (relPath) => wanted(relPath) && !unwanted(relPath);
+}
+
+function compile(patterns: readonly string[]): (relPath: string) => boolean {
+  const globs = patterns.flatMap(expand);
+  return picomatch(globs, { dot: true });
+}
+
+function expand(raw: string): string[] {
+  const trimmed = raw.replace(/^(\.\/)+/, "");
+  const anchored = trimmed.startsWith("/");
+  const dirOnly = trimmed.endsWith("/");
+  let p = trimmed.replace(/^\/+|\/+$/g, "");
+  if (p === "") return ["**"];
+  if (!anchored && !p.includes("/")) p = `**/${p}`;
+  return dirOnly ? [`${p}/**`] : [p, `${p}/**`];
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { Open } from "unzipper";
+import { describe, expect, it } from "vitest";
+import { UserError } from "../../src/errors.js";
+import { extractZip, readZipEntry } from "../../src/workdir/extract.js";
+import { scanDirectory, type ManifestEntry } from "../../src/workdir/manifest.js";
+import { packZip, type PackOptions } from "../../src/workdir/pack.js";
+import { createExcluder } from "../../src/workdir/patterns.js";
+import { tempDir } from "./workdir-helpers.js";
+
+const T = 1_700_000_000; // seconds
+
+function sourceTree(): string {
+  const root = tempDir();
+  mkdirSync(join(root, "bin"));
+  writeFileSync(join(root, "bin/run"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  writeFileSync(join(root, "private.key"), "k", { mode: 0o600 });
+  writeFileSync(join(root, "notes.txt"), "compress me ".repeat(5000));
+  writeFileSync(join(root, "reads.fq.gz"), randomBytes(64 * 1024));
+  writeFileSync(join(root, "big.bin"), randomBytes(3 * 1024 * 1024));
+  writeFileSync(join(root, "empty.txt"), "");
+  mkdirSync(join(root, "out/empty"), { recursive: true });
+  mkdirSync(join(root, "locked"), { mode: 0o750 });
+  writeFileSync(join(root, "locked/inner"), "i");
+  symlinkSync("bin/run", join(root, "run-link"));
+  utimesSync(join(root, "notes.txt"), T, T + 0.123);
+  utimesSync(join(root, "bin/run"), T, T - 86_400);
+  return root;
+}
+
+async function packTo(opts: PackOptions): Promise<string> {
+  const zip = join(tempDir(), "a.zip");
+  await pipeline(packZip(opts), createWriteStream(zip));
+  return zip;
+}
+
+describe("packZip and extractZip round trip", () => {
+  it("restores content, modes, mtimes, symlinks and empty directories exactly with metadata", async () => {
+    const src = sourceTree();
+    const manifest = await scanDirectory(src, createExcluder([]));
+    const zip = await packTo({ root: src, entries: manifest.entries });
+
+    const dest = tempDir();
+    const meta = new Map(manifest.entries.map((e) => [e.path, e]));
+    const report = await extractZip({ archivePath: zip, destRoot: dest, meta });
+
+    expect(report.refused).toEqual([]);
+    expect(report.written).toEqual(manifest.entries.map((e) => e.path));
+    expect((await scanDirectory(dest, createExcluder([]))).entries).toEqual(manifest.entries);
+    for (const name of ["notes.txt", "big.bin", "reads.fq.gz", "locked/inner"]) {
+      expect(readFileSync(join(dest, name)).equals(readFileSync(join(src, name))), name).toBe(true);
+    }
+  });
+
+  it("falls back to the zip's own mode and 2-second time without metadata", async () => {
+    const src = sourceTree();
+    const manifest = await scanDirectory(src, createExcluder([]));
+    const zip = await packTo({ root: src, entries: manifest.entries });
+    const dest = tempDir();
+    await extractZip({ archivePath: zip, destRoot: dest });
+    const got = new Map((await scanDirectory(dest, createExcluder([]))).entries.map((e) => [e.path, e]));
+    for (const e of manifest.entries) {
+      const g = got.get(e.path)!;
+      expect({ type: g.type, mode: g.mode, size: g.size, target: g.target }, e.path).toEqual({
+        type: e.type,
+        mode: e.mode,
+        size: e.size,
+        target: e.target,
+      });
+      if (e.type === "file") expect(Math.abs(g.mtimeMs - e.mtimeMs), e.path).toBeLessThanOrEqual(2000);
+    }
+  });
+});
+
+describe("packZip", () => {
+  it("stores already-compressed files and deflates the rest", async () => {
+    const src = sourceTree();
+    const manifest = await scanDirectory(src, createExcluder([]));
+    const zip = await packTo({ root: src, entries: manifest.entries });
+    const files = new Map((await Open.file(zip)).files.map((f) => [f.path, f]));
+    expect(files.get("reads.fq.gz")!.compressionMethod).toBe(0);
+    expect(files.get("notes.txt")!.compressionMethod).toBe(8);
+    expect(files.get("notes.txt")!.compressedSize).toBeLessThan(files.get("notes.txt")!.uncompressedSize / 10);
+    expect(files.has("out/empty/")).toBe(true);
+  });
+
+  it("writes extra entries after the files, readable but never extracted", async () => {
+    const src = tempDir();
+    writeFileSync(join(src, "a.txt"), "a");
+    const entries = (await scanDirectory(src, createExcluder([]))).entries;
+    const zip = await packTo({
+      root: src,
+      entries,
+      extra: [
+        { name: ".nbatch/manifest.json", data: JSON.stringify({ entries }) },
+        { name: ".nbatch/results.json", data: Buffer.from('{"exitCode":3}') },
+      ],
+    });
+    expect((await Open.file(zip)).files.map((f) => f.path)).toEqual([
+      "a.txt",
+      ".nbatch/manifest.json",
+      ".nbatch/results.json",
+    ]);
+    expect(JSON.parse((await readZipEntry(zip, ".nbatch/results.json"))!.toString())).toEqual({ exitCode: 3 });
+    expect(await readZipEntry(zip, ".nbatch/absent.json")).toBeUndefined();
+
+    const dest = tempDir();
+    const report = await extractZip({ archivePath: zip, destRoot: dest });
+    expect(report.written).toEqual(["a.txt"]);
+    expect(existsSync(join(dest, ".nbatch"))).toBe(false);
+  });
+
+  // Small files are read whole, large ones streamed: both paths must fail, not hang.
+  it.each([1, 10 * 1024 * 1024])("fails the stream with a UserError when a file of %i bytes cannot be read", async (size) => {
+    const src = tempDir();
+    writeFileSync(join(src, "a.txt"), "a");
+    const entries: ManifestEntry[] = [
+      ...(await scanDirectory(src, createExcluder([]))).entries,
+      { path: "vanished.txt", type: "file", size, mtimeMs: T * 1000, mode: 0o644 },
+    ];
+    const err = await packTo({ root: src, entries }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toContain("vanished.txt");
+  });
+
+  it("stops cleanly when the consumer gives up", async () => {
+    const src = tempDir();
+    writeFileSync(join(src, "big.bin"), randomBytes(4 * 1024 * 1024));
+    const stream = packZip({ root: src, entries: (await scanDirectory(src, createExcluder([]))).entries });
+    await new Promise<void>((resolve) => {
+      stream.once("data", () => {
+        stream.destroy();
+        stream.once("close", resolve);
+      });
+    });
+    expect(stream.destroyed).toBe(true);
+  });
+});
