@@ -1,0 +1,147 @@
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { JobDetail, JobStatus } from "@aws-sdk/client-batch";
+import { randomBytes } from "node:crypto";
+import { setTimeout as delay } from "node:timers/promises";
+import { openLogStream } from "./executor-logs.js";
+import { startContainer, type AttemptOutcome, type RunningContainer } from "./executor-process.js";
+import { ClientException } from "./executor-registry.js";
+import type { Watchdog } from "./executor-watchdog.js";
+
+const EXITED = "Essential container in task exited";
+const WAITING: JobStatus[] = ["SUBMITTED", "PENDING", "RUNNABLE"];
+
+export interface JobRunnerOptions {
+  stepDelayMs: number;
+  killGraceMs: number;
+  logs: Pick<CloudWatchLogsClient, "send">;
+  watchdog: Pick<Watchdog, "watch" | "unwatch">;
+  /** A fresh working directory and the full environment for one attempt. */
+  prepare(job: JobDetail, attempt: number): Promise<{ cwd: string; env: Record<string, string> }>;
+}
+
+interface Job {
+  detail: JobDetail;
+  container?: RunningContainer;
+  stopReason?: string;
+}
+
+/** Runs submitted jobs through Batch's states, each attempt as a local process. */
+export class JobRunner {
+  readonly jobs = new Map<string, Job>();
+  private readonly abort = new AbortController();
+  private readonly driving = new Set<Promise<void>>();
+
+  constructor(private readonly opts: JobRunnerOptions) {}
+
+  submit(detail: JobDetail): void {
+    const job: Job = { detail };
+    this.jobs.set(detail.jobId!, job);
+    const driving = this.drive(job).catch((err) => {
+      if (!this.abort.signal.aborted) console.error(`test executor: job ${detail.jobId} broke:`, err);
+    });
+    this.driving.add(driving);
+    void driving.finally(() => this.driving.delete(driving));
+  }
+
+  /** TerminateJob; with cancelOnly (CancelJob), a job already STARTING or RUNNING is left alone, as in Batch. */
+  stop(jobId: string | undefined, reason: string | undefined, cancelOnly: boolean): void {
+    if (!reason || reason.length > 1024) throw new ClientException("reason is required, at most 1024 characters");
+    const job = jobId === undefined ? undefined : this.jobs.get(jobId);
+    if (!job) throw new ClientException(`Job ${jobId} not found`);
+    const status = job.detail.status!;
+    if (WAITING.includes(status)) {
+      job.detail.isCancelled = true;
+      return this.finish(job, "FAILED", reason);
+    }
+    if (cancelOnly || (status !== "STARTING" && status !== "RUNNING")) return;
+    job.detail.isTerminated = true;
+    job.stopReason = reason;
+    if (job.container) job.container.stop(this.opts.killGraceMs);
+    else this.finish(job, "FAILED", reason);
+  }
+
+  /** Kills every job process and waits for the jobs to settle. */
+  async close(): Promise<void> {
+    this.abort.abort();
+    for (const job of this.jobs.values()) job.container?.kill();
+    await Promise.all(this.driving);
+  }
+
+  private async drive(job: Job): Promise<void> {
+    const maxAttempts = job.detail.retryStrategy?.attempts ?? 1;
+    for (const status of ["PENDING", "RUNNABLE"] as const) {
+      if (!(await this.step(job))) return;
+      job.detail.status = status;
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (!(await this.step(job))) return;
+      const outcome = await this.runAttempt(job, attempt);
+      if (!outcome) return;
+      // A terminated job fails even if its command exits 0 on SIGTERM.
+      const failed = outcome.exitCode !== 0 || job.stopReason !== undefined;
+      if (failed && attempt < maxAttempts && !job.stopReason) {
+        job.detail.status = "RUNNABLE";
+        continue;
+      }
+      const reason = job.stopReason ?? outcome.cannotStart ?? EXITED;
+      return this.finish(job, failed ? "FAILED" : "SUCCEEDED", reason);
+    }
+  }
+
+  /** One attempt from STARTING to its end; undefined when the job was stopped before it ran. */
+  private async runAttempt(job: Job, attempt: number): Promise<AttemptOutcome | undefined> {
+    const detail = job.detail;
+    const container = detail.container!;
+    const definitionName = detail.jobDefinition!.replace(/^.*\//, "").replace(/:\d+$/, "");
+    const logStreamName = `${definitionName}/default/${randomBytes(16).toString("hex")}`;
+    detail.status = "STARTING";
+    Object.assign(container, { logStreamName, exitCode: undefined, reason: undefined });
+    if (!(await this.step(job))) return undefined;
+    const { cwd, env } = await this.opts.prepare(detail, attempt);
+    const logs = await openLogStream(this.opts.logs, logGroupOf(detail), logStreamName);
+    if (this.isOver(job)) {
+      await logs.close();
+      return undefined;
+    }
+    let startedAt: number | undefined;
+    job.container = startContainer({
+      command: container.command ?? [],
+      env,
+      cwd,
+      logs,
+      watchdog: this.opts.watchdog,
+      onStart: () => Object.assign(detail, { status: "RUNNING", startedAt: (startedAt = Date.now()) }),
+    });
+    const outcome = await job.container.outcome;
+    job.container = undefined;
+    const stoppedAt = Date.now();
+    Object.assign(container, { exitCode: outcome.exitCode, reason: outcome.cannotStart });
+    detail.attempts!.push({
+      container: { exitCode: outcome.exitCode, reason: outcome.cannotStart, logStreamName },
+      startedAt,
+      stoppedAt,
+      statusReason: job.stopReason ?? outcome.cannotStart ?? EXITED,
+    });
+    return outcome;
+  }
+
+  /** Waits one scheduling step; false when the job was stopped meanwhile. */
+  private async step(job: Job): Promise<boolean> {
+    await delay(this.opts.stepDelayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    return !this.isOver(job);
+  }
+
+  private isOver(job: Job): boolean {
+    return this.abort.signal.aborted || job.detail.status === "FAILED" || job.detail.status === "SUCCEEDED";
+  }
+
+  private finish(job: Job, status: "FAILED" | "SUCCEEDED", statusReason: string): void {
+    Object.assign(job.detail, { status, statusReason, stoppedAt: Date.now() });
+  }
+}
+
+/** The awslogs-group option of the job's log configuration, else Batch's default group. */
+export function logGroupOf(detail: JobDetail): string {
+  const config = detail.container?.logConfiguration;
+  return (config?.logDriver === "awslogs" && config.options?.["awslogs-group"]) || "/aws/batch/job";
+}

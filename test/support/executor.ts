@@ -1,0 +1,137 @@
+import type { JobDetail, JQState, RegisterJobDefinitionRequest } from "@aws-sdk/client-batch";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { batchOperations } from "./executor-api.js";
+import { JobRunner } from "./executor-jobs.js";
+import { ClientException, Registry } from "./executor-registry.js";
+import { startWatchdog } from "./executor-watchdog.js";
+
+export interface BatchExecutorOptions {
+  motoEndpoint: string;
+  region?: string;
+  /** Time spent in each of SUBMITTED, PENDING, RUNNABLE and STARTING. */
+  stepDelayMs?: number;
+  /** Between TerminateJob's SIGTERM and the SIGKILL of the job's processes. */
+  killGraceMs?: number;
+  /** Absolute path of bin/nbatch.js, which jobs find on PATH as `nbatch`. */
+  nbatchBin: string;
+}
+
+export type Job = JobDetail;
+
+export interface BatchExecutor {
+  endpoint: string;
+  /** Every API call received, in order, with its JSON body. */
+  requests: { operation: string; body: any }[];
+  /** The jobs as DescribeJobs would report them. */
+  jobs(): Job[];
+  /** Setup helpers that bypass HTTP, so they never show up in `requests`. */
+  createQueue(name: string, opts?: { state?: JQState }): Promise<void>;
+  registerJobDefinition(input: RegisterJobDefinitionRequest): Promise<string>;
+  /** Kills any running job processes, closes the server and removes every temporary directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A stand-in for the Batch scheduler: answers the Batch REST API and runs
+ * each job as a local process whose output goes to moto's CloudWatch Logs.
+ */
+export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<BatchExecutor> {
+  const region = opts.region ?? "us-east-1";
+  const root = await mkdtemp(join(tmpdir(), "nbatch-executor-"));
+  const watchdog = startWatchdog(root);
+  const binDir = join(root, "bin");
+  await mkdir(binDir);
+  await writeFile(join(binDir, "nbatch"), `#!/bin/sh\nexec ${shQuote(process.execPath)} ${shQuote(opts.nbatchBin)} "$@"\n`, {
+    mode: 0o755,
+  });
+
+  const logs = new CloudWatchLogsClient({
+    region,
+    endpoint: opts.motoEndpoint,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  const registry = new Registry(region);
+  const runner = new JobRunner({
+    stepDelayMs: opts.stepDelayMs ?? 30,
+    killGraceMs: opts.killGraceMs ?? 2000,
+    logs,
+    watchdog,
+    async prepare(job, attempt) {
+      const dir = await mkdtemp(join(root, "job-"));
+      const [cwd, home, tmp] = ["work", "home", "tmp"].map((d) => join(dir, d)) as [string, string, string];
+      await Promise.all([cwd, home, tmp].map((d) => mkdir(d)));
+      const env: Record<string, string> = {
+        PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
+        HOME: home,
+        TMPDIR: tmp,
+        AWS_ACCESS_KEY_ID: "job-role",
+        AWS_SECRET_ACCESS_KEY: "job-role-secret",
+        AWS_REGION: region,
+        AWS_ENDPOINT_URL: opts.motoEndpoint,
+      };
+      for (const { name, value } of job.container?.environment ?? []) env[name!] = value ?? "";
+      env.AWS_BATCH_JOB_ID = job.jobId!;
+      env.AWS_BATCH_JOB_ATTEMPT = String(attempt);
+      env.AWS_BATCH_JQ_NAME = job.jobQueue!.replace(/^.*\//, "");
+      return { cwd, env };
+    },
+  });
+  const operations = batchOperations(registry, runner);
+  const requests: BatchExecutor["requests"] = [];
+
+  const server = createServer((req, res) => void handle(req, res));
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    let body: any = {};
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString("utf8");
+      body = text ? JSON.parse(text) : {};
+      const [operation, handler] = operations[/^\/v1\/([a-z]+)$/.exec(req.url ?? "")?.[1] ?? ""] ?? [];
+      requests.push({ operation: operation ?? `${req.method} ${req.url}`, body });
+      if (!handler) throw new ClientException(`${req.method} ${req.url} is not an operation the test executor supports`);
+      reply(res, 200, handler(body));
+    } catch (err) {
+      const type = err instanceof ClientException || err instanceof SyntaxError ? "ClientException" : "ServerException";
+      if (type === "ServerException") console.error("test executor:", err);
+      reply(res, type === "ClientException" ? 400 : 500, { __type: type, message: (err as Error).message }, type);
+    }
+  }
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    jobs: () => [...runner.jobs.values()].map((j) => structuredClone(j.detail)),
+    async createQueue(name, queueOpts) {
+      registry.createQueue({ jobQueueName: name, state: queueOpts?.state });
+    },
+    async registerJobDefinition(input) {
+      return registry.register(input).jobDefinitionArn!;
+    },
+    async stop() {
+      await runner.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      logs.destroy();
+      await rm(root, { recursive: true, force: true });
+      await watchdog.close();
+    },
+  };
+}
+
+function reply(res: ServerResponse, status: number, body: unknown, errorType?: string): void {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (errorType) headers["x-amzn-ErrorType"] = errorType;
+  res.writeHead(status, headers).end(JSON.stringify(body));
+}
+
+function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

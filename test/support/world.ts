@@ -1,0 +1,83 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { createBucket, uniqueBucketName } from "./aws.js";
+import { nbatchBin, runCli, testEnv, type CliOptions } from "./cli.js";
+import { startBatchExecutor, type BatchExecutor } from "./executor.js";
+import { motoEndpoint } from "./moto.js";
+
+/**
+ * One AWS account in a box for end-to-end tests of `nbatch build`: moto for
+ * S3 and CloudWatch Logs, the test executor for Batch, a bucket, a queue, a
+ * job definition, and a HOME of its own.
+ */
+export interface World {
+  executor: BatchExecutor;
+  bucket: string;
+  queue: string;
+  job: string;
+  home: string;
+  /** The CLI's environment: the servers, test credentials, bucket/queue/job settings. */
+  env: Record<string, string>;
+  /** Makes a directory under the world's temp dir holding the given files. */
+  makeDir(name: string, files: Record<string, string | { text: string; mode: number }>): Promise<string>;
+  writeConfig(text: string): Promise<string>;
+  nbatch(args: string[], opts?: Partial<CliOptions>): ReturnType<typeof runCli>;
+  /** The SubmitJob bodies the executor received. */
+  submits(): any[];
+  stop(): Promise<void>;
+}
+
+export async function startWorld(opts: { region?: string; stepDelayMs?: number } = {}): Promise<World> {
+  const moto = motoEndpoint()!;
+  const region = opts.region ?? "us-east-1";
+  const executor = await startBatchExecutor({ motoEndpoint: moto, nbatchBin, region, stepDelayMs: opts.stepDelayMs ?? 20 });
+  const root = await mkdtemp(join(tmpdir(), "nbatch-world-"));
+  const home = join(root, "home");
+  await mkdir(home);
+  const bucket = uniqueBucketName();
+  await createBucket(bucket);
+  const queue = "nbatch-job-queue";
+  const job = "nbatch-job";
+  await executor.createQueue(queue);
+  await executor.registerJobDefinition({
+    jobDefinitionName: job,
+    type: "container",
+    containerProperties: { image: "nbatch-test", command: ["sh", "-c", "echo default command"] },
+  });
+  const env = {
+    ...testEnv({ moto, executor: executor.endpoint, home }),
+    AWS_REGION: region,
+    NBATCH_AWS_BATCH_S3_BUCKET: `s3://${bucket}/jobs`,
+  };
+  return {
+    executor,
+    bucket,
+    queue,
+    job,
+    home,
+    env,
+    async makeDir(name, files) {
+      const dir = join(root, name);
+      for (const [path, content] of Object.entries(files)) {
+        await mkdir(dirname(join(dir, path)), { recursive: true });
+        const { text, mode } = typeof content === "string" ? { text: content, mode: 0o644 } : content;
+        await writeFile(join(dir, path), text, { mode });
+      }
+      await mkdir(dir, { recursive: true });
+      return dir;
+    },
+    async writeConfig(text) {
+      const path = join(home, ".config", "nbatch", "config");
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, text);
+      return path;
+    },
+    nbatch: (args, o = {}) => runCli(args, { ...o, env: o.env ?? env }),
+    submits: () => executor.requests.filter((r) => r.operation === "SubmitJob").map((r) => r.body),
+    async stop() {
+      await executor.stop();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
