@@ -1,0 +1,128 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UserError } from "../errors.js";
+import { INPUTS_MANIFEST_ENTRY, JOB_ENV, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import type { IO } from "../ui/io.js";
+import { diffManifests } from "../workdir/diff.js";
+import { extractZip, readZipEntry } from "../workdir/extract.js";
+import { PROTOCOL_VERSION, scanDirectory, type ManifestEntry } from "../workdir/manifest.js";
+import { packZip } from "../workdir/pack.js";
+import { createExcluder } from "../workdir/patterns.js";
+import type { Store } from "./store.js";
+
+export interface AgentOptions {
+  command: string[];
+  /** The job's working directory: inputs are unpacked here and the command runs here. */
+  cwd: string;
+  env: Readonly<Record<string, string | undefined>>;
+  store: Store;
+  io: IO;
+  /** Emits the signals the job receives (process, in production). */
+  signals: NodeJS.EventEmitter;
+}
+
+const FORWARDED = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+
+/**
+ * The job side of the protocol: unpack the inputs, run the command, and
+ * upload what it created or changed, whether it succeeded, failed or was
+ * stopped. Returns the command's exit status.
+ */
+export async function runAgent(o: AgentOptions): Promise<number> {
+  const need = (name: string) => o.env[name] || fail(`${name} is not set: nbatch agent runs inside a job submitted by nbatch build`);
+  const runId = need(JOB_ENV.runId);
+  const inputsUrl = need(JOB_ENV.inputsUrl);
+  const resultsUrl = need(JOB_ENV.resultsUrl);
+  const started = Date.now();
+  const tmp = await mkdtemp(join(tmpdir(), "nbatch-agent-"));
+  let stopSignal: NodeJS.Signals | undefined;
+  let child: ReturnType<typeof spawn> | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    stopSignal ??= sig;
+    o.io.info(`nbatch agent: received ${sig}${child ? ", passing it to the command" : ""}`);
+    child?.kill(sig);
+  };
+  for (const sig of FORWARDED) o.signals.on(sig, onSignal);
+  try {
+    const baseline = await unpackInputs(o, inputsUrl, join(tmp, "inputs.zip"));
+    const userEnv = await takeEnv(o, o.env[JOB_ENV.envUrl]);
+    const result: Partial<Results> = {};
+    if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
+    else {
+      result.timings = { started, commandStarted: Date.now(), finished: 0 };
+      child = spawn(o.command[0]!, o.command.slice(1), { cwd: o.cwd, stdio: "inherit", env: childEnv(o.env, userEnv) });
+      Object.assign(result, await waitFor(child));
+      result.timings.commandFinished = Date.now();
+    }
+    if (result.error) o.io.info(`nbatch agent: ${result.error}`);
+    await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
+    return result.exitCode ?? 1;
+  } finally {
+    for (const sig of FORWARDED) o.signals.off(sig, onSignal);
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+function fail(message: string): never {
+  throw new UserError(message);
+}
+
+async function unpackInputs(o: AgentOptions, url: string, zipPath: string): Promise<ManifestEntry[]> {
+  if (!(await o.store.download(url, zipPath))) fail(`inputs archive ${url} not found`);
+  const raw = await readZipEntry(zipPath, INPUTS_MANIFEST_ENTRY);
+  const manifest = raw ? (JSON.parse(raw.toString("utf8")) as InputsManifest) : { entries: [] };
+  const report = await extractZip({ archivePath: zipPath, destRoot: o.cwd, meta: new Map(manifest.entries.map((e) => [e.path, e])) });
+  if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => r.path).join(", ")}`);
+  // What is on disk now, not what the manifest claims: the diff after the run must compare like with like.
+  return (await scanDirectory(o.cwd, () => ({ excluded: false }))).entries;
+}
+
+/** Reads and deletes the object holding --env values, so they outlive the job nowhere. */
+async function takeEnv(o: AgentOptions, url: string | undefined): Promise<Record<string, string>> {
+  if (!url) return {};
+  const text = await o.store.readText(url);
+  await o.store.remove(url);
+  if (text === undefined) fail(`environment object ${url} not found: was this job started twice?`);
+  return JSON.parse(text) as Record<string, string>;
+}
+
+function childEnv(env: AgentOptions["env"], userEnv: Record<string, string>): NodeJS.ProcessEnv {
+  const { [JOB_ENV.envUrl]: _hidden, ...rest } = env;
+  return { ...rest, ...userEnv };
+}
+
+function waitFor(child: ReturnType<typeof spawn>): Promise<Pick<Results, "exitCode" | "signal" | "error">> {
+  return new Promise((resolve) => {
+    child.once("error", (err: NodeJS.ErrnoException) =>
+      resolve({ exitCode: err.code === "ENOENT" ? 127 : 126, signal: null, error: `cannot run ${child.spawnfile}: ${err.message}` }),
+    );
+    child.once("exit", (code, signal) =>
+      resolve({ exitCode: code ?? 128 + (signal ? signalNumber(signal) : 0), signal, error: signal ? `the command was ended by ${signal}` : undefined }),
+    );
+  });
+}
+
+function signalNumber(sig: NodeJS.Signals): number {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig] ?? 0;
+}
+
+async function uploadResults(o: AgentOptions, url: string, runId: string, baseline: ManifestEntry[], r: Partial<Results> & { started: number }): Promise<void> {
+  // Results leave out what uploads leave out by default (.git, caches, secrets).
+  const after = await scanDirectory(o.cwd, createExcluder([]));
+  const { changed, deleted } = diffManifests(baseline, after.entries);
+  const results: Results = {
+    protocol: PROTOCOL_VERSION,
+    runId,
+    exitCode: r.exitCode ?? null,
+    signal: r.signal ?? null,
+    error: r.error,
+    deleted,
+    files: changed,
+    timings: { ...r.timings, started: r.started, finished: Date.now() },
+  };
+  const body = packZip({ root: o.cwd, entries: changed, extra: [{ name: RESULTS_ENTRY, data: JSON.stringify(results) }] });
+  await o.store.upload(url, body);
+  o.io.info(`nbatch agent: uploaded ${changed.length} new or changed entries to ${url}`);
+}

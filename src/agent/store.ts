@@ -1,0 +1,45 @@
+import { createWriteStream } from "node:fs";
+import { copyFile, readFile, rm } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath } from "node:url";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { deleteObject, downloadToFile, getText, parseS3Url, uploadStream } from "../aws/s3.js";
+
+/**
+ * Where the agent reads inputs and writes results: s3:// on AWS Batch,
+ * file:// when the embedded runner plays the job on this machine.
+ */
+export interface Store {
+  download(url: string, path: string): Promise<boolean>;
+  upload(url: string, body: Readable): Promise<void>;
+  readText(url: string): Promise<string | undefined>;
+  remove(url: string): Promise<void>;
+}
+
+export function createStore(s3: () => S3Client): Store {
+  const local = (url: string) => (url.startsWith("file:") ? fileURLToPath(url) : undefined);
+  return {
+    async download(url, path) {
+      const file = local(url);
+      if (!file) return downloadToFile(s3(), parseS3Url(url), path);
+      return copyFile(file, path).then(() => true, (err) => (err.code === "ENOENT" ? false : Promise.reject(err)));
+    },
+    async upload(url, body) {
+      const file = local(url);
+      if (file) await pipeline(body, createWriteStream(file));
+      else await uploadStream(s3(), parseS3Url(url), body);
+    },
+    async readText(url) {
+      const file = local(url);
+      if (!file) return getText(s3(), parseS3Url(url));
+      return readFile(file, "utf8").catch((err) => (err.code === "ENOENT" ? undefined : Promise.reject(err)));
+    },
+    async remove(url) {
+      const file = local(url);
+      if (file) await rm(file, { force: true });
+      else await deleteObject(s3(), parseS3Url(url));
+    },
+  };
+}
+

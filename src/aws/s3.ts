@@ -1,0 +1,113 @@
+import { createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { UserError } from "../errors.js";
+
+export type S3 = Pick<S3Client, "send">;
+
+export interface S3Object {
+  bucket: string;
+  key: string;
+}
+
+export function s3Url({ bucket, key }: S3Object): string {
+  return `s3://${bucket}/${key}`;
+}
+
+export function parseS3Url(url: string): S3Object {
+  const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
+  if (!m) throw new UserError(`not an S3 object URL: ${url}`);
+  return { bucket: m[1]!, key: m[2]! };
+}
+
+export function isNotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
+}
+
+export async function objectExists(s3: S3, obj: S3Object): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+export interface UploadOptions {
+  partSize?: number;
+  queueSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Streams body into one object with a multipart upload. On any failure or
+ * abort, lib-storage aborts the multipart upload, so no parts are left behind.
+ */
+export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, opts: UploadOptions = {}): Promise<void> {
+  const upload = new Upload({
+    client: s3,
+    params: { Bucket: obj.bucket, Key: obj.key, Body: body, ContentType: "application/zip" },
+    partSize: opts.partSize ?? 8 * 1024 * 1024,
+    queueSize: opts.queueSize ?? 4,
+    leavePartsOnError: false,
+  });
+  if (opts.onProgress) upload.on("httpUploadProgress", (p) => opts.onProgress!(p.loaded ?? 0));
+  const abort = () => void upload.abort();
+  opts.signal?.addEventListener("abort", abort, { once: true });
+  try {
+    await upload.done();
+  } catch (err) {
+    body.destroy();
+    throw err;
+  } finally {
+    opts.signal?.removeEventListener("abort", abort);
+  }
+}
+
+/** Downloads an object to a local file; false when the object does not exist. */
+export async function downloadToFile(s3: S3, obj: S3Object, path: string): Promise<boolean> {
+  let res;
+  try {
+    res = await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+  try {
+    await pipeline(res.Body as Readable, createWriteStream(path));
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+  return true;
+}
+
+export async function getText(s3: S3, obj: S3Object): Promise<string | undefined> {
+  try {
+    const res = await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
+    return await res.Body!.transformToString();
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+export async function putText(s3: S3, obj: S3Object, text: string): Promise<void> {
+  await s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: text, ContentType: "application/json" }));
+}
+
+export async function deleteObject(s3: S3, obj: S3Object): Promise<void> {
+  await s3.send(new DeleteObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
+}

@@ -1,0 +1,26 @@
+import { S3Client } from "@aws-sdk/client-s3";
+import { createAwsClients } from "../aws/clients.js";
+import { resolveSettings } from "../config/resolve.js";
+import { UsageError } from "../errors.js";
+import { runAgent } from "../agent/run.js";
+import { createStore } from "../agent/store.js";
+import type { CommandContext } from "./context.js";
+
+/** `nbatch agent -- <command>`: the job side, run inside the Batch job. */
+export async function agentRun(command: string[], ctx: CommandContext): Promise<number> {
+  if (!command.length) throw new UsageError("nbatch agent needs a command: nbatch agent -- <command> [args...]");
+  const settings = resolveSettings({ flags: {}, env: ctx.env });
+  const clients = createAwsClients(settings.aws);
+  try {
+    return await runAgent({
+      command,
+      cwd: process.cwd(),
+      env: ctx.env,
+      store: createStore((): S3Client => clients.s3),
+      io: ctx.io,
+      signals: process,
+    });
+  } finally {
+    clients.destroy();
+  }
+}

@@ -1,0 +1,38 @@
+import type { ManifestEntry } from "./workdir/manifest.js";
+
+/**
+ * The job protocol shared by the CLI and the agent (docs/protocol.md).
+ * Bump PROTOCOL_VERSION in workdir/manifest.ts on any incompatible change.
+ */
+
+/** Metadata entries inside nbatch's archives; `.nbatch/` is never uploaded or written locally. */
+export const INPUTS_MANIFEST_ENTRY = ".nbatch/manifest.json";
+export const RESULTS_ENTRY = ".nbatch/results.json";
+
+/** Environment variables the CLI sets on the job for the agent. */
+export const JOB_ENV = {
+  runId: "NBATCH_RUN_ID",
+  inputsUrl: "NBATCH_INPUTS_URL",
+  resultsUrl: "NBATCH_RESULTS_URL",
+  envUrl: "NBATCH_ENV_URL",
+} as const;
+
+export interface InputsManifest {
+  protocol: number;
+  entries: ManifestEntry[];
+}
+
+export interface Results {
+  protocol: number;
+  runId: string;
+  /** The command's exit status; 128+n when a signal n ended it; null if it never ran. */
+  exitCode: number | null;
+  signal: string | null;
+  /** Why the command did not run or finish normally, if it did not. */
+  error?: string;
+  /** Paths the job deleted; nbatch reports them but never deletes local files. */
+  deleted: string[];
+  /** The new and changed entries in the archive, with exact mode and mtime. */
+  files: ManifestEntry[];
+  timings: { started: number; commandStarted?: number; commandFinished?: number; finished: number };
+}

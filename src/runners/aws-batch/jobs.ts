@@ -1,0 +1,74 @@
+import { DescribeJobsCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
+
+export type Batch = Pick<BatchClient, "send">;
+
+export const DEFAULT_LOG_GROUP = "/aws/batch/job";
+
+/** What nbatch needs to know of a job, from one DescribeJobs answer. */
+export interface JobState {
+  id: string;
+  name: string;
+  status: string;
+  statusReason?: string;
+  exitCode?: number;
+  logGroup: string;
+  logStreamName?: string;
+  /** 1-based number of the current (or last) attempt. */
+  attempt: number;
+  createdAt?: number;
+  startedAt?: number;
+  stoppedAt?: number;
+  tags: Record<string, string>;
+}
+
+export function isDone(status: string): boolean {
+  return status === "SUCCEEDED" || status === "FAILED";
+}
+
+export function toJobState(job: JobDetail): JobState {
+  const options = job.container?.logConfiguration?.options;
+  return {
+    id: job.jobId!,
+    name: job.jobName!,
+    status: job.status!,
+    statusReason: job.statusReason,
+    exitCode: job.container?.exitCode,
+    logGroup: (job.container?.logConfiguration?.logDriver === "awslogs" && options?.["awslogs-group"]) || DEFAULT_LOG_GROUP,
+    logStreamName: job.container?.logStreamName,
+    // Batch lists finished attempts only: while attempt N runs, N-1 are listed.
+    attempt: isDone(job.status!) ? Math.max(1, job.attempts?.length ?? 0) : (job.attempts?.length ?? 0) + 1,
+    createdAt: job.createdAt,
+    startedAt: job.startedAt,
+    stoppedAt: job.stoppedAt,
+    tags: job.tags ?? {},
+  };
+}
+
+const DESCRIBE_LIMIT = 100;
+
+/** DescribeJobs for any number of ids, 100 a call; ids Batch has forgotten are absent. */
+export async function describeJobs(batch: Batch, ids: readonly string[]): Promise<JobState[]> {
+  const chunks: string[][] = [];
+  for (let i = 0; i < ids.length; i += DESCRIBE_LIMIT) chunks.push(ids.slice(i, i + DESCRIBE_LIMIT));
+  const answers = await Promise.all(chunks.map((jobs) => batch.send(new DescribeJobsCommand({ jobs }))));
+  return answers.flatMap((a) => (a.jobs ?? []).map(toJobState));
+}
+
+export async function describeJob(batch: Batch, id: string): Promise<JobState | undefined> {
+  return (await describeJobs(batch, [id]))[0];
+}
+
+/** "3.2 minutes", "41 seconds", "2.1 hours". */
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 90) return `${Math.round(s)} seconds`;
+  if (s < 90 * 60) return `${(s / 60).toFixed(1)} minutes`;
+  return `${(s / 3600).toFixed(1)} hours`;
+}
+
+/** The closing line: "Job SUCCEEDED after 3.2 minutes (exited 0)". */
+export function summary(job: JobState): string {
+  const took = job.startedAt && job.stoppedAt ? ` after ${formatDuration(job.stoppedAt - job.startedAt)}` : "";
+  const how = job.exitCode !== undefined ? ` (exited ${job.exitCode})` : job.statusReason ? ` (${job.statusReason})` : "";
+  return `Job ${job.status}${took}${how}`;
+}

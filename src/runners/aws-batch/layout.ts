@@ -1,0 +1,11 @@
+import type { BucketLocation } from "../../config/settings.js";
+import type { S3Object } from "../../aws/s3.js";
+
+/** Where a run's objects live under the configured bucket and prefix. */
+export function objectAt(loc: BucketLocation, ...parts: string[]): S3Object {
+  return { bucket: loc.bucket, key: [loc.prefix, ...parts].filter(Boolean).join("/") };
+}
+
+export const inputsObject = (loc: BucketLocation, fingerprint: string) => objectAt(loc, "inputs", `${fingerprint}.zip`);
+export const resultsObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "results.zip");
+export const envObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "env.json");

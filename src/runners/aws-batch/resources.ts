@@ -1,0 +1,101 @@
+import { createHash } from "node:crypto";
+import {
+  DescribeJobDefinitionsCommand,
+  DescribeJobQueuesCommand,
+  RegisterJobDefinitionCommand,
+  type JobDefinition,
+  type RegisterJobDefinitionCommandInput,
+} from "@aws-sdk/client-batch";
+import { HeadBucketCommand } from "@aws-sdk/client-s3";
+import { aws } from "../../aws/errors.js";
+import type { S3 } from "../../aws/s3.js";
+import { UserError } from "../../errors.js";
+import type { Batch } from "./jobs.js";
+
+/** The checks made before anything is uploaded: a wrong name fails in seconds. */
+
+export async function checkBucket(s3: S3, bucket: string, region: string): Promise<void> {
+  await aws({ action: "s3:ListBucket", resource: `s3://${bucket}`, region }, () =>
+    s3.send(new HeadBucketCommand({ Bucket: bucket })),
+  );
+}
+
+export async function checkQueue(batch: Batch, queue: string, region: string): Promise<void> {
+  const res = await aws({ action: "batch:DescribeJobQueues", resource: `job queue ${queue}`, region }, () =>
+    batch.send(new DescribeJobQueuesCommand({ jobQueues: [queue] })),
+  );
+  const q = res.jobQueues?.[0];
+  if (!q) {
+    throw new UserError(
+      `job queue "${queue}" not found in ${region}: check the queue setting (--aws-batch-queue, NBATCH_AWS_BATCH_QUEUE or [aws-batch] queue) and the region`,
+    );
+  }
+  if (q.state !== "ENABLED") {
+    throw new UserError(`job queue "${queue}" is ${q.state}: enable it (aws batch update-job-queue --job-queue ${queue} --state ENABLED) or use another queue`);
+  }
+}
+
+/**
+ * The job definition to submit against: a "name:revision" or ARN as given,
+ * otherwise the latest ACTIVE revision of the name.
+ */
+export async function findJobDefinition(batch: Batch, name: string, region: string): Promise<JobDefinition> {
+  const explicit = name.includes(":");
+  const found: JobDefinition[] = [];
+  let nextToken: string | undefined;
+  do {
+    const res = await aws({ action: "batch:DescribeJobDefinitions", resource: `job definition ${name}`, region }, () =>
+      batch.send(
+        new DescribeJobDefinitionsCommand(
+          explicit ? { jobDefinitions: [name], nextToken } : { jobDefinitionName: name, status: "ACTIVE", nextToken },
+        ),
+      ),
+    );
+    found.push(...(res.jobDefinitions ?? []).filter((d) => d.status !== "INACTIVE"));
+    nextToken = res.nextToken;
+  } while (nextToken);
+  const latest = found.sort((a, b) => (b.revision ?? 0) - (a.revision ?? 0))[0];
+  if (!latest) {
+    throw new UserError(
+      `job definition "${name}" not found (no ACTIVE revision) in ${region}: check the job setting (--aws-batch-job, NBATCH_AWS_BATCH_JOB or [aws-batch] job), or register it (see docs/job-image/)`,
+    );
+  }
+  return latest;
+}
+
+/**
+ * A job definition like base but running image. Its name carries a hash of
+ * its content, so the same image reuses one registration and a changed base
+ * definition gets a new one.
+ */
+export async function withImage(batch: Batch, base: JobDefinition, image: string, region: string): Promise<JobDefinition> {
+  const content: Omit<RegisterJobDefinitionCommandInput, "jobDefinitionName"> = {
+    type: base.type as RegisterJobDefinitionCommandInput["type"],
+    containerProperties: { ...base.containerProperties, image },
+    parameters: base.parameters,
+    retryStrategy: base.retryStrategy,
+    timeout: base.timeout,
+    platformCapabilities: base.platformCapabilities,
+    propagateTags: base.propagateTags,
+  };
+  const hash = createHash("sha256").update(canonicalJson(content)).digest("hex").slice(0, 12);
+  const name = `${base.jobDefinitionName!.slice(0, 128 - 14)}-${hash}`;
+  const existing = await findJobDefinition(batch, name, region).catch((err) => {
+    if (err instanceof UserError && /not found/.test(err.message)) return undefined;
+    throw err;
+  });
+  if (existing) return existing;
+  const res = await aws({ action: "batch:RegisterJobDefinition", resource: `job definition ${name}`, region }, () =>
+    batch.send(new RegisterJobDefinitionCommand({ jobDefinitionName: name, ...content })),
+  );
+  return { ...content, jobDefinitionName: name, jobDefinitionArn: res.jobDefinitionArn, revision: res.revision, status: "ACTIVE" } as JobDefinition;
+}
+
+/** JSON with sorted keys, so equal content always hashes the same. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}

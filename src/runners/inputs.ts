@@ -1,0 +1,27 @@
+import type { Readable } from "node:stream";
+import { INPUTS_MANIFEST_ENTRY, type InputsManifest } from "../protocol.js";
+import { fingerprint, PROTOCOL_VERSION, scanDirectory, type Manifest } from "../workdir/manifest.js";
+import { packZip } from "../workdir/pack.js";
+import { createExcluder } from "../workdir/patterns.js";
+
+/** The directory as it will be uploaded: what goes, what stays, and its key. */
+export interface Inputs {
+  dir: string;
+  manifest: Manifest;
+  fingerprint: string;
+}
+
+export async function scanInputs(dir: string, excludeFromUpload: readonly string[]): Promise<Inputs> {
+  const manifest = await scanDirectory(dir, createExcluder(excludeFromUpload));
+  return { dir, manifest, fingerprint: fingerprint(manifest.entries) };
+}
+
+/** The inputs archive as a stream, with the exact manifest inside for the agent. */
+export function packInputs(inputs: Inputs): Readable {
+  const meta: InputsManifest = { protocol: PROTOCOL_VERSION, entries: inputs.manifest.entries };
+  return packZip({
+    root: inputs.dir,
+    entries: inputs.manifest.entries,
+    extra: [{ name: INPUTS_MANIFEST_ENTRY, data: JSON.stringify(meta) }],
+  });
+}

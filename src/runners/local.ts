@@ -1,0 +1,83 @@
+import { spawn } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { UsageError } from "../errors.js";
+import { JOB_ENV } from "../protocol.js";
+import { newRunId } from "../runid.js";
+import type { IO } from "../ui/io.js";
+import { formatBytes, plural } from "../ui/format.js";
+import { createSelector } from "../workdir/patterns.js";
+import { packInputs, scanInputs } from "./inputs.js";
+import type { BuildRequest } from "./request.js";
+import { applyResults } from "./results.js";
+
+export interface LocalDeps {
+  io: IO;
+  env: Readonly<Record<string, string | undefined>>;
+  signals: NodeJS.EventEmitter;
+}
+
+const AGENT = [process.execPath, fileURLToPath(new URL("../../bin/nbatch.js", import.meta.url)), "agent"];
+
+/**
+ * The embedded default: the same pack, agent, results and unpack path as on
+ * AWS Batch, with a temporary directory standing in for S3 and the job, so a
+ * user sees exactly what would be uploaded, run and brought back.
+ */
+export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<number> {
+  if (!req.command.length) throw new UsageError("the local runner needs a command: nbatch build <dir> -- <command>");
+  const { io } = deps;
+  const tmp = await mkdtemp(join(tmpdir(), "nbatch-local-"));
+  try {
+    const inputs = await scanInputs(req.dir, req.excludeFromUpload);
+    io.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
+    const url = (name: string) => pathToFileURL(join(tmp, name)).href;
+    await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
+    const runId = newRunId();
+    const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
+    if (Object.keys(req.env).length) {
+      await writeFile(join(tmp, "env.json"), JSON.stringify(req.env), { mode: 0o600 });
+      jobEnv[JOB_ENV.envUrl] = url("env.json");
+    }
+    const work = join(tmp, "work");
+    await mkdir(work);
+    io.info(`Running ${req.command.join(" ")} in ${work}`);
+    await runAgentProcess([...AGENT, "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps.signals);
+    const { results } = await applyResults({
+      archivePath: join(tmp, "results.zip"),
+      dir: req.dir,
+      runId,
+      baseline: inputs.manifest.entries,
+      select: createSelector(req.download, req.excludeFromDownload),
+      io,
+    });
+    return results.exitCode ?? 1;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs the agent as its own process, as a job would. A terminal's Ctrl-C
+ * reaches it directly (same process group); we wait for it to upload its
+ * results rather than dying first. SIGTERM sent to us alone is passed on.
+ */
+function runAgentProcess(command: string[], cwd: string, env: NodeJS.ProcessEnv, signals: NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: "inherit" });
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    const ignore = () => undefined;
+    signals.on("SIGTERM", forward);
+    signals.on("SIGINT", ignore);
+    const done = () => {
+      signals.off("SIGTERM", forward);
+      signals.off("SIGINT", ignore);
+    };
+    child.once("error", (err) => (done(), reject(err)));
+    child.once("exit", () => (done(), resolve()));
+  });
+}

@@ -1,0 +1,47 @@
+import { UserError } from "../errors.js";
+import { RESULTS_ENTRY, type Results } from "../protocol.js";
+import type { IO } from "../ui/io.js";
+import { formatBytes, plural } from "../ui/format.js";
+import { extractZip, readZipEntry, type ExtractReport } from "../workdir/extract.js";
+import type { ManifestEntry } from "../workdir/manifest.js";
+
+export interface ApplyOptions {
+  archivePath: string;
+  dir: string;
+  runId: string;
+  /** The local directory as it was uploaded, to spot files edited while the job ran. */
+  baseline: readonly ManifestEntry[];
+  select?: (relPath: string) => boolean;
+  io: IO;
+}
+
+/** Applies a results archive to the local directory and reports what it did. */
+export async function applyResults(o: ApplyOptions): Promise<{ results: Results; report: ExtractReport }> {
+  const raw = await readZipEntry(o.archivePath, RESULTS_ENTRY);
+  if (!raw) throw new UserError(`the results archive has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
+  const results = JSON.parse(raw.toString("utf8")) as Results;
+  const report = await extractZip({
+    archivePath: o.archivePath,
+    destRoot: o.dir,
+    select: o.select,
+    meta: new Map(results.files.map((e) => [e.path, e])),
+    baseline: new Map(o.baseline.map((e) => [e.path, e])),
+    conflictTag: o.runId.slice(-8),
+  });
+  reportApplied(o.io, results, report);
+  return { results, report };
+}
+
+function reportApplied(io: IO, results: Results, report: ExtractReport): void {
+  const parts = [`${plural(report.written.length, "file")} written (${formatBytes(report.bytes)})`];
+  if (report.identical.length) parts.push(`${report.identical.length} already up to date`);
+  io.info(`Results: ${parts.join(", ")}`);
+  for (const c of report.conflicts) {
+    io.warn(`${c.path} was edited locally while the job ran: kept it, saved the job's version as ${c.savedAs}`);
+  }
+  for (const r of report.refused) io.warn(`refused ${r.path}: ${r.reason}`);
+  if (results.deleted.length) {
+    const shown = results.deleted.slice(0, 5).join(", ") + (results.deleted.length > 5 ? ", ..." : "");
+    io.info(`The job deleted ${plural(results.deleted.length, "path")} (${shown}); local copies are kept`);
+  }
+}

@@ -1,0 +1,30 @@
+/** Small text formatting shared by the runners. */
+
+const pad = (n: number, width = 2) => String(Math.trunc(Math.abs(n))).padStart(width, "0");
+
+/** ISO 8601 in the local time zone with its offset: 2026-11-21T14:03:07.123+01:00. */
+export function localIsoTime(ms: number): string {
+  const d = new Date(ms);
+  const offset = -d.getTimezoneOffset();
+  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  const zone = `${offset >= 0 ? "+" : "-"}${pad(offset / 60)}:${pad(offset % 60)}`;
+  return `${date}T${time}${zone}`;
+}
+
+const UNITS = ["B", "kB", "MB", "GB", "TB"];
+
+/** Decimal sizes, as S3 and most file managers show them: 1.2 MB. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < UNITS.length - 1) {
+    value /= 1000;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
