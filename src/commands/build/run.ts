@@ -1,9 +1,9 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
-import { resolveSettings } from "../config/resolve.js";
-import { UsageError, UserError } from "../errors.js";
-import type { BuildRequest } from "../runners/request.js";
-import type { CommandContext } from "./context.js";
+import { resolveSettings } from "../../config/resolve.js";
+import { UsageError, UserError } from "../../errors.js";
+import type { BuildRequest } from "../../runners/request.js";
+import type { CommandContext } from "../context.js";
 
 /** The flags of `nbatch build`, as commander hands them over. */
 export interface BuildFlags {
@@ -53,13 +53,13 @@ export async function buildRun(dir: string, command: string[], flags: BuildFlags
   };
   if (settings.runner === "local") {
     if (flags.image) throw new UsageError("--image needs --aws-batch: the local runner uses this machine");
-    const { runLocal } = await import("../runners/local.js");
+    const { runLocal } = await import("../../runners/local.js");
     return runLocal(req, { io: ctx.io, env: ctx.env, signals: process });
   }
   const [{ runAwsBatch }, { createAwsClients }, { realClock }] = await Promise.all([
-    import("../runners/aws-batch/run.js"),
-    import("../aws/clients.js"),
-    import("../clock.js"),
+    import("../../runners/aws-batch/run.js"),
+    import("../../aws/clients.js"),
+    import("../../clock.js"),
   ]);
   const clients = createAwsClients(settings.aws);
   try {

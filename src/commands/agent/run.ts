@@ -1,10 +1,10 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { createAwsClients } from "../aws/clients.js";
-import { resolveSettings } from "../config/resolve.js";
-import { UsageError } from "../errors.js";
-import { runAgent } from "../agent/run.js";
-import { createStore } from "../agent/store.js";
-import type { CommandContext } from "./context.js";
+import { createAwsClients } from "../../aws/clients.js";
+import { resolveSettings } from "../../config/resolve.js";
+import { UsageError } from "../../errors.js";
+import { runAgent } from "../../agent/run.js";
+import { createStore } from "../../agent/store.js";
+import type { CommandContext } from "../context.js";
 
 /** `nbatch agent -- <command>`: the job side, run inside the Batch job. */
 export async function agentRun(command: string[], ctx: CommandContext): Promise<number> {
