@@ -1,6 +1,4 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { INPUTS_MANIFEST_ENTRY, JOB_ENV, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
@@ -10,6 +8,7 @@ import { extractZip, readZipEntry } from "../workdir/extract.js";
 import { PROTOCOL_VERSION, scanDirectory, type ManifestEntry } from "../workdir/manifest.js";
 import { packZip } from "../workdir/pack.js";
 import { createExcluder } from "../workdir/patterns.js";
+import { withTempDir } from "../workdir/temp-files.js";
 import type { Store } from "./store.js";
 
 export interface AgentOptions {
@@ -36,7 +35,6 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   const inputsUrl = need(JOB_ENV.inputsUrl);
   const resultsUrl = need(JOB_ENV.resultsUrl);
   const started = Date.now();
-  const tmp = await mkdtemp(join(tmpdir(), "nbatch-agent-"));
   let stopSignal: NodeJS.Signals | undefined;
   let child: ReturnType<typeof spawn> | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
@@ -46,7 +44,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   };
   for (const sig of FORWARDED) o.signals.on(sig, onSignal);
   try {
-    const baseline = await unpackInputs(o, inputsUrl, join(tmp, "inputs.zip"));
+    const baseline = await withTempDir("agent", (tmp) => unpackInputs(o, inputsUrl, join(tmp, "inputs.zip")));
     const userEnv = await takeEnv(o, o.env[JOB_ENV.envUrl]);
     const result: Partial<Results> = {};
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
@@ -61,7 +59,6 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     return result.exitCode ?? 1;
   } finally {
     for (const sig of FORWARDED) o.signals.off(sig, onSignal);
-    await rm(tmp, { recursive: true, force: true });
   }
 }
 
@@ -124,5 +121,5 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
   };
   const body = packZip({ root: o.cwd, entries: changed, extra: [{ name: RESULTS_ENTRY, data: JSON.stringify(results) }] });
   await o.store.upload(url, body);
-  o.io.info(`nbatch agent: uploaded ${changed.length} new or changed entries to ${url}`);
+  o.io.detail(`nbatch agent: uploaded ${changed.length} new or changed entries to ${url}`);
 }

@@ -52,8 +52,10 @@ export interface UploadOptions {
 }
 
 /**
- * Streams body into one object with a multipart upload. On any failure or
- * abort, lib-storage aborts the multipart upload, so no parts are left behind.
+ * Streams body into one object with a multipart upload. On failure or abort
+ * the multipart upload is aborted before this returns, so no parts are left
+ * behind: aborting destroys the body, which lib-storage treats as a failed
+ * upload and cleans up after, where its own abort() would return first.
  */
 export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, opts: UploadOptions = {}): Promise<void> {
   const upload = new Upload({
@@ -64,7 +66,8 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, 
     leavePartsOnError: false,
   });
   if (opts.onProgress) upload.on("httpUploadProgress", (p) => opts.onProgress!(p.loaded ?? 0));
-  const abort = () => void upload.abort();
+  const abort = () => body.destroy(Object.assign(new Error("upload aborted"), { name: "AbortError" }));
+  if (opts.signal?.aborted) abort();
   opts.signal?.addEventListener("abort", abort, { once: true });
   try {
     await upload.done();
@@ -77,7 +80,7 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, 
 }
 
 /** Downloads an object to a local file; false when the object does not exist. */
-export async function downloadToFile(s3: S3, obj: S3Object, path: string): Promise<boolean> {
+export async function downloadToFile(s3: S3, obj: S3Object, path: string, onProgress?: (done: number, total?: number) => void): Promise<boolean> {
   let res;
   try {
     res = await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
@@ -85,8 +88,16 @@ export async function downloadToFile(s3: S3, obj: S3Object, path: string): Promi
     if (isNotFound(err)) return false;
     throw err;
   }
+  let done = 0;
+  const count = async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      done += chunk.length;
+      onProgress?.(done, res.ContentLength);
+      yield chunk;
+    }
+  };
   try {
-    await pipeline(res.Body as Readable, createWriteStream(path));
+    await pipeline(res.Body as Readable, count, createWriteStream(path));
   } catch (err) {
     await rm(path, { force: true });
     throw err;

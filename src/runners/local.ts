@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -9,8 +8,10 @@ import { UsageError } from "../errors.js";
 import { JOB_ENV } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { IO } from "../ui/io.js";
+import { createReporter } from "../ui/reporter.js";
 import { formatBytes, plural } from "../ui/format.js";
 import { createSelector } from "../workdir/patterns.js";
+import { withTempDir } from "../workdir/temp-files.js";
 import { packInputs, scanInputs } from "./inputs.js";
 import type { BuildRequest } from "./request.js";
 import { applyResults } from "./results.js";
@@ -19,6 +20,7 @@ export interface LocalDeps {
   io: IO;
   env: Readonly<Record<string, string | undefined>>;
   signals: NodeJS.EventEmitter;
+  maxResultsBytes: number;
 }
 
 const AGENT = [process.execPath, fileURLToPath(new URL("../../bin/nbatch.js", import.meta.url)), "agent"];
@@ -31,8 +33,7 @@ const AGENT = [process.execPath, fileURLToPath(new URL("../../bin/nbatch.js", im
 export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<number> {
   if (!req.command.length) throw new UsageError("the local runner needs a command: nbatch build <dir> -- <command>");
   const { io } = deps;
-  const tmp = await mkdtemp(join(tmpdir(), "nbatch-local-"));
-  try {
+  return withTempDir("local", async (tmp) => {
     const inputs = await scanInputs(req.dir, req.excludeFromUpload);
     io.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
@@ -53,12 +54,11 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       runId,
       baseline: inputs.manifest.entries,
       select: createSelector(req.download, req.excludeFromDownload),
-      io,
+      reporter: createReporter(io, false),
+      maxBytes: deps.maxResultsBytes,
     });
     return results.exitCode ?? 1;
-  } finally {
-    await rm(tmp, { recursive: true, force: true });
-  }
+  });
 }
 
 /**

@@ -7,7 +7,26 @@ export interface BuildRequest {
   /** --env values, resolved: never shown in the job description. */
   env: Record<string, string>;
   image?: string;
+  /** --secret NAME=ARN: Batch injects the value from Secrets Manager or SSM. */
+  secrets: { name: string; valueFrom: string }[];
   excludeFromUpload: string[];
   download: string[];
   excludeFromDownload: string[];
+  /** AWS Batch only: retries after the first attempt, attempt time limit, extra tags. */
+  retries?: number;
+  timeoutSeconds?: number;
+  tags: Record<string, string>;
+  dryRun: boolean;
+  follow: FollowPrefs;
+}
+
+/** How to follow a submitted or attached job. */
+export interface FollowPrefs {
+  /** Return as soon as the job is submitted. */
+  detach: boolean;
+  detachOnInterrupt: boolean;
+  logs: boolean;
+  download: boolean;
+  /** Extra flags the re-attach command needs (e.g. --aws-region), already shell-quoted. */
+  attachFlags: string[];
 }

@@ -1,6 +1,6 @@
 import { UserError } from "../errors.js";
 import { RESULTS_ENTRY, type Results } from "../protocol.js";
-import type { IO } from "../ui/io.js";
+import type { Reporter } from "../ui/reporter.js";
 import { formatBytes, plural } from "../ui/format.js";
 import { extractZip, readZipEntry, type ExtractReport } from "../workdir/extract.js";
 import type { ManifestEntry } from "../workdir/manifest.js";
@@ -12,7 +12,8 @@ export interface ApplyOptions {
   /** The local directory as it was uploaded, to spot files edited while the job ran. */
   baseline: readonly ManifestEntry[];
   select?: (relPath: string) => boolean;
-  io: IO;
+  reporter: Reporter;
+  maxBytes: number;
 }
 
 /** Applies a results archive to the local directory and reports what it did. */
@@ -27,14 +28,19 @@ export async function applyResults(o: ApplyOptions): Promise<{ results: Results;
     meta: new Map(results.files.map((e) => [e.path, e])),
     baseline: new Map(o.baseline.map((e) => [e.path, e])),
     conflictTag: o.runId.slice(-8),
+    maxBytes: o.maxBytes,
+    onFile: (path, action) => o.reporter.emit({ type: "download", path, action }),
   });
-  reportApplied(o.io, results, report);
+  reportApplied(o.reporter, results, report);
   return { results, report };
 }
 
-function reportApplied(io: IO, results: Results, report: ExtractReport): void {
-  const parts = [`${plural(report.written.length, "file")} written (${formatBytes(report.bytes)})`];
-  if (report.identical.length) parts.push(`${report.identical.length} already up to date`);
+function reportApplied(io: Reporter, results: Results, report: ExtractReport): void {
+  // Directory entries are bookkeeping; people count files and links.
+  const files = new Set(results.files.filter((f) => f.type !== "dir").map((f) => f.path));
+  const count = (paths: string[]) => paths.filter((p) => files.has(p)).length;
+  const parts = [`${plural(count(report.written), "file")} written (${formatBytes(report.bytes)})`];
+  if (count(report.identical)) parts.push(`${count(report.identical)} already up to date`);
   io.info(`Results: ${parts.join(", ")}`);
   for (const c of report.conflicts) {
     io.warn(`${c.path} was edited locally while the job ran: kept it, saved the job's version as ${c.savedAs}`);

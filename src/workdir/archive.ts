@@ -115,14 +115,19 @@ export function verify(meter: Crc32Meter, record: ZipRecord, size: number): void
 
 /** A small metadata entry (such as .nbatch/results.json), CRC-checked; undefined when absent. */
 export async function readZipEntry(archivePath: string, name: string): Promise<Buffer | undefined> {
-  const record = (await openArchive(archivePath)).files.find((f) => f.path === name);
+  return readEntry(await openArchive(archivePath), name, archivePath);
+}
+
+/** The same from any central directory (a local file, or ranged reads of an S3 object). */
+export async function readEntry(directory: CentralDirectory, name: string, label: string): Promise<Buffer | undefined> {
+  const record = directory.files.find((f) => f.path === name);
   if (!record) return undefined;
   if (record.uncompressedSize > MAX_METADATA_BYTES) {
-    throw new UserError(`${name} in ${archivePath} is larger than ${MAX_METADATA_BYTES} bytes: the archive is corrupt.`);
+    throw new UserError(`${name} in ${label} is larger than ${MAX_METADATA_BYTES} bytes: the archive is corrupt.`);
   }
   try {
     return await readVerified(record, record.uncompressedSize);
   } catch (err) {
-    throw new UserError(`${name} in ${archivePath} cannot be read (${(err as Error).message}): the archive is corrupt.`);
+    throw new UserError(`${name} in ${label} cannot be read (${(err as Error).message}): the archive is corrupt.`);
   }
 }

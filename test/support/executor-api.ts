@@ -13,6 +13,17 @@ export function batchOperations(registry: Registry, runner: JobRunner): Record<s
   const copy = <T>(value: T): T => structuredClone(value);
 
   return {
+    createcomputeenvironment: [
+      "CreateComputeEnvironment",
+      (b) => {
+        const ce = registry.createComputeEnvironment(b);
+        return { computeEnvironmentName: ce.computeEnvironmentName, computeEnvironmentArn: ce.computeEnvironmentArn };
+      },
+    ],
+    describecomputeenvironments: [
+      "DescribeComputeEnvironments",
+      (b) => ({ computeEnvironments: copy(registry.describeComputeEnvironments(b.computeEnvironments)) }),
+    ],
     createjobqueue: ["CreateJobQueue", (b) => queueRef(registry.createQueue(b))],
     updatejobqueue: [
       "UpdateJobQueue",

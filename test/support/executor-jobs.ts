@@ -12,6 +12,8 @@ const WAITING: JobStatus[] = ["SUBMITTED", "PENDING", "RUNNABLE"];
 
 export interface JobRunnerOptions {
   stepDelayMs: number;
+  /** Time in RUNNABLE before each attempt starts (default stepDelayMs): a queue without capacity. */
+  runnableDelayMs?: number;
   killGraceMs: number;
   logs: Pick<CloudWatchLogsClient, "send">;
   watchdog: Pick<Watchdog, "watch" | "unwatch">;
@@ -74,7 +76,7 @@ export class JobRunner {
       job.detail.status = status;
     }
     for (let attempt = 1; ; attempt++) {
-      if (!(await this.step(job))) return;
+      if (!(await this.step(job, this.opts.runnableDelayMs))) return;
       const outcome = await this.runAttempt(job, attempt);
       if (!outcome) return;
       // A terminated job fails even if its command exits 0 on SIGTERM.
@@ -126,8 +128,8 @@ export class JobRunner {
   }
 
   /** Waits one scheduling step; false when the job was stopped meanwhile. */
-  private async step(job: Job): Promise<boolean> {
-    await delay(this.opts.stepDelayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+  private async step(job: Job, ms = this.opts.stepDelayMs): Promise<boolean> {
+    await delay(ms, undefined, { signal: this.abort.signal }).catch(() => undefined);
     return !this.isOver(job);
   }
 

@@ -1,4 +1,6 @@
 import type {
+  ComputeEnvironmentDetail,
+  CreateComputeEnvironmentRequest,
   CreateJobQueueRequest,
   DescribeJobDefinitionsRequest,
   JobDefinition,
@@ -13,8 +15,9 @@ export const ACCOUNT = "123456789012";
 /** Batch's rule for job, queue and job definition names. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 
-/** The executor's job queues and job definitions, resolved the way Batch resolves references. */
+/** The executor's compute environments, job queues and job definitions, resolved the way Batch resolves references. */
 export class Registry {
+  readonly computeEnvironments = new Map<string, ComputeEnvironmentDetail>();
   readonly queues = new Map<string, JobQueueDetail>();
   readonly definitions: JobDefinition[] = [];
 
@@ -22,6 +25,34 @@ export class Registry {
 
   arn(kind: string, id: string): string {
     return `arn:aws:batch:${this.region}:${ACCOUNT}:${kind}/${id}`;
+  }
+
+  /** Only bookkeeping: jobs run as local processes whatever the environment says. */
+  createComputeEnvironment(input: Partial<CreateComputeEnvironmentRequest>): ComputeEnvironmentDetail {
+    const name = requireName(input.computeEnvironmentName, "computeEnvironmentName");
+    if (this.computeEnvironments.has(name)) throw new ClientException(`Object already exists: compute environment ${name}`);
+    if (input.type !== "MANAGED" && input.type !== "UNMANAGED") throw new ClientException(`type must be MANAGED or UNMANAGED, got ${input.type}`);
+    const ce: ComputeEnvironmentDetail = {
+      computeEnvironmentName: name,
+      computeEnvironmentArn: this.arn("compute-environment", name),
+      ecsClusterArn: `arn:aws:ecs:${this.region}:${ACCOUNT}:cluster/${name}`,
+      type: input.type,
+      state: input.state ?? "ENABLED",
+      status: "VALID",
+      statusReason: "ComputeEnvironment Healthy",
+      computeResources: input.computeResources,
+      serviceRole: input.serviceRole,
+      tags: input.tags,
+    };
+    this.computeEnvironments.set(name, ce);
+    return ce;
+  }
+
+  /** Compute environments by name or ARN; all of them when refs is empty. */
+  describeComputeEnvironments(refs: string[] | undefined): ComputeEnvironmentDetail[] {
+    const all = [...this.computeEnvironments.values()];
+    if (!refs?.length) return all;
+    return all.filter((ce) => refs.includes(ce.computeEnvironmentName!) || refs.includes(ce.computeEnvironmentArn!));
   }
 
   createQueue(input: Partial<CreateJobQueueRequest>): JobQueueDetail {
@@ -34,7 +65,11 @@ export class Registry {
       status: "VALID",
       statusReason: "JobQueue Healthy",
       priority: input.priority ?? 1,
-      computeEnvironmentOrder: input.computeEnvironmentOrder ?? [],
+      // Batch accepts names or ARNs here and reports ARNs.
+      computeEnvironmentOrder: (input.computeEnvironmentOrder ?? []).map(({ order, computeEnvironment }) => ({
+        order,
+        computeEnvironment: this.computeEnvironments.get(computeEnvironment!)?.computeEnvironmentArn ?? computeEnvironment,
+      })),
       tags: input.tags,
     };
     this.queues.set(name, queue);

@@ -1,4 +1,4 @@
-import type { JobDetail, JQState, RegisterJobDefinitionRequest } from "@aws-sdk/client-batch";
+import type { CreateComputeEnvironmentRequest, JobDetail, JQState, RegisterJobDefinitionRequest } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -15,6 +15,8 @@ export interface BatchExecutorOptions {
   region?: string;
   /** Time spent in each of SUBMITTED, PENDING, RUNNABLE and STARTING. */
   stepDelayMs?: number;
+  /** Time in RUNNABLE before each attempt starts (default stepDelayMs), as on a queue without capacity. */
+  runnableDelayMs?: number;
   /** Between TerminateJob's SIGTERM and the SIGKILL of the job's processes. */
   killGraceMs?: number;
   /** Absolute path of bin/nbatch.js, which jobs find on PATH as `nbatch`. */
@@ -29,8 +31,12 @@ export interface BatchExecutor {
   requests: { operation: string; body: any }[];
   /** The jobs as DescribeJobs would report them. */
   jobs(): Job[];
+  /** Drops a finished job, as Batch does some days after it ends. */
+  forget(jobId: string): void;
   /** Setup helpers that bypass HTTP, so they never show up in `requests`. */
-  createQueue(name: string, opts?: { state?: JQState }): Promise<void>;
+  createComputeEnvironment(input: CreateComputeEnvironmentRequest): Promise<string>;
+  /** computeEnvironments: names of compute environments, in order. */
+  createQueue(name: string, opts?: { state?: JQState; computeEnvironments?: string[] }): Promise<void>;
   registerJobDefinition(input: RegisterJobDefinitionRequest): Promise<string>;
   /** Kills any running job processes, closes the server and removes every temporary directory. */
   stop(): Promise<void>;
@@ -58,6 +64,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
   const registry = new Registry(region);
   const runner = new JobRunner({
     stepDelayMs: opts.stepDelayMs ?? 30,
+    runnableDelayMs: opts.runnableDelayMs,
     killGraceMs: opts.killGraceMs ?? 2000,
     logs,
     watchdog,
@@ -109,8 +116,13 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
     endpoint: `http://127.0.0.1:${port}`,
     requests,
     jobs: () => [...runner.jobs.values()].map((j) => structuredClone(j.detail)),
+    forget: (jobId) => void runner.jobs.delete(jobId),
+    async createComputeEnvironment(input) {
+      return registry.createComputeEnvironment(input).computeEnvironmentArn!;
+    },
     async createQueue(name, queueOpts) {
-      registry.createQueue({ jobQueueName: name, state: queueOpts?.state });
+      const computeEnvironmentOrder = queueOpts?.computeEnvironments?.map((computeEnvironment, i) => ({ order: i + 1, computeEnvironment }));
+      registry.createQueue({ jobQueueName: name, state: queueOpts?.state, computeEnvironmentOrder });
     },
     async registerJobDefinition(input) {
       return registry.register(input).jobDefinitionArn!;

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { createBucket, uniqueBucketName } from "./aws.js";
 import { nbatchBin, runCli, testEnv, type CliOptions } from "./cli.js";
 import { startBatchExecutor, type BatchExecutor } from "./executor.js";
+import { startFaultProxy, type FaultProxy } from "./fault-proxy.js";
 import { motoEndpoint } from "./moto.js";
 
 /**
@@ -20,18 +21,27 @@ export interface World {
   /** The CLI's environment: the servers, test credentials, bucket/queue/job settings. */
   env: Record<string, string>;
   /** Makes a directory under the world's temp dir holding the given files. */
-  makeDir(name: string, files: Record<string, string | { text: string; mode: number }>): Promise<string>;
+  makeDir(name: string, files: TreeFiles): Promise<string>;
   writeConfig(text: string): Promise<string>;
   nbatch(args: string[], opts?: Partial<CliOptions>): ReturnType<typeof runCli>;
   /** The SubmitJob bodies the executor received. */
   submits(): any[];
+  /** A fault proxy in front of this world's moto and executor (stopped with the world), and the CLI env that goes through it. */
+  proxy(): Promise<{ proxy: FaultProxy; env: Record<string, string> }>;
   stop(): Promise<void>;
 }
 
-export async function startWorld(opts: { region?: string; stepDelayMs?: number } = {}): Promise<World> {
+export async function startWorld(opts: { region?: string; stepDelayMs?: number; runnableDelayMs?: number } = {}): Promise<World> {
   const moto = motoEndpoint()!;
   const region = opts.region ?? "us-east-1";
-  const executor = await startBatchExecutor({ motoEndpoint: moto, nbatchBin, region, stepDelayMs: opts.stepDelayMs ?? 20 });
+  const executor = await startBatchExecutor({
+    motoEndpoint: moto,
+    nbatchBin,
+    region,
+    stepDelayMs: opts.stepDelayMs ?? 20,
+    runnableDelayMs: opts.runnableDelayMs,
+  });
+  const proxies: FaultProxy[] = [];
   const root = await mkdtemp(join(tmpdir(), "nbatch-world-"));
   const home = join(root, "home");
   await mkdir(home);
@@ -59,12 +69,7 @@ export async function startWorld(opts: { region?: string; stepDelayMs?: number }
     env,
     async makeDir(name, files) {
       const dir = join(root, name);
-      for (const [path, content] of Object.entries(files)) {
-        await mkdir(dirname(join(dir, path)), { recursive: true });
-        const { text, mode } = typeof content === "string" ? { text: content, mode: 0o644 } : content;
-        await writeFile(join(dir, path), text, { mode });
-      }
-      await mkdir(dir, { recursive: true });
+      await writeTree(dir, files);
       return dir;
     },
     async writeConfig(text) {
@@ -75,9 +80,27 @@ export async function startWorld(opts: { region?: string; stepDelayMs?: number }
     },
     nbatch: (args, o = {}) => runCli(args, { ...o, env: o.env ?? env }),
     submits: () => executor.requests.filter((r) => r.operation === "SubmitJob").map((r) => r.body),
+    async proxy() {
+      const proxy = await startFaultProxy({ default: moto, batch: executor.endpoint });
+      proxies.push(proxy);
+      return { proxy, env: { ...env, ...proxy.env() } };
+    },
     async stop() {
+      await Promise.all(proxies.map((p) => p.stop()));
       await executor.stop();
       await rm(root, { recursive: true, force: true });
     },
   };
+}
+
+export type TreeFiles = Record<string, string | { text: string; mode: number }>;
+
+/** Creates dir (and any parents) holding the given files, 0644 unless a mode is given. */
+export async function writeTree(dir: string, files: TreeFiles): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    const { text, mode } = typeof content === "string" ? { text: content, mode: 0o644 } : content;
+    await writeFile(join(dir, path), text, { mode });
+  }
+  await mkdir(dir, { recursive: true });
 }

@@ -4,7 +4,7 @@ import { collect, type CommandDefinition } from "../context.js";
 export const buildCommand: CommandDefinition = (ctx) =>
   new Command("build")
     .description("Run <command> over <dir>: on AWS Batch with --aws-batch, else on this machine")
-    .argument("<dir>", "the directory to upload, run in, and bring results back to")
+    .argument("[dir]", "the directory to upload, run in, and bring results back to")
     .argument("[command...]", "the command to run (after --); default: the job definition's command")
     .option("--aws-batch", "run on AWS Batch (default when [core] runner = aws-batch)")
     .option("--local", "run on this machine, through the same pack/run/unpack path")
@@ -15,10 +15,26 @@ export const buildCommand: CommandDefinition = (ctx) =>
     .option("--aws-batch-memory <size>", "memory for the job, e.g. 15GiB, 7200MB or 4096 (MiB)")
     .option("--agent-command <command>", "how the job starts the agent (default: nbatch agent)")
     .option("--image <image>", "run a container image other than the job definition's")
+    .option("--secret <NAME=ARN>", "set NAME in the job from a Secrets Manager secret or SSM parameter (repeatable)", collect, [])
     .option("--env <NAME[=VALUE]>", "pass an environment variable to the job (repeatable); values never appear in the job description", collect, [])
     .option("--exclude-from-upload <pattern>", "gitignore-style pattern of paths not to upload (repeatable)", collect, [])
-    .option("--download <pattern>", "only download results matching this glob (repeatable; ! negates)", collect, [])
+    .option("--download <pattern>", "only download results matching this glob (repeatable; ** {a,b} and ! negation)", collect, [])
     .option("--exclude-from-download <pattern>", "do not download results matching this glob (repeatable)", collect, [])
+    .option("--no-download", "do not download results")
+    .option("--no-logs", "do not show the job's log")
+    .option("--detach", "return once the job is submitted, printing how to re-attach")
+    .option("--attach <job-id>", "follow a job submitted earlier: status, log so far, live log, then results")
+    .option("--cancel", "with --attach: stop the job at once")
+    .option("--detach-on-interrupt", "make Ctrl-C detach from the job instead of cancelling it")
+    .option("--retries <n>", "retry a failed job up to n times (Batch retryStrategy)")
+    .option("--timeout <duration>", "stop each attempt after this long, e.g. 90m or 6h (at least 60s)")
+    .option("--tag <KEY=VALUE>", "tag the job (repeatable); tags propagate to its ECS task", collect, [])
+    .option("--dry-run", "show what would be uploaded and submitted, and do nothing")
+    .option("--json", "print newline-delimited JSON events on stdout (text goes to stderr)")
+    .option("--aws-batch-s3-bucket-owner <account-id>", "fail unless the bucket belongs to this AWS account")
+    .option("--sse <AES256|aws:kms>", "server-side encryption of uploads (default AES256)")
+    .option("--sse-kms-key-id <key>", "KMS key for --sse aws:kms")
+    .option("--max-results-size <size>", "refuse results archives larger than this unpacked (default 100GiB)")
     .option("--aws-region <region>", "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)")
     .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)")
     .addHelpText(
@@ -28,9 +44,17 @@ Examples:
   nbatch build examples/hello -- ./hello.sh                  # on this machine
   nbatch build --aws-batch ./analysis -- make all             # on AWS Batch
   nbatch build --aws-batch --aws-batch-memory 15GiB --aws-batch-cpus 8 ./wf -- snakemake -j8
-  nbatch build --aws-batch --env NCBI_API_KEY ./wf -- ./fetch.sh`,
+  nbatch build --aws-batch --env NCBI_API_KEY ./wf -- ./fetch.sh
+  nbatch build --aws-batch --detach ./wf -- make              # submit and return
+  nbatch build --attach 5e0b3c1a-... ./wf                     # come back to it later
+  nbatch build --attach 5e0b3c1a-... --cancel --no-download   # stop it
+  nbatch build --aws-batch --dry-run ./wf -- make             # what would be sent
+  nbatch build --aws-batch --json --detach ./wf -- make | jq -r 'select(.type=="submitted").jobId'
+
+Ctrl-C twice (once when stdin is not a terminal) cancels a submitted job;
+Ctrl-Z or SIGHUP detaches from it.`,
     )
-    .action(async (dir: string, command: string[], flags) => {
+    .action(async (dir: string | undefined, command: string[], flags) => {
       const { buildRun } = await import("./run.js");
       ctx.setExit(await buildRun(dir, command, flags, ctx));
     });

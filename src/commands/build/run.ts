@@ -1,33 +1,18 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { resolveSettings } from "../../config/resolve.js";
-import { UsageError, UserError } from "../../errors.js";
-import type { BuildRequest } from "../../runners/request.js";
+import type { Settings } from "../../config/settings.js";
+import { UserError } from "../../errors.js";
+import type { BuildRequest, FollowPrefs } from "../../runners/request.js";
+import { shellQuote } from "../../ui/format.js";
+import { createReporter } from "../../ui/reporter.js";
 import type { CommandContext } from "../context.js";
+import { checkFlags, type BuildFlags } from "./flags.js";
+import { parseRetries, parseSecrets, parseTags, parseTimeout, resolveEnv } from "./parse.js";
 
-/** The flags of `nbatch build`, as commander hands them over. */
-export interface BuildFlags {
-  awsBatch?: boolean;
-  local?: boolean;
-  awsBatchJob?: string;
-  awsBatchQueue?: string;
-  awsBatchS3Bucket?: string;
-  awsBatchCpus?: string;
-  awsBatchMemory?: string;
-  agentCommand?: string;
-  awsRegion?: string;
-  awsProfile?: string;
-  image?: string;
-  env: string[];
-  excludeFromUpload: string[];
-  download: string[];
-  excludeFromDownload: string[];
-}
+export type { BuildFlags };
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-export async function buildRun(dir: string, command: string[], flags: BuildFlags, ctx: CommandContext): Promise<number> {
-  if (flags.awsBatch && flags.local) throw new UsageError("--aws-batch and --local conflict: choose one");
+export async function buildRun(dirArg: string | undefined, command: string[], flags: BuildFlags, ctx: CommandContext): Promise<number> {
   const settings = resolveSettings({
     flags: {
       "aws-batch.job": flags.awsBatchJob,
@@ -36,37 +21,77 @@ export async function buildRun(dir: string, command: string[], flags: BuildFlags
       "aws-batch.cpus": flags.awsBatchCpus,
       "aws-batch.memory": flags.awsBatchMemory,
       "aws-batch.agent-command": flags.agentCommand,
+      "aws-batch.s3-bucket-owner": flags.awsBatchS3BucketOwner,
+      "aws-batch.sse": flags.sse,
+      "aws-batch.sse-kms-key-id": flags.sseKmsKeyId,
+      "core.max-results-size": flags.maxResultsSize,
     },
-    runner: flags.awsBatch ? "aws-batch" : flags.local ? "local" : undefined,
+    runner: flags.awsBatch || flags.attach ? "aws-batch" : flags.local ? "local" : undefined,
     region: flags.awsRegion,
     profile: flags.awsProfile,
     env: ctx.env,
   });
+  checkFlags(flags, dirArg, command, settings.runner);
+  const dir = dirArg === undefined ? undefined : await checkDirectory(dirArg);
+  const follow: FollowPrefs = {
+    detach: Boolean(flags.detach),
+    detachOnInterrupt: Boolean(flags.detachOnInterrupt),
+    logs: flags.logs,
+    download: flags.download !== false,
+    attachFlags: [
+      ...(flags.awsRegion ? ["--aws-region", shellQuote(flags.awsRegion)] : []),
+      ...(flags.awsProfile ? ["--aws-profile", shellQuote(flags.awsProfile)] : []),
+    ],
+  };
+  const reporter = createReporter(ctx.io, Boolean(flags.json));
+  if (flags.attach) {
+    return withAws(settings, async (deps) => {
+      const { runAttach } = await import("../../runners/aws-batch/attach.js");
+      return runAttach(
+        { jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: downloadPatterns(flags), excludeFromDownload: flags.excludeFromDownload, follow },
+        { ...deps, reporter, env: ctx.env, stdinIsTTY: ctx.io.stdinIsTTY },
+      );
+    });
+  }
   const req: BuildRequest = {
-    dir: await checkDirectory(dir),
+    dir: dir!,
     command,
     env: resolveEnv(flags.env, ctx.env),
     image: flags.image,
+    secrets: parseSecrets(flags.secret),
     excludeFromUpload: flags.excludeFromUpload,
-    download: flags.download,
+    download: downloadPatterns(flags),
     excludeFromDownload: flags.excludeFromDownload,
+    retries: flags.retries === undefined ? undefined : parseRetries(flags.retries),
+    timeoutSeconds: flags.timeout === undefined ? undefined : parseTimeout(flags.timeout),
+    tags: parseTags(flags.tag),
+    dryRun: Boolean(flags.dryRun),
+    follow,
   };
   if (settings.runner === "local") {
-    if (flags.image) throw new UsageError("--image needs --aws-batch: the local runner uses this machine");
     const { runLocal } = await import("../../runners/local.js");
-    return runLocal(req, { io: ctx.io, env: ctx.env, signals: process });
+    return runLocal(req, { io: ctx.io, env: ctx.env, signals: process, maxResultsBytes: settings.maxResultsBytes });
   }
-  const [{ runAwsBatch }, { createAwsClients }, { realClock }] = await Promise.all([
-    import("../../runners/aws-batch/run.js"),
-    import("../../aws/clients.js"),
-    import("../../clock.js"),
-  ]);
+  return withAws(settings, async (deps) => {
+    const { runAwsBatch } = await import("../../runners/aws-batch/run.js");
+    return runAwsBatch(req, { ...deps, reporter, env: ctx.env, stdinIsTTY: ctx.io.stdinIsTTY });
+  });
+}
+
+/** Loads the AWS side only when needed, and closes its sockets after. */
+async function withAws<T>(settings: Settings, fn: (deps: { settings: Settings; clients: import("../../aws/clients.js").AwsClients; clock: import("../../clock.js").Clock; signals: NodeJS.EventEmitter }) => Promise<T>): Promise<T> {
+  const [{ createAwsClients }, { realClock }] = await Promise.all([import("../../aws/clients.js"), import("../../clock.js")]);
   const clients = createAwsClients(settings.aws);
   try {
-    return await runAwsBatch(req, { settings, clients, io: ctx.io, clock: realClock, signals: process });
+    return await fn({ settings, clients, clock: realClock, signals: process });
   } finally {
     clients.destroy();
   }
+}
+
+/** commander's --no-download makes `download` false; otherwise it holds the --download patterns. */
+function downloadPatterns(flags: BuildFlags): string[] {
+  return Array.isArray(flags.download) ? flags.download : [];
 }
 
 async function checkDirectory(dir: string): Promise<string> {
@@ -75,18 +100,4 @@ async function checkDirectory(dir: string): Promise<string> {
   if (!info) throw new UserError(`${dir}: no such directory`);
   if (!info.isDirectory()) throw new UserError(`${dir} is not a directory: nbatch build runs over a directory`);
   return path;
-}
-
-/** --env NAME=VALUE, or NAME alone to pass this shell's value. */
-function resolveEnv(specs: readonly string[], env: CommandContext["env"]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const spec of specs) {
-    const eq = spec.indexOf("=");
-    const name = eq < 0 ? spec : spec.slice(0, eq);
-    if (!ENV_NAME.test(name)) throw new UsageError(`--env ${spec}: "${name}" is not a valid variable name (letters, digits and _, not starting with a digit)`);
-    const value = eq < 0 ? env[name] : spec.slice(eq + 1);
-    if (value === undefined) throw new UserError(`--env ${name}: ${name} is not set in your environment; set it or pass --env ${name}=VALUE`);
-    out[name] = value;
-  }
-  return out;
 }

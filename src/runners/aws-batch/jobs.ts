@@ -1,3 +1,4 @@
+import { plural } from "../../ui/format.js";
 import { DescribeJobsCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
 
 export type Batch = Pick<BatchClient, "send">;
@@ -15,10 +16,16 @@ export interface JobState {
   logStreamName?: string;
   /** 1-based number of the current (or last) attempt. */
   attempt: number;
+  /** How many attempts the job may make (its retry strategy). */
+  maxAttempts: number;
+  /** Log streams of the attempts that have finished, in order. */
+  attemptStreams: (string | undefined)[];
   createdAt?: number;
   startedAt?: number;
   stoppedAt?: number;
   tags: Record<string, string>;
+  /** The vCPUs and memory the job asks for, as people read them: "8 vCPUs and 15360 MiB". */
+  requested?: string;
 }
 
 export function isDone(status: string): boolean {
@@ -37,11 +44,22 @@ export function toJobState(job: JobDetail): JobState {
     logStreamName: job.container?.logStreamName,
     // Batch lists finished attempts only: while attempt N runs, N-1 are listed.
     attempt: isDone(job.status!) ? Math.max(1, job.attempts?.length ?? 0) : (job.attempts?.length ?? 0) + 1,
+    maxAttempts: job.retryStrategy?.attempts ?? 1,
+    attemptStreams: (job.attempts ?? []).map((a) => a.container?.logStreamName),
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     stoppedAt: job.stoppedAt,
     tags: job.tags ?? {},
+    requested: requested(job),
   };
+}
+
+function requested(job: JobDetail): string | undefined {
+  const req = new Map((job.container?.resourceRequirements ?? []).map((r) => [r.type, r.value]));
+  const vcpus = req.get("VCPU") ?? job.container?.vcpus;
+  const memory = req.get("MEMORY") ?? job.container?.memory;
+  if (vcpus === undefined && memory === undefined) return undefined;
+  return [vcpus !== undefined && `${vcpus} vCPUs`, memory !== undefined && `${memory} MiB of memory`].filter(Boolean).join(" and ");
 }
 
 const DESCRIBE_LIMIT = 100;
@@ -61,7 +79,7 @@ export async function describeJob(batch: Batch, id: string): Promise<JobState | 
 /** "3.2 minutes", "41 seconds", "2.1 hours". */
 export function formatDuration(ms: number): string {
   const s = ms / 1000;
-  if (s < 90) return `${Math.round(s)} seconds`;
+  if (s < 90) return plural(Math.round(s), "second");
   if (s < 90 * 60) return `${(s / 60).toFixed(1)} minutes`;
   return `${(s / 3600).toFixed(1)} hours`;
 }

@@ -34,6 +34,8 @@ const DRAIN_MAX_FETCHES = 20;
  */
 export class LogTail {
   private token: string | undefined;
+  /** Whether the stream has been seen to exist: a stream that never does is worth a word. */
+  found = false;
 
   constructor(private readonly o: TailOptions) {}
 
@@ -58,6 +60,7 @@ export class LogTail {
         if ((err as Error).name === "ResourceNotFoundException") return 0;
         throw err;
       }
+      this.found = true;
       const events = page.events ?? [];
       for (const e of events) this.o.onEvent({ timestamp: e.timestamp ?? 0, message: (e.message ?? "").replace(/\r?\n$/, "") });
       const next = page.nextForwardToken;

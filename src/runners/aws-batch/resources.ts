@@ -14,10 +14,18 @@ import type { Batch } from "./jobs.js";
 
 /** The checks made before anything is uploaded: a wrong name fails in seconds. */
 
-export async function checkBucket(s3: S3, bucket: string, region: string): Promise<void> {
-  await aws({ action: "s3:ListBucket", resource: `s3://${bucket}`, region }, () =>
-    s3.send(new HeadBucketCommand({ Bucket: bucket })),
-  );
+export async function checkBucket(s3: S3, bucket: string, region: string, expectedOwner?: string): Promise<void> {
+  try {
+    await aws({ action: "s3:ListBucket", resource: `s3://${bucket}`, region }, () => s3.send(new HeadBucketCommand({ Bucket: bucket })));
+  } catch (err) {
+    // S3 answers a bucket of another account, under ExpectedBucketOwner, as access denied.
+    if (expectedOwner && err instanceof UserError && /^access denied/.test(err.message)) {
+      throw new UserError(
+        `bucket ${bucket} is not owned by account ${expectedOwner} (the s3-bucket-owner setting), or you may not list it: check the bucket name and that setting`,
+      );
+    }
+    throw err;
+  }
 }
 
 export async function checkQueue(batch: Batch, queue: string, region: string): Promise<void> {
@@ -63,15 +71,33 @@ export async function findJobDefinition(batch: Batch, name: string, region: stri
   return latest;
 }
 
+/** What --image and --secret change in the configured job definition. */
+export interface JobDefinitionChanges {
+  image?: string;
+  secrets?: { name: string; valueFrom: string }[];
+}
+
 /**
- * A job definition like base but running image. Its name carries a hash of
- * its content, so the same image reuses one registration and a changed base
- * definition gets a new one.
+ * A job definition like base but with the changes. Its name carries a hash
+ * of its content, so the same changes reuse one registration and a changed
+ * base definition gets a new one.
  */
-export async function withImage(batch: Batch, base: JobDefinition, image: string, region: string): Promise<JobDefinition> {
+export async function deriveJobDefinition(
+  batch: Batch,
+  base: JobDefinition,
+  changes: JobDefinitionChanges,
+  region: string,
+  o: { register: boolean },
+): Promise<JobDefinition> {
+  const props = base.containerProperties ?? {};
+  const secretNames = new Set(changes.secrets?.map((s) => s.name));
   const content: Omit<RegisterJobDefinitionCommandInput, "jobDefinitionName"> = {
     type: base.type as RegisterJobDefinitionCommandInput["type"],
-    containerProperties: { ...base.containerProperties, image },
+    containerProperties: {
+      ...props,
+      ...(changes.image ? { image: changes.image } : {}),
+      ...(changes.secrets?.length ? { secrets: [...(props.secrets ?? []).filter((s) => !secretNames.has(s.name!)), ...changes.secrets] } : {}),
+    },
     parameters: base.parameters,
     retryStrategy: base.retryStrategy,
     timeout: base.timeout,
@@ -85,6 +111,7 @@ export async function withImage(batch: Batch, base: JobDefinition, image: string
     throw err;
   });
   if (existing) return existing;
+  if (!o.register) return { ...content, jobDefinitionName: name, status: "to be registered" } as JobDefinition;
   const res = await aws({ action: "batch:RegisterJobDefinition", resource: `job definition ${name}`, region }, () =>
     batch.send(new RegisterJobDefinitionCommand({ jobDefinitionName: name, ...content })),
   );

@@ -2,7 +2,8 @@ import type { JobDefinition, SubmitJobCommandInput } from "@aws-sdk/client-batch
 import { UserError } from "../../errors.js";
 import { JOB_ENV } from "../../protocol.js";
 import { jobName } from "../../runid.js";
-import type { AwsBatchSettings } from "../../config/settings.js";
+import type { AwsBatchSettings, S3Policy } from "../../config/settings.js";
+import { s3PolicyEnv } from "../../aws/s3-policy.js";
 
 export interface SubmitPlan {
   runId: string;
@@ -12,6 +13,10 @@ export interface SubmitPlan {
   inputsUrl: string;
   resultsUrl: string;
   envUrl?: string;
+  retries?: number;
+  timeoutSeconds?: number;
+  tags: Record<string, string>;
+  s3Policy?: S3Policy;
 }
 
 /** The SubmitJob request of the job protocol (docs/protocol.md). */
@@ -26,6 +31,7 @@ export function submitInput(settings: AwsBatchSettings, plan: SubmitPlan): Submi
     { name: JOB_ENV.inputsUrl, value: plan.inputsUrl },
     { name: JOB_ENV.resultsUrl, value: plan.resultsUrl },
     ...(plan.envUrl ? [{ name: JOB_ENV.envUrl, value: plan.envUrl }] : []),
+    ...(plan.s3Policy ? s3PolicyEnv(plan.s3Policy) : []),
   ];
   const resourceRequirements = [
     ...(settings.cpus !== undefined ? [{ type: "VCPU" as const, value: String(settings.cpus) }] : []),
@@ -34,13 +40,15 @@ export function submitInput(settings: AwsBatchSettings, plan: SubmitPlan): Submi
   return {
     jobName: jobName(plan.dirName, plan.runId),
     jobQueue: settings.queue,
-    jobDefinition: def.jobDefinitionArn ?? `${def.jobDefinitionName}:${def.revision}`,
+    jobDefinition: def.jobDefinitionArn ?? (def.revision ? `${def.jobDefinitionName}:${def.revision}` : def.jobDefinitionName!),
     containerOverrides: {
       command: [...settings.agentCommand, "--", ...command],
       environment,
       ...(resourceRequirements.length ? { resourceRequirements } : {}),
     },
-    tags: { "nbatch:run-id": plan.runId },
+    tags: { ...plan.tags, "nbatch:run-id": plan.runId },
     propagateTags: true,
+    ...(plan.retries !== undefined ? { retryStrategy: { attempts: plan.retries + 1 } } : {}),
+    ...(plan.timeoutSeconds !== undefined ? { timeout: { attemptDurationSeconds: plan.timeoutSeconds } } : {}),
   };
 }

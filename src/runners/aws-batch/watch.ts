@@ -1,8 +1,7 @@
 import type { Clock } from "../../clock.js";
 import { backoffMs, isTransient } from "../../aws/retry.js";
 import { UserError } from "../../errors.js";
-import type { IO } from "../../ui/io.js";
-import { localIsoTime } from "../../ui/format.js";
+import type { Reporter } from "../../ui/reporter.js";
 import { describeJob, isDone, type Batch, type JobState } from "./jobs.js";
 import { LogTail, type Logs } from "./logs.js";
 
@@ -10,28 +9,67 @@ export interface WatchOptions {
   batch: Batch;
   logs: Logs;
   clock: Clock;
-  io: IO;
+  reporter: Reporter;
   jobId: string;
   pollIntervalMs: number;
   /** Aborts watching (detach); the job itself is not touched. */
   stop: AbortSignal;
-  showLogs?: boolean;
+  showLogs: boolean;
+}
+
+/** A job RUNNABLE for this many polls (5 minutes by default) gets a hint about capacity. */
+export const RUNNABLE_HINT_POLLS = 60;
+
+interface Tail {
+  stream: string;
+  tail: LogTail;
+  stop: AbortController;
+  following: Promise<void>;
 }
 
 /**
- * Polls the job until it is done, printing each status change once and
- * tailing the log stream of each attempt. Returns the last state seen.
+ * Polls the job until it is done, printing each status change once and the
+ * log of every attempt, from its first line. Returns the last state seen.
  */
 export async function watchJob(o: WatchOptions): Promise<JobState> {
   let state: JobState | undefined;
-  let tail: { stream: string; tail: LogTail; stop: AbortController; following: Promise<void> } | undefined;
+  let tail: Tail | undefined;
+  const seenStreams = new Set<string>();
   let failures = 0;
-  const trouble = troubleReporter(o.io);
+  let runnableSince: number | undefined;
+  const waiting = waitingReporter(o.reporter, o.clock);
+  const trouble = troubleReporter(o.reporter);
+
+  const newTail = (job: JobState, stream: string, attempt: number) => {
+    seenStreams.add(stream);
+    if (job.maxAttempts > 1) o.reporter.info(`Log of attempt ${attempt} of ${job.maxAttempts}:`);
+    return new LogTail({
+      logs: o.logs,
+      group: job.logGroup,
+      stream,
+      clock: o.clock,
+      minIntervalMs: Math.max(200, o.pollIntervalMs / 5),
+      maxIntervalMs: o.pollIntervalMs * 2,
+      onEvent: (e) => o.reporter.emit({ type: "log", jobId: job.id, attempt, ...e }),
+      onTrouble: (err) => trouble.failed(err),
+    });
+  };
   const finishTail = async () => {
     if (!tail) return;
     tail.stop.abort();
     await tail.following;
-    await tail.tail.drain().catch(() => undefined);
+    await tail.tail.drain().catch((err) => o.reporter.warn(`cannot read the rest of the job's log (${describe(err)})`));
+    if (!tail.tail.found) {
+      o.reporter.warn(`the job's log stream ${tail.stream} never appeared in log group ${state?.logGroup}: check the awslogs-group option of the job definition and the logs:GetLogEvents permission`);
+    }
+    tail = undefined;
+  };
+  /** Attempts that ended before we saw them running: print their whole log first. */
+  const catchUp = async (job: JobState) => {
+    for (const [i, stream] of job.attemptStreams.entries()) {
+      if (!stream || seenStreams.has(stream)) continue;
+      await newTail(job, stream, i + 1).drain().catch((err) => o.reporter.warn(`cannot read the log of attempt ${i + 1} (${describe(err)})`));
+    }
   };
 
   while (!o.stop.aborted) {
@@ -47,27 +85,31 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
       continue;
     }
     if (!next) throw new UserError(`job ${o.jobId} not found: Batch forgets jobs some days after they end`);
-    // The final status is told by the caller's summary, after the last log lines.
-    if (!isDone(next.status) && (next.status !== state?.status || next.attempt !== state?.attempt)) o.io.info(statusLine(next, state));
+    if (next.status !== state?.status || next.attempt !== state?.attempt) {
+      // The final status is told by the caller's summary, after the last log lines.
+      if (!isDone(next.status)) o.reporter.info(statusLine(next));
+      o.reporter.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
+    }
+    if (next.status === "RUNNABLE" && state?.status !== "RUNNABLE") runnableSince = o.clock.now();
     state = next;
+    if (state.status === "RUNNABLE" && runnableSince !== undefined && o.clock.now() - runnableSince >= RUNNABLE_HINT_POLLS * o.pollIntervalMs) {
+      runnableSince = undefined;
+      o.reporter.warn(runnableHint(state.requested));
+    }
 
-    if (o.showLogs !== false && state.logStreamName && state.logStreamName !== tail?.stream) {
-      await finishTail();
-      const stop = new AbortController();
-      const t = new LogTail({
-        logs: o.logs,
-        group: state.logGroup,
-        stream: state.logStreamName,
-        clock: o.clock,
-        minIntervalMs: Math.max(200, o.pollIntervalMs / 5),
-        maxIntervalMs: o.pollIntervalMs * 2,
-        onEvent: (e) => o.io.out(`[batch] [${localIsoTime(e.timestamp)}] ${e.message}`),
-        onTrouble: (err) => trouble.failed(err),
-      });
-      const following = t.follow(stop.signal).catch((err) => o.io.warn(`cannot read the job's log (${describe(err)}); still watching its status`));
-      tail = { stream: state.logStreamName, tail: t, stop, following };
+    if (o.showLogs) {
+      const current = isDone(state.status) ? undefined : state.logStreamName;
+      if (tail && tail.stream !== current && state.attemptStreams.includes(tail.stream)) await finishTail();
+      await catchUp(state);
+      if (current && !seenStreams.has(current)) {
+        const t = newTail(state, current, state.attempt);
+        const stop = new AbortController();
+        const following = t.follow(stop.signal).catch((err) => o.reporter.warn(`cannot read the job's log (${describe(err)}); still watching its status`));
+        tail = { stream: current, tail: t, stop, following };
+      }
     }
     if (isDone(state.status)) break;
+    if (state.status === "RUNNABLE") waiting.tick(state);
     await o.clock.sleep(o.pollIntervalMs, o.stop);
   }
   await finishTail();
@@ -75,10 +117,40 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
   return state;
 }
 
-function statusLine(next: JobState, prev: JobState | undefined): string {
-  const attempt = next.attempt > 1 && next.attempt !== prev?.attempt ? ` (attempt ${next.attempt})` : "";
-  const reason = next.statusReason && !isDone(next.status) ? `: ${next.statusReason}` : "";
-  return `Job status: ${next.status}${attempt}${reason}`;
+/** While a job waits for capacity: the elapsed time, redrawn on a terminal, a line a minute in logs. */
+function waitingReporter(reporter: Reporter, clock: Clock) {
+  let since: number | undefined;
+  let lastLine = 0;
+  return {
+    tick(job: JobState) {
+      const now = clock.now();
+      since ??= now;
+      const minutes = Math.floor((now - since) / 60_000);
+      if (reporter.io.stderrIsTTY) reporter.progress(`Job status: RUNNABLE for ${formatElapsed(now - since)}`);
+      else if (minutes > lastLine) {
+        lastLine = minutes;
+        reporter.info(`Job ${job.id} still RUNNABLE after ${formatElapsed(now - since)}`);
+      }
+    },
+  };
+}
+
+function formatElapsed(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+function runnableHint(requested: string | undefined): string {
+  return (
+    `the job is still RUNNABLE: the queue's compute environments may have no room for ${requested ?? "the vCPUs and memory it asks for"}. ` +
+    "Check their maximum vCPUs and instance types (nbatch check-setup), or ask for less with --aws-batch-cpus / --aws-batch-memory"
+  );
+}
+
+function statusLine(job: JobState): string {
+  const attempt = job.maxAttempts > 1 ? ` (attempt ${job.attempt} of ${job.maxAttempts})` : "";
+  const reason = job.statusReason ? `: ${job.statusReason}` : "";
+  return `Job status: ${job.status}${attempt}${reason}`;
 }
 
 function describe(err: unknown): string {
@@ -87,18 +159,18 @@ function describe(err: unknown): string {
 }
 
 /** Says once that AWS can't be reached, and once that it can again. */
-function troubleReporter(io: IO) {
+function troubleReporter(reporter: Reporter) {
   let reported = false;
   return {
     failed(err: unknown) {
       if (reported) return;
       reported = true;
-      io.warn(`lost contact with AWS (${describe(err)}); still watching and retrying`);
+      reporter.warn(`lost contact with AWS (${describe(err)}); still watching and retrying`);
     },
     ok() {
       if (!reported) return;
       reported = false;
-      io.info("Back in contact with AWS");
+      reporter.info("Back in contact with AWS");
     },
   };
 }

@@ -1,0 +1,62 @@
+import { UsageError } from "../../errors.js";
+import type { Runner } from "../../config/settings.js";
+
+/** The flags of `nbatch build`, as commander hands them over. */
+export interface BuildFlags {
+  awsBatch?: boolean;
+  local?: boolean;
+  awsBatchJob?: string;
+  awsBatchQueue?: string;
+  awsBatchS3Bucket?: string;
+  awsBatchCpus?: string;
+  awsBatchMemory?: string;
+  agentCommand?: string;
+  awsRegion?: string;
+  awsProfile?: string;
+  image?: string;
+  secret: string[];
+  awsBatchS3BucketOwner?: string;
+  sse?: string;
+  sseKmsKeyId?: string;
+  maxResultsSize?: string;
+  env: string[];
+  excludeFromUpload: string[];
+  /** The --download patterns, or false with --no-download. */
+  download: string[] | false;
+  excludeFromDownload: string[];
+  logs: boolean;
+  detach?: boolean;
+  attach?: string;
+  cancel?: boolean;
+  detachOnInterrupt?: boolean;
+  retries?: string;
+  timeout?: string;
+  tag: string[];
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+/** Combinations that make no sense fail before anything happens, with exit 2. */
+export function checkFlags(f: BuildFlags, dir: string | undefined, command: string[], runner: Runner): void {
+  const fail = (message: string) => {
+    throw new UsageError(message);
+  };
+  if (f.awsBatch && f.local) fail("--aws-batch and --local conflict: choose one");
+  if (f.attach) {
+    if (f.local) fail("--attach follows an AWS Batch job: it cannot be used with --local");
+    if (command.length) fail("--attach takes a directory but no command: the job's command was set when it was submitted");
+    const submitOnly = { env: f.env.length, secret: f.secret.length, image: f.image, "exclude-from-upload": f.excludeFromUpload.length, retries: f.retries, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, detach: f.detach };
+    for (const [name, value] of Object.entries(submitOnly)) if (value) fail(`--${name} applies when submitting a job, not with --attach`);
+    if (dir === undefined && f.download !== false && !f.cancel) fail("--attach needs the directory to download results into (or --no-download)");
+    return;
+  }
+  if (f.cancel) fail("--cancel goes with --attach <job-id>; to stop a job by id, use nbatch cancel <job-id>");
+  if (dir === undefined) fail("missing the directory: nbatch build [options] <dir> [-- command ...]");
+  if (runner === "local") {
+    const batchOnly = { image: f.image, secret: f.secret.length, detach: f.detach, "detach-on-interrupt": f.detachOnInterrupt, retries: f.retries, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, json: f.json };
+    for (const [name, value] of Object.entries(batchOnly)) if (value) fail(`--${name} needs --aws-batch: the local runner runs on this machine`);
+  }
+  if (f.detach && f.download !== false && f.download.length + f.excludeFromDownload.length > 0) {
+    fail("--download and --exclude-from-download choose what the build brings back; with --detach, give them to --attach");
+  }
+}

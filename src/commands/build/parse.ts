@@ -1,0 +1,63 @@
+import { parseDurationSeconds } from "../../config/units.js";
+import { UsageError, UserError } from "../../errors.js";
+import type { CommandContext } from "../context.js";
+
+/** The values of build's repeatable and numeric flags, checked before anything runs (exit 2). */
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** --env NAME=VALUE, or NAME alone to pass this shell's value. */
+export function resolveEnv(specs: readonly string[], env: CommandContext["env"]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const name = eq < 0 ? spec : spec.slice(0, eq);
+    if (!ENV_NAME.test(name)) throw new UsageError(`--env ${spec}: "${name}" is not a valid variable name (letters, digits and _, not starting with a digit)`);
+    const value = eq < 0 ? env[name] : spec.slice(eq + 1);
+    if (value === undefined) throw new UserError(`--env ${name}: ${name} is not set in your environment; set it or pass --env ${name}=VALUE`);
+    out[name] = value;
+  }
+  return out;
+}
+
+export function parseRetries(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 9) throw new UsageError(`invalid --retries "${text}": use a whole number from 0 to 9 (Batch allows 10 attempts)`);
+  return n;
+}
+
+export function parseTimeout(text: string): number {
+  const seconds = parseDurationSeconds(text, "--timeout");
+  if (seconds < 60) throw new UsageError(`invalid --timeout "${text}": Batch needs at least 60 seconds (e.g. 90m, 6h)`);
+  return seconds;
+}
+
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+
+export function parseTags(specs: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    const key = eq < 0 ? spec : spec.slice(0, eq);
+    const value = eq < 0 ? "" : spec.slice(eq + 1);
+    if (eq < 0 || !TAG_KEY.test(key) || value.length > 256) throw new UsageError(`invalid --tag "${spec}": use KEY=VALUE (key up to 128 characters, value up to 256)`);
+    if (/^(aws|nbatch):/i.test(key)) throw new UsageError(`invalid --tag "${spec}": keys starting with aws: or nbatch: are reserved`);
+    tags[key] = value;
+  }
+  return tags;
+}
+
+const SECRET_SOURCE = /^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:(secret:|parameter\/).+/;
+
+/** --secret NAME=ARN: a Secrets Manager secret or SSM parameter, injected by Batch. */
+export function parseSecrets(specs: readonly string[]): { name: string; valueFrom: string }[] {
+  return specs.map((spec) => {
+    const eq = spec.indexOf("=");
+    const name = spec.slice(0, Math.max(eq, 0));
+    const valueFrom = spec.slice(eq + 1);
+    if (eq < 0 || !ENV_NAME.test(name) || !SECRET_SOURCE.test(valueFrom)) {
+      throw new UsageError(`invalid --secret "${spec.slice(0, Math.max(eq, 0)) || spec}": use NAME=<Secrets Manager secret ARN or SSM parameter ARN>`);
+    }
+    return { name, valueFrom };
+  });
+}

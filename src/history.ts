@@ -1,0 +1,130 @@
+/**
+ * The local run history: one JSON line per submitted job, so `nbatch ls`,
+ * `status`, `logs`, `cancel` and `--attach` still know a run (its directory,
+ * region and results) after Batch has forgotten the job.
+ */
+import { constants } from "node:fs";
+import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join } from "node:path";
+import { envValue, homeDir, type Env } from "./config/file.js";
+
+export interface RunRecord {
+  runId: string;
+  jobId: string;
+  jobName: string;
+  /** The local directory the run came from, absolute. */
+  dir: string;
+  queue: string;
+  region: string;
+  /** s3://bucket/prefix */
+  bucket: string;
+  resultsUrl: string;
+  inputsUrl: string;
+  /** Milliseconds since the epoch. */
+  submittedAt: number;
+  command: string[];
+}
+
+/** Past this many records the file is cut back to the newest KEEP. */
+export const MAX_RECORDS = 2000;
+export const KEEP_RECORDS = 1000;
+/** Every record is longer than this (its keys alone are), so a smaller file cannot need trimming. */
+const MIN_RECORD_BYTES = 128;
+
+/** $XDG_STATE_HOME/nbatch/history.jsonl, else ~/.local/state/nbatch/history.jsonl. */
+export function historyPath(env: Env): string {
+  // The XDG spec says a relative XDG_STATE_HOME is invalid and must be ignored.
+  const xdg = envValue(env, "XDG_STATE_HOME");
+  const base = xdg && isAbsolute(xdg) ? xdg : join(homeDir(env), ".local", "state");
+  return join(base, "nbatch", "history.jsonl");
+}
+
+/**
+ * Appends one record. The line goes out in a single write() on an O_APPEND
+ * descriptor, so parallel builds never interleave their lines.
+ */
+export async function recordRun(env: Env, rec: RunRecord): Promise<void> {
+  const path = historyPath(env);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const file = await open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+  let size: number;
+  try {
+    await file.write(JSON.stringify(rec) + "\n");
+    size = (await file.stat()).size;
+  } finally {
+    await file.close();
+  }
+  if (size > MAX_RECORDS * MIN_RECORD_BYTES) await trim(path);
+}
+
+/** Recorded runs, newest first; lines that are not a whole record are skipped. */
+export async function listRuns(env: Env, opts: { limit?: number } = {}): Promise<RunRecord[]> {
+  const runs = newestFirst(await readRecords(historyPath(env)));
+  return opts.limit === undefined ? runs : runs.slice(0, opts.limit);
+}
+
+/** The newest run with this job id or run id. */
+export async function findRun(env: Env, jobIdOrRunId: string): Promise<RunRecord | undefined> {
+  return (await listRuns(env)).find((r) => r.jobId === jobIdOrRunId || r.runId === jobIdOrRunId);
+}
+
+async function readRecords(path: string): Promise<RunRecord[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+  return text.split("\n").flatMap((line) => {
+    const rec = parse(line);
+    return rec ? [rec] : [];
+  });
+}
+
+/** By submission time; among equal times, the later line is the newer. */
+function newestFirst(runs: RunRecord[]): RunRecord[] {
+  return runs
+    .map((run, line) => ({ run, line }))
+    .sort((a, b) => b.run.submittedAt - a.run.submittedAt || b.line - a.line)
+    .map((x) => x.run);
+}
+
+const STRING_FIELDS = ["runId", "jobId", "jobName", "dir", "queue", "region", "bucket", "resultsUrl", "inputsUrl"] as const;
+
+/** A record, or undefined for a blank, truncated or foreign line. */
+function parse(line: string): RunRecord | undefined {
+  if (!line.trim()) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== "object" || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (!STRING_FIELDS.every((f) => typeof v[f] === "string")) return undefined;
+  if (typeof v.submittedAt !== "number" || !Array.isArray(v.command) || !v.command.every((c) => typeof c === "string")) return undefined;
+  return value as RunRecord;
+}
+
+/**
+ * Keeps the newest KEEP_RECORDS once there are more than MAX_RECORDS, through
+ * a temporary file and a rename, so a reader never sees a half-written file.
+ * A line appended by another build between the read and the rename is lost;
+ * that takes two builds within milliseconds of each other once in a thousand
+ * runs, and costs only that run's listing.
+ */
+async function trim(path: string): Promise<void> {
+  const runs = await readRecords(path);
+  if (runs.length <= MAX_RECORDS) return;
+  const kept = newestFirst(runs).slice(0, KEEP_RECORDS).reverse();
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, kept.map((r) => JSON.stringify(r) + "\n").join(""), { mode: 0o600 });
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+import { DescribeJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
+import { aws } from "../../aws/errors.js";
+import { isNotFound, objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
+import { readS3ZipEntry } from "../../aws/s3-zip.js";
+import { UserError } from "../../errors.js";
+import { findRun } from "../../history.js";
+import { INPUTS_MANIFEST_ENTRY, JOB_ENV, type InputsManifest } from "../../protocol.js";
+import type { ManifestEntry } from "../../workdir/manifest.js";
+import { createSelector } from "../../workdir/patterns.js";
+import type { FollowPrefs } from "../request.js";
+import { downloadResults, followJob, type FollowTarget } from "./follow.js";
+import type { AwsBatchDeps } from "./run.js";
+
+export interface AttachRequest {
+  jobId: string;
+  /** Where results go; may be left out with --no-download or --cancel. */
+  dir?: string;
+  cancel: boolean;
+  download: string[];
+  excludeFromDownload: string[];
+  follow: FollowPrefs;
+}
+
+/** Where a run's objects are, from the job's own environment, else from the local history. */
+interface RunUrls {
+  runId: string;
+  results: S3Object;
+  inputs: S3Object;
+  env?: S3Object;
+}
+
+/**
+ * `nbatch build --attach <job-id> [dir]`: the status, the whole log so far,
+ * the live tail, then the results. A job Batch has forgotten can still have
+ * its results brought home, through the local run history.
+ */
+export async function runAttach(req: AttachRequest, deps: AwsBatchDeps): Promise<number> {
+  const region = deps.settings.aws.region;
+  const answer = await aws({ action: "batch:DescribeJobs", resource: `job ${req.jobId}`, region }, () =>
+    deps.clients.batch.send(new DescribeJobsCommand({ jobs: [req.jobId] })),
+  );
+  const job = answer.jobs?.[0];
+  const record = job ? undefined : await findRun(deps.env, req.jobId);
+  if (!job && !record) {
+    throw new UserError(`job ${req.jobId} not found in ${region}, nor in this machine's run history: check the id (nbatch ls) and the region`);
+  }
+  const urls = job ? urlsFromJob(job) : { runId: record!.runId, results: parseS3Url(record!.resultsUrl), inputs: parseS3Url(record!.inputsUrl) };
+  const dir = req.follow.download ? req.dir : undefined;
+  const target: FollowTarget = {
+    jobId: req.jobId,
+    runId: urls.runId,
+    results: urls.results,
+    env: urls.env,
+    dir,
+    baseline: dir ? await baseline(deps, urls.inputs) : [],
+    select: createSelector(req.download, req.excludeFromDownload),
+  };
+  if (job) return followJob(target, req.follow, deps, req.cancel);
+  deps.reporter.info(`Batch no longer knows job ${req.jobId}; using the results it left at ${s3Url(urls.results)}`);
+  if (req.cancel) deps.reporter.warn("nothing to cancel: the job ended long ago");
+  return dir ? resultsOfForgottenJob(deps, target, dir) : 0;
+}
+
+function urlsFromJob(job: JobDetail): RunUrls {
+  const env = new Map((job.container?.environment ?? []).map((e) => [e.name, e.value]));
+  const runId = env.get(JOB_ENV.runId);
+  const results = env.get(JOB_ENV.resultsUrl);
+  const inputs = env.get(JOB_ENV.inputsUrl);
+  if (!runId || !results || !inputs) throw new UserError(`job ${job.jobId} was not submitted by nbatch build: there is nothing to attach to`);
+  const envUrl = env.get(JOB_ENV.envUrl);
+  return { runId, results: parseS3Url(results), inputs: parseS3Url(inputs), env: envUrl ? parseS3Url(envUrl) : undefined };
+}
+
+/** The directory as it was uploaded, from the manifest inside the inputs archive. */
+async function baseline(deps: AwsBatchDeps, inputs: S3Object): Promise<ManifestEntry[]> {
+  const raw = await aws({ action: "s3:GetObject", resource: s3Url(inputs), region: deps.settings.aws.region }, () =>
+    readS3ZipEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err))),
+  );
+  if (!raw) {
+    deps.reporter.warn(`the inputs archive ${s3Url(inputs)} is gone: local files that differ from the results will be kept, with the job's version beside them`);
+    return [];
+  }
+  return (JSON.parse(raw.toString("utf8")) as InputsManifest).entries;
+}
+
+async function resultsOfForgottenJob(deps: AwsBatchDeps, target: FollowTarget, dir: string): Promise<number> {
+  const gone = () => new UserError(`job ${target.jobId} left no results at ${s3Url(target.results)}, or they have expired`);
+  if (!(await objectExists(deps.clients.s3, target.results))) throw gone();
+  const { status, results } = await downloadResults(deps, target, dir);
+  if (!results) throw gone();
+  const code = status === "refused" && results.exitCode === 0 ? 1 : (results.exitCode ?? 1);
+  deps.reporter.emit({ type: "exit", code, jobId: target.jobId });
+  return code;
+}

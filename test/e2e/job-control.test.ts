@@ -1,0 +1,205 @@
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
+import { randomBytes } from "node:crypto";
+import { readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { listKeys, s3 } from "../support/aws.js";
+import { spawnCli } from "../support/cli.js";
+import { describeWithMoto } from "../support/moto.js";
+import { startWorld, type World } from "../support/world.js";
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+const events = (stdout: string) => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l));
+
+describeWithMoto("nbatch build: job control", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld({ stepDelayMs: 100 });
+  });
+  afterAll(() => w?.stop());
+
+  it("--detach returns after submission with the exact re-attach command, which brings the results home", async () => {
+    const dir = await w.makeDir("detach", {});
+    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "sleep 1; echo late > late.txt; echo finished"]);
+    expect(r.code).toBe(0);
+    const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+    const attach = /Re-attach with:\n\s+(nbatch build .*)/.exec(r.stderr)![1]!;
+    expect(attach).toBe(`nbatch build --attach ${jobId} ${dir}`);
+    expect(await exists(join(dir, "late.txt"))).toBe(false);
+    const again = await w.nbatch(attach.split(" ").slice(1));
+    expect(again.stderr).toMatch(/Job status: (RUNNING|RUNNABLE|STARTING|PENDING|SUBMITTED)|Job SUCCEEDED/);
+    expect(again.stdout).toMatch(/\] finished$/m);
+    expect(again.code).toBe(0);
+    expect(await readFile(join(dir, "late.txt"), "utf8")).toBe("late\n");
+  });
+
+  it("--attach of a finished job shows its whole log, and --no-logs / --no-download do what they say", async () => {
+    const dir = await w.makeDir("attach-done", {});
+    const first = await w.nbatch(["build", "--aws-batch", "--no-logs", "--no-download", dir, "--", "sh", "-c", "for i in 1 2 3; do echo line $i; done; echo x > made.txt"]);
+    expect(first.code).toBe(0);
+    expect(first.stdout).not.toContain("line 1");
+    expect(await exists(join(dir, "made.txt"))).toBe(false);
+    const jobId = /Submitted job (\S+)/.exec(first.stderr)![1]!;
+    const r = await w.nbatch(["build", "--attach", jobId, dir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/\] line \d$/gm)).toEqual(["] line 1", "] line 2", "] line 3"]);
+    expect(await readFile(join(dir, "made.txt"), "utf8")).toBe("x\n");
+  });
+
+  it("--attach --cancel stops a running job at once, without a directory", async () => {
+    const dir = await w.makeDir("cancel", {});
+    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sleep", "60"]);
+    const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+    const started = Date.now();
+    const c = await w.nbatch(["build", "--attach", jobId, "--cancel"]);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(c.stderr).toContain(`Cancelling job ${jobId}`);
+    expect(c.stderr).toMatch(/Job FAILED/);
+    expect(c.code).toBe(130);
+    expect(w.executor.requests.some((q) => q.operation === "TerminateJob" && q.body.jobId === jobId)).toBe(true);
+  });
+
+  it("one SIGINT (stdin not a terminal) cancels the job, shows its last lines and downloads what it left", async () => {
+    const dir = await w.makeDir("sigint", {});
+    const p = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", "echo started; echo partial > partial.txt; trap 'echo got TERM; exit 143' TERM; sleep 60 & wait"], { env: w.env });
+    await p.waitForOutput("] started", 30_000);
+    p.kill("SIGINT");
+    const r = await p.result;
+    expect(r.stderr).toContain("Cancelling job");
+    expect(r.stdout).toMatch(/\] got TERM$/m);
+    expect(r.code).toBe(130);
+    expect(await readFile(join(dir, "partial.txt"), "utf8")).toBe("partial\n");
+  });
+
+  it("SIGTSTP (Ctrl-Z) and SIGHUP detach and print the re-attach command; the job keeps running", async () => {
+    for (const sig of ["SIGTSTP", "SIGHUP"] as const) {
+      const dir = await w.makeDir(`detach-${sig}`, {});
+      const p = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", "echo up; sleep 2"], { env: w.env });
+      await p.waitForOutput("] up", 30_000);
+      p.kill(sig);
+      const r = await p.result;
+      expect(r.code).toBe(0);
+      expect(r.stderr).toMatch(/Detached; job \S+ goes on running/);
+      expect(r.stderr).toContain(`nbatch build --attach`);
+      const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+      expect(w.executor.requests.some((q) => q.operation === "TerminateJob" && q.body.jobId === jobId)).toBe(false);
+    }
+  });
+
+  it("--detach-on-interrupt makes SIGINT detach instead of cancel", async () => {
+    const dir = await w.makeDir("doi", {});
+    const p = spawnCli(["build", "--aws-batch", "--detach-on-interrupt", dir, "--", "sh", "-c", "echo up; sleep 2"], { env: w.env });
+    await p.waitForOutput("] up", 30_000);
+    p.kill("SIGINT");
+    const r = await p.result;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("Detached");
+    expect(r.stderr).toContain("Ctrl-C, Ctrl-Z or SIGHUP detaches");
+  });
+
+  it("SIGINT during the upload aborts it: no multipart upload left, nothing submitted, exit 130", async () => {
+    const dir = await w.makeDir("big", {});
+    for (let i = 0; i < 4; i++) await writeFile(join(dir, `blob${i}.bin`), randomBytes(48 * 1024 * 1024));
+    const submitsBefore = w.submits().length;
+    const p = spawnCli(["build", "--aws-batch", dir, "--", "true"], { env: w.env });
+    await p.waitForOutput("Uploading", 30_000);
+    await new Promise((r) => setTimeout(r, 300));
+    p.kill("SIGINT");
+    const r = await p.result;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/Interrupted .*nothing was submitted/);
+    expect(w.submits().length).toBe(submitsBefore);
+    const client = s3();
+    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: w.bucket }));
+    client.destroy();
+    expect(uploads.Uploads ?? []).toEqual([]);
+    expect(await listKeys(w.bucket, "jobs/inputs/")).not.toContainEqual(expect.stringMatching(/big/));
+  });
+
+  it("--download and --exclude-from-download choose what comes back; nothing else is written", async () => {
+    const dir = await w.makeDir("select", {});
+    const r = await w.nbatch([
+      "build", "--aws-batch", "--download", "results/**", "--download", "*.{csv,tsv}", "--download", "!results/tmp/**", "--exclude-from-download", "*.log", dir,
+      "--", "sh", "-c", "mkdir -p results/tmp other; touch results/a.txt results/b.log results/tmp/x other/c.txt d.csv e.tsv f.json",
+    ]);
+    expect(r.code).toBe(0);
+    const present = await Promise.all(["results/a.txt", "results/b.log", "results/tmp/x", "other/c.txt", "d.csv", "e.tsv", "f.json"].map((p) => exists(join(dir, p))));
+    expect(present).toEqual([true, false, false, false, true, true, false]);
+  });
+
+  it("--dry-run prints what would be uploaded and the SubmitJob request, making only read-only calls", async () => {
+    const dir = await w.makeDir("dry", { "a.txt": "a", ".env": "SECRET=1", "__pycache__/m.pyc": "x", "data/big.txt": "bbb" });
+    const before = w.executor.requests.length;
+    const keysBefore = await listKeys(w.bucket);
+    const r = await w.nbatch(["build", "--aws-batch", "--dry-run", "--exclude-from-upload", "data/", dir, "--", "make"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/Would upload 1 file \(1 B\)/);
+    expect(r.stderr).toMatch(/\.env\s+\(default: \.env\)/);
+    expect(r.stderr).toMatch(/__pycache__\s+\(default: __pycache__\/\)/);
+    expect(r.stderr).toMatch(/data\s+\(data\/\)/);
+    expect(r.stderr).toContain('"command": [');
+    expect(r.stderr).toContain('"jobQueue": "nbatch-job-queue"');
+    const ops = w.executor.requests.slice(before).map((q) => q.operation);
+    expect(ops.every((op) => op.startsWith("Describe"))).toBe(true);
+    expect(await listKeys(w.bucket)).toEqual(keysBefore);
+  });
+
+  it("--json prints NDJSON events on stdout; with --detach the job id is on one line", async () => {
+    const dir = await w.makeDir("json", {});
+    const r = await w.nbatch(["build", "--aws-batch", "--json", dir, "--", "sh", "-c", "echo hello json; touch out.txt"]);
+    expect(r.code).toBe(0);
+    const evs = events(r.stdout);
+    const types = evs.map((e) => e.type);
+    expect(types[0]).toBe("run");
+    expect(types).toContain("submitted");
+    expect(types).toContain("status");
+    expect(evs.find((e) => e.type === "log" && e.message === "hello json")).toBeTruthy();
+    expect(evs.find((e) => e.type === "download" && e.path === "out.txt")?.action).toBe("written");
+    expect(evs.at(-1)).toMatchObject({ type: "exit", code: 0, status: "SUCCEEDED", jobExitCode: 0 });
+    expect(r.stderr).toContain("hello json");
+
+    const d = await w.nbatch(["build", "--aws-batch", "--json", "--detach", dir, "--", "true"]);
+    const submitted = d.stdout.split("\n").filter((l) => l.includes('"submitted"'));
+    expect(submitted).toHaveLength(1);
+    expect(JSON.parse(submitted[0]!).jobId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("--retries, --timeout and --tag reach Batch; each attempt's log is shown", async () => {
+    const dir = await w.makeDir("retry", {});
+    const r = await w.nbatch(["build", "--aws-batch", "--retries", "2", "--timeout", "90m", "--tag", "project=flu", "--tag", "owner=ada", dir, "--", "sh", "-c", "echo try $AWS_BATCH_JOB_ATTEMPT; exit 4"]);
+    expect(r.code).toBe(4);
+    const submit = w.submits().at(-1);
+    expect(submit.retryStrategy).toEqual({ attempts: 3 });
+    expect(submit.timeout).toEqual({ attemptDurationSeconds: 5400 });
+    expect(submit.tags).toMatchObject({ project: "flu", owner: "ada" });
+    expect(submit.propagateTags).toBe(true);
+    for (const n of [1, 2, 3]) expect(r.stderr).toContain(`Log of attempt ${n} of 3`);
+    expect(r.stdout.match(/\] try \d$/gm)).toEqual(["] try 1", "] try 2", "] try 3"]);
+  });
+});
+
+describeWithMoto("nbatch build --attach: after Batch forgot the job", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
+  afterAll(() => w?.stop());
+
+  it("brings its results home through the local run history", async () => {
+    const dir = await w.makeDir("forgotten", {});
+    const first = await w.nbatch(["build", "--aws-batch", "--no-download", dir, "--", "sh", "-c", "echo kept > kept.txt; exit 5"]);
+    expect(first.code).toBe(5);
+    const jobId = /Submitted job (\S+)/.exec(first.stderr)![1]!;
+    w.executor.forget(jobId);
+    const r = await w.nbatch(["build", "--attach", jobId, dir]);
+    expect(r.stderr).toContain(`Batch no longer knows job ${jobId}`);
+    expect(r.code).toBe(5);
+    expect(await readFile(join(dir, "kept.txt"), "utf8")).toBe("kept\n");
+  });
+
+  it("an id known neither to Batch nor to the history is one clear line, exit 1", async () => {
+    const r = await w.nbatch(["build", "--attach", "00000000-0000-0000-0000-000000000000", "--no-download"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(/^nbatch: error: job 0{8}-.* not found in us-east-1, nor in this machine's run history/);
+  });
+});

@@ -1,0 +1,53 @@
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { nbatchBin } from "../support/cli.js";
+import { describeWithMoto } from "../support/moto.js";
+import { startWorld, type World } from "../support/world.js";
+
+/**
+ * Ctrl-C on a real terminal: `script` gives nbatch a pseudo-terminal, and the
+ * \x03 we type there becomes SIGINT through the terminal's line discipline,
+ * exactly as a keypress would.
+ */
+function onTerminal(args: string[], env: Record<string, string>) {
+  const command = [process.execPath, nbatchBin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+  const child = spawn("script", ["-qfec", command, "/dev/null"], { env: { PATH: process.env.PATH!, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  const waitFor = async (text: string, ms = 30_000) => {
+    const deadline = Date.now() + ms;
+    while (!output.includes(text)) {
+      if (Date.now() > deadline) throw new Error(`no "${text}" on the terminal:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return { type: (keys: string) => child.stdin.write(keys), waitFor, exited, output: () => output, kill: () => child.kill("SIGKILL") };
+}
+
+describeWithMoto("on a terminal", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld({ stepDelayMs: 50 });
+  });
+  afterAll(() => w?.stop());
+
+  it("one Ctrl-C warns, the second cancels the job, and nbatch exits 130", async () => {
+    const dir = await w.makeDir("tty", {});
+    const t = onTerminal(["build", "--aws-batch", dir, "--", "sh", "-c", "echo up; sleep 60"], w.env);
+    try {
+      await t.waitFor("Press Ctrl-C twice to cancel the job");
+      await t.waitFor("] up");
+      t.type("\x03");
+      await t.waitFor("Press Ctrl-C again within 10 seconds");
+      expect(w.executor.requests.some((r) => r.operation === "TerminateJob")).toBe(false);
+      t.type("\x03");
+      await t.waitFor("Cancelling job");
+      expect(await t.exited).toBe(130);
+      expect(t.output()).toMatch(/Job FAILED/);
+      expect(w.executor.requests.some((r) => r.operation === "TerminateJob")).toBe(true);
+    } finally {
+      t.kill();
+    }
+  });
+});
