@@ -1,0 +1,70 @@
+import { hostname, userInfo } from "node:os";
+import { TerminateJobCommand } from "@aws-sdk/client-batch";
+import { aws } from "../../aws/errors.js";
+import { realClock } from "../../clock.js";
+import { envValue, type Env } from "../../config/file.js";
+import { describeJob, isDone, summary, type JobState } from "../../runners/aws-batch/jobs.js";
+import type { CommandContext } from "../context.js";
+import { describeOne, withJobSession, type AwsFlags, type JobSession } from "../status/lookup.js";
+
+export interface CancelFlags extends AwsFlags {
+  wait?: boolean;
+}
+
+const WAITING = new Set(["SUBMITTED", "PENDING", "RUNNABLE"]);
+
+/**
+ * `nbatch cancel <job-id>`: TerminateJob, which cancels a job that has not
+ * started and stops one that has (its agent still uploads partial results).
+ */
+export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandContext): Promise<number> {
+  const { io } = ctx;
+  return withJobSession(flags, ctx, async (session) => {
+    const view = await describeOne(session, id);
+    const job = view.state;
+    if (!job) {
+      io.info(`Job ${view.id} ended long ago (Batch has forgotten it); nothing to cancel`);
+      return 0;
+    }
+    if (isDone(job.status)) {
+      io.info(`Job ${job.id} has already ${job.status}; nothing to cancel`);
+      return 0;
+    }
+    const batch = session.clients(view.region).batch;
+    await aws({ action: "batch:TerminateJob", resource: `job ${job.id}`, region: view.region }, () =>
+      batch.send(new TerminateJobCommand({ jobId: job.id, reason: cancelReason(ctx.env) })),
+    );
+    io.info(
+      WAITING.has(job.status)
+        ? `Cancelled job ${job.id} (it was ${job.status}, not yet started)`
+        : `Stopping job ${job.id} (it was ${job.status}); its command gets SIGTERM and the agent uploads what it made so far`,
+    );
+    if (!flags.wait) return 0;
+    io.info(summary(await waitUntilDone(session, view.region, job)));
+    return 0;
+  });
+}
+
+/** Batch shows this as the job's status reason: who stopped it, from where. */
+export function cancelReason(env: Env): string {
+  const user = envValue(env, "USER") ?? envValue(env, "LOGNAME") ?? safeUserName();
+  return `Cancelled by nbatch (${user}@${hostname()})`;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
+}
+
+async function waitUntilDone(session: JobSession, region: string, job: JobState): Promise<JobState> {
+  const batch = session.clients(region).batch;
+  let state = job;
+  while (!isDone(state.status)) {
+    await realClock.sleep(session.settings.awsBatch.pollIntervalMs);
+    state = (await aws({ action: "batch:DescribeJobs", resource: `job ${job.id}`, region }, () => describeJob(batch, job.id))) ?? state;
+  }
+  return state;
+}

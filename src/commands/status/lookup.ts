@@ -1,0 +1,120 @@
+/**
+ * What the job commands share: settings, one set of AWS clients per region,
+ * the run history, and DescribeJobs for many jobs at once. A job is looked up
+ * in the region its run was recorded in, unless --aws-region says otherwise,
+ * so `nbatch ls` finds jobs submitted to several regions.
+ */
+import type { AwsClients } from "../../aws/clients.js";
+import { createAwsClients } from "../../aws/clients.js";
+import { aws } from "../../aws/errors.js";
+import { resolveSettings } from "../../config/resolve.js";
+import type { Settings } from "../../config/settings.js";
+import { UserError } from "../../errors.js";
+import { historyPath, listRuns, type RunRecord } from "../../history.js";
+import { describeJobs, type JobState } from "../../runners/aws-batch/jobs.js";
+import type { CommandContext } from "../context.js";
+
+/** The flags every job command takes. */
+export interface AwsFlags {
+  awsRegion?: string;
+  awsProfile?: string;
+}
+
+/** A job as the user named it: its id, and its run when the history knows it. */
+export interface JobTarget {
+  id: string;
+  record?: RunRecord;
+}
+
+/** A target and what Batch said of it: no state means Batch does not know the job (any more). */
+export interface JobView extends JobTarget {
+  region: string;
+  state?: JobState;
+}
+
+export interface JobSession {
+  settings: Settings;
+  region(target: JobTarget): string;
+  clients(region: string): AwsClients;
+  /** Job ids or run ids, matched against the history; the ids themselves when it has no match. */
+  targets(ids: readonly string[]): Promise<JobTarget[]>;
+  /** DescribeJobs, batched per region, in the targets' order. */
+  describe(targets: readonly JobTarget[]): Promise<JobView[]>;
+  close(): void;
+}
+
+export function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
+  const settings = resolveSettings({ flags: {}, region: flags.awsRegion, profile: flags.awsProfile, env: ctx.env });
+  const made = new Map<string, AwsClients>();
+  const session: JobSession = {
+    settings,
+    region: (t) => flags.awsRegion || t.record?.region || settings.aws.region,
+    clients(region) {
+      let c = made.get(region);
+      if (!c) made.set(region, (c = createAwsClients({ ...settings.aws, region })));
+      return c;
+    },
+    async targets(ids) {
+      const runs = await listRuns(ctx.env);
+      return [...new Set(ids)].map((id) => {
+        const record = runs.find((r) => r.jobId === id || r.runId === id);
+        return { id: record?.jobId ?? id, record };
+      });
+    },
+    async describe(targets) {
+      const byRegion = new Map<string, string[]>();
+      for (const t of targets) {
+        const region = session.region(t);
+        if (!byRegion.has(region)) byRegion.set(region, []);
+        byRegion.get(region)!.push(t.id);
+      }
+      const found = new Map<string, JobState>();
+      await Promise.all(
+        [...byRegion].map(async ([region, ids]) => {
+          const states = await aws(
+            { action: "batch:DescribeJobs", resource: `jobs in ${region}`, region, endpoint: settings.aws.endpoints.batch },
+            () => describeJobs(session.clients(region).batch, ids),
+          );
+          for (const s of states) found.set(s.id, s);
+        }),
+      );
+      return targets.map((t) => ({ ...t, region: session.region(t), state: found.get(t.id) }));
+    },
+    close() {
+      for (const c of made.values()) c.destroy();
+      made.clear();
+    },
+  };
+  return session;
+}
+
+/** Runs fn with a session, closing its clients whatever happens. */
+export async function withJobSession<T>(flags: AwsFlags, ctx: CommandContext, fn: (s: JobSession) => Promise<T>): Promise<T> {
+  const session = openJobSession(flags, ctx);
+  try {
+    return await fn(session);
+  } finally {
+    session.close();
+  }
+}
+
+/** The one line for ids neither Batch nor the history knows. */
+export function unknownJobsError(views: readonly JobView[]): UserError {
+  const ids = views.map((v) => v.id);
+  const shown = ids.length > 5 ? `${ids.slice(0, 5).join(", ")} and ${ids.length - 5} more` : ids.join(", ");
+  const regions = [...new Set(views.map((v) => v.region))].join(", ");
+  const [what, them] = ids.length === 1 ? [`job ${shown} is`, "the id"] : [`jobs ${shown} are`, "the ids"];
+  return new UserError(`${what} not known to Batch in ${regions} nor in this machine's run history: check ${them}, or pass --aws-region if it ran elsewhere`);
+}
+
+/** The one job a command acts on: its view, or the error that says it is unknown. */
+export async function describeOne(session: JobSession, id: string): Promise<JobView> {
+  const [target] = await session.targets([id]);
+  const [view] = await session.describe([target!]);
+  if (!view!.state && !view!.record) throw unknownJobsError([view!]);
+  return view!;
+}
+
+export function emptyHistoryHint(ctx: CommandContext): string {
+  return `No runs recorded yet in ${historyPath(ctx.env)}: each \`nbatch build --aws-batch\` adds one; or pass job ids`;
+}

@@ -1,0 +1,87 @@
+/** How the job commands show jobs: aligned text tables for people, one JSON object per job for scripts. */
+import { displayPath, type Env } from "../../config/file.js";
+import { formatDuration, isDone } from "../../runners/aws-batch/jobs.js";
+import { localIsoTime } from "../../ui/format.js";
+import type { IO } from "../../ui/io.js";
+import type { JobView } from "./lookup.js";
+
+export const FORGOTTEN = "forgotten by Batch";
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function formatTable(header: string[], rows: string[][]): string[] {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  return all.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+}
+
+/** 2026-11-21 14:03:07, in local time. */
+export function localTime(ms: number | undefined): string {
+  return ms === undefined ? "" : localIsoTime(ms).slice(0, 19).replace("T", " ");
+}
+
+export function statusText(v: JobView): string {
+  const s = v.state;
+  if (!s) return FORGOTTEN;
+  return s.maxAttempts > 1 && !isDone(s.status) ? `${s.status} (attempt ${s.attempt} of ${s.maxAttempts})` : s.status;
+}
+
+export function exitText(v: JobView): string {
+  return v.state?.exitCode === undefined ? "" : String(v.state.exitCode);
+}
+
+/** How long the job ran, or has been running. */
+export function durationText(v: JobView, now: number): string {
+  const s = v.state;
+  if (!s?.startedAt) return "";
+  return formatDuration((s.stoppedAt ?? now) - s.startedAt);
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
+
+/** The --json shape of a job, shared by status and ls; times are ISO 8601 UTC, status is null once Batch has forgotten the job. */
+export function jobJson(v: JobView): Record<string, unknown> {
+  const s = v.state;
+  const r = v.record;
+  return {
+    jobId: v.id,
+    runId: r?.runId,
+    jobName: s?.name ?? r?.jobName,
+    status: s?.status ?? null,
+    forgotten: !s,
+    statusReason: s?.statusReason,
+    exitCode: s?.exitCode,
+    attempt: s?.attempt,
+    attempts: s?.maxAttempts,
+    region: v.region,
+    queue: r?.queue,
+    submittedAt: iso(r?.submittedAt ?? s?.createdAt),
+    startedAt: iso(s?.startedAt),
+    stoppedAt: iso(s?.stoppedAt),
+    dir: r?.dir,
+    command: r?.command,
+    resultsUrl: r?.resultsUrl,
+    logGroup: s?.logGroup,
+    logStream: s?.logStreamName,
+  };
+}
+
+/**
+ * Batch forgets a job some days after it ends, but its results stay in S3:
+ * say where, and how to bring them home.
+ */
+export function printForgotten(io: IO, views: readonly JobView[], env: Env): void {
+  const forgotten = views.filter((v) => !v.state && v.record);
+  if (!forgotten.length) return;
+  const which = views.length === 1 ? "this job" : `${forgotten.length} of these jobs`;
+  io.info(`Batch has forgotten ${which}; the results stay in S3 and can still be downloaded:`);
+  for (const v of forgotten) {
+    io.info(`  nbatch build --attach ${v.id} ${shellWord(displayPath(v.record!.dir, env))}    # ${v.record!.resultsUrl}`);
+  }
+}
+
+/** A path as a shell word: quoted only when it needs to be, keeping ~/ expandable. */
+function shellWord(path: string): string {
+  if (/^[\w@%+=:,./~-]+$/.test(path)) return path;
+  const [home, rest] = path.startsWith("~/") ? ["~/", path.slice(2)] : ["", path];
+  return `${home}'${rest.replace(/'/g, `'\\''`)}'`;
+}
