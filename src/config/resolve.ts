@@ -22,7 +22,7 @@ export interface ResolveInput {
 
 export const DEFAULT_REGION = "us-east-1";
 
-interface Source {
+export interface Source {
   origin: Origin;
   text: string;
   /** Where the text came from, for error messages. */
@@ -46,7 +46,11 @@ export function resolveSettings(input: ResolveInput): Settings {
 
   return {
     runner: resolve(SETTINGS.runner)!,
-    aws: resolveAws(input),
+    aws: {
+      ...resolveAws(input),
+      s3: { expectedBucketOwner: resolve(SETTINGS.s3BucketOwner), sse: resolve(SETTINGS.sse)!, sseKmsKeyId: resolve(SETTINGS.sseKmsKeyId) },
+    },
+    maxResultsBytes: resolve(SETTINGS.maxResultsSize)!,
     awsBatch: {
       job: resolve(SETTINGS.job)!,
       queue: resolve(SETTINGS.queue)!,
@@ -57,12 +61,14 @@ export function resolveSettings(input: ResolveInput): Settings {
       pollIntervalMs: resolve(SETTINGS.pollInterval)!,
     },
     configFile: path,
+    configFileShown: displayPath(path, input.env),
     debug: isTruthy(envValue(input.env, "NBATCH_DEBUG")),
     origins,
   };
 }
 
-function findSource(
+/** Where a setting's text comes from, by precedence; undefined when it is unset with no default. */
+export function findSource(
   row: SettingRow<unknown>,
   flag: string | undefined,
   env: Env,
@@ -92,20 +98,31 @@ function parseFrom<T>(row: SettingRow<T>, source: Source): T {
   }
 }
 
-function resolveAws(input: ResolveInput): AwsSettings {
+function resolveAws(input: ResolveInput): Omit<AwsSettings, "s3"> {
   const { env } = input;
   const profile = input.profile || envValue(env, "AWS_PROFILE");
-  const region =
-    input.region ||
-    envValue(env, "AWS_REGION") ||
-    envValue(env, "AWS_DEFAULT_REGION") ||
-    profileRegion(env, profile) ||
-    DEFAULT_REGION;
+  // Tried in order, lazily: the AWS config file is only read when nothing earlier names a region.
+  const sources: [string, () => string | undefined][] = [
+    ["--aws-region", () => input.region || undefined],
+    ["AWS_REGION", () => envValue(env, "AWS_REGION")],
+    ["AWS_DEFAULT_REGION", () => envValue(env, "AWS_DEFAULT_REGION")],
+    [`profile ${profile ?? "default"}`, () => profileRegion(env, profile)],
+  ];
+  let region = DEFAULT_REGION;
+  let regionFrom: string | undefined;
+  for (const [from, value] of sources) {
+    const found = value();
+    if (found !== undefined) {
+      [region, regionFrom] = [found, from];
+      break;
+    }
+  }
   const endpoint = (service: string) => endpointUrl(env, `AWS_ENDPOINT_URL_${service}`) ?? endpointUrl(env, "AWS_ENDPOINT_URL");
   return {
     region,
+    ...(regionFrom ? { regionFrom } : {}),
     ...(profile ? { profile } : {}),
-    endpoints: { s3: endpoint("S3"), batch: endpoint("BATCH"), logs: endpoint("CLOUDWATCH_LOGS") },
+    endpoints: { s3: endpoint("S3"), batch: endpoint("BATCH"), logs: endpoint("CLOUDWATCH_LOGS"), sts: endpoint("STS") },
   };
 }
 
@@ -134,6 +151,6 @@ export function requireBucket(settings: Settings): BucketLocation {
   if (bucket) return bucket;
   throw new UserError(
     "no S3 bucket configured: pass --aws-batch-s3-bucket, set NBATCH_AWS_BATCH_S3_BUCKET, " +
-      `or add "s3-bucket = s3://your-bucket/prefix" under [aws-batch] in ${displayPath(settings.configFile, {})}`,
+      `or add "s3-bucket = s3://your-bucket/prefix" under [aws-batch] in ${settings.configFileShown}`,
   );
 }

@@ -15,11 +15,25 @@ export interface BucketLocation {
   prefix: string;
 }
 
+export type Sse = "AES256" | "aws:kms" | "aws:kms:dsse";
+
+/** Applied to every S3 call by the client factory, in the CLI and in the agent alike. */
+export interface S3Policy {
+  /** Sent as ExpectedBucketOwner: a bucket of another account fails instead of receiving data. */
+  expectedBucketOwner?: string;
+  sse: Sse;
+  sseKmsKeyId?: string;
+}
+
 export interface AwsSettings {
   region: string;
+  /** Where the region came from ("--aws-region", "AWS_REGION", "profile lab"); absent for the built-in default. */
+  regionFrom?: string;
   profile?: string;
   /** Endpoint overrides from AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>. */
-  endpoints: { s3?: string; batch?: string; logs?: string };
+  /** Undefined only for clients made outside a resolved configuration (tests). */
+  s3?: S3Policy;
+  endpoints: { s3?: string; batch?: string; logs?: string; sts?: string };
 }
 
 export interface AwsBatchSettings {
@@ -41,7 +55,11 @@ export interface Settings {
   awsBatch: AwsBatchSettings;
   /** The config file that was (or would be) read. */
   configFile: string;
+  /** The same, as people write it (~/.config/nbatch/config). */
+  configFileShown: string;
   debug: boolean;
+  /** Results archives claiming or expanding to more than this are refused. */
+  maxResultsBytes: number;
   /** Origin of each resolved setting, keyed by its ini name ("aws-batch.queue"). */
   origins: Record<string, Origin>;
 }

@@ -3,7 +3,7 @@
  * --show-origin` and shell completion all read it, so a setting's name,
  * flag, environment variables and default are written down exactly once.
  */
-import type { BucketLocation, Runner } from "./settings.js";
+import type { BucketLocation, Runner, Sse } from "./settings.js";
 import {
   InvalidValueError,
   parseBucket,
@@ -40,6 +40,18 @@ function parseRunner(text: string): Runner {
   const value = text.trim();
   if (value === "aws-batch" || value === "local") return value;
   throw new InvalidValueError("runner", text, "use aws-batch or local");
+}
+
+function parseAccountId(text: string): string {
+  const value = text.trim();
+  if (!/^\d{12}$/.test(value)) throw new InvalidValueError("bucket owner", text, "use the 12-digit AWS account id, e.g. 123456789012");
+  return value;
+}
+
+function parseSse(text: string): Sse {
+  const value = text.trim();
+  if (value === "AES256" || value === "aws:kms" || value === "aws:kms:dsse") return value;
+  throw new InvalidValueError("server-side encryption", text, "use AES256 (SSE-S3) or aws:kms");
 }
 
 /** Job definitions and queues are names or ARNs, never blank or spaced. */
@@ -92,6 +104,30 @@ export const SETTINGS = {
     description: "command that starts the agent inside the job image (shell words or a JSON array)",
     default: "nbatch agent",
     parse: (text) => parseCommand(text, "agent command"),
+  }),
+  s3BucketOwner: row<string>("aws-batch.s3-bucket-owner", {
+    flag: "--aws-batch-s3-bucket-owner",
+    description: "AWS account id that must own the bucket; sent as ExpectedBucketOwner on every S3 call",
+    defaultNote: "not checked",
+    parse: parseAccountId,
+  }),
+  sse: row<Sse>("aws-batch.sse", {
+    flag: "--sse",
+    description: "server-side encryption of uploads: AES256 (SSE-S3) or aws:kms",
+    default: "AES256",
+    parse: parseSse,
+  }),
+  sseKmsKeyId: row<string>("aws-batch.sse-kms-key-id", {
+    flag: "--sse-kms-key-id",
+    description: "KMS key (id, alias or ARN) for --sse aws:kms; default: the account's aws/s3 key",
+    defaultNote: "the aws/s3 key",
+    parse: nameParser("KMS key", "alias/nbatch"),
+  }),
+  maxResultsSize: row<number>("core.max-results-size", {
+    flag: "--max-results-size",
+    description: "largest results archive (unpacked) nbatch will apply, e.g. 200GiB",
+    default: "100GiB",
+    parse: (text) => parseMemoryMiB(text) * 1024 * 1024,
   }),
   pollInterval: row<number>("aws-batch.poll-interval", {
     env: ["NBATCH_POLL_INTERVAL"],

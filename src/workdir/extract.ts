@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { chmod, lutimes, mkdir, realpath, rename, rm, symlink, utimes } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -9,6 +8,7 @@ import { Crc32Meter, crc32File } from "./crc32.js";
 import { differs } from "./diff.js";
 import { statEntry, type ManifestEntry } from "./manifest.js";
 import { Refusal, ensureParentDirs, isInside, realpathOfPrefix } from "./paths.js";
+import { sweepStaleTemps, tempBeside } from "./temp-files.js";
 
 export { readZipEntry } from "./archive.js";
 
@@ -64,6 +64,7 @@ export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
     );
   }
 
+  await sweepStaleTemps(root, ["", ...planned.map((p) => dirname(p.path))].map((d) => (d === "." ? "" : d)));
   const verified = new Set<string>();
   const created: PlannedEntry[] = [];
   // Directories first, parents before children, so their own entries create them.
@@ -175,10 +176,6 @@ async function writeLink(p: PlannedEntry, target: string, dest: string): Promise
     await rm(tmp, { force: true });
     throw err;
   }
-}
-
-function tempBeside(dest: string): string {
-  return join(dirname(dest), `.nbatch-tmp-${randomBytes(8).toString("hex")}`);
 }
 
 /** Why one entry failed. A full disk is not about one entry: it stops the extraction. */

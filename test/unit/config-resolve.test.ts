@@ -109,6 +109,34 @@ const cases: Case[] = [
     expected: { env: 500, file: 30000, default: 5000 },
     pick: (s) => s.awsBatch.pollIntervalMs,
   },
+  {
+    name: "aws-batch.s3-bucket-owner",
+    env: "NBATCH_AWS_BATCH_S3_BUCKET_OWNER",
+    values: { flag: "111111111111", env: "222222222222", file: "333333333333" },
+    expected: { flag: "111111111111", env: "222222222222", file: "333333333333", default: undefined },
+    pick: (s) => s.aws.s3?.expectedBucketOwner,
+  },
+  {
+    name: "aws-batch.sse",
+    env: "NBATCH_AWS_BATCH_SSE",
+    values: { flag: "aws:kms", env: "AES256", file: "aws:kms:dsse" },
+    expected: { flag: "aws:kms", env: "AES256", file: "aws:kms:dsse", default: "AES256" },
+    pick: (s) => s.aws.s3?.sse,
+  },
+  {
+    name: "aws-batch.sse-kms-key-id",
+    env: "NBATCH_AWS_BATCH_SSE_KMS_KEY_ID",
+    values: { flag: "alias/flag", env: "alias/env", file: "alias/file" },
+    expected: { flag: "alias/flag", env: "alias/env", file: "alias/file", default: undefined },
+    pick: (s) => s.aws.s3?.sseKmsKeyId,
+  },
+  {
+    name: "core.max-results-size",
+    env: "NBATCH_CORE_MAX_RESULTS_SIZE",
+    values: { flag: "1GiB", env: "10MiB", file: "2TiB" },
+    expected: { flag: 1024 ** 3, env: 10 * 1024 ** 2, file: 2 * 1024 ** 4, default: 100 * 1024 ** 3 },
+    pick: (s) => s.maxResultsBytes,
+  },
 ];
 
 it("the cases cover every row of the table", () => {

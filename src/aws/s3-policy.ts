@@ -1,0 +1,34 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { S3Policy } from "../config/settings.js";
+
+/** Commands that create objects, which must be encrypted at rest. */
+const WRITES = new Set(["PutObjectCommand", "CreateMultipartUploadCommand", "CopyObjectCommand"]);
+
+/**
+ * Applies the bucket-owner check and server-side encryption to every S3
+ * call the client makes (ours, lib-storage's multipart parts, unzipper's
+ * ranged reads), so no code path can forget them.
+ */
+export function applyS3Policy(client: S3Client, policy: S3Policy): void {
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as Record<string, unknown>;
+      if (policy.expectedBucketOwner && "Bucket" in input) input.ExpectedBucketOwner ??= policy.expectedBucketOwner;
+      if (WRITES.has(context.commandName ?? "")) {
+        input.ServerSideEncryption ??= policy.sse;
+        if (policy.sse !== "AES256" && policy.sseKmsKeyId) input.SSEKMSKeyId ??= policy.sseKmsKeyId;
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "nbatchS3Policy" },
+  );
+}
+
+/** The policy as NBATCH_* variables, so the agent inside the job applies the same one. */
+export function s3PolicyEnv(policy: S3Policy): { name: string; value: string }[] {
+  return [
+    { name: "NBATCH_AWS_BATCH_SSE", value: policy.sse },
+    ...(policy.sseKmsKeyId ? [{ name: "NBATCH_AWS_BATCH_SSE_KMS_KEY_ID", value: policy.sseKmsKeyId }] : []),
+    ...(policy.expectedBucketOwner ? [{ name: "NBATCH_AWS_BATCH_S3_BUCKET_OWNER", value: policy.expectedBucketOwner }] : []),
+  ];
+}
