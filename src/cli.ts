@@ -1,25 +1,58 @@
 import { Command, CommanderError } from "commander";
 import { createRequire } from "node:module";
-import { EXIT, InterruptedError, isUserError } from "./errors.js";
+import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
 import { processIO, type IO } from "./ui/io.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
+import { checkSetupCommand } from "./commands/check-setup/command.js";
+import { completionCommand } from "./commands/completion/command.js";
+import { configCommand } from "./commands/config/command.js";
+import { setupCommand } from "./commands/setup/command.js";
+import { cancelCommand } from "./commands/cancel/command.js";
+import { logsCommand } from "./commands/logs/command.js";
+import { lsCommand } from "./commands/ls/command.js";
+import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
 /** Every command; adding one is one line here and a folder in src/commands/. */
-const COMMANDS: CommandDefinition[] = [buildCommand, agentCommand];
+const COMMANDS: CommandDefinition[] = [
+  buildCommand,
+  statusCommand,
+  logsCommand,
+  cancelCommand,
+  lsCommand,
+  agentCommand,
+  checkSetupCommand,
+  configCommand,
+  completionCommand,
+  setupCommand,
+];
 
 function program(ctx: CommandContext): Command {
   const p = new Command("nbatch")
     .description("Run a command over a local directory on AWS Batch as if it ran locally.")
     .version(version, "-V, --version")
+    .option("-q, --quiet", "only errors, warnings and the job's own output")
+    .option("-v, --verbose", "more detail about each step")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
-  for (const define of COMMANDS) p.addCommand(define(ctx).copyInheritedSettings(p));
+  for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
+  p.hook("preAction", (root) => {
+    const { quiet, verbose } = root.opts<{ quiet?: boolean; verbose?: boolean }>();
+    if (quiet && verbose) throw new UsageError("--quiet and --verbose conflict: choose one");
+    ctx.io.setVerbosity(quiet ? "quiet" : verbose ? "verbose" : "normal");
+  });
   return p;
+}
+
+/** Output and exit handling reach nested subcommands (`config set`) too. */
+function inherit(command: Command, parent: Command): Command {
+  command.copyInheritedSettings(parent);
+  for (const sub of command.commands) inherit(sub, command);
+  return command;
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: IO = processIO()): Promise<number> {

@@ -6,19 +6,23 @@
 import { BatchClient } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
+import { STSClient } from "@aws-sdk/client-sts";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { AwsSettings } from "../config/settings.js";
+import { applyS3Policy } from "./s3-policy.js";
 
 export interface AwsClients {
   readonly s3: S3Client;
   readonly batch: BatchClient;
   readonly logs: CloudWatchLogsClient;
+  readonly sts: STSClient;
   /** Closes the clients' sockets so the process can exit without waiting for keep-alive timeouts. */
   destroy(): void;
 }
 
 /** Throttling and transient faults are retried by the SDK; our own backoff sits above this. */
 const MAX_ATTEMPTS = 5;
+const REQUEST_TIMEOUT_MS = 300_000;
 
 /**
  * The credential chain prints a console warning when a profile and access
@@ -34,23 +38,31 @@ export function createAwsClients(aws: AwsSettings): AwsClients {
     region: aws.region,
     retryMode: "standard",
     maxAttempts: MAX_ATTEMPTS,
+    // A request with no answer after 5 minutes (an 8 MiB part even at 30 kB/s) fails and is retried, instead of hanging nbatch.
+    requestHandler: { requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
     ...(aws.profile ? { credentials: fromNodeProviderChain({ profile: aws.profile, logger: quiet }) } : {}),
   };
-  let clients: { s3?: S3Client; batch?: BatchClient; logs?: CloudWatchLogsClient } = {};
+  let clients: { s3?: S3Client; batch?: BatchClient; logs?: CloudWatchLogsClient; sts?: STSClient } = {};
   return {
     get s3() {
-      return (clients.s3 ??= new S3Client({
+      if (clients.s3) return clients.s3;
+      clients.s3 = new S3Client({
         ...common,
         ...(aws.endpoints.s3 ? { endpoint: aws.endpoints.s3, forcePathStyle: true } : {}),
         // A bucket in another region is then used where it is instead of failing with a redirect.
         followRegionRedirects: true,
-      }));
+      });
+      if (aws.s3) applyS3Policy(clients.s3, aws.s3);
+      return clients.s3;
     },
     get batch() {
       return (clients.batch ??= new BatchClient({ ...common, ...endpoint(aws.endpoints.batch) }));
     },
     get logs() {
       return (clients.logs ??= new CloudWatchLogsClient({ ...common, ...endpoint(aws.endpoints.logs) }));
+    },
+    get sts() {
+      return (clients.sts ??= new STSClient({ ...common, ...endpoint(aws.endpoints.sts) }));
     },
     destroy() {
       for (const client of Object.values(clients)) client.destroy();

@@ -1,9 +1,12 @@
 import type { Writable } from "node:stream";
 
+export type Verbosity = "quiet" | "normal" | "verbose";
+
 /**
  * All terminal output goes through one IO object: results on stdout,
- * progress and status on stderr. Colour only on a TTY and never with
- * NO_COLOR; tests use createTestIO() from test/support/io.ts.
+ * progress and status on stderr. Colour and redrawn progress lines only on
+ * a terminal, never with NO_COLOR; tests use createTestIO() from
+ * test/support/io.ts.
  */
 export interface IO {
   readonly stdout: Writable;
@@ -11,12 +14,18 @@ export interface IO {
   readonly stdinIsTTY: boolean;
   readonly stderrIsTTY: boolean;
   readonly color: boolean;
+  verbosity(): Verbosity;
+  setVerbosity(v: Verbosity): void;
   /** A result line, on stdout. */
   out(line: string): void;
-  /** A status or progress line, on stderr. */
+  /** A status line, on stderr; silent with --quiet. */
   info(line: string): void;
-  /** A warning, on stderr. */
+  /** A detail shown only with --verbose. */
+  detail(line: string): void;
+  /** A warning, on stderr, whatever the verbosity. */
   warn(line: string): void;
+  /** On a terminal: draws a line that the next progress() or line replaces. */
+  progress(line: string): void;
 }
 
 export interface IOOptions {
@@ -30,15 +39,37 @@ export function createIO(opts: IOOptions): IO {
   const stderrIsTTY = Boolean(opts.stderr.isTTY);
   const color = stderrIsTTY && !opts.noColor;
   const paint = (code: string, s: string) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  let verbosity: Verbosity = "normal";
+  let drawn = false;
+  // A progress line is redrawn in place; anything else first wipes it.
+  const clear = () => {
+    if (drawn) opts.stderr.write("\r\x1b[K");
+    drawn = false;
+  };
+  const err = (line: string) => {
+    clear();
+    opts.stderr.write(line + "\n");
+  };
   return {
     stdout: opts.stdout,
     stderr: opts.stderr,
     stdinIsTTY: opts.stdinIsTTY,
     stderrIsTTY,
     color,
-    out: (line) => void opts.stdout.write(line + "\n"),
-    info: (line) => void opts.stderr.write(line + "\n"),
-    warn: (line) => void opts.stderr.write(paint("33", "warning: ") + line + "\n"),
+    verbosity: () => verbosity,
+    setVerbosity: (v) => void (verbosity = v),
+    out: (line) => {
+      if (opts.stdout === opts.stderr || opts.stdout.isTTY) clear();
+      opts.stdout.write(line + "\n");
+    },
+    info: (line) => verbosity !== "quiet" && err(line),
+    detail: (line) => verbosity === "verbose" && err(line),
+    warn: (line) => err(paint("33", "warning: ") + line),
+    progress: (line) => {
+      if (!stderrIsTTY || verbosity === "quiet") return;
+      opts.stderr.write(`\r\x1b[K${line}`);
+      drawn = true;
+    },
   };
 }
 

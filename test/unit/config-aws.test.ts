@@ -80,6 +80,14 @@ describe("region", () => {
     expect(aws({ profile: "missing", env: { AWS_CONFIG_FILE: awsConfig } }).region).toBe("us-east-1");
   });
 
+  it("records where it came from, for nbatch check-setup", () => {
+    const env = { AWS_DEFAULT_REGION: "us-east-2", AWS_CONFIG_FILE: awsConfig };
+    expect(aws({ region: "eu-central-1", env }).regionFrom).toBe("--aws-region");
+    expect(aws({ env }).regionFrom).toBe("AWS_DEFAULT_REGION");
+    expect(aws({ profile: "lab", env: { AWS_CONFIG_FILE: awsConfig } }).regionFrom).toBe("profile lab");
+    expect(aws({}).regionFrom).toBeUndefined();
+  });
+
   it("reads ~/.aws/config when AWS_CONFIG_FILE is unset", () => {
     const home = join(dir, "home");
     mkdirSync(join(home, ".aws"), { recursive: true });
@@ -111,6 +119,7 @@ describe("endpoints", () => {
       s3: "http://127.0.0.1:5000",
       batch: "http://127.0.0.1:5000",
       logs: "http://127.0.0.1:5000",
+      sts: "http://127.0.0.1:5000",
     });
   });
 
@@ -120,8 +129,9 @@ describe("endpoints", () => {
       AWS_ENDPOINT_URL_S3: "http://s3:2",
       AWS_ENDPOINT_URL_BATCH: "https://batch:3",
       AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: "http://logs:4",
+      AWS_ENDPOINT_URL_STS: "http://sts:5",
     };
-    expect(aws({ env }).endpoints).toEqual({ s3: "http://s3:2", batch: "https://batch:3", logs: "http://logs:4" });
+    expect(aws({ env }).endpoints).toEqual({ s3: "http://s3:2", batch: "https://batch:3", logs: "http://logs:4", sts: "http://sts:5" });
     expect(aws({ env: { AWS_ENDPOINT_URL_S3: "http://s3:2" } }).endpoints).toEqual({ s3: "http://s3:2" });
     expect(aws({ env: { AWS_ENDPOINT_URL: "http://all:1", AWS_ENDPOINT_URL_S3: "" } }).endpoints.s3).toBe("http://all:1");
   });

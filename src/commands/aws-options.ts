@@ -1,0 +1,52 @@
+/**
+ * The setting flags, made from the settings table so every command that
+ * takes them spells them, and hands them to the resolver, the same way.
+ */
+import { Option, type Command } from "commander";
+import type { ResolveInput } from "../config/resolve.js";
+import { SETTING_ROWS } from "../config/table.js";
+
+const PLACEHOLDER: Record<string, string> = {
+  "aws-batch.job": "name",
+  "aws-batch.queue": "name",
+  "aws-batch.s3-bucket": "bucket[/prefix]",
+  "aws-batch.cpus": "n",
+  "aws-batch.memory": "size",
+  "aws-batch.agent-command": "command",
+};
+
+const FLAG_ROWS = SETTING_ROWS.filter((row) => row.flag !== undefined);
+
+/** Commander's camelCase name of each setting flag ("--aws-batch-queue" is awsBatchQueue). */
+const attribute = (flag: string) => new Option(flag).attributeName();
+
+export interface AwsFlags {
+  awsRegion?: string;
+  awsProfile?: string;
+  [setting: string]: unknown;
+}
+
+/** Adds the flags of the settings named (all that have one, without a list). */
+export function addSettingOptions(command: Command, only?: readonly string[]): Command {
+  for (const row of FLAG_ROWS.filter((r) => !only || only.includes(r.name))) {
+    command.option(`${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`, row.description);
+  }
+  return command;
+}
+
+/** Adds the setting flags plus --aws-region and --aws-profile, for commands that call AWS. */
+export function addAwsOptions(command: Command, only?: readonly string[]): Command {
+  return addSettingOptions(command, only)
+    .option("--aws-region <region>", "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)")
+    .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)");
+}
+
+/** The resolver's input for these flags. */
+export function awsSettingsInput(flags: AwsFlags, env: ResolveInput["env"]): ResolveInput {
+  const settingFlags: ResolveInput["flags"] = {};
+  for (const row of FLAG_ROWS) {
+    const value = flags[attribute(row.flag!)];
+    if (typeof value === "string") settingFlags[row.name] = value;
+  }
+  return { flags: settingFlags, region: flags.awsRegion, profile: flags.awsProfile, env };
+}

@@ -1,0 +1,72 @@
+import { Argument, Command } from "commander";
+import { SETTING_ROWS } from "../../config/table.js";
+import { addAwsOptions } from "../aws-options.js";
+import type { CommandContext, CommandDefinition } from "../context.js";
+
+/** Choices, so commander rejects a typo and shell completion offers the names. */
+const keyArgument = (example: string) => new Argument("<key>", `the setting, e.g. ${example}`).choices(SETTING_ROWS.map((row) => row.name));
+const NAME_WIDTH = Math.max(...SETTING_ROWS.map((row) => row.name.length)) + 2;
+const SETTINGS_HELP = SETTING_ROWS.map((row) => `  ${row.name.padEnd(NAME_WIDTH)}${row.description}`).join("\n");
+
+export const configCommand: CommandDefinition = (ctx) =>
+  new Command("config")
+    .description("Show and change settings in the config file")
+    .addHelpText(
+      "after",
+      `
+Settings:
+${SETTINGS_HELP}
+
+Examples:
+  nbatch config set aws-batch.s3-bucket s3://my-lab-nbatch/jobs
+  nbatch config list --show-origin
+  nbatch config get aws-batch.queue
+  nbatch config unset aws-batch.memory`,
+    )
+    .addCommand(listCommand(ctx))
+    .addCommand(getCommand(ctx))
+    .addCommand(setCommand(ctx))
+    .addCommand(unsetCommand(ctx));
+
+const listCommand = (ctx: CommandContext) =>
+  addAwsOptions(
+    new Command("list")
+      .description("Print every setting that has a value: flag > NBATCH_* environment variable > config file > default")
+      .option("--show-origin", "also show where each value comes from, and the settings that are unset"),
+  )
+    .addHelpText("after", "\nExamples:\n  nbatch config list\n  nbatch config list --show-origin\n  nbatch config list --show-origin --aws-batch-queue other-queue")
+    .action(async (flags) => {
+      const { configList } = await import("./run.js");
+      ctx.setExit(await configList(flags, ctx));
+    });
+
+const getCommand = (ctx: CommandContext) =>
+  new Command("get")
+    .description("Print a setting's effective value (exit status 1 when it is unset)")
+    .addArgument(keyArgument("aws-batch.queue"))
+    .addHelpText("after", '\nExamples:\n  nbatch config get aws-batch.s3-bucket\n  bucket=$(nbatch config get aws-batch.s3-bucket) || echo "no bucket set"')
+    .action(async (key: string) => {
+      const { configGet } = await import("./run.js");
+      ctx.setExit(await configGet(key, ctx));
+    });
+
+const setCommand = (ctx: CommandContext) =>
+  new Command("set")
+    .description("Set a setting in the config file, keeping its other lines and comments")
+    .addArgument(keyArgument("aws-batch.queue"))
+    .argument("<value>", "its value; checked before the file is written")
+    .addHelpText("after", "\nExamples:\n  nbatch config set core.runner aws-batch\n  nbatch config set aws-batch.memory 15GiB")
+    .action(async (key: string, value: string) => {
+      const { configSet } = await import("./run.js");
+      ctx.setExit(await configSet(key, value, ctx));
+    });
+
+const unsetCommand = (ctx: CommandContext) =>
+  new Command("unset")
+    .description("Remove a setting from the config file")
+    .addArgument(keyArgument("aws-batch.cpus"))
+    .addHelpText("after", "\nExample:\n  nbatch config unset aws-batch.cpus")
+    .action(async (key: string) => {
+      const { configUnset } = await import("./run.js");
+      ctx.setExit(await configUnset(key, ctx));
+    });

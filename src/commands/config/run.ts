@@ -1,0 +1,100 @@
+import { configPath, displayPath, readConfigFile, type Env } from "../../config/file.js";
+import { findSource, resolveSettings, type Source } from "../../config/resolve.js";
+import { SETTING_ROWS, type SettingRow } from "../../config/table.js";
+import { UsageError, UserError } from "../../errors.js";
+import { InvalidValueError } from "../../config/units.js";
+import { awsSettingsInput, type AwsFlags } from "../aws-options.js";
+import type { CommandContext } from "../context.js";
+import { setKey, unsetKey } from "./ini-edit.js";
+import { readText, writeAtomically } from "./write.js";
+
+export interface ConfigListFlags extends AwsFlags {
+  showOrigin?: boolean;
+}
+
+function rowFor(key: string): SettingRow<unknown> {
+  const row = SETTING_ROWS.find((r) => r.name === key);
+  if (!row) throw new UsageError(`unknown setting "${key}": use one of ${SETTING_ROWS.map((r) => r.name).join(", ")}`);
+  return row;
+}
+
+function sourceOf(row: SettingRow<unknown>, flag: string | undefined, env: Env): Source | undefined {
+  const path = configPath(env);
+  return findSource(row, flag, env, readConfigFile(path, env), displayPath(path, env));
+}
+
+function originLabel(source: Source | undefined, env: Env): string {
+  if (!source) return "unset";
+  if (source.origin === "file") return `file ${displayPath(configPath(env), env)}`;
+  return source.origin === "default" ? "default" : `${source.origin} ${source.from}`;
+}
+
+/** `nbatch config list`: every effective value, and with --show-origin where it came from. */
+export async function configList(flags: ConfigListFlags, ctx: CommandContext): Promise<number> {
+  const input = awsSettingsInput(flags, ctx.env);
+  // Resolving first reports an invalid value, with where it came from, before anything is listed.
+  resolveSettings(input);
+  const rows = SETTING_ROWS.map((row) => ({ row, source: sourceOf(row, input.flags[row.name], ctx.env) }));
+  if (!flags.showOrigin) {
+    for (const { row, source } of rows) if (source) ctx.io.out(`${row.name}=${source.text}`);
+    return 0;
+  }
+  const labels = rows.map(({ source }) => originLabel(source, ctx.env));
+  const width = Math.max(...labels.map((l) => l.length)) + 2;
+  rows.forEach(({ row, source }, i) => {
+    const value = source ? `${row.name}=${source.text}` : `${row.name} (not set: ${row.defaultNote ?? "no default"})`;
+    ctx.io.out(labels[i]!.padEnd(width) + value);
+  });
+  return 0;
+}
+
+/** `nbatch config get KEY`: the effective value; exit 1 when it is unset. */
+export async function configGet(key: string, ctx: CommandContext): Promise<number> {
+  const row = rowFor(key);
+  const source = sourceOf(row, undefined, ctx.env);
+  if (!source) {
+    ctx.io.info(`${key} is not set (without it: ${row.defaultNote ?? "no default"})`);
+    return 1;
+  }
+  try {
+    row.parse(source.text);
+  } catch (err) {
+    if (!(err instanceof InvalidValueError)) throw err;
+    throw new UserError(`invalid ${err.what} ${JSON.stringify(err.value)} (from ${source.from}): ${err.hint}`);
+  }
+  ctx.io.out(source.text);
+  return 0;
+}
+
+/** `nbatch config set KEY VALUE`: validated, then written into the config file. */
+export async function configSet(key: string, value: string, ctx: CommandContext): Promise<number> {
+  const row = rowFor(key);
+  row.parse(value);
+  const path = configPath(ctx.env);
+  readConfigFile(path, ctx.env);
+  await writeAtomically(path, setKey(await readText(path), row.section, row.key, value.trim()));
+  ctx.io.info(`Set ${key} = ${value.trim()} in ${displayPath(path, ctx.env)}`);
+  warnIfOverridden(row, ctx);
+  return 0;
+}
+
+/** `nbatch config unset KEY`: removes the key from the config file; unsetting an absent key is not an error. */
+export async function configUnset(key: string, ctx: CommandContext): Promise<number> {
+  const row = rowFor(key);
+  const path = configPath(ctx.env);
+  const shown = displayPath(path, ctx.env);
+  const edited = unsetKey(await readText(path), row.section, row.key);
+  if (edited === undefined) {
+    ctx.io.info(`${key} is not set in ${shown}; nothing to do`);
+    return 0;
+  }
+  await writeAtomically(path, edited);
+  ctx.io.info(`Removed ${key} from ${shown}`);
+  warnIfOverridden(row, ctx);
+  return 0;
+}
+
+function warnIfOverridden(row: SettingRow<unknown>, ctx: CommandContext): void {
+  const name = row.env.find((n) => ctx.env[n]);
+  if (name) ctx.io.warn(`${name} is set in your environment and takes precedence over the config file`);
+}
