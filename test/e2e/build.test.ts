@@ -23,7 +23,7 @@ describeWithMoto("nbatch build --aws-batch: the round trip", () => {
     expect(r.stderr).toContain("Uploading");
     expect(r.stderr).toMatch(/Submitted job [0-9a-f-]+ \(nbatch-ok-[0-9a-f-]+\) to queue nbatch-job-queue/);
     expect(r.stderr).toContain("Job status: RUNNING");
-    expect(r.stderr).toMatch(/Job SUCCEEDED after \d+ seconds \(exited 0\)/);
+    expect(r.stderr).toMatch(/Job SUCCEEDED after \d+ seconds? \(exited 0\)/);
     expect(r.stdout.split("\n").filter((l) => LOG_LINE.test(l)).map((l) => l.replace(LOG_LINE, ""))).toContain("done sorting");
     expect(r.code).toBe(0);
     expect(await readFile(join(dir, "out/sorted.txt"), "utf8")).toBe("beta\nalpha\n");
@@ -33,7 +33,7 @@ describeWithMoto("nbatch build --aws-batch: the round trip", () => {
     const submit = w.submits().at(-1);
     expect(submit.containerOverrides.command).toEqual(["nbatch", "agent", "--", "./run.sh"]);
     const names = submit.containerOverrides.environment.map((e: { name: string }) => e.name).sort();
-    expect(names).toEqual(["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
+    expect(names).toEqual(["NBATCH_AWS_BATCH_SSE", "NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
     expect(submit.jobName).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
   });
 
