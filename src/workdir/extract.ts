@@ -92,7 +92,9 @@ export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
     if (local && (await isIdentical(join(root, p.path), local, p, target))) return done(p.path, "identical", report.identical);
     const edited = local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path));
     const dest = edited ? `${p.path}.nbatch-${opts.conflictTag ?? "job"}` : p.path;
-    report.bytes += target === undefined ? await writeFile(p, join(root, dest)) : await writeLink(p, target, join(root, dest));
+    // Awaited first: `report.bytes += await ...` would read the total before the wait and lose concurrent writes.
+    const written = target === undefined ? await writeFile(p, join(root, dest)) : await writeLink(p, target, join(root, dest));
+    report.bytes += written;
     if (!edited) return done(p.path, "written", report.written);
     report.conflicts.push({ path: p.path, savedAs: dest });
     opts.onFile?.(p.path, "conflict");

@@ -291,3 +291,13 @@ describe("extractZip next to local files", () => {
     expect(readFileSync(join(dest, "thing/keep"), "utf8")).toBe("k");
   });
 });
+
+describe("extractZip's report", () => {
+  it("counts every byte written, though files are written concurrently", async () => {
+    const entries = Array.from({ length: 12 }, (_, i) => ({ name: `f${i}.txt`, data: "x".repeat(1000 + i) }));
+    const { run } = setup(entries);
+    const report = await run();
+    expect(report.written).toHaveLength(12);
+    expect(report.bytes).toBe(entries.reduce((sum, e) => sum + e.data.length, 0));
+  });
+});
