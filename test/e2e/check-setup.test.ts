@@ -192,7 +192,7 @@ describeWithMoto("nbatch check-setup --aws-batch", () => {
 
   it("needs no setup for the local runner", async () => {
     const r = await w.nbatch(["check-setup"], { env: good });
-    expect(r.stdout).toMatch(/^✔ runner  local: jobs run on this machine/m);
+    expect(r.stdout).toMatch(/^✔ runner {2}local: jobs run on this machine/m);
     expect(r.code).toBe(0);
   });
 });

@@ -197,7 +197,10 @@ describe("LogTail.follow", () => {
     s.exists = false;
     const stop = new AbortController();
     s.onCall = (call) => {
-      if (call === 3) (s.exists = true), s.append(12);
+      if (call === 3) {
+        s.exists = true;
+        s.append(12);
+      }
       if (call === 6) stop.abort();
     };
     const { tail, messages, trouble } = tailOf();

@@ -22,7 +22,7 @@ describe("progress", () => {
     const text = await run(true);
     const frames = text.split("\r\x1b[K").filter(Boolean);
     expect(frames.length).toBeGreaterThan(10);
-    expect(frames[3]).toMatch(/^Uploading  \[#{4,6}\.+\]  20 MB \/ 100 MB  5\.0 MB\/s  ETA 16 s$/);
+    expect(frames[3]).toMatch(/^Uploading {2}\[#{4,6}\.+\] {2}20 MB \/ 100 MB {2}5\.0 MB\/s {2}ETA 16 s$/);
     expect(text).not.toMatch(/Uploading[^\r]*\n/);
     expect(text.endsWith("done\n")).toBe(true);
   });
