@@ -62,7 +62,7 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, 
     client: s3,
     params: { Bucket: obj.bucket, Key: obj.key, Body: body, ContentType: "application/zip" },
     partSize: opts.partSize ?? 8 * 1024 * 1024,
-    queueSize: opts.queueSize ?? 4,
+    queueSize: opts.queueSize ?? 3, // each part in flight holds 8 MiB; 3 keep the link busy (docs/performance.md)
     leavePartsOnError: false,
   });
   if (opts.onProgress) upload.on("httpUploadProgress", (p) => opts.onProgress!(p.loaded ?? 0));

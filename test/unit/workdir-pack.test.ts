@@ -126,6 +126,19 @@ describe("packZip", () => {
     expect((err as Error).message).toContain("vanished.txt");
   });
 
+  it("fails with a UserError when a file is shorter than its manifest says, and keeps a longer one to its manifest size", async () => {
+    const src = tempDir();
+    writeFileSync(join(src, "grew.txt"), "0123456789");
+    writeFileSync(join(src, "shrank.txt"), "abc");
+    const [grew] = (await scanDirectory(src, createExcluder([]))).entries;
+    const zip = await packTo({ root: src, entries: [{ ...grew!, size: 4 }] });
+    expect((await readZipEntry(zip, "grew.txt"))!.toString()).toBe("0123");
+    const shrank: ManifestEntry = { path: "shrank.txt", type: "file", size: 2 * 1024 * 1024, mtimeMs: T * 1000, mode: 0o644 };
+    const err = await packTo({ root: src, entries: [shrank] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toContain("shrank.txt shrank while it was being packed");
+  });
+
   it("stops cleanly when the consumer gives up", async () => {
     const src = tempDir();
     writeFileSync(join(src, "big.bin"), randomBytes(4 * 1024 * 1024));

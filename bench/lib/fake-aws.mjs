@@ -1,0 +1,142 @@
+// A scripted stand-in for AWS Batch and CloudWatch Logs. S3 stays on moto;
+// Batch and Logs are faked so each measurement controls exactly when a job
+// runs, which log lines exist when, and counts every call nbatch makes.
+import { createServer } from "node:http";
+
+const PAGE_EVENTS = 10_000; // GetLogEvents' own limit
+const PAGE_BYTES = 1024 * 1024;
+
+/**
+ * A scenario decides, given a submitted job and the time since submission:
+ *   status(job, ms)      -> "RUNNABLE" | "RUNNING" | "SUCCEEDED" | "FAILED"
+ *   line(i, ms)          -> { message, availableAt } for line i, or undefined when line i is not out yet
+ */
+export async function startFakeAws() {
+  let scenario = instantScenario();
+  const jobs = new Map();
+  const calls = [];
+  let seq = 0;
+
+  const handlers = {
+    describejobqueues: (b) => ({
+      jobQueues: (b.jobQueues ?? []).map((q) => ({
+        jobQueueName: q,
+        jobQueueArn: `arn:aws:batch:us-east-1:123456789012:job-queue/${q}`,
+        state: "ENABLED",
+        status: "VALID",
+        priority: 1,
+        computeEnvironmentOrder: [],
+      })),
+    }),
+    describejobdefinitions: (b) => {
+      const name = b.jobDefinitionName ?? String(b.jobDefinitions?.[0] ?? "nbatch-job").split(":")[0];
+      return {
+        jobDefinitions: [
+          {
+            jobDefinitionName: name,
+            jobDefinitionArn: `arn:aws:batch:us-east-1:123456789012:job-definition/${name}:1`,
+            revision: 1,
+            status: "ACTIVE",
+            type: "container",
+            containerProperties: { image: "nbatch-bench", command: ["true"], vcpus: 1, memory: 512 },
+          },
+        ],
+      };
+    },
+    submitjob: (b) => {
+      const jobId = `bench-${++seq}`;
+      const job = { jobId, jobName: b.jobName, submittedAt: Date.now(), body: b };
+      jobs.set(jobId, job);
+      scenario.onSubmit?.(job);
+      return { jobId, jobName: b.jobName, jobArn: `arn:aws:batch:us-east-1:123456789012:job/${jobId}` };
+    },
+    describejobs: (b) => ({ jobs: (b.jobs ?? []).map((id) => jobs.get(id)).filter(Boolean).map(detail) }),
+    terminatejob: () => ({}),
+    canceljob: () => ({}),
+    tagresource: () => ({}),
+    registerjobdefinition: (b) => ({ jobDefinitionName: b.jobDefinitionName, jobDefinitionArn: `arn:aws:batch:us-east-1:123456789012:job-definition/${b.jobDefinitionName}:1`, revision: 1 }),
+  };
+
+  function detail(job) {
+    const ms = Date.now() - job.submittedAt;
+    const status = scenario.status(job, ms);
+    const started = status === "RUNNING" || status === "SUCCEEDED" || status === "FAILED";
+    const done = status === "SUCCEEDED" || status === "FAILED";
+    job.stoppedAt ??= done ? Date.now() : undefined;
+    return {
+      jobId: job.jobId,
+      jobName: job.jobName,
+      jobArn: `arn:aws:batch:us-east-1:123456789012:job/${job.jobId}`,
+      jobQueue: job.body.jobQueue,
+      jobDefinition: job.body.jobDefinition,
+      status,
+      createdAt: job.submittedAt,
+      ...(started ? { startedAt: job.submittedAt } : {}),
+      ...(done ? { stoppedAt: job.stoppedAt } : {}),
+      attempts: [],
+      container: {
+        image: "nbatch-bench",
+        command: job.body.containerOverrides?.command ?? [],
+        environment: job.body.containerOverrides?.environment ?? [],
+        ...(started && scenario.logs ? { logStreamName: `nbatch-job/default/${job.jobId}` } : {}),
+        ...(done ? { exitCode: status === "SUCCEEDED" ? 0 : 1 } : {}),
+      },
+      tags: job.body.tags ?? {},
+    };
+  }
+
+  function getLogEvents(b) {
+    const from = b.nextToken ? Number(String(b.nextToken).slice(2)) : 0;
+    const job = jobs.get(String(b.logStreamName).split("/").pop());
+    if (!job || !scenario.logs) throw Object.assign(new Error("The specified log stream does not exist."), { type: "ResourceNotFoundException" });
+    const ms = Date.now() - job.submittedAt;
+    const events = [];
+    let bytes = 0;
+    let i = from;
+    for (; events.length < PAGE_EVENTS && bytes < PAGE_BYTES; i++) {
+      const line = scenario.logs.line(i, ms, job);
+      if (!line) break;
+      events.push({ timestamp: job.submittedAt + line.availableAt, message: line.message, ingestionTime: job.submittedAt + line.availableAt });
+      bytes += line.message.length + 26;
+    }
+    return { events, nextForwardToken: `f/${i}`, nextBackwardToken: `b/${from}` };
+  }
+
+  const server = createServer(async (req, res) => {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const text = Buffer.concat(chunks).toString("utf8");
+    const body = text ? JSON.parse(text) : {};
+    const target = req.headers["x-amz-target"];
+    const op = target ? String(target).split(".").pop() : (/^\/v1\/([a-z]+)$/.exec(req.url ?? "")?.[1] ?? req.url);
+    calls.push({ op: op.toLowerCase(), at: Date.now() });
+    try {
+      const out = op === "GetLogEvents" ? getLogEvents(body) : handlers[op]?.(body);
+      if (!out) throw Object.assign(new Error(`fake AWS does not support ${op}`), { type: "ClientException" });
+      res.writeHead(200, { "content-type": target ? "application/x-amz-json-1.1" : "application/json" }).end(JSON.stringify(out));
+    } catch (err) {
+      res
+        .writeHead(400, { "content-type": "application/json", "x-amzn-errortype": err.type ?? "ClientException" })
+        .end(JSON.stringify({ __type: err.type ?? "ClientException", message: err.message }));
+    }
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    endpoint: `http://127.0.0.1:${server.address().port}`,
+    jobs,
+    calls,
+    /** Sets how jobs behave from now on; without a scenario they succeed at once. */
+    setScenario(s) {
+      scenario = s ?? instantScenario();
+    },
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** The job is done as soon as it is asked about; no log stream. */
+export function instantScenario(onSubmit) {
+  return { onSubmit, status: () => "SUCCEEDED" };
+}

@@ -1,0 +1,111 @@
+// Pack+upload side by side, the unchanged re-run, and peak memory.
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { median, run } from "./proc.mjs";
+
+/** Runs `nbatch build --aws-batch dir -- true`; resolves its wall time, time to SubmitJob and peak RSS. */
+export async function nbatchBuild(ctx, dir, prefix, opts = {}) {
+  const before = ctx.fake.jobs.size;
+  const r = await run(process.execPath, [ctx.bin, "build", "--aws-batch", dir, "--", "true"], {
+    env: ctx.env({ prefix, s3: opts.s3 }),
+    rss: true,
+    timeoutMs: 300_000,
+  });
+  const job = [...ctx.fake.jobs.values()][before];
+  if (!job) throw new Error(`nbatch did not submit a job (exit ${r.code}):\n${r.stderr.slice(-2000)}`);
+  return { ...r, submitMs: job.submittedAt - r.startEpoch };
+}
+
+async function inputsBytes(ctx, prefix) {
+  const page = await ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: `${prefix}/inputs/` }));
+  return (page.Contents ?? []).reduce((n, o) => n + (o.Size ?? 0), 0);
+}
+
+/** Whether a command runs at all (zip and the AWS CLI are optional contenders). */
+async function available(cmd, args) {
+  return run(cmd, args).then((r) => r.code === 0, () => false);
+}
+
+export async function measureUpload(ctx, { dir, bigDir, runs }) {
+  const withZipAws = (await available("zip", ["-v"])) && (await available("aws", ["--version"]));
+  if (!withZipAws) ctx.log("  zip or the AWS CLI is not installed: no zip -r + aws s3 cp comparison");
+  const zipFile = join(ctx.work, "zip-r.zip");
+  const nbatchZip = join(ctx.work, "nbatch.zip");
+  await ctx.worker("pack-to-file.mjs", [dir, nbatchZip]);
+  const awsEnv = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_DEFAULT_REGION: "us-east-1",
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+  const samples = { nbatch: [], zipAws: [], floor: [], floorAws: [], rss: [], archiveBytes: [] };
+  let lastPrefix;
+  // Interleaved, so a neighbour's load on the machine hits every contender alike.
+  for (let i = 0; i < runs; i++) {
+    ctx.log(`  pack+upload run ${i + 1}/${runs}`);
+    const prefix = `upload-${Date.now()}-${i}`;
+    const nb = await nbatchBuild(ctx, dir, prefix);
+    samples.nbatch.push(nb.submitMs);
+    samples.rss.push(nb.peakRssKB);
+    samples.archiveBytes.push(await inputsBytes(ctx, prefix));
+    lastPrefix = prefix;
+
+    if (withZipAws) {
+      await rm(zipFile, { force: true });
+      const za = await run("sh", ["-c", `cd "$1" && zip -q -r "$2" . && aws --endpoint-url "$3" s3 cp "$2" "s3://$4/zip-r/${i}.zip" --only-show-errors`, "sh", dir, zipFile, ctx.moto.endpoint, ctx.bucket], { env: awsEnv });
+      if (za.code !== 0) throw new Error(`zip -r + aws s3 cp failed: ${za.stderr.slice(-1000)}`);
+      samples.zipAws.push(za.wallMs);
+    }
+
+    const fl = await run(process.execPath, [join(ctx.benchDir, "worker/upload-file.mjs"), ctx.moto.endpoint, nbatchZip, ctx.bucket, `floor/${i}.zip`], { env: ctx.workerEnv });
+    if (fl.code !== 0) throw new Error(`floor upload failed: ${fl.stderr.slice(-1000)}`);
+    samples.floor.push(fl.wallMs);
+
+    if (withZipAws) {
+      const fa = await run("aws", ["--endpoint-url", ctx.moto.endpoint, "s3", "cp", nbatchZip, `s3://${ctx.bucket}/floor-aws/${i}.zip`, "--only-show-errors"], { env: awsEnv });
+      samples.floorAws.push(fa.wallMs);
+    }
+  }
+  const zipBytes = withZipAws ? (await stat(zipFile)).size : undefined;
+
+  // Unchanged re-run: same directory, same prefix, inputs already there.
+  ctx.log("  unchanged re-runs");
+  const rerun = [];
+  for (let i = 0; i < Math.max(3, runs); i++) {
+    ctx.proxy.reset();
+    const r = await nbatchBuild(ctx, dir, lastPrefix, { s3: ctx.proxy.endpoint });
+    rerun.push({ submitMs: r.submitMs, uploadedBytes: ctx.proxy.counts.bodyBytes, s3Requests: ctx.proxy.counts.requests });
+  }
+  const scans = [];
+  for (let i = 0; i < 3; i++) scans.push((await ctx.worker("scan.mjs", [dir])).ms);
+
+  ctx.log("  peak memory at 4x");
+  const bigPrefix = `upload-big-${Date.now()}`;
+  const big = await nbatchBuild(ctx, bigDir, bigPrefix);
+
+  return {
+    nbatchMs: median(samples.nbatch),
+    zipAwsMs: median(samples.zipAws),
+    floorMs: median(samples.floor),
+    floorAwsCliMs: median(samples.floorAws),
+    archiveBytes: median(samples.archiveBytes),
+    zipRBytes: zipBytes,
+    samples,
+    rerun: {
+      submitMs: median(rerun.map((r) => r.submitMs)),
+      uploadedBytes: Math.max(...rerun.map((r) => r.uploadedBytes)),
+      s3Requests: median(rerun.map((r) => r.s3Requests)),
+      scanMs: median(scans),
+      samples: rerun,
+    },
+    rss: {
+      refKB: median(samples.rss),
+      refMaxKB: Math.max(...samples.rss.filter(Boolean)),
+      bigKB: big.peakRssKB,
+      bigSubmitMs: big.submitMs,
+      bigArchiveBytes: await inputsBytes(ctx, bigPrefix),
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// The issue's targets, checked against the measurements, and the table that shows them.
+const MB = 1024 * 1024;
+const s = (ms) => `${(ms / 1000).toFixed(2)} s`;
+const ms = (v) => `${Math.round(v)} ms`;
+const mb = (kb) => `${(kb / 1024).toFixed(0)} MB`;
+const x = (v) => `${v.toFixed(2)}x`;
+
+export function targets(r) {
+  const rows = [];
+  // pass: true, false, or null when the measurement could not be made here.
+  const add = (area, target, measured, pass) => rows.push({ area, target, measured, pass: pass === null ? null : Boolean(pass) });
+  if (r.upload) uploadTargets(r.upload, add);
+  if (r.apply) applyTargets(r.apply, add);
+  if (r.logs) logTargets(r.logs, add);
+  if (r.startup) startupTargets(r.startup, add);
+  return rows;
+}
+
+function uploadTargets(u, add) {
+  if (u.zipAwsMs === undefined) add("Pack+upload", "≥ 2x faster than zip -r + aws s3 cp", "zip or the AWS CLI is not installed", null);
+  else add("Pack+upload", "≥ 2x faster than zip -r + aws s3 cp", `${s(u.nbatchMs)} vs ${s(u.zipAwsMs)}: ${x(u.zipAwsMs / u.nbatchMs)} faster`, u.zipAwsMs / u.nbatchMs >= 2);
+  add("Pack+upload", "≤ 1.3x uploading the finished archive", `${s(u.nbatchMs)} vs ${s(u.floorMs)}: ${x(u.nbatchMs / u.floorMs)}`, u.nbatchMs / u.floorMs <= 1.3);
+  add("Unchanged re-run", "uploads 0 bytes", `${u.rerun.uploadedBytes} bytes in ${u.rerun.s3Requests} S3 requests`, u.rerun.uploadedBytes === 0);
+  add("Unchanged re-run", "SubmitJob in < 1 s", `${ms(u.rerun.submitMs)} (scan+fingerprint ${ms(u.rerun.scanMs)})`, u.rerun.submitMs < 1000);
+  add("Memory", "peak RSS < 200 MB", `${mb(u.rss.refKB)} (highest run ${mb(u.rss.refMaxKB)})`, u.rss.refKB < 200 * 1024);
+  const growth = u.rss.bigKB / u.rss.refKB;
+  add("Memory", "< 20% growth from 1x to 4x", `${mb(u.rss.refKB)} -> ${mb(u.rss.bigKB)} (${((growth - 1) * 100).toFixed(0)}%)`, growth < 1.2);
+}
+
+function applyTargets(a, add) {
+  const ratio = a.big.applyMs / a.reference.applyMs;
+  add("Applying results", "cost follows the change, not the directory", `same ${a.reference.changedFiles}-file change: ${ms(a.reference.applyMs)} at 1x, ${ms(a.big.applyMs)} at 4x (${x(ratio)})`, ratio <= 1.5);
+  add("Applying results", "unchanged files not read when size+mtime tell", `re-applying read ${(a.big.reapplyReadBytes / 1024).toFixed(0)} KiB (changed data: ${(a.big.changedBytes / MB).toFixed(1)} MiB)`, a.big.reapplyReadBytes < MB);
+}
+
+function logTargets({ tail: t, lines: l }, add) {
+  add("Log tailing", "≤ 12 DescribeJobs per minute", t.describeJobsPerMinute.toFixed(1), t.describeJobsPerMinute <= 12);
+  add("Log tailing", "≤ 60 GetLogEvents per minute", t.getLogEventsPerMinute.toFixed(1), t.getLogEventsPerMinute <= 60);
+  const after = t.latencyMs.afterSilenceMax === undefined ? "n/a" : s(t.latencyMs.afterSilenceMax);
+  add("Log tailing", "added latency < 2 s", `max ${s(t.latencyMs.max)} (steady median ${s(t.latencyMs.steadyMedian)}, after silence ${after}), ${t.missing} lines lost`, t.latencyMs.max < 2000 && t.missing === 0);
+  // Flat: no growth from half-way to 90% of the lines, once the heap has
+  // reached its working size (the end adds the drain and the download, whatever the length).
+  add("Log tailing", `memory flat over ${l.lines.toLocaleString("en-US")} lines`, `RSS ${mb(l.rssAt50PercentKB)} half-way, ${mb(l.rssAt90PercentKB)} at 90%, peak ${mb(l.peakKB)}`, l.rssAt90PercentKB <= l.rssAt50PercentKB * 1.1);
+}
+
+function startupTargets(st, add) {
+  const ratio = st.versionMs / st.nodeMs;
+  add("Start-up", "nbatch --version ≤ 1.7x node -e 0", `fastest of ${st.samples.node.length}: ${ms(st.versionMs)} vs ${ms(st.nodeMs)}: ${x(ratio)} (--help ${ms(st.helpMs)})`, ratio <= 1.7);
+}
+
+export function renderTable(r) {
+  const lines = ["| Area | Target | Measured | Result |", "|---|---|---|---|"];
+  for (const t of r.targets) lines.push(`| ${t.area} | ${t.target} | ${t.measured} | ${t.pass === null ? "SKIP" : t.pass ? "PASS" : "FAIL"} |`);
+  const o = r.options;
+  const how = o.quick ? "quick mode: small data, one run, targets indicative only" : `median of ${o.runs} runs`;
+  lines.push("", `${r.machine.cpus} CPUs (${r.machine.model}), Node ${r.machine.node}; reference scale ${o.scale}, ${how}; ${r.totalSeconds.toFixed(0)} s in all.`);
+  return lines.join("\n") + "\n";
+}

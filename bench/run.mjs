@@ -1,0 +1,159 @@
+// npm run bench [-- --quick] [-- --scale N] [-- --runs N] [-- --only GROUP] [-- --sweep]
+//
+// Generates the reference directory, starts moto (S3) and a scripted fake
+// of Batch and CloudWatch Logs, measures nbatch side by side with the
+// alternatives, prints a markdown table of targets, and writes
+// bench/results.json. See docs/performance.md.
+import { CreateBucketCommand } from "@aws-sdk/client-s3";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, cpus, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { referenceDir } from "./lib/data.mjs";
+import { startFakeAws } from "./lib/fake-aws.mjs";
+import { measureApply } from "./lib/measure-apply.mjs";
+import { measureLogs } from "./lib/measure-logs.mjs";
+import { measureStartup } from "./lib/measure-startup.mjs";
+import { measureUpload } from "./lib/measure-upload.mjs";
+import { startMoto } from "./lib/moto.mjs";
+import { run } from "./lib/proc.mjs";
+import { startCountingProxy } from "./lib/proxy.mjs";
+import { renderSweep, sweep } from "./lib/sweep.mjs";
+import { renderTable, targets } from "./lib/targets.mjs";
+import { s3Client } from "./worker/common.mjs";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const repo = dirname(benchDir);
+
+const GROUPS = ["startup", "upload", "apply", "logs"];
+
+function parseArgs(argv) {
+  const o = { quick: false, scale: 1, runs: undefined, sweep: false, only: GROUPS };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--quick") o.quick = true;
+    else if (a === "--sweep") o.sweep = true;
+    else if (a === "--scale") o.scale = Number(argv[++i]);
+    else if (a === "--runs") o.runs = Number(argv[++i]);
+    else if (a === "--only") o.only = String(argv[++i]).split(",");
+    else throw new Error(`unknown argument ${a}: use --quick, --scale N, --runs N, --only ${GROUPS.join(",")}, --sweep`);
+  }
+  if (!(o.scale > 0)) throw new Error("--scale takes a positive number");
+  const unknown = o.only.filter((g) => !GROUPS.includes(g));
+  if (unknown.length) throw new Error(`unknown group ${unknown.join(",")}: use ${GROUPS.join(", ")}`);
+  if (o.quick) o.scale = Math.min(o.scale, 0.2);
+  o.runs ??= o.quick ? 1 : 3;
+  return o;
+}
+
+// The bench's own SDK clients would print the SDK's Node 20 notice (nbatch itself silences it).
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+const opts = parseArgs(process.argv.slice(2));
+const log = (msg) => process.stderr.write(`${msg}\n`);
+const t0 = performance.now();
+
+const dataRoot = join(benchDir, "data");
+await mkdir(dataRoot, { recursive: true });
+const dir = await referenceDir(dataRoot, opts.scale, log);
+const bigDir = await referenceDir(dataRoot, opts.scale * 4, log);
+
+const work = await mkdtemp(join(tmpdir(), "nbatch-bench-"));
+const home = join(work, "home");
+await mkdir(home);
+// Log-tailing runs upload this one-file directory, so only the tailing is measured.
+const tiny = join(work, "tiny");
+await mkdir(tiny);
+await writeFile(join(tiny, "README"), "a directory for the log-tailing runs\n");
+log("starting moto and the fake Batch/Logs server ...");
+const moto = await startMoto();
+const fake = await startFakeAws();
+const proxy = await startCountingProxy(moto.endpoint);
+const s3 = s3Client(moto.endpoint);
+const bucket = `nbatch-bench-${Date.now()}`;
+await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+
+const workerEnv = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+const ctx = {
+  repo,
+  benchDir,
+  bin: join(repo, "bin", "nbatch.js"),
+  work,
+  dirs: { reference: dir, big: bigDir, tiny },
+  moto,
+  fake,
+  proxy,
+  s3,
+  bucket,
+  log,
+  workerEnv,
+  env: ({ prefix, s3: s3Endpoint, pollInterval } = {}) => ({
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, ".config"),
+    XDG_STATE_HOME: join(home, ".local", "state"),
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+    AWS_REGION: "us-east-1",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    AWS_ENDPOINT_URL_S3: s3Endpoint ?? moto.endpoint,
+    AWS_ENDPOINT_URL_BATCH: fake.endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: fake.endpoint,
+    NBATCH_AWS_BATCH_S3_BUCKET: `s3://${bucket}/${prefix ?? "bench"}`,
+    NO_COLOR: "1",
+    ...(pollInterval ? { NBATCH_POLL_INTERVAL: String(pollInterval) } : {}),
+  }),
+  /** Runs bench/worker/<name> and returns its JSON answer. */
+  async worker(name, args, env = workerEnv) {
+    const r = await run(process.execPath, [join(benchDir, "worker", name), ...args], { env });
+    if (r.code !== 0) throw new Error(`worker ${name} failed (${r.code}): ${r.stderr.slice(-2000)}`);
+    return JSON.parse(r.stdout.trim().split("\n").pop());
+  },
+};
+
+const results = {
+  date: new Date().toISOString(),
+  machine: { cpus: availableParallelism(), model: cpus()[0]?.model, node: process.version },
+  options: opts,
+};
+try {
+  if (opts.sweep) {
+    log("sweep: deflate level, part size and concurrency, ranged GETs ...");
+    results.sweep = await sweep(ctx, { dir, runs: opts.runs });
+  } else {
+    const only = new Set(opts.only);
+    if (only.has("startup")) {
+      log("start-up ...");
+      results.startup = await measureStartup(ctx, { runs: opts.quick ? 5 : 15 });
+    }
+    if (only.has("upload")) {
+      log("pack+upload ...");
+      results.upload = await measureUpload(ctx, { dir, bigDir, runs: opts.runs });
+    }
+    if (only.has("apply")) {
+      log("applying results ...");
+      results.apply = await measureApply(ctx, { scale: opts.scale, runs: opts.runs });
+    }
+    if (only.has("logs")) {
+      log("log tailing ...");
+      results.logs = await measureLogs(ctx, { quick: opts.quick });
+    }
+    results.targets = targets(results);
+  }
+} finally {
+  s3.destroy();
+  await proxy.stop();
+  await fake.stop();
+  await moto.stop();
+  await rm(work, { recursive: true, force: true });
+}
+results.totalSeconds = (performance.now() - t0) / 1000;
+// The sweep and the target run each keep the other's last answer.
+const resultsFile = join(benchDir, "results.json");
+const previous = await readFile(resultsFile, "utf8").then(JSON.parse, () => ({}));
+const merged = opts.sweep ? { ...previous, sweep: { ...results, sweep: undefined, ...results.sweep } } : { ...results, ...(previous.sweep ? { sweep: previous.sweep } : {}) };
+await writeFile(resultsFile, JSON.stringify(merged, null, 2) + "\n");
+process.stdout.write(opts.sweep ? renderSweep(results.sweep) : renderTable(results));
+log(`done in ${results.totalSeconds.toFixed(0)} s; details in bench/results.json`);
+// --quick only proves the bench runs: its small data cannot show the targets.
+if (!opts.quick && results.targets?.some((t) => t.pass === false)) process.exitCode = 1;

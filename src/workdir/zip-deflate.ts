@@ -1,0 +1,31 @@
+import * as zlib from "node:zlib";
+import { crc32 as portableCrc32 } from "./crc32.js";
+
+const DEFLATE_OUT_CHUNK = 128 * 1024;
+
+/** zlib.crc32 is native (Node >= 20.15); the portable one covers older Node 20. */
+export const crc32: (data: Uint8Array, previous?: number) => number = zlib.crc32 ?? portableCrc32;
+
+/**
+ * Deflates `buf` after its first `dict` bytes, which prime the window as
+ * the history before it, on the libuv threadpool. A last chunk ends the
+ * deflate stream; any other ends with a sync flush, so the next chunk's
+ * output can follow it. The output comes as 128 KiB buffers: few trips to
+ * the threadpool, and no room allocated that the output never uses.
+ */
+export function deflateChunk(buf: Buffer, dict: number, last: boolean, level: number): Promise<Buffer[]> {
+  const input = buf.length - dict;
+  return new Promise((resolve, reject) => {
+    const z = zlib.createDeflateRaw({
+      level,
+      chunkSize: Math.min(DEFLATE_OUT_CHUNK, input + (input >> 6) + 1024),
+      finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+      ...(dict ? { dictionary: buf.subarray(0, dict) } : {}),
+    });
+    const out: Buffer[] = [];
+    z.on("data", (c: Buffer) => out.push(c));
+    z.once("end", () => resolve(out));
+    z.once("error", reject);
+    z.end(buf.subarray(dict));
+  });
+}

@@ -1,0 +1,167 @@
+/**
+ * Byte layouts of the zip records nbatch writes (PKWARE APPNOTE 6.3):
+ * local headers, data descriptors, central directory headers and the end
+ * records, with zip64 where a size, an offset or the entry count needs it.
+ */
+
+export const METHOD_STORE = 0;
+export const METHOD_DEFLATE = 8;
+
+/** General purpose flags: sizes and CRC follow the data; names are UTF-8. */
+const FLAG_DESCRIPTOR = 0x0008;
+const FLAG_UTF8 = 0x0800;
+
+const MADE_BY_UNIX = (3 << 8) | 63;
+const VERSION_DEFAULT = 20;
+const VERSION_ZIP64 = 45;
+const MAX32 = 0xffffffff;
+const MAX16 = 0xffff;
+const ZIP64_EXTRA = 0x0001;
+const TIMESTAMP_EXTRA = 0x5455;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const DOS_DIRECTORY = 0x10;
+
+export type ZipKind = "file" | "dir" | "symlink";
+
+/** What the central directory needs to know of one entry once its data is written. */
+export interface EntryRecord {
+  name: Buffer;
+  kind: ZipKind;
+  mode: number;
+  mtimeMs: number;
+  method: number;
+  /** Sizes and CRC came after the data, in a data descriptor. */
+  descriptor: boolean;
+  /** The local header carried a zip64 extra field (and so the descriptor has 8-byte sizes). */
+  zip64: boolean;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  offset: number;
+}
+
+/** The local header. With a descriptor, CRC and sizes are zero here and follow the data. */
+export function localHeader(r: EntryRecord): Buffer {
+  const extras = [timestampExtra(r.mtimeMs)];
+  if (r.zip64) extras.push(zip64Extra([r.descriptor ? 0 : r.size, r.descriptor ? 0 : r.compressedSize]));
+  const extra = Buffer.concat(extras);
+  const b = Buffer.alloc(30);
+  b.writeUInt32LE(0x04034b50, 0);
+  b.writeUInt16LE(r.zip64 ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
+  b.writeUInt16LE(flags(r), 6);
+  b.writeUInt16LE(r.method, 8);
+  writeDosTime(b, 10, r.mtimeMs);
+  b.writeUInt32LE(r.descriptor ? 0 : r.crc, 14);
+  // zip64: the real sizes (zero until the descriptor) are in the extra field.
+  b.writeUInt32LE(r.zip64 ? MAX32 : r.descriptor ? 0 : r.compressedSize, 18);
+  b.writeUInt32LE(r.zip64 ? MAX32 : r.descriptor ? 0 : r.size, 22);
+  b.writeUInt16LE(r.name.length, 26);
+  b.writeUInt16LE(extra.length, 28);
+  return Buffer.concat([b, r.name, extra]);
+}
+
+export function dataDescriptor(r: EntryRecord): Buffer {
+  const b = Buffer.alloc(r.zip64 ? 24 : 16);
+  b.writeUInt32LE(0x08074b50, 0);
+  b.writeUInt32LE(r.crc, 4);
+  if (r.zip64) {
+    b.writeBigUInt64LE(BigInt(r.compressedSize), 8);
+    b.writeBigUInt64LE(BigInt(r.size), 16);
+  } else {
+    b.writeUInt32LE(r.compressedSize, 8);
+    b.writeUInt32LE(r.size, 12);
+  }
+  return b;
+}
+
+export function centralHeader(r: EntryRecord): Buffer {
+  // zip64 fields appear in this order, each only when its 32-bit slot is full.
+  const big = [r.size, r.compressedSize, r.offset].filter((v) => v >= MAX32);
+  const extra = Buffer.concat([timestampExtra(r.mtimeMs), ...(big.length ? [zip64Extra(big)] : [])]);
+  const b = Buffer.alloc(46);
+  b.writeUInt32LE(0x02014b50, 0);
+  b.writeUInt16LE(MADE_BY_UNIX, 4);
+  b.writeUInt16LE(r.zip64 || big.length ? VERSION_ZIP64 : VERSION_DEFAULT, 6);
+  b.writeUInt16LE(flags(r), 8);
+  b.writeUInt16LE(r.method, 10);
+  writeDosTime(b, 12, r.mtimeMs);
+  b.writeUInt32LE(r.crc, 16);
+  b.writeUInt32LE(Math.min(r.compressedSize, MAX32), 20);
+  b.writeUInt32LE(Math.min(r.size, MAX32), 24);
+  b.writeUInt16LE(r.name.length, 28);
+  b.writeUInt16LE(extra.length, 30);
+  b.writeUInt32LE(externalAttributes(r.kind, r.mode), 38);
+  b.writeUInt32LE(Math.min(r.offset, MAX32), 42);
+  return Buffer.concat([b, r.name, extra]);
+}
+
+/** The end records: zip64 ones first when the count, size or offset overflow the classic fields. */
+export function endOfArchive(count: number, cdOffset: number, cdSize: number): Buffer {
+  const needs64 = count >= MAX16 || cdOffset >= MAX32 || cdSize >= MAX32;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(Math.min(count, MAX16), 8);
+  end.writeUInt16LE(Math.min(count, MAX16), 10);
+  end.writeUInt32LE(Math.min(cdSize, MAX32), 12);
+  end.writeUInt32LE(Math.min(cdOffset, MAX32), 16);
+  if (!needs64) return end;
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeUInt16LE(MADE_BY_UNIX, 12);
+  record.writeUInt16LE(VERSION_ZIP64, 14);
+  record.writeBigUInt64LE(BigInt(count), 24);
+  record.writeBigUInt64LE(BigInt(count), 32);
+  record.writeBigUInt64LE(BigInt(cdSize), 40);
+  record.writeBigUInt64LE(BigInt(cdOffset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(cdOffset + cdSize), 8);
+  locator.writeUInt32LE(1, 16);
+  if (count >= MAX16) end.fill(0xff, 8, 12);
+  if (cdOffset >= MAX32) end.writeUInt32LE(MAX32, 16);
+  return Buffer.concat([record, locator, end]);
+}
+
+function flags(r: EntryRecord): number {
+  return FLAG_UTF8 | (r.descriptor ? FLAG_DESCRIPTOR : 0);
+}
+
+function externalAttributes(kind: ZipKind, mode: number): number {
+  const type = kind === "dir" ? S_IFDIR : kind === "symlink" ? S_IFLNK : S_IFREG;
+  return (((type | (mode & 0o7777)) << 16) | (kind === "dir" ? DOS_DIRECTORY : 0)) >>> 0;
+}
+
+function zip64Extra(values: number[]): Buffer {
+  const b = Buffer.alloc(4 + 8 * values.length);
+  b.writeUInt16LE(ZIP64_EXTRA, 0);
+  b.writeUInt16LE(8 * values.length, 2);
+  values.forEach((v, i) => b.writeBigUInt64LE(BigInt(v), 4 + 8 * i));
+  return b;
+}
+
+/** Unix mtime in whole seconds: readers such as Info-ZIP's restore it exactly, unlike DOS time. */
+function timestampExtra(mtimeMs: number): Buffer {
+  const b = Buffer.alloc(9);
+  b.writeUInt16LE(TIMESTAMP_EXTRA, 0);
+  b.writeUInt16LE(5, 2);
+  b.writeUInt8(1, 4);
+  b.writeInt32LE(Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, Math.floor(mtimeMs / 1000))), 5);
+  return b;
+}
+
+/** DOS date and time in local time, as zip tools expect; clamped to the years DOS time can hold. */
+function writeDosTime(b: Buffer, at: number, mtimeMs: number): void {
+  const d = new Date(mtimeMs);
+  const year = d.getFullYear();
+  if (!(year >= 1980)) {
+    b.writeUInt16LE(0, at);
+    b.writeUInt16LE((1 << 5) | 1, at + 2);
+    return;
+  }
+  const y = Math.min(year, 2107) - 1980;
+  b.writeUInt16LE((d.getHours() << 11) | (d.getMinutes() << 5) | (d.getSeconds() >> 1), at);
+  b.writeUInt16LE((y << 9) | ((d.getMonth() + 1) << 5) | d.getDate(), at + 2);
+}

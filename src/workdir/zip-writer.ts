@@ -1,0 +1,187 @@
+import { Readable } from "node:stream";
+import { BufferPool, Output } from "./zip-buffers.js";
+import { crc32, deflateChunk } from "./zip-deflate.js";
+import { PieceWindow } from "./zip-window.js";
+import {
+  centralHeader,
+  dataDescriptor,
+  endOfArchive,
+  localHeader,
+  METHOD_DEFLATE,
+  METHOD_STORE,
+  type EntryRecord,
+  type ZipKind,
+} from "./zip-format.js";
+
+/**
+ * Random access to one entry's content. `read` resolves exactly `length`
+ * bytes or rejects; given a `target` of that length it should read into it
+ * (the writer reuses such buffers), but may answer with another buffer.
+ */
+export interface ZipSource {
+  read(position: number, length: number, target?: Buffer): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export interface ZipInput {
+  /** Relative POSIX path; directories get their trailing slash from the writer. */
+  name: string;
+  kind: ZipKind;
+  mode: number;
+  mtimeMs: number;
+  /** Bytes of content: a file's size, a symlink target's length. */
+  size: number;
+  /** Deflate this entry; false stores it as is. */
+  compress: boolean;
+  /** Content held in memory (symlink targets, metadata); otherwise `open` is called when its turn comes. */
+  data?: Buffer;
+  open?: () => Promise<ZipSource>;
+}
+
+/**
+ * Files are cut into chunks that are deflated independently on the libuv
+ * threadpool, each primed with the 32 KiB before it, and joined with sync
+ * flushes: one valid deflate stream, made on every core (pigz's method).
+ */
+export const CHUNK_SIZE = 1024 * 1024;
+const DICTIONARY_SIZE = 32 * 1024;
+// Enough read-ahead to keep every pool thread deflating while earlier output
+// is written; more only adds memory (docs/performance.md).
+const WINDOW_PIECES = 8;
+const WINDOW_BYTES = 8 * 1024 * 1024;
+// Deflate can grow incompressible data by a few bytes per block; entries this
+// large get zip64 sizes up front, so their compressed size can never overflow.
+const ZIP64_ENTRY_SIZE = 0xff000000;
+const EMPTY = Buffer.alloc(0);
+
+interface Piece {
+  input: ZipInput;
+  /** The reusable buffer the piece was read into, if it was. */
+  pooled?: Buffer;
+  first: boolean;
+  last: boolean;
+  bytes: number;
+  raw: Promise<Buffer>;
+  out: Promise<Buffer[]>;
+}
+
+/** A zip archive of `inputs`, in order, as a stream; reading and deflating run ahead of the consumer, boundedly. */
+export function zipStream(inputs: Iterable<ZipInput>, level: number): Readable {
+  const window = new PieceWindow<Piece>(WINDOW_PIECES, WINDOW_BYTES);
+  const pool = new BufferPool(CHUNK_SIZE + DICTIONARY_SIZE, Math.ceil(WINDOW_BYTES / CHUNK_SIZE) + 1);
+  produce(inputs, window, pool, level).then(
+    () => window.end(),
+    (err: unknown) => window.fail(err),
+  );
+  const stream = Readable.from(serialize(window, pool), { objectMode: false });
+  // Also covers a stream destroyed before anyone read from it.
+  stream.once("close", () => window.end());
+  return stream;
+}
+
+async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, pool: BufferPool, level: number): Promise<void> {
+  for (const input of inputs) {
+    if (input.kind === "dir" || input.data !== undefined || input.size === 0) {
+      await window.room(input.size);
+      if (window.closed) return;
+      const raw = Promise.resolve(input.data ?? EMPTY);
+      const out = input.compress && input.size > 0 ? raw.then((b) => deflateChunk(b, 0, true, level)) : raw.then((b) => [b]);
+      window.push(quiet({ input, first: true, last: true, bytes: input.size, raw, out }));
+      continue;
+    }
+    const chunks = Math.ceil(input.size / CHUNK_SIZE);
+    let source: Promise<ZipSource> | undefined;
+    const reads: Promise<unknown>[] = [];
+    for (let i = 0; i < chunks; i++) {
+      const start = i * CHUNK_SIZE;
+      const length = Math.min(CHUNK_SIZE, input.size - start);
+      await window.room(length);
+      if (window.closed) break;
+      source ??= input.open!();
+      const dict = input.compress ? Math.min(DICTIONARY_SIZE, start) : 0;
+      const last = i === chunks - 1;
+      // Only chunks that never leave the writer (they are deflated) can be read into reused buffers.
+      const pooled = input.compress && length === CHUNK_SIZE ? pool.take().subarray(0, length + dict) : undefined;
+      const buf = source.then((s) => s.read(start - dict, length + dict, pooled));
+      const raw = buf.then((b) => b.subarray(dict));
+      const out = input.compress ? buf.then((b) => deflateChunk(b, dict, last, level)) : raw.then((b) => [b]);
+      reads.push(buf.catch(() => undefined));
+      window.push(quiet({ input, pooled, first: i === 0, last, bytes: length, raw, out }));
+    }
+    if (source) {
+      const opened = source;
+      void Promise.all(reads).then(() => opened).then((s) => s.close()).catch(() => undefined);
+    }
+    if (window.closed) return;
+  }
+}
+
+/** Headers, data and descriptors in entry order, then the central directory. */
+async function* serialize(window: PieceWindow<Piece>, pool: BufferPool): AsyncGenerator<Buffer> {
+  const out = new Output();
+  const records: EntryRecord[] = [];
+  let record: EntryRecord | undefined;
+  try {
+    for (let piece = await window.take(); piece; piece = await window.take()) {
+      const [raw, deflated] = await Promise.all([piece.raw, piece.out]);
+      window.release(piece);
+      const { input } = piece;
+      let data = deflated;
+      let dataBytes = deflated.reduce((n, b) => n + b.length, 0);
+      if (piece.first) {
+        const whole = piece.last;
+        // A one-piece entry that deflate would not shrink is stored instead.
+        const deflate = input.compress && input.size > 0 && !(whole && dataBytes >= raw.length);
+        if (whole && !deflate) {
+          data = [raw];
+          dataBytes = raw.length;
+        }
+        record = {
+          name: Buffer.from(input.kind === "dir" ? `${input.name}/` : input.name, "utf8"),
+          kind: input.kind,
+          mode: input.mode,
+          mtimeMs: input.mtimeMs,
+          method: deflate ? METHOD_DEFLATE : METHOD_STORE,
+          descriptor: !whole,
+          zip64: input.size >= ZIP64_ENTRY_SIZE,
+          crc: whole ? crc32(raw) : 0,
+          compressedSize: whole ? dataBytes : 0,
+          size: whole ? raw.length : 0,
+          offset: out.total,
+        };
+        out.add(localHeader(record));
+      }
+      const r = record!;
+      if (r.descriptor) {
+        r.crc = crc32(raw, r.crc);
+        r.size += raw.length;
+        r.compressedSize += dataBytes;
+      }
+      for (const b of data) out.add(b);
+      // A stored fallback sent the read buffer itself downstream: that one is not reused.
+      if (piece.pooled && data[0] !== raw) pool.give(piece.pooled);
+      if (piece.last) {
+        if (r.descriptor) out.add(dataDescriptor(r));
+        records.push(r);
+      }
+      yield* out.drain(false);
+    }
+    const cdOffset = out.total;
+    for (const r of records) {
+      out.add(centralHeader(r));
+      yield* out.drain(false);
+    }
+    out.add(endOfArchive(records.length, cdOffset, out.total - cdOffset));
+    yield* out.drain(true);
+  } finally {
+    // Normal end, failure, or the consumer gave up: stop reading ahead.
+    window.end();
+  }
+}
+
+/** Failures surface when the piece's turn comes; until then they must not count as unhandled. */
+function quiet(piece: Piece): Piece {
+  piece.raw.catch(() => undefined);
+  piece.out.catch(() => undefined);
+  return piece;
+}
