@@ -1,4 +1,11 @@
 #!/usr/bin/env node
-import { main } from "../dist/cli.js";
-
-process.exitCode = await main(process.argv.slice(2));
+// `nbatch --version` is answered before loading the CLI: scripts call it
+// often, and it then costs little more than starting Node.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  const { readFileSync } = await import("node:fs");
+  process.stdout.write(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version + "\n");
+} else {
+  const { main } = await import("../dist/cli.js");
+  process.exitCode = await main(args);
+}

@@ -20,6 +20,9 @@ export interface WatchOptions {
 /** A job RUNNABLE for this many polls (5 minutes by default) gets a hint about capacity. */
 export const RUNNABLE_HINT_POLLS = 60;
 
+/** Keeps an idle log tail to 40 GetLogEvents a minute and a busy one to 60 (docs/performance.md). */
+const MAX_LOG_INTERVAL_MS = 1500;
+
 interface Tail {
   stream: string;
   tail: LogTail;
@@ -49,7 +52,8 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
       stream,
       clock: o.clock,
       minIntervalMs: Math.max(200, o.pollIntervalMs / 5),
-      maxIntervalMs: o.pollIntervalMs * 2,
+      // Idle streams are polled at most every 1.5 s, so a line written after a quiet spell shows within 2 s.
+      maxIntervalMs: Math.min(o.pollIntervalMs * 2, MAX_LOG_INTERVAL_MS),
       onEvent: (e) => o.reporter.emit({ type: "log", jobId: job.id, attempt, ...e }),
       onTrouble: (err) => trouble.failed(err),
     });
