@@ -44,7 +44,19 @@ export async function objectExists(s3: S3, obj: S3Object): Promise<boolean> {
   }
 }
 
+/** S3 allows 10,000 parts; leave room for the archive to outgrow its estimate. */
+const MAX_PARTS = 9000;
+const MIN_PART_SIZE = 8 * 1024 * 1024;
+
+/** Parts of 8 MiB, or larger for archives over about 70 GiB, so any archive fits in S3's part limit. */
+export function partSizeFor(estimatedBytes: number): number {
+  return Math.max(MIN_PART_SIZE, Math.ceil(estimatedBytes / MAX_PARTS / (1024 * 1024)) * 1024 * 1024);
+}
+
 export interface UploadOptions {
+  /** What the body will roughly weigh: sets the part size. */
+  estimatedBytes?: number;
+  /** A fixed part size instead (the benchmark's sweeps). */
   partSize?: number;
   queueSize?: number;
   signal?: AbortSignal;
@@ -61,7 +73,7 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, 
   const upload = new Upload({
     client: s3,
     params: { Bucket: obj.bucket, Key: obj.key, Body: body, ContentType: "application/zip" },
-    partSize: opts.partSize ?? 8 * 1024 * 1024,
+    partSize: opts.partSize ?? partSizeFor(opts.estimatedBytes ?? 0),
     queueSize: opts.queueSize ?? 3, // each part in flight holds 8 MiB; 3 keep the link busy (docs/performance.md)
     leavePartsOnError: false,
   });

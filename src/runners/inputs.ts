@@ -17,11 +17,12 @@ export async function scanInputs(dir: string, excludeFromUpload: readonly string
 }
 
 /** The inputs archive as a stream, with the exact manifest inside for the agent. */
-export function packInputs(inputs: Inputs): Readable {
+export function packInputs(inputs: Inputs, onRead?: (bytes: number) => void): Readable {
   const meta: InputsManifest = { protocol: PROTOCOL_VERSION, entries: inputs.manifest.entries };
   return packZip({
     root: inputs.dir,
     entries: inputs.manifest.entries,
     extra: [{ name: INPUTS_MANIFEST_ENTRY, data: JSON.stringify(meta) }],
+    onRead,
   });
 }

@@ -15,6 +15,8 @@ export interface PackOptions {
   entries: readonly ManifestEntry[];
   extra?: readonly ExtraEntry[];
   level?: number;
+  /** Called with each count of file bytes read, for progress. */
+  onRead?: (bytes: number) => void;
 }
 
 /**
@@ -55,7 +57,7 @@ function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {
         kind: "file",
         size: e.size,
         compress: compress && !COMPRESSED_EXTENSIONS.has(extname(e.path).toLowerCase()),
-        open: () => openFile(opts.root, e.path),
+        open: () => openFile(opts.root, e.path, opts.onRead),
       };
     }
   }
@@ -65,7 +67,7 @@ function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {
   }
 }
 
-async function openFile(root: string, path: string): Promise<ZipSource> {
+async function openFile(root: string, path: string, onRead?: (bytes: number) => void): Promise<ZipSource> {
   const handle = await open(join(root, path), "r").catch((err: NodeJS.ErrnoException) => {
     throw readError(path, err);
   });
@@ -82,6 +84,7 @@ async function openFile(root: string, path: string): Promise<ZipSource> {
         }
         filled += bytesRead;
       }
+      onRead?.(length);
       return buf;
     },
     close: () => handle.close(),

@@ -1,4 +1,7 @@
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { nbatchBin } from "../support/cli.js";
 import { describeWithMoto } from "../support/moto.js";
@@ -28,7 +31,7 @@ function onTerminal(args: string[], env: Record<string, string>) {
 describeWithMoto("on a terminal", () => {
   let w: World;
   beforeAll(async () => {
-    w = await startWorld({ stepDelayMs: 50 });
+    w = await startWorld({ stepDelayMs: 50, runnableDelayMs: 1500 });
   });
   afterAll(() => w?.stop());
 
@@ -46,6 +49,21 @@ describeWithMoto("on a terminal", () => {
       expect(await t.exited).toBe(130);
       expect(t.output()).toMatch(/Job FAILED/);
       expect(w.executor.requests.some((r) => r.operation === "TerminateJob")).toBe(true);
+    } finally {
+      t.kill();
+    }
+  });
+
+  it("draws upload progress and the time spent RUNNABLE in place, on a terminal", async () => {
+    const dir = await w.makeDir("progress", {});
+    await writeFile(join(dir, "blob.bin"), randomBytes(96 * 1024 * 1024));
+    const t = onTerminal(["build", "--aws-batch", dir, "--", "true"], w.env);
+    try {
+      expect(await t.exited).toBe(0);
+      // Each redraw starts with carriage return + erase-line; split the screen into those frames.
+      const frames = t.output().split("\r\u001b[K");
+      expect(frames.some((f) => /^Uploading {2}\[[#.]{24}\] {2}[\d.]+ MB \/ 101 MB {2}[\d.]+ MB\/s {2}ETA \d+/.test(f))).toBe(true);
+      expect(frames.some((f) => /^Job status: RUNNABLE for \d s/.test(f))).toBe(true);
     } finally {
       t.kill();
     }

@@ -7,6 +7,7 @@ import { InterruptedError } from "../../errors.js";
 import { recordRun } from "../../history.js";
 import { newRunId } from "../../runid.js";
 import { formatBytes, plural } from "../../ui/format.js";
+import { startProgress } from "../../ui/progress.js";
 import { createSelector } from "../../workdir/patterns.js";
 import { packInputs, scanInputs, type Inputs } from "../inputs.js";
 import type { BuildRequest } from "../request.js";
@@ -118,11 +119,16 @@ async function uploadInputs(deps: AwsBatchDeps, inputs: Inputs, obj: S3Object, n
   }
   reporter.info(`Uploading ${inputs.dir} (${what}) to ${s3Url(obj)}`);
   const started = deps.clock.now();
+  let read = 0;
+  const progress = startProgress(reporter.io, deps.clock, "Uploading", inputs.manifest.bytes);
   try {
-    await s3(deps, "s3:PutObject", obj, () => uploadStream(clients.s3, obj, packInputs(inputs), { signal }));
+    const body = packInputs(inputs, (n) => progress.update((read += n)));
+    await s3(deps, "s3:PutObject", obj, () => uploadStream(clients.s3, obj, body, { signal, estimatedBytes: inputs.manifest.bytes }));
   } catch (err) {
     if (signal.aborted) throw new InterruptedError("Interrupted while uploading; the partial upload was aborted and nothing was submitted");
     throw err;
+  } finally {
+    progress.finish();
   }
   reporter.info(`Uploaded in ${((deps.clock.now() - started) / 1000).toFixed(1)} s`);
 }
