@@ -15,7 +15,12 @@ export const JOB_ENV = {
   inputsUrl: "NBATCH_INPUTS_URL",
   resultsUrl: "NBATCH_RESULTS_URL",
   envUrl: "NBATCH_ENV_URL",
+  /** How many attempts the job may make, so only the last one deletes the env object at once. */
+  attempts: "NBATCH_ATTEMPTS",
 } as const;
+
+/** Set by AWS Batch in every job: the 1-based number of the attempt. */
+export const BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT";
 
 export interface InputsManifest {
   protocol: number;

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
-import { INPUTS_MANIFEST_ENTRY, JOB_ENV, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
 import type { IO } from "../ui/io.js";
 import { diffManifests } from "../workdir/diff.js";
 import { extractZip, readZipEntry } from "../workdir/extract.js";
@@ -20,6 +20,8 @@ export interface AgentOptions {
   io: IO;
   /** Emits the signals the job receives (process, in production). */
   signals: NodeJS.EventEmitter;
+  /** On a terminal, Ctrl-C already reaches the command (same process group): passing it on would make two. */
+  stdinIsTTY: boolean;
 }
 
 const FORWARDED = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
@@ -40,12 +42,16 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   const onSignal = (sig: NodeJS.Signals) => {
     stopSignal ??= sig;
     o.io.info(`nbatch agent: received ${sig}${child ? ", passing it to the command" : ""}`);
-    child?.kill(sig);
+    if (!(sig === "SIGINT" && o.stdinIsTTY)) child?.kill(sig);
   };
   for (const sig of FORWARDED) o.signals.on(sig, onSignal);
   try {
     const baseline = await withTempDir("agent", (tmp) => unpackInputs(o, inputsUrl, join(tmp, "inputs.zip")));
-    const userEnv = await takeEnv(o, o.env[JOB_ENV.envUrl]);
+    const envUrl = o.env[JOB_ENV.envUrl];
+    const userEnv = await readEnv(o, envUrl);
+    // A retry needs the values again: earlier attempts delete them only once the command succeeded.
+    const lastAttempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1) >= Number(o.env[JOB_ENV.attempts] ?? 1);
+    if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
     else {
@@ -55,6 +61,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       result.timings.commandFinished = Date.now();
     }
     if (result.error) o.io.info(`nbatch agent: ${result.error}`);
+    if (envUrl && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
     await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
     return result.exitCode ?? 1;
   } finally {
@@ -76,11 +83,10 @@ async function unpackInputs(o: AgentOptions, url: string, zipPath: string): Prom
   return (await scanDirectory(o.cwd, () => ({ excluded: false }))).entries;
 }
 
-/** Reads and deletes the object holding --env values, so they outlive the job nowhere. */
-async function takeEnv(o: AgentOptions, url: string | undefined): Promise<Record<string, string>> {
+/** Reads the object holding --env values; it is deleted as soon as no attempt will need it. */
+async function readEnv(o: AgentOptions, url: string | undefined): Promise<Record<string, string>> {
   if (!url) return {};
   const text = await o.store.readText(url);
-  await o.store.remove(url);
   if (text === undefined) fail(`environment object ${url} not found: was this job started twice?`);
   return JSON.parse(text) as Record<string, string>;
 }

@@ -14,7 +14,7 @@ import { createSelector } from "../workdir/patterns.js";
 import { withTempDir } from "../workdir/temp-files.js";
 import { packInputs, scanInputs } from "./inputs.js";
 import type { BuildRequest } from "./request.js";
-import { applyResults } from "./results.js";
+import { applyResults, readResults } from "./results.js";
 
 export interface LocalDeps {
   io: IO;
@@ -47,7 +47,11 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const work = join(tmp, "work");
     await mkdir(work);
     io.info(`Running ${req.command.join(" ")} in ${work}`);
-    await runAgentProcess([...AGENT, "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps.signals);
+    await runAgentProcess([...AGENT, "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    if (!req.follow.download) {
+      io.info("Results not applied (--no-download)");
+      return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;
+    }
     const { results } = await applyResults({
       archivePath: join(tmp, "results.zip"),
       dir: req.dir,
@@ -62,21 +66,18 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
 }
 
 /**
- * Runs the agent as its own process, as a job would. A terminal's Ctrl-C
- * reaches it directly (same process group); we wait for it to upload its
- * results rather than dying first. SIGTERM sent to us alone is passed on.
+ * Runs the agent as its own process, as a job would, and waits for it to
+ * upload its results rather than dying first. A terminal's Ctrl-C reaches
+ * it directly (same process group), so only signals sent to us alone are
+ * passed on: SIGTERM, and SIGINT when stdin is not a terminal.
  */
-function runAgentProcess(command: string[], cwd: string, env: NodeJS.ProcessEnv, signals: NodeJS.EventEmitter): Promise<void> {
+function runAgentProcess(command: string[], cwd: string, env: NodeJS.ProcessEnv, deps: LocalDeps): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: "inherit" });
-    const forward = (sig: NodeJS.Signals) => child.kill(sig);
-    const ignore = () => undefined;
-    signals.on("SIGTERM", forward);
-    signals.on("SIGINT", ignore);
-    const done = () => {
-      signals.off("SIGTERM", forward);
-      signals.off("SIGINT", ignore);
-    };
+    const forward = (sig: NodeJS.Signals) => void (sig === "SIGINT" && deps.io.stdinIsTTY ? undefined : child.kill(sig));
+    const signals = ["SIGTERM", "SIGINT"] as const;
+    for (const sig of signals) deps.signals.on(sig, forward);
+    const done = () => signals.forEach((sig) => deps.signals.off(sig, forward));
     child.once("error", (err) => (done(), reject(err)));
     child.once("exit", () => (done(), resolve()));
   });

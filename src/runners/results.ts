@@ -18,9 +18,7 @@ export interface ApplyOptions {
 
 /** Applies a results archive to the local directory and reports what it did. */
 export async function applyResults(o: ApplyOptions): Promise<{ results: Results; report: ExtractReport }> {
-  const raw = await readZipEntry(o.archivePath, RESULTS_ENTRY);
-  if (!raw) throw new UserError(`the results archive has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
-  const results = JSON.parse(raw.toString("utf8")) as Results;
+  const results = await readResults(o.archivePath);
   const report = await extractZip({
     archivePath: o.archivePath,
     destRoot: o.dir,
@@ -33,6 +31,13 @@ export async function applyResults(o: ApplyOptions): Promise<{ results: Results;
   });
   reportApplied(o.reporter, results, report);
   return { results, report };
+}
+
+/** The agent's account of the run, inside the results archive. */
+export async function readResults(archivePath: string): Promise<Results> {
+  const raw = await readZipEntry(archivePath, RESULTS_ENTRY);
+  if (!raw) throw new UserError(`the results archive has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
+  return JSON.parse(raw.toString("utf8")) as Results;
 }
 
 function reportApplied(io: Reporter, results: Results, report: ExtractReport): void {

@@ -203,3 +203,40 @@ describeWithMoto("nbatch build --attach: after Batch forgot the job", () => {
     expect(r.stderr.trim()).toMatch(/^nbatch: error: job 0{8}-.* not found in us-east-1, nor in this machine's run history/);
   });
 });
+
+describeWithMoto("nbatch build: retries, run ids and ended jobs", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
+  afterAll(() => w?.stop());
+
+  it("keeps --env values for a retry, and deletes them once the job is over", async () => {
+    const dir = await w.makeDir("env-retry", {});
+    const r = await w.nbatch(["build", "--aws-batch", "--retries", "1", "--env", "TOKEN=v2", dir, "--", "sh", "-c", 'echo "$TOKEN" > seen.txt; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]']);
+    expect(r.code).toBe(0);
+    expect(await readFile(join(dir, "seen.txt"), "utf8")).toBe("v2\n");
+    expect((await listKeys(w.bucket, "jobs/runs/")).filter((k) => k.endsWith("env.json"))).toEqual([]);
+  });
+
+  it("--attach takes a run id from the history, and --cancel leaves an ended job alone", async () => {
+    const dir = await w.makeDir("by-run-id", {});
+    const first = await w.nbatch(["build", "--aws-batch", "--json", "--detach", dir, "--", "sh", "-c", "sleep 1; echo via run id"]);
+    const { runId, jobId } = events(first.stdout).find((e) => e.type === "submitted");
+    const r = await w.nbatch(["build", "--attach", runId, dir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\] via run id$/m);
+    const c = await w.nbatch(["build", "--attach", jobId, "--cancel", "--no-download"]);
+    expect(c.stderr).toContain(`nothing to cancel: job ${jobId} has already ended`);
+    expect(c.code).toBe(0);
+    expect(w.executor.requests.some((q) => q.operation === "TerminateJob" && q.body.jobId === jobId)).toBe(false);
+  });
+
+  it("the local runner honours --no-download and still exits with the command's status", async () => {
+    const dir = await w.makeDir("local-no-download", {});
+    const r = await w.nbatch(["build", "--local", "--no-download", dir, "--", "sh", "-c", "touch made.txt; exit 4"]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain("Results not applied (--no-download)");
+    expect(await exists(join(dir, "made.txt"))).toBe(false);
+  });
+});

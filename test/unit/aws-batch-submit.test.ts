@@ -64,8 +64,12 @@ describe("submitInput", () => {
       "NBATCH_INPUTS_URL",
       "NBATCH_RESULTS_URL",
       "NBATCH_ENV_URL",
+      "NBATCH_ATTEMPTS",
     ]);
-    expect(input.containerOverrides!.environment!.at(-1)!.value).toBe(envUrl);
+    expect(input.containerOverrides!.environment!.at(-2)!.value).toBe(envUrl);
+    expect(input.containerOverrides!.environment!.at(-1)!.value).toBe("1");
+    const retried = submitInput(settings(), plan({ envUrl, retries: 2 }));
+    expect(retried.containerOverrides!.environment!.at(-1)).toEqual({ name: "NBATCH_ATTEMPTS", value: "3" });
   });
 
   it("wraps the user's command in the configured agent command, words kept apart", () => {

@@ -19,6 +19,7 @@ export async function agentRun(command: string[], ctx: CommandContext): Promise<
       store: createStore((): S3Client => clients.s3),
       io: ctx.io,
       signals: process,
+      stdinIsTTY: ctx.io.stdinIsTTY,
     });
   } finally {
     clients.destroy();

@@ -8,6 +8,7 @@ import { INPUTS_MANIFEST_ENTRY, JOB_ENV, type InputsManifest } from "../../proto
 import type { ManifestEntry } from "../../workdir/manifest.js";
 import { createSelector } from "../../workdir/patterns.js";
 import type { FollowPrefs } from "../request.js";
+import { isDone } from "./jobs.js";
 import { downloadResults, followJob, type FollowTarget } from "./follow.js";
 import type { AwsBatchDeps } from "./run.js";
 
@@ -36,18 +37,25 @@ interface RunUrls {
  */
 export async function runAttach(req: AttachRequest, deps: AwsBatchDeps): Promise<number> {
   const region = deps.settings.aws.region;
-  const answer = await aws({ action: "batch:DescribeJobs", resource: `job ${req.jobId}`, region }, () =>
-    deps.clients.batch.send(new DescribeJobsCommand({ jobs: [req.jobId] })),
-  );
-  const job = answer.jobs?.[0];
+  const describe = async (jobId: string) =>
+    (await aws({ action: "batch:DescribeJobs", resource: `job ${jobId}`, region }, () =>
+      deps.clients.batch.send(new DescribeJobsCommand({ jobs: [jobId] })),
+    )).jobs?.[0];
+  let job = await describe(req.jobId);
   const record = job ? undefined : await findRun(deps.env, req.jobId);
   if (!job && !record) {
     throw new UserError(`job ${req.jobId} not found in ${region}, nor in this machine's run history: check the id (nbatch ls) and the region`);
   }
+  if (record && record.region !== region) {
+    throw new UserError(`job ${record.jobId} ran in ${record.region}: add --aws-region ${record.region}`);
+  }
+  // The history also knows runs by their run id.
+  if (!job && record!.jobId !== req.jobId) job = await describe(record!.jobId);
+  const jobId = job?.jobId ?? record!.jobId;
   const urls = job ? urlsFromJob(job) : { runId: record!.runId, results: parseS3Url(record!.resultsUrl), inputs: parseS3Url(record!.inputsUrl) };
   const dir = req.follow.download ? req.dir : undefined;
   const target: FollowTarget = {
-    jobId: req.jobId,
+    jobId,
     runId: urls.runId,
     results: urls.results,
     env: urls.env,
@@ -55,9 +63,10 @@ export async function runAttach(req: AttachRequest, deps: AwsBatchDeps): Promise
     baseline: dir ? await baseline(deps, urls.inputs) : [],
     select: createSelector(req.download, req.excludeFromDownload),
   };
-  if (job) return followJob(target, req.follow, deps, req.cancel);
-  deps.reporter.info(`Batch no longer knows job ${req.jobId}; using the results it left at ${s3Url(urls.results)}`);
-  if (req.cancel) deps.reporter.warn("nothing to cancel: the job ended long ago");
+  const ended = !job || isDone(job.status!);
+  if (req.cancel && ended) deps.reporter.warn(`nothing to cancel: job ${jobId} has already ended`);
+  if (job) return followJob(target, req.follow, deps, req.cancel && !ended);
+  deps.reporter.info(`Batch no longer knows job ${jobId}; using the results it left at ${s3Url(urls.results)}`);
   return dir ? resultsOfForgottenJob(deps, target, dir) : 0;
 }
 

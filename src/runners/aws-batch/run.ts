@@ -1,7 +1,7 @@
 import { basename } from "node:path";
 import { SubmitJobCommand, type JobDefinition } from "@aws-sdk/client-batch";
 import { aws } from "../../aws/errors.js";
-import { objectExists, putText, s3Url, uploadStream, type S3Object } from "../../aws/s3.js";
+import { deleteObject, objectExists, putText, s3Url, uploadStream, type S3Object } from "../../aws/s3.js";
 import { requireBucket } from "../../config/resolve.js";
 import { InterruptedError } from "../../errors.js";
 import { recordRun } from "../../history.js";
@@ -57,11 +57,20 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
 
     reporter.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded });
     await uploadInputs(deps, inputs, inputsObj, uploaded, interrupt.signal);
-    if (envObj) await s3(deps, "s3:PutObject", envObj, () => putText(clients.s3, envObj, JSON.stringify(req.env)));
-    if (interrupt.signal.aborted) throw new InterruptedError("Interrupted before the job was submitted; nothing was submitted");
-    const submitted = await aws({ action: "batch:SubmitJob", resource: `job queue ${settings.awsBatch.queue}`, region }, () =>
-      clients.batch.send(new SubmitJobCommand(input)),
-    );
+    const interrupted = () => new InterruptedError("Interrupted before the job was submitted; nothing was submitted");
+    if (interrupt.signal.aborted) throw interrupted();
+    let submitted;
+    try {
+      if (envObj) await s3(deps, "s3:PutObject", envObj, () => putText(clients.s3, envObj, JSON.stringify(req.env)));
+      if (interrupt.signal.aborted) throw interrupted();
+      submitted = await aws({ action: "batch:SubmitJob", resource: `job queue ${settings.awsBatch.queue}`, region }, () =>
+        clients.batch.send(new SubmitJobCommand(input)),
+      );
+    } catch (err) {
+      // No job will read the values: they must not stay in the bucket.
+      if (envObj) await deleteObject(clients.s3, envObj).catch(() => undefined);
+      throw err;
+    }
     const jobId = submitted.jobId!;
     reporter.info(`Submitted job ${jobId} (${input.jobName}) to queue ${settings.awsBatch.queue}`);
     reporter.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue: settings.awsBatch.queue });
@@ -91,7 +100,7 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
     deps.signals.off("SIGINT", onInterrupt);
     deps.signals.off("SIGTERM", onInterrupt);
   }
-  if (req.follow.detach) return detach(target, req.follow, reporter, "Submitted with --detach");
+  if (req.follow.detach && !interrupt.signal.aborted) return detach(target, req.follow, reporter, "Submitted with --detach");
   // A Ctrl-C that raced SubmitJob is a Ctrl-C after submission: cancel what was just started.
   return followJob(target, req.follow, deps, interrupt.signal.aborted);
 }

@@ -30,7 +30,12 @@ export function submitInput(settings: AwsBatchSettings, plan: SubmitPlan): Submi
     { name: JOB_ENV.runId, value: plan.runId },
     { name: JOB_ENV.inputsUrl, value: plan.inputsUrl },
     { name: JOB_ENV.resultsUrl, value: plan.resultsUrl },
-    ...(plan.envUrl ? [{ name: JOB_ENV.envUrl, value: plan.envUrl }] : []),
+    ...(plan.envUrl
+      ? [
+          { name: JOB_ENV.envUrl, value: plan.envUrl },
+          { name: JOB_ENV.attempts, value: String(plan.retries !== undefined ? plan.retries + 1 : (def.retryStrategy?.attempts ?? 1)) },
+        ]
+      : []),
     ...(plan.s3Policy ? s3PolicyEnv(plan.s3Policy) : []),
   ];
   const resourceRequirements = [

@@ -1,4 +1,5 @@
 import type { Clock } from "../../clock.js";
+import { awsErrorToUserError } from "../../aws/errors.js";
 import { backoffMs, isTransient } from "../../aws/retry.js";
 import { UserError } from "../../errors.js";
 import type { Reporter } from "../../ui/reporter.js";
@@ -20,6 +21,9 @@ export interface WatchOptions {
 /** A job RUNNABLE for this many polls (5 minutes by default) gets a hint about capacity. */
 export const RUNNABLE_HINT_POLLS = 60;
 
+/** Polls in which a job just submitted may still be missing from DescribeJobs. */
+const UNSEEN_POLLS = 3;
+
 /** Keeps an idle log tail to 40 GetLogEvents a minute and a busy one to 60 (docs/performance.md). */
 const MAX_LOG_INTERVAL_MS = 1500;
 
@@ -39,6 +43,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
   let tail: Tail | undefined;
   const seenStreams = new Set<string>();
   let failures = 0;
+  let unseen = 0;
   let runnableSince: number | undefined;
   const waiting = waitingReporter(o.reporter, o.clock);
   const trouble = troubleReporter(o.reporter);
@@ -59,14 +64,17 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
     });
   };
   const finishTail = async () => {
-    if (!tail) return;
-    tail.stop.abort();
-    await tail.following;
-    await tail.tail.drain().catch((err) => o.reporter.warn(`cannot read the rest of the job's log (${describe(err)})`));
-    if (!tail.tail.found) {
-      o.reporter.warn(`the job's log stream ${tail.stream} never appeared in log group ${state?.logGroup}: check the awslogs-group option of the job definition and the logs:GetLogEvents permission`);
-    }
+    const t = tail;
+    if (!t) return;
     tail = undefined;
+    t.stop.abort();
+    await t.following;
+    // Detaching or exiting at once: no waiting for the last lines.
+    if (o.stop.aborted) return;
+    await t.tail.drain().catch((err) => o.reporter.warn(`cannot read the rest of the job's log (${describe(err)})`));
+    if (!t.tail.found) {
+      o.reporter.warn(`the job's log stream ${t.stream} never appeared in log group ${state?.logGroup}: check the awslogs-group option of the job definition and the logs:GetLogEvents permission`);
+    }
   };
   /** Attempts that ended before we saw them running: print their whole log first. */
   const catchUp = async (job: JobState) => {
@@ -76,47 +84,59 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
     }
   };
 
-  while (!o.stop.aborted) {
-    let next: JobState | undefined;
-    try {
-      next = await describeJob(o.batch, o.jobId);
-      failures = 0;
-      trouble.ok();
-    } catch (err) {
-      if (!isTransient(err)) throw err;
-      trouble.failed(err);
-      await o.clock.sleep(backoffMs(++failures, o.pollIntervalMs, o.pollIntervalMs * 6), o.stop);
-      continue;
-    }
-    if (!next) throw new UserError(`job ${o.jobId} not found: Batch forgets jobs some days after they end`);
-    if (next.status !== state?.status || next.attempt !== state?.attempt) {
-      // The final status is told by the caller's summary, after the last log lines.
-      if (!isDone(next.status)) o.reporter.info(statusLine(next));
-      o.reporter.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
-    }
-    if (next.status === "RUNNABLE" && state?.status !== "RUNNABLE") runnableSince = o.clock.now();
-    state = next;
-    if (state.status === "RUNNABLE" && runnableSince !== undefined && o.clock.now() - runnableSince >= RUNNABLE_HINT_POLLS * o.pollIntervalMs) {
-      runnableSince = undefined;
-      o.reporter.warn(runnableHint(state.requested));
-    }
-
-    if (o.showLogs) {
-      const current = isDone(state.status) ? undefined : state.logStreamName;
-      if (tail && tail.stream !== current && state.attemptStreams.includes(tail.stream)) await finishTail();
-      await catchUp(state);
-      if (current && !seenStreams.has(current)) {
-        const t = newTail(state, current, state.attempt);
-        const stop = new AbortController();
-        const following = t.follow(stop.signal).catch((err) => o.reporter.warn(`cannot read the job's log (${describe(err)}); still watching its status`));
-        tail = { stream: current, tail: t, stop, following };
+  try {
+    while (!o.stop.aborted) {
+      let next: JobState | undefined;
+      try {
+        next = await describeJob(o.batch, o.jobId);
+        failures = 0;
+        trouble.ok();
+      } catch (err) {
+        if (!isTransient(err)) throw awsErrorToUserError(err, { action: "batch:DescribeJobs", resource: `job ${o.jobId}` }) ?? err;
+        trouble.failed(err);
+        await o.clock.sleep(backoffMs(++failures, o.pollIntervalMs, o.pollIntervalMs * 6), o.stop);
+        continue;
       }
+      if (!next) {
+        // A job just submitted may take a moment to show up; one seen before has been forgotten.
+        if (!state && ++unseen <= UNSEEN_POLLS) {
+          await o.clock.sleep(o.pollIntervalMs, o.stop);
+          continue;
+        }
+        throw new UserError(`job ${o.jobId} not found: Batch forgets jobs some days after they end`);
+      }
+      if (next.status !== state?.status || next.attempt !== state?.attempt) {
+        // The final status is told by the caller's summary, after the last log lines.
+        if (!isDone(next.status)) o.reporter.info(statusLine(next));
+        o.reporter.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
+      }
+      if (next.status === "RUNNABLE" && state?.status !== "RUNNABLE") runnableSince = o.clock.now();
+      state = next;
+      if (state.status === "RUNNABLE" && runnableSince !== undefined && o.clock.now() - runnableSince >= RUNNABLE_HINT_POLLS * o.pollIntervalMs) {
+        runnableSince = undefined;
+        o.reporter.warn(runnableHint(state.requested));
+      }
+
+      if (o.showLogs) {
+        const current = isDone(state.status) ? undefined : state.logStreamName;
+        if (tail && tail.stream !== current && state.attemptStreams.includes(tail.stream)) await finishTail();
+        await catchUp(state);
+        if (current && !seenStreams.has(current)) {
+          const t = newTail(state, current, state.attempt);
+          const stop = new AbortController();
+          const following = t.follow(stop.signal).catch((err) => o.reporter.warn(`cannot read the job's log (${describe(err)}); still watching its status`));
+          tail = { stream: current, tail: t, stop, following };
+        }
+      }
+      if (isDone(state.status)) break;
+      if (state.status === "RUNNABLE") waiting.tick(state);
+      await o.clock.sleep(o.pollIntervalMs, o.stop);
     }
-    if (isDone(state.status)) break;
-    if (state.status === "RUNNABLE") waiting.tick(state);
-    await o.clock.sleep(o.pollIntervalMs, o.stop);
+    await finishTail();
+  } finally {
+    // Whatever ended the watch, the log tail must not go on polling.
+    tail?.stop.abort();
   }
-  await finishTail();
   if (!state) throw new UserError(`stopped watching job ${o.jobId} before its status was known`);
   return state;
 }
