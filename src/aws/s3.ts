@@ -74,7 +74,7 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, 
     client: s3,
     params: { Bucket: obj.bucket, Key: obj.key, Body: body, ContentType: "application/zip" },
     partSize: opts.partSize ?? partSizeFor(opts.estimatedBytes ?? 0),
-    queueSize: opts.queueSize ?? 3, // each part in flight holds 8 MiB; 3 keep the link busy (docs/performance.md)
+    queueSize: opts.queueSize ?? 2, // each part in flight holds 8 MiB; 2 keep the link as busy as 3 did (docs/performance.md)
     leavePartsOnError: false,
   });
   if (opts.onProgress) upload.on("httpUploadProgress", (p) => opts.onProgress!(p.loaded ?? 0));

@@ -47,8 +47,8 @@ export const CHUNK_SIZE = 1024 * 1024;
 const DICTIONARY_SIZE = 32 * 1024;
 // Enough read-ahead to keep every pool thread deflating while earlier output
 // is written; more only adds memory (docs/performance.md).
-const WINDOW_PIECES = 8;
-const WINDOW_BYTES = 8 * 1024 * 1024;
+const WINDOW_PIECES = 6;
+const WINDOW_BYTES = 6 * 1024 * 1024;
 // Deflate can grow incompressible data by a few bytes per block; entries this
 // large get zip64 sizes up front, so their compressed size can never overflow.
 const ZIP64_ENTRY_SIZE = 0xff000000;
