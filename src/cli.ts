@@ -62,7 +62,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     await program(ctx).parseAsync(argv, { from: "user" });
     return exitCode;
   } catch (err) {
-    return reportError(err, io, Boolean(env.NBATCH_DEBUG));
+    return reportError(err, io, /^(1|true|yes|on)$/i.test(env.NBATCH_DEBUG ?? ""));
   }
 }
 

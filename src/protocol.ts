@@ -1,4 +1,5 @@
-import type { ManifestEntry } from "./workdir/manifest.js";
+import { UserError } from "./errors.js";
+import { PROTOCOL_VERSION, type ManifestEntry } from "./workdir/manifest.js";
 
 /**
  * The job protocol shared by the CLI and the agent (docs/protocol.md).
@@ -40,4 +41,11 @@ export interface Results {
   /** The new and changed entries in the archive, with exact mode and mtime. */
   files: ManifestEntry[];
   timings: { started: number; commandStarted?: number; commandFinished?: number; finished: number };
+}
+
+/** Archives from a newer nbatch may mean things this one does not know: say so rather than guess. */
+export function checkProtocol(version: number | undefined, what: string): void {
+  if ((version ?? 1) > PROTOCOL_VERSION) {
+    throw new UserError(`${what} uses job protocol ${version}, newer than this nbatch's ${PROTOCOL_VERSION}: upgrade nbatch (here, or in the job image)`);
+  }
 }

@@ -1,7 +1,8 @@
 import { spawn } from "node:child_process";
+import { constants } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
-import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { BATCH_ATTEMPT_ENV, checkProtocol, INPUTS_MANIFEST_ENTRY, JOB_ENV, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
 import type { IO } from "../ui/io.js";
 import { diffManifests } from "../workdir/diff.js";
 import { extractZip, readZipEntry } from "../workdir/extract.js";
@@ -76,7 +77,8 @@ function fail(message: string): never {
 async function unpackInputs(o: AgentOptions, url: string, zipPath: string): Promise<ManifestEntry[]> {
   if (!(await o.store.download(url, zipPath))) fail(`inputs archive ${url} not found`);
   const raw = await readZipEntry(zipPath, INPUTS_MANIFEST_ENTRY);
-  const manifest = raw ? (JSON.parse(raw.toString("utf8")) as InputsManifest) : { entries: [] };
+  const manifest = raw ? (JSON.parse(raw.toString("utf8")) as InputsManifest) : { protocol: PROTOCOL_VERSION, entries: [] };
+  checkProtocol(manifest.protocol, `the inputs archive ${url}`);
   const report = await extractZip({ archivePath: zipPath, destRoot: o.cwd, meta: new Map(manifest.entries.map((e) => [e.path, e])) });
   if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => r.path).join(", ")}`);
   // What is on disk now, not what the manifest claims: the diff after the run must compare like with like.
@@ -108,7 +110,7 @@ function waitFor(child: ReturnType<typeof spawn>): Promise<Pick<Results, "exitCo
 }
 
 function signalNumber(sig: NodeJS.Signals): number {
-  return ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig] ?? 0;
+  return constants.signals[sig] ?? 0;
 }
 
 async function uploadResults(o: AgentOptions, url: string, runId: string, baseline: ManifestEntry[], r: Partial<Results> & { started: number }): Promise<void> {

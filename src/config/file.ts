@@ -8,6 +8,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { decode } from "ini";
 import { UserError } from "../errors.js";
+import { SETTING_ROWS } from "./table.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ConfigFile = Record<string, Record<string, string>>;
@@ -60,19 +61,28 @@ export function readConfigFile(path: string, env: Env = {}): ConfigFile | undefi
 }
 
 function checkLines(text: string, shownPath: string): void {
-  let inSection = false;
+  let section: string | undefined;
   text.split(/\r?\n/).forEach((line, i) => {
     const where = `${shownPath} line ${i + 1}`;
     if (BLANK_OR_COMMENT.test(line)) return;
     if (SECTION.test(line)) {
-      inSection = true;
+      section = /\[([^\]]+)\]/.exec(line)![1]!.trim();
+      if (!KNOWN.has(section)) throw new UserError(`${where}: unknown section [${section}]; nbatch reads [${[...KNOWN.keys()].join("] and [")}]`);
     } else if (!KEY_VALUE.test(line)) {
       throw new UserError(`${where}: expected \`key = value\` or \`[section]\`, found ${JSON.stringify(line.trim())}`);
-    } else if (!inSection) {
+    } else if (section === undefined) {
       throw new UserError(`${where}: \`${line.trim()}\` comes before any [section]; put it under [core] or [aws-batch]`);
+    } else {
+      // A typo such as `memroy` must not silently leave the job at its default size.
+      const key = line.slice(0, line.indexOf("=")).trim();
+      const keys = KNOWN.get(section)!;
+      if (!keys.has(key)) throw new UserError(`${where}: unknown key "${key}" in [${section}]; known keys: ${[...keys].join(", ")}`);
     }
   });
 }
+
+/** The sections and keys of the settings table. */
+const KNOWN = SETTING_ROWS.reduce((m, row) => m.set(row.section, (m.get(row.section) ?? new Set()).add(row.key)), new Map<string, Set<string>>());
 
 /** Keeps only flat sections, with every value as the text the user wrote. */
 function sections(decoded: Record<string, unknown>): ConfigFile {

@@ -52,7 +52,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       io.info("Results not applied (--no-download)");
       return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;
     }
-    const { results } = await applyResults({
+    const { results, report } = await applyResults({
       archivePath: join(tmp, "results.zip"),
       dir: req.dir,
       runId,
@@ -61,7 +61,8 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       reporter: createReporter(io, false),
       maxBytes: deps.maxResultsBytes,
     });
-    return results.exitCode ?? 1;
+    // As on AWS Batch: a command that succeeded but left results nbatch refused is not a success.
+    return report.refused.length && results.exitCode === 0 ? 1 : (results.exitCode ?? 1);
   });
 }
 

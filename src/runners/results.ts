@@ -1,5 +1,5 @@
 import { UserError } from "../errors.js";
-import { RESULTS_ENTRY, type Results } from "../protocol.js";
+import { checkProtocol, RESULTS_ENTRY, type Results } from "../protocol.js";
 import type { Reporter } from "../ui/reporter.js";
 import { formatBytes, plural } from "../ui/format.js";
 import { extractZip, readZipEntry, type ExtractReport } from "../workdir/extract.js";
@@ -37,7 +37,9 @@ export async function applyResults(o: ApplyOptions): Promise<{ results: Results;
 export async function readResults(archivePath: string): Promise<Results> {
   const raw = await readZipEntry(archivePath, RESULTS_ENTRY);
   if (!raw) throw new UserError(`the results archive has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
-  return JSON.parse(raw.toString("utf8")) as Results;
+  const results = JSON.parse(raw.toString("utf8")) as Results;
+  checkProtocol(results.protocol, "the results archive");
+  return results;
 }
 
 function reportApplied(io: Reporter, results: Results, report: ExtractReport): void {

@@ -46,18 +46,23 @@ const document = (...Statement: Statement[]): PolicyDocument => ({ Version: "201
 const bucketArn = (n: PolicyNames) => `arn:aws:s3:::${n.bucket.bucket}`;
 const objectsArn = (n: PolicyNames) => `${bucketArn(n)}/${n.bucket.prefix ? `${n.bucket.prefix}/` : ""}*`;
 const batchArn = (n: PolicyNames, resource: string) => `arn:aws:batch:${n.region}:${n.account}:${resource}`;
+
+/** A queue or job definition as a bare name: settings may give an ARN or, for jobs, name:revision. */
+export function bareName(nameOrArn: string): string {
+  return nameOrArn.replace(/^arn:[^:]+:batch:[^:]*:\d*:(job-queue|job-definition)\//, "").replace(/:\d+$/, "");
+}
 const OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"];
 
 /** For the people (or CI) who run nbatch: submit, watch, stop and check jobs; read their logs; use the bucket. */
 export function userPolicy(n: PolicyNames): PolicyDocument {
   return document(
     allow("SubmitJobs", ["batch:SubmitJob", "batch:TagResource"], [
-      batchArn(n, `job-queue/${n.queue}`),
-      batchArn(n, `job-definition/${n.job}:*`),
-      batchArn(n, `job-definition/${n.job}-*`),
+      batchArn(n, `job-queue/${bareName(n.queue)}`),
+      batchArn(n, `job-definition/${bareName(n.job)}:*`),
+      batchArn(n, `job-definition/${bareName(n.job)}-*`),
       batchArn(n, "job/*"),
     ]),
-    allow("RegisterImageAndSecretVariants", "batch:RegisterJobDefinition", batchArn(n, `job-definition/${n.job}-*`)),
+    allow("RegisterImageAndSecretVariants", "batch:RegisterJobDefinition", batchArn(n, `job-definition/${bareName(n.job)}-*`)),
     allow("PassJobRoles", "iam:PassRole", [`arn:aws:iam::${n.account}:role/${n.jobRole}`, `arn:aws:iam::${n.account}:role/${n.executionRole}`]),
     allow(
       "WatchAndStopJobs",

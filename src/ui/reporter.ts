@@ -10,7 +10,7 @@ export type BuildEvent =
   | { type: "download"; path: string; action: string }
   | { type: "detached"; jobId: string; attach: string }
   | { type: "dry-run"; files: number; bytes: number; inputsUrl: string; upload: boolean; excluded: { path: string; rule: string }[]; submitJob: unknown }
-  | { type: "exit"; code: number; jobId?: string; status?: string; jobExitCode?: number };
+  | { type: "exit"; code: number; jobId?: string; status?: string; jobExitCode?: number; error?: string };
 
 export interface Reporter {
   readonly json: boolean;

@@ -73,8 +73,11 @@ export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
       await ensureParentDirs(root, p.path, verified);
       const local = await statEntry(root, p.path);
       if (local && local.type !== "dir") throw new Refusal("a file or symlink of that name exists locally");
-      if (local) done(p.path, "identical", report.identical);
-      else {
+      if (local) {
+        // A mode the job changed on an existing directory comes back too.
+        if (local.mode !== p.mode) created.push(p);
+        done(p.path, "identical", report.identical);
+      } else {
         // Owner-writable while it is filled; its own mode is applied at the end.
         await mkdir(join(root, p.path), { mode: 0o700 });
         created.push(p);
@@ -99,13 +102,15 @@ export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
     report.conflicts.push({ path: p.path, savedAs: dest });
     opts.onFile?.(p.path, "conflict");
   };
-  await eachLimited(planned.filter((e) => e.type !== "dir"), (p) => attempt(p, () => place(p)));
-
-  // Deepest first: a parent without write or search permission must not block its children.
-  for (const p of created.reverse()) {
-    const abs = join(root, p.path);
-    await chmod(abs, p.mode);
-    await utimes(abs, p.mtimeMs / 1000, p.mtimeMs / 1000);
+  try {
+    await eachLimited(planned.filter((e) => e.type !== "dir"), (p) => attempt(p, () => place(p)));
+  } finally {
+    // Deepest first: a parent without write or search permission must not block its children.
+    for (const p of created.reverse()) {
+      const abs = join(root, p.path);
+      await chmod(abs, p.mode);
+      await utimes(abs, p.mtimeMs / 1000, p.mtimeMs / 1000);
+    }
   }
 
   const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
@@ -193,14 +198,13 @@ function reasonFor(err: unknown): string {
 /** Run `work` over items, at most CONCURRENCY at a time; a thrown error stops new work. */
 async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  let failed = false;
+  let failure: { err: unknown } | undefined;
+  // On a failure no new item starts, but those under way finish before we return.
   const worker = async () => {
-    while (!failed && next < items.length) {
-      await work(items[next++]!).catch((err: unknown) => {
-        failed = true;
-        throw err;
-      });
+    while (!failure && next < items.length) {
+      await work(items[next++]!).catch((err: unknown) => void (failure ??= { err }));
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  if (failure) throw failure.err;
 }

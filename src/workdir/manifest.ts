@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Stats } from "node:fs";
 import { lstat, open, readdir, readlink, realpath } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import { isInside, realpathOfPrefix } from "./paths.js";
 import type { Exclusion } from "./patterns.js";
@@ -61,7 +61,8 @@ export async function scanDirectory(
         await walk(rel);
       } else if (st.isSymbolicLink()) {
         const target = await guard(rel, () => readlink(abs));
-        if (await linkStaysInside(rootReal, abs, target)) manifest.entries.push(toEntry(rel, st, target));
+        const real = await linkDestination(abs, target);
+        if (isInside(rootReal, real)) manifest.entries.push(toEntry(rel, st, portableTarget(rootReal, rel, target, real)));
         else manifest.excluded.push({ path: rel, rule: OUTSIDE_SYMLINK_RULE });
       } else if (st.isFile()) {
         if (!(await canRead(abs, st))) throw permissionError(rel);
@@ -119,14 +120,27 @@ function toEntry(path: string, st: Stats, target?: string): ManifestEntry {
   return entry;
 }
 
-/** Whether a link, followed as far as it resolves, ends inside root. */
-async function linkStaysInside(rootReal: string, abs: string, target: string): Promise<boolean> {
+/** Where a link ends, followed as far as it resolves. */
+async function linkDestination(abs: string, target: string): Promise<string> {
   try {
-    return isInside(rootReal, await realpath(abs));
+    return await realpath(abs);
   } catch {
     // Dangling or looping: judge by where the target text points.
-    return isInside(rootReal, await realpathOfPrefix(resolve(dirname(abs), target)));
+    return realpathOfPrefix(resolve(dirname(abs), target));
   }
+}
+
+/**
+ * A link that stays inside but is written absolute, or with `..` after a
+ * name, would point out of (or be refused in) the job's copy: it travels as
+ * the relative path from its own directory to where it ends.
+ */
+function portableTarget(rootReal: string, rel: string, target: string, real: string): string {
+  const parts = target.split("/");
+  const firstName = parts.findIndex((p) => p !== "..");
+  const dotsAfterName = firstName >= 0 && parts.slice(firstName).includes("..");
+  if (!isAbsolute(target) && !dotsAfterName) return target;
+  return posix.relative(posix.dirname(rel), relative(rootReal, real).split(sep).join("/")) || ".";
 }
 
 /**

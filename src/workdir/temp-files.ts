@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { lstat, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { isInside } from "./paths.js";
 
 /**
  * Files being written are named .nbatch-tmp-<pid>-<random> beside their
@@ -23,13 +24,18 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Removes stale temp files in the given directories (relative to root); missing ones are skipped. */
+/**
+ * Removes stale temp files in the given directories (relative to root).
+ * Directories that are missing, or that lead out of root through a
+ * symlink, are skipped; a file we may not remove is left alone.
+ */
 export async function sweepStaleTemps(root: string, dirs: Iterable<string>): Promise<void> {
   for (const dir of new Set(dirs)) {
-    const names = await readdir(join(root, dir)).catch(() => [] as string[]);
-    for (const name of names) {
+    const real = await realpath(join(root, dir)).catch(() => undefined);
+    if (!real || !isInside(root, real)) continue;
+    for (const name of await readdir(real).catch(() => [] as string[])) {
       const m = /^\.nbatch-tmp-(\d+)-[0-9a-f]+$/.exec(name);
-      if (m && !alive(Number(m[1]))) await rm(join(root, dir, name), { force: true });
+      if (m && !alive(Number(m[1]))) await rm(join(real, name), { force: true }).catch(() => undefined);
     }
   }
 }
@@ -42,9 +48,13 @@ export async function sweepStaleTemps(root: string, dirs: Iterable<string>): Pro
 export async function withTempDir<T>(kind: string, fn: (dir: string) => Promise<T>): Promise<T> {
   const base = tmpdir();
   const stale = new RegExp(`^nbatch-${kind}-(\\d+)-`);
+  const uid = process.getuid?.();
   for (const name of await readdir(base).catch(() => [] as string[])) {
     const m = stale.exec(name);
-    if (m && !alive(Number(m[1]))) await rm(join(base, name), { recursive: true, force: true });
+    if (!m || alive(Number(m[1]))) continue;
+    // In a shared /tmp, other people's leftovers are theirs to remove.
+    const owner = await lstat(join(base, name)).then((st) => st.uid, () => undefined);
+    if (owner === uid) await rm(join(base, name), { recursive: true, force: true }).catch(() => undefined);
   }
   const dir = await mkdtemp(join(base, `nbatch-${kind}-${process.pid}-`));
   try {

@@ -240,3 +240,20 @@ describeWithMoto("nbatch build: retries, run ids and ended jobs", () => {
     expect(await exists(join(dir, "made.txt"))).toBe(false);
   });
 });
+
+describeWithMoto("nbatch build --json on an error", () => {
+  let w: World;
+  beforeAll(async () => {
+    w = await startWorld();
+  });
+  afterAll(() => w?.stop());
+
+  it("ends the event stream with an exit event that says why", async () => {
+    const dir = await w.makeDir("json-error", {});
+    const r = await w.nbatch(["build", "--aws-batch", "--json", "--aws-batch-queue", "no-such-queue", dir, "--", "true"]);
+    expect(r.code).toBe(1);
+    const last = events(r.stdout).at(-1);
+    expect(last).toMatchObject({ type: "exit", code: 1 });
+    expect(last.error).toMatch(/job queue "no-such-queue" not found/);
+  });
+});

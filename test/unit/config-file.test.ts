@@ -69,8 +69,6 @@ describe("readConfigFile", () => {
         "  cpus = 8",
         "memory = 15GiB",
         "agent-command = true",
-        "[unknown]",
-        "x = y",
       ].join("\n"),
     );
     expect(readConfigFile(path)).toEqual({
@@ -82,8 +80,14 @@ describe("readConfigFile", () => {
         memory: "15GiB",
         "agent-command": "true",
       },
-      unknown: { x: "y" },
     });
+  });
+
+  it.each([
+    ["[aws-batch]\nmemroy = 15GiB\n", /line 2: unknown key "memroy" in \[aws-batch\]; known keys: .*memory/],
+    ["[core]\nrunner = local\n[aws_batch]\nqueue = q\n", /line 3: unknown section \[aws_batch\]; nbatch reads \[core\] and \[aws-batch\]/],
+  ])("reports a typo in a key or section with its line: %j", (text, message) => {
+    expect(() => readConfigFile(write(text))).toThrow(message);
   });
 
   it("names the file and line of a malformed line", () => {

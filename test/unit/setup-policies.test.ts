@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
-import { DEFAULT_NAMES, POLICIES, policyText, userPolicy, type PolicyNames } from "../../src/setup/policies.js";
+import { bareName, DEFAULT_NAMES, POLICIES, policyText, userPolicy, type PolicyNames } from "../../src/setup/policies.js";
 import { repoRoot } from "../support/cli.js";
 import { createTestIO } from "../support/io.js";
 
@@ -64,5 +64,14 @@ describe("nbatch setup aws-batch", () => {
 
   it("says what it can do when asked for nothing", async () => {
     expect(await run()).toMatchObject({ code: 2, stderr: "nbatch: error: nbatch setup aws-batch needs --print-policies or --print-template; the step-by-step guide is docs/aws-setup.md\n" });
+  });
+});
+
+describe("policies for a job given as name:revision or ARN", () => {
+  it("name the bare job definition and queue", () => {
+    expect(bareName("nbatch-job:3")).toBe("nbatch-job");
+    expect(bareName("arn:aws:batch:us-east-1:123456789012:job-definition/nbatch-job:7")).toBe("nbatch-job");
+    expect(bareName("arn:aws:batch:eu-west-1:123456789012:job-queue/lab-queue")).toBe("lab-queue");
+    expect(bareName("plain")).toBe("plain");
   });
 });

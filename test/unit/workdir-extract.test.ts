@@ -301,3 +301,12 @@ describe("extractZip's report", () => {
     expect(report.bytes).toBe(entries.reduce((sum, e) => sum + e.data.length, 0));
   });
 });
+
+describe("extractZip and existing directories", () => {
+  it("applies a mode the job changed on a directory that exists locally", async () => {
+    const { dest, run } = setup([{ name: "d/", data: "", mode: 0o40700 }]);
+    mkdirSync(join(dest, "d"), { mode: 0o755 });
+    await run();
+    expect(statSync(join(dest, "d")).mode & 0o777).toBe(0o700);
+  });
+});

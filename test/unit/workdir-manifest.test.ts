@@ -92,6 +92,21 @@ describe("scanDirectory", () => {
     expect(new Set(m.excluded.map((e) => e.rule))).toEqual(new Set(["symlink outside the directory"]));
   });
 
+  it("rewrites absolute and ..-after-a-name links that stay inside as relative ones, so they work in the job's copy", async () => {
+    const root = tempDir();
+    mkdirSync(join(root, "sub/deep"), { recursive: true });
+    writeFileSync(join(root, "sub/deep/f"), "f");
+    symlinkSync(join(root, "sub"), join(root, "abs-dir"));
+    symlinkSync(join(root, "sub/deep/f"), join(root, "sub/abs-file"));
+    symlinkSync("deep/../deep/f", join(root, "sub/dotted"));
+    const m = await scanDirectory(root, defaults);
+    expect(m.entries.filter((e) => e.type === "symlink").map((e) => [e.path, e.target])).toEqual([
+      ["abs-dir", "sub"],
+      ["sub/abs-file", "deep/f"],
+      ["sub/dotted", "deep/f"],
+    ]);
+  });
+
   it("skips fifos as not regular files", async () => {
     const root = tempDir();
     execFileSync("mkfifo", [join(root, "pipe")]);

@@ -5,7 +5,9 @@ import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
 import type { BuildRequest, FollowPrefs } from "../../runners/request.js";
 import { shellQuote } from "../../ui/format.js";
-import { createReporter } from "../../ui/reporter.js";
+import { createReporter, type Reporter } from "../../ui/reporter.js";
+import type { AwsClients } from "../../aws/clients.js";
+import type { Clock } from "../../clock.js";
 import type { CommandContext } from "../context.js";
 import { checkFlags, type BuildFlags } from "./flags.js";
 import { parseRetries, parseSecrets, parseTags, parseTimeout, resolveEnv } from "./parse.js";
@@ -45,7 +47,7 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   };
   const reporter = createReporter(ctx.io, Boolean(flags.json));
   if (flags.attach) {
-    return withAws(settings, async (deps) => {
+    return withAws(settings, reporter, async (deps) => {
       const { runAttach } = await import("../../runners/aws-batch/attach.js");
       return runAttach(
         { jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: downloadPatterns(flags), excludeFromDownload: flags.excludeFromDownload, follow },
@@ -72,18 +74,28 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     const { runLocal } = await import("../../runners/local.js");
     return runLocal(req, { io: ctx.io, env: ctx.env, signals: process, maxResultsBytes: settings.maxResultsBytes });
   }
-  return withAws(settings, async (deps) => {
+  return withAws(settings, reporter, async (deps) => {
     const { runAwsBatch } = await import("../../runners/aws-batch/run.js");
     return runAwsBatch(req, { ...deps, reporter, env: ctx.env, stdinIsTTY: ctx.io.stdinIsTTY });
   });
 }
 
-/** Loads the AWS side only when needed, and closes its sockets after. */
-async function withAws<T>(settings: Settings, fn: (deps: { settings: Settings; clients: import("../../aws/clients.js").AwsClients; clock: import("../../clock.js").Clock; signals: NodeJS.EventEmitter }) => Promise<T>): Promise<T> {
+/**
+ * Loads the AWS side only when needed, and closes its sockets after. A
+ * failure still ends a --json stream with an exit event, so scripts see why.
+ */
+async function withAws<T>(
+  settings: Settings,
+  reporter: Reporter,
+  fn: (deps: { settings: Settings; clients: AwsClients; clock: Clock; signals: NodeJS.EventEmitter }) => Promise<T>,
+): Promise<T> {
   const [{ createAwsClients }, { realClock }] = await Promise.all([import("../../aws/clients.js"), import("../../clock.js")]);
   const clients = createAwsClients(settings.aws);
   try {
     return await fn({ settings, clients, clock: realClock, signals: process });
+  } catch (err) {
+    if (reporter.json) reporter.emit({ type: "exit", code: (err as { exitCode?: number }).exitCode ?? 1, error: (err as Error).message });
+    throw err;
   } finally {
     clients.destroy();
   }
