@@ -156,33 +156,35 @@ function isEdited(local: ManifestEntry, base: ManifestEntry | undefined): boolea
 }
 
 /** Temp file beside the target, verified, stamped, then renamed: a crash leaves old or complete. */
-async function writeFile(p: PlannedEntry, dest: string): Promise<number> {
+async function viaTemp(dest: string, fill: (tmp: string) => Promise<number>): Promise<number> {
   const tmp = tempBeside(dest);
   try {
-    const meter = new Crc32Meter(p.size, () => new Refusal("size mismatch: more data than the archive declares"));
-    await pipeline(p.record.stream(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
-    verify(meter, p.record, p.size);
-    await chmod(tmp, p.mode);
-    await utimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
+    const bytes = await fill(tmp);
     await rename(tmp, dest);
-    return meter.size;
+    return bytes;
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
   }
 }
 
-async function writeLink(p: PlannedEntry, target: string, dest: string): Promise<number> {
-  const tmp = tempBeside(dest);
-  try {
+function writeFile(p: PlannedEntry, dest: string): Promise<number> {
+  return viaTemp(dest, async (tmp) => {
+    const meter = new Crc32Meter(p.size, () => new Refusal("size mismatch: more data than the archive declares"));
+    await pipeline(p.record.stream(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+    verify(meter, p.record, p.size);
+    await chmod(tmp, p.mode);
+    await utimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
+    return meter.size;
+  });
+}
+
+function writeLink(p: PlannedEntry, target: string, dest: string): Promise<number> {
+  return viaTemp(dest, async (tmp) => {
     await symlink(target, tmp);
     await lutimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
-    await rename(tmp, dest);
     return p.size;
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
 }
 
 /** Why one entry failed. A full disk is not about one entry: it stops the extraction. */
