@@ -68,6 +68,8 @@ describeWithMoto("nbatch build: job control", () => {
     expect(r.stderr).toContain("Cancelling job");
     expect(r.stdout).toMatch(/\] got TERM$/m);
     expect(r.code).toBe(130);
+    const terminate = w.executor.requests.filter((q) => q.operation === "TerminateJob").at(-1);
+    expect(terminate?.body.reason).toMatch(/^Cancelled by nbatch \(.+@.+\)$/);
     expect(await readFile(join(dir, "partial.txt"), "utf8")).toBe("partial\n");
   });
 

@@ -1,9 +1,7 @@
-import { hostname, userInfo } from "node:os";
 import { TerminateJobCommand } from "@aws-sdk/client-batch";
 import { aws } from "../../aws/errors.js";
 import { realClock } from "../../clock.js";
-import { envValue, type Env } from "../../config/file.js";
-import { describeJob, isDone, summary, type JobState } from "../../runners/aws-batch/jobs.js";
+import { cancelReason, describeJob, isDone, summary, type JobState } from "../../runners/aws-batch/jobs.js";
 import type { CommandContext } from "../context.js";
 import { describeOne, withJobSession, type AwsFlags, type JobSession } from "../status/lookup.js";
 
@@ -43,20 +41,6 @@ export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandCont
     io.info(summary(await waitUntilDone(session, view.region, job)));
     return 0;
   });
-}
-
-/** Batch shows this as the job's status reason: who stopped it, from where. */
-export function cancelReason(env: Env): string {
-  const user = envValue(env, "USER") ?? envValue(env, "LOGNAME") ?? safeUserName();
-  return `Cancelled by nbatch (${user}@${hostname()})`;
-}
-
-function safeUserName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "unknown";
-  }
 }
 
 async function waitUntilDone(session: JobSession, region: string, job: JobState): Promise<JobState> {

@@ -15,7 +15,7 @@ import type { Results } from "../../protocol.js";
 import type { FollowPrefs } from "../request.js";
 import { applyResults } from "../results.js";
 import { controlJob, type ControlAction } from "./control.js";
-import { summary, type JobState } from "./jobs.js";
+import { cancelReason, summary, type JobState } from "./jobs.js";
 import { watchJob } from "./watch.js";
 
 export interface FollowDeps {
@@ -25,6 +25,7 @@ export interface FollowDeps {
   clock: Clock;
   signals: NodeJS.EventEmitter;
   stdinIsTTY: boolean;
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 /** A submitted job and where its results go. */
@@ -114,7 +115,7 @@ function finish(reporter: Reporter, code: number, jobId: string, job?: JobState)
 
 async function terminate(deps: FollowDeps, jobId: string): Promise<void> {
   await aws({ action: "batch:TerminateJob", resource: `job ${jobId}`, region: deps.settings.aws.region }, () =>
-    deps.clients.batch.send(new TerminateJobCommand({ jobId, reason: "Cancelled with nbatch" })),
+    deps.clients.batch.send(new TerminateJobCommand({ jobId, reason: cancelReason(deps.env) })),
   );
 }
 

@@ -1,3 +1,4 @@
+import { hostname, userInfo } from "node:os";
 import { plural } from "../../ui/format.js";
 import { DescribeJobsCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
 
@@ -89,4 +90,18 @@ export function summary(job: JobState): string {
   const took = job.startedAt && job.stoppedAt ? ` after ${formatDuration(job.stoppedAt - job.startedAt)}` : "";
   const how = job.exitCode !== undefined ? ` (exited ${job.exitCode})` : job.statusReason ? ` (${job.statusReason})` : "";
   return `Job ${job.status}${took}${how}`;
+}
+
+/** Batch shows this as the job's status reason: who stopped it, from where. */
+export function cancelReason(env: Readonly<Record<string, string | undefined>>): string {
+  const user = env.USER || env.LOGNAME || safeUserName();
+  return `Cancelled by nbatch (${user}@${hostname()})`;
+}
+
+function safeUserName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return "unknown";
+  }
 }

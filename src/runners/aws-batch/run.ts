@@ -17,9 +17,7 @@ import { envObject, inputsObject, resultsObject } from "./layout.js";
 import { checkBucket, checkQueue, deriveJobDefinition, findJobDefinition } from "./resources.js";
 import { submitInput } from "./submit.js";
 
-export interface AwsBatchDeps extends FollowDeps {
-  env: Readonly<Record<string, string | undefined>>;
-}
+export type AwsBatchDeps = FollowDeps;
 
 /** `nbatch build --aws-batch`: check, pack, submit, then follow the job to its end. */
 export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promise<number> {
