@@ -16,6 +16,8 @@ export interface RunRecord {
   dir: string;
   queue: string;
   region: string;
+  /** The AWS profile it was submitted with, if any: another profile may be another account. */
+  profile?: string;
   /** s3://bucket/prefix */
   bucket: string;
   resultsUrl: string;

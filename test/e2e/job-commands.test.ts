@@ -1,6 +1,6 @@
 import { BatchClient, DescribeJobsCommand, SubmitJobCommand, type JobDetail } from "@aws-sdk/client-batch";
 import { randomUUID } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { listRuns, recordRun, type RunRecord } from "../../src/history.js";
@@ -218,6 +218,21 @@ describeWithMoto("the job commands: status, logs, cancel, ls", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain(`job ${stranger} is not known to Batch`);
     expect(w.executor.requests.some((q) => q.operation === "TerminateJob" && q.body.jobId === stranger)).toBe(false);
+  });
+
+  it("ls asks about each run with the AWS profile it was submitted with, one DescribeJobs per profile", async () => {
+    const env = await history([{ jobId: ok }, { jobId: failed, profile: "lab-b" }]);
+    const aws = join(w.home, "aws-profiles");
+    await mkdir(aws, { recursive: true });
+    await writeFile(join(aws, "credentials"), "[lab-b]\naws_access_key_id = labb\naws_secret_access_key = labb\n");
+    const mark = w.executor.requests.length;
+    const r = await w.nbatch(["ls", "--json"], { env: { ...env, AWS_SHARED_CREDENTIALS_FILE: join(aws, "credentials") } });
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout).map((j) => [j.jobId, j.status])).toEqual([
+      [failed, "FAILED"],
+      [ok, "SUCCEEDED"],
+    ]);
+    expect(describeCalls(mark)).toHaveLength(2);
   });
 
   it("ls lists the history newest first with live statuses in one DescribeJobs call, keeping forgotten runs", async () => {

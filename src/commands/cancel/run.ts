@@ -3,7 +3,7 @@ import { aws } from "../../aws/errors.js";
 import { realClock } from "../../clock.js";
 import { cancelReason, describeJob, isDone, summary, type JobState } from "../../runners/aws-batch/jobs.js";
 import type { CommandContext } from "../context.js";
-import { describeOne, withJobSession, type AwsFlags, type JobSession } from "../status/lookup.js";
+import { describeOne, withJobSession, type AwsFlags, type JobSession, type JobView } from "../status/lookup.js";
 
 export interface CancelFlags extends AwsFlags {
   wait?: boolean;
@@ -28,7 +28,7 @@ export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandCont
       io.info(`Job ${job.id} has already ${job.status}; nothing to cancel`);
       return 0;
     }
-    const batch = session.clients(view.region).batch;
+    const batch = session.clients(view.region, view.profile).batch;
     await aws({ action: "batch:TerminateJob", resource: `job ${job.id}`, region: view.region }, () =>
       batch.send(new TerminateJobCommand({ jobId: job.id, reason: cancelReason(ctx.env) })),
     );
@@ -38,13 +38,13 @@ export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandCont
         : `Stopping job ${job.id} (it was ${job.status}); its command gets SIGTERM and the agent uploads what it made so far`,
     );
     if (!flags.wait) return 0;
-    io.info(summary(await waitUntilDone(session, view.region, job)));
+    io.info(summary(await waitUntilDone(session, view, job)));
     return 0;
   });
 }
 
-async function waitUntilDone(session: JobSession, region: string, job: JobState): Promise<JobState> {
-  const batch = session.clients(region).batch;
+async function waitUntilDone(session: JobSession, { region, profile }: JobView, job: JobState): Promise<JobState> {
+  const batch = session.clients(region, profile).batch;
   let state = job;
   while (!isDone(state.status)) {
     await realClock.sleep(session.settings.awsBatch.pollIntervalMs);

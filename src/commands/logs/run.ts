@@ -21,7 +21,7 @@ export async function logsRun(id: string, flags: LogsFlags, ctx: CommandContext)
   return withJobSession(flags, ctx, async (session) => {
     const view = await describeOne(session, id);
     const job = view.state ?? forgotten(view, ctx);
-    const clients = session.clients(view.region);
+    const clients = session.clients(view.region, view.profile);
     if (flags.follow && !isDone(job.status)) {
       const final = await watchJob({
         batch: clients.batch,

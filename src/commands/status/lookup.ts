@@ -29,13 +29,15 @@ export interface JobTarget {
 /** A target and what Batch said of it: no state means Batch does not know the job (any more). */
 export interface JobView extends JobTarget {
   region: string;
+  profile?: string;
   state?: JobState;
 }
 
 export interface JobSession {
   settings: Settings;
   region(target: JobTarget): string;
-  clients(region: string): AwsClients;
+  profile(target: JobTarget): string | undefined;
+  clients(region: string, profile?: string): AwsClients;
   /** Job ids or run ids, matched against the history; the ids themselves when it has no match. */
   targets(ids: readonly string[]): Promise<JobTarget[]>;
   /** DescribeJobs, batched per region, in the targets' order. */
@@ -49,9 +51,11 @@ export function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession
   const session: JobSession = {
     settings,
     region: (t) => flags.awsRegion || t.record?.region || settings.aws.region,
-    clients(region) {
-      let c = made.get(region);
-      if (!c) made.set(region, (c = createAwsClients({ ...settings.aws, region })));
+    profile: (t) => flags.awsProfile || t.record?.profile || settings.aws.profile,
+    clients(region, profile) {
+      const key = `${region}\n${profile ?? ""}`;
+      let c = made.get(key);
+      if (!c) made.set(key, (c = createAwsClients({ ...settings.aws, region, profile })));
       return c;
     },
     async targets(ids) {
@@ -62,23 +66,25 @@ export function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession
       });
     },
     async describe(targets) {
-      const byRegion = new Map<string, string[]>();
+      // One batched DescribeJobs per region and profile (another profile may be another account).
+      const byPlace = new Map<string, { region: string; profile?: string; ids: string[] }>();
       for (const t of targets) {
-        const region = session.region(t);
-        if (!byRegion.has(region)) byRegion.set(region, []);
-        byRegion.get(region)!.push(t.id);
+        const [region, profile] = [session.region(t), session.profile(t)];
+        const key = `${region}\n${profile ?? ""}`;
+        if (!byPlace.has(key)) byPlace.set(key, { region, profile, ids: [] });
+        byPlace.get(key)!.ids.push(t.id);
       }
       const found = new Map<string, JobState>();
       await Promise.all(
-        [...byRegion].map(async ([region, ids]) => {
+        [...byPlace.values()].map(async ({ region, profile, ids }) => {
           const states = await aws(
             { action: "batch:DescribeJobs", resource: `jobs in ${region}`, region, endpoint: settings.aws.endpoints.batch },
-            () => describeJobs(session.clients(region).batch, ids),
+            () => describeJobs(session.clients(region, profile).batch, ids),
           );
           for (const s of states) found.set(s.id, s);
         }),
       );
-      return targets.map((t) => ({ ...t, region: session.region(t), state: found.get(t.id) }));
+      return targets.map((t) => ({ ...t, region: session.region(t), profile: session.profile(t), state: found.get(t.id) }));
     },
     close() {
       for (const c of made.values()) c.destroy();

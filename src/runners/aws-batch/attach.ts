@@ -49,6 +49,9 @@ export async function runAttach(req: AttachRequest, deps: AwsBatchDeps): Promise
   if (record && record.region !== region) {
     throw new UserError(`job ${record.jobId} ran in ${record.region}: add --aws-region ${record.region}`);
   }
+  if (record?.profile && record.profile !== deps.settings.aws.profile) {
+    throw new UserError(`job ${record.jobId} was submitted with the AWS profile ${record.profile}: add --aws-profile ${record.profile}`);
+  }
   // The history also knows runs by their run id.
   if (!job && record!.jobId !== req.jobId) job = await describe(record!.jobId);
   const jobId = job?.jobId ?? record!.jobId;

@@ -79,6 +79,7 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
       dir: req.dir,
       queue: settings.awsBatch.queue,
       region,
+      profile: settings.aws.profile,
       bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
       resultsUrl: s3Url(resultsObj),
       inputsUrl: s3Url(inputsObj),
