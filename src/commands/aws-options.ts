@@ -13,6 +13,10 @@ const PLACEHOLDER: Record<string, string> = {
   "aws-batch.cpus": "n",
   "aws-batch.memory": "size",
   "aws-batch.agent-command": "command",
+  "aws-batch.s3-bucket-owner": "account-id",
+  "aws-batch.sse": "AES256|aws:kms",
+  "aws-batch.sse-kms-key-id": "key",
+  "core.max-results-size": "size",
 };
 
 const FLAG_ROWS = SETTING_ROWS.filter((row) => row.flag !== undefined);
@@ -23,13 +27,13 @@ const attribute = (flag: string) => new Option(flag).attributeName();
 export interface AwsFlags {
   awsRegion?: string;
   awsProfile?: string;
-  [setting: string]: unknown;
 }
 
 /** Adds the flags of the settings named (all that have one, without a list). */
 export function addSettingOptions(command: Command, only?: readonly string[]): Command {
   for (const row of FLAG_ROWS.filter((r) => !only || only.includes(r.name))) {
-    command.option(`${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`, row.description);
+    const fallback = row.default ?? row.defaultNote;
+    command.option(`${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`, fallback ? `${row.description} (default: ${fallback})` : row.description);
   }
   return command;
 }
@@ -45,7 +49,7 @@ export function addAwsOptions(command: Command, only?: readonly string[]): Comma
 export function awsSettingsInput(flags: AwsFlags, env: ResolveInput["env"]): ResolveInput {
   const settingFlags: ResolveInput["flags"] = {};
   for (const row of FLAG_ROWS) {
-    const value = flags[attribute(row.flag!)];
+    const value = (flags as Record<string, unknown>)[attribute(row.flag!)];
     if (typeof value === "string") settingFlags[row.name] = value;
   }
   return { flags: settingFlags, region: flags.awsRegion, profile: flags.awsProfile, env };

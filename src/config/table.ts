@@ -119,8 +119,8 @@ export const SETTINGS = {
   }),
   sseKmsKeyId: row<string>("aws-batch.sse-kms-key-id", {
     flag: "--sse-kms-key-id",
-    description: "KMS key (id, alias or ARN) for --sse aws:kms; default: the account's aws/s3 key",
-    defaultNote: "the aws/s3 key",
+    description: "KMS key (id, alias or ARN) for --sse aws:kms",
+    defaultNote: "the account's aws/s3 key",
     parse: nameParser("KMS key", "alias/nbatch"),
   }),
   maxResultsSize: row<number>("core.max-results-size", {

@@ -1,19 +1,14 @@
 import { Command } from "commander";
+import { addAwsOptions } from "../aws-options.js";
 import { collect, type CommandDefinition } from "../context.js";
 
 export const buildCommand: CommandDefinition = (ctx) =>
-  new Command("build")
+  addAwsOptions(new Command("build"))
     .description("Run <command> over <dir>: on AWS Batch with --aws-batch, else on this machine")
     .argument("[dir]", "the directory to upload, run in, and bring results back to")
     .argument("[command...]", "the command to run (after --); default: the job definition's command")
     .option("--aws-batch", "run on AWS Batch (default when [core] runner = aws-batch)")
     .option("--local", "run on this machine, through the same pack/run/unpack path")
-    .option("--aws-batch-job <name>", "job definition name, name:revision or ARN (default nbatch-job)")
-    .option("--aws-batch-queue <name>", "job queue (default nbatch-job-queue)")
-    .option("--aws-batch-s3-bucket <bucket[/prefix]>", "S3 bucket and optional key prefix for inputs and results")
-    .option("--aws-batch-cpus <n>", "vCPUs for the job (default: the job definition's)")
-    .option("--aws-batch-memory <size>", "memory for the job, e.g. 15GiB, 7200MB or 4096 (MiB)")
-    .option("--agent-command <command>", "how the job starts the agent (default: nbatch agent)")
     .option("--image <image>", "run a container image other than the job definition's")
     .option("--secret <NAME=ARN>", "set NAME in the job from a Secrets Manager secret or SSM parameter (repeatable)", collect, [])
     .option("--env <NAME[=VALUE]>", "pass an environment variable to the job (repeatable); values never appear in the job description", collect, [])
@@ -31,12 +26,6 @@ export const buildCommand: CommandDefinition = (ctx) =>
     .option("--tag <KEY=VALUE>", "tag the job (repeatable); tags propagate to its ECS task", collect, [])
     .option("--dry-run", "show what would be uploaded and submitted, and do nothing")
     .option("--json", "print newline-delimited JSON events on stdout (text goes to stderr)")
-    .option("--aws-batch-s3-bucket-owner <account-id>", "fail unless the bucket belongs to this AWS account")
-    .option("--sse <AES256|aws:kms>", "server-side encryption of uploads (default AES256)")
-    .option("--sse-kms-key-id <key>", "KMS key for --sse aws:kms")
-    .option("--max-results-size <size>", "refuse results archives larger than this unpacked (default 100GiB)")
-    .option("--aws-region <region>", "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's, us-east-1)")
-    .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)")
     .addHelpText(
       "after",
       `

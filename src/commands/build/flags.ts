@@ -1,24 +1,17 @@
 import { UsageError } from "../../errors.js";
 import type { Runner } from "../../config/settings.js";
+import type { AwsFlags } from "../aws-options.js";
 
-/** The flags of `nbatch build`, as commander hands them over. */
-export interface BuildFlags {
+/**
+ * The flags of `nbatch build`, as commander hands them over. The setting
+ * flags (--aws-batch-queue, --sse, ...) come from the settings table and go
+ * straight to the resolver (aws-options.ts).
+ */
+export interface BuildFlags extends AwsFlags {
   awsBatch?: boolean;
   local?: boolean;
-  awsBatchJob?: string;
-  awsBatchQueue?: string;
-  awsBatchS3Bucket?: string;
-  awsBatchCpus?: string;
-  awsBatchMemory?: string;
-  agentCommand?: string;
-  awsRegion?: string;
-  awsProfile?: string;
   image?: string;
   secret: string[];
-  awsBatchS3BucketOwner?: string;
-  sse?: string;
-  sseKmsKeyId?: string;
-  maxResultsSize?: string;
   env: string[];
   excludeFromUpload: string[];
   /** The --download patterns, or false with --no-download. */

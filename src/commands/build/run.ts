@@ -8,6 +8,7 @@ import { shellQuote } from "../../ui/format.js";
 import { createReporter, type Reporter } from "../../ui/reporter.js";
 import type { AwsClients } from "../../aws/clients.js";
 import type { Clock } from "../../clock.js";
+import { awsSettingsInput } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
 import { checkFlags, type BuildFlags } from "./flags.js";
 import { parseRetries, parseSecrets, parseTags, parseTimeout, resolveEnv } from "./parse.js";
@@ -16,22 +17,8 @@ export type { BuildFlags };
 
 export async function buildRun(dirArg: string | undefined, command: string[], flags: BuildFlags, ctx: CommandContext): Promise<number> {
   const settings = resolveSettings({
-    flags: {
-      "aws-batch.job": flags.awsBatchJob,
-      "aws-batch.queue": flags.awsBatchQueue,
-      "aws-batch.s3-bucket": flags.awsBatchS3Bucket,
-      "aws-batch.cpus": flags.awsBatchCpus,
-      "aws-batch.memory": flags.awsBatchMemory,
-      "aws-batch.agent-command": flags.agentCommand,
-      "aws-batch.s3-bucket-owner": flags.awsBatchS3BucketOwner,
-      "aws-batch.sse": flags.sse,
-      "aws-batch.sse-kms-key-id": flags.sseKmsKeyId,
-      "core.max-results-size": flags.maxResultsSize,
-    },
+    ...awsSettingsInput(flags, ctx.env),
     runner: flags.awsBatch || flags.attach ? "aws-batch" : flags.local ? "local" : undefined,
-    region: flags.awsRegion,
-    profile: flags.awsProfile,
-    env: ctx.env,
   });
   checkFlags(flags, dirArg, command, settings.runner);
   const dir = dirArg === undefined ? undefined : await checkDirectory(dirArg);
