@@ -75,6 +75,13 @@ export function createIO(opts: IOOptions): IO {
 
 /** The process's own IO; the only place that looks at process streams and NO_COLOR. */
 export function processIO(): IO {
+  // A reader that stops early (`nbatch logs JOB | head`) closes the pipe. Its output is then
+  // dropped quietly, as cat's would be, but the work goes on: a build still brings its results home.
+  const dropOnClosedPipe = (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+  };
+  process.stdout.on("error", dropOnClosedPipe);
+  process.stderr.on("error", dropOnClosedPipe);
   return createIO({
     stdout: process.stdout,
     stderr: process.stderr,
