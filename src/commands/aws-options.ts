@@ -45,6 +45,16 @@ export function addAwsOptions(command: Command, only?: readonly string[]): Comma
     .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)");
 }
 
+/**
+ * --aws-region and --aws-profile for the job commands (status, logs, cancel,
+ * ls), whose defaults are those the run was submitted with, from the history.
+ */
+export function addJobLookupOptions(command: Command): Command {
+  return command
+    .option("--aws-region <region>", "look the jobs up in this region (default: the region each run was submitted to, else AWS_REGION, ...)")
+    .option("--aws-profile <profile>", "AWS profile for credentials (default: the profile each run was submitted with, else AWS_PROFILE)");
+}
+
 /** The resolver's input for these flags. */
 export function awsSettingsInput(flags: AwsFlags, env: ResolveInput["env"]): ResolveInput {
   const settingFlags: ResolveInput["flags"] = {};

@@ -1,13 +1,12 @@
 import { Command } from "commander";
+import { addJobLookupOptions } from "../aws-options.js";
 import type { CommandDefinition } from "../context.js";
 
 export const cancelCommand: CommandDefinition = (ctx) =>
-  new Command("cancel")
+  addJobLookupOptions(new Command("cancel"))
     .description("Cancel a job that has not started, or stop one that is running (Batch TerminateJob)")
     .argument("<job-id>", "a Batch job id, or an nbatch run id from the run history")
     .option("--wait", "wait until the job has stopped, and print how it ended")
-    .option("--aws-region <region>", "AWS region (default: the region the run was submitted to, else AWS_REGION, ...)")
-    .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)")
     .addHelpText(
       "after",
       `

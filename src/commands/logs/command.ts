@@ -1,13 +1,12 @@
 import { Command } from "commander";
+import { addJobLookupOptions } from "../aws-options.js";
 import type { CommandDefinition } from "../context.js";
 
 export const logsCommand: CommandDefinition = (ctx) =>
-  new Command("logs")
+  addJobLookupOptions(new Command("logs"))
     .description("Print a job's log, every attempt of it; --follow keeps tailing until the job ends")
     .argument("<job-id>", "a Batch job id, or an nbatch run id from the run history")
     .option("-f, --follow", "keep printing new lines until the job has ended")
-    .option("--aws-region <region>", "AWS region (default: the region the run was submitted to, else AWS_REGION, ...)")
-    .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)")
     .addHelpText(
       "after",
       `

@@ -1,13 +1,12 @@
 import { Command } from "commander";
+import { addJobLookupOptions } from "../aws-options.js";
 import type { CommandDefinition } from "../context.js";
 
 export const lsCommand: CommandDefinition = (ctx) =>
-  new Command("ls")
+  addJobLookupOptions(new Command("ls"))
     .description("List your recent runs from the local run history, newest first, with each job's live status")
     .option("-n, --limit <n>", "how many runs to list", "20")
     .option("--json", "print one JSON object per run on stdout")
-    .option("--aws-region <region>", "look every job up in this region (default: the region each run was submitted to)")
-    .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)")
     .addHelpText(
       "after",
       `

@@ -1,13 +1,12 @@
 import { Command } from "commander";
+import { addJobLookupOptions } from "../aws-options.js";
 import type { CommandDefinition } from "../context.js";
 
 export const statusCommand: CommandDefinition = (ctx) =>
-  new Command("status")
+  addJobLookupOptions(new Command("status"))
     .description("Show the live status of jobs (default: your 20 most recent runs)")
     .argument("[job-id...]", "Batch job ids, or nbatch run ids from the run history")
     .option("--json", "print one JSON object per job on stdout")
-    .option("--aws-region <region>", "AWS region (default: the region each run was submitted to, else AWS_REGION, ...)")
-    .option("--aws-profile <profile>", "AWS profile for credentials (default: AWS_PROFILE)")
     .addHelpText(
       "after",
       `

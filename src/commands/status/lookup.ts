@@ -12,13 +12,10 @@ import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
 import { historyPath, listRuns, type RunRecord } from "../../history.js";
 import { describeJobs, type JobState } from "../../runners/aws-batch/jobs.js";
+import type { AwsFlags } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
 
-/** The flags every job command takes. */
-export interface AwsFlags {
-  awsRegion?: string;
-  awsProfile?: string;
-}
+export type { AwsFlags };
 
 /** A job as the user named it: its id, and its run when the history knows it. */
 export interface JobTarget {
