@@ -14,7 +14,7 @@ import { createSelector } from "../workdir/patterns.js";
 import { withTempDir } from "../workdir/temp-files.js";
 import { packInputs, scanInputs } from "./inputs.js";
 import type { BuildRequest } from "./request.js";
-import { applyResults, readResults } from "./results.js";
+import { applyResults, exitWithRefusals, readResults } from "./results.js";
 
 export interface LocalDeps {
   io: IO;
@@ -61,8 +61,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       reporter: createReporter(io, false),
       maxBytes: deps.maxResultsBytes,
     });
-    // As on AWS Batch: a command that succeeded but left results nbatch refused is not a success.
-    return report.refused.length && results.exitCode === 0 ? 1 : (results.exitCode ?? 1);
+    return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
   });
 }
 

@@ -33,6 +33,11 @@ export async function applyResults(o: ApplyOptions): Promise<{ results: Results;
   return { results, report };
 }
 
+/** A command that succeeded but left results nbatch refused is not a success: on every runner. */
+export function exitWithRefusals(code: number, refused: boolean): number {
+  return refused && code === 0 ? 1 : code;
+}
+
 /** The agent's account of the run, inside the results archive. */
 export async function readResults(archivePath: string): Promise<Results> {
   const raw = await readZipEntry(archivePath, RESULTS_ENTRY);

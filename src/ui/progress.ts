@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import { formatBytes } from "./format.js";
+import { formatBytes, formatSeconds } from "./format.js";
 import type { IO } from "./io.js";
 
 export interface Progress {
@@ -33,7 +33,7 @@ export function startProgress(io: IO, clock: Clock, label: string, knownTotal: n
     parts.push(total ? `${formatBytes(done)} / ${formatBytes(total)}` : formatBytes(done));
     if (!withBar && total) parts.push(`(${Math.floor((done / total) * 100)}%)`);
     if (rate > 0) parts.push(`${formatBytes(rate)}/s`);
-    if (total && rate > 0 && done < total) parts.push(`ETA ${formatEta((total - done) / rate)}`);
+    if (total && rate > 0 && done < total) parts.push(`ETA ${formatSeconds(Math.ceil((total - done) / rate))}`);
     return parts.join("  ");
   };
   return {
@@ -55,10 +55,4 @@ export function startProgress(io: IO, clock: Clock, label: string, knownTotal: n
       if (io.stderrIsTTY) io.progress("");
     },
   };
-}
-
-function formatEta(seconds: number): string {
-  if (seconds < 60) return `${Math.ceil(seconds)} s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
-  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
 }

@@ -7,6 +7,7 @@ import { findRun } from "../../history.js";
 import { INPUTS_MANIFEST_ENTRY, JOB_ENV, type InputsManifest } from "../../protocol.js";
 import type { ManifestEntry } from "../../workdir/manifest.js";
 import { createSelector } from "../../workdir/patterns.js";
+import { exitWithRefusals } from "../results.js";
 import type { FollowPrefs } from "../request.js";
 import { isDone } from "./jobs.js";
 import { downloadResults, followJob, type FollowTarget } from "./follow.js";
@@ -100,7 +101,7 @@ async function resultsOfForgottenJob(deps: AwsBatchDeps, target: FollowTarget, d
   if (!(await objectExists(deps.clients.s3, target.results))) throw gone();
   const { status, results } = await downloadResults(deps, target, dir);
   if (!results) throw gone();
-  const code = status === "refused" && results.exitCode === 0 ? 1 : (results.exitCode ?? 1);
+  const code = exitWithRefusals(results.exitCode ?? 1, status === "refused");
   deps.reporter.emit({ type: "exit", code, jobId: target.jobId });
   return code;
 }

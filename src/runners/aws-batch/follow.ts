@@ -13,7 +13,7 @@ import type { ManifestEntry } from "../../workdir/manifest.js";
 import { withTempDir } from "../../workdir/temp-files.js";
 import type { Results } from "../../protocol.js";
 import type { FollowPrefs } from "../request.js";
-import { applyResults } from "../results.js";
+import { applyResults, exitWithRefusals } from "../results.js";
 import { controlJob, type ControlAction } from "./control.js";
 import { cancelReason, summary, type JobState } from "./jobs.js";
 import { watchJob } from "./watch.js";
@@ -156,5 +156,5 @@ export async function downloadResults(deps: FollowDeps, target: FollowTarget, di
 function exitCode(job: JobState, download: Downloaded["status"]): number {
   const code = job.exitCode ?? (job.status === "SUCCEEDED" ? 0 : 1);
   const jobCode = job.status === "FAILED" && code === 0 ? 1 : code;
-  return jobCode === 0 && download === "refused" ? 1 : jobCode;
+  return exitWithRefusals(jobCode, download === "refused");
 }

@@ -2,6 +2,7 @@ import type { Clock } from "../../clock.js";
 import { awsErrorToUserError } from "../../aws/errors.js";
 import { backoffMs, isTransient } from "../../aws/retry.js";
 import { UserError } from "../../errors.js";
+import { formatSeconds } from "../../ui/format.js";
 import type { Reporter } from "../../ui/reporter.js";
 import { describeJob, isDone, type Batch, type JobState } from "./jobs.js";
 import { LogTail, type Logs } from "./logs.js";
@@ -44,8 +45,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
   const seenStreams = new Set<string>();
   let failures = 0;
   let unseen = 0;
-  let runnableSince: number | undefined;
-  const waiting = waitingReporter(o.reporter, o.clock);
+  const waiting = waitingReporter(o.reporter, o.clock, RUNNABLE_HINT_POLLS * o.pollIntervalMs);
   const trouble = troubleReporter(o.reporter);
 
   const newTail = (job: JobState, stream: string, attempt: number) => {
@@ -110,12 +110,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
         if (!isDone(next.status)) o.reporter.info(statusLine(next));
         o.reporter.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
       }
-      if (next.status === "RUNNABLE" && state?.status !== "RUNNABLE") runnableSince = o.clock.now();
       state = next;
-      if (state.status === "RUNNABLE" && runnableSince !== undefined && o.clock.now() - runnableSince >= RUNNABLE_HINT_POLLS * o.pollIntervalMs) {
-        runnableSince = undefined;
-        o.reporter.warn(runnableHint(state.requested));
-      }
 
       if (o.showLogs) {
         const current = isDone(state.status) ? undefined : state.logStreamName;
@@ -130,6 +125,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
       }
       if (isDone(state.status)) break;
       if (state.status === "RUNNABLE") waiting.tick(state);
+      else waiting.reset();
       await o.clock.sleep(o.pollIntervalMs, o.stop);
     }
     await finishTail();
@@ -141,27 +137,35 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
   return state;
 }
 
-/** While a job waits for capacity: the elapsed time, redrawn on a terminal, a line a minute in logs. */
-function waitingReporter(reporter: Reporter, clock: Clock) {
+/**
+ * While a job waits for capacity: the elapsed time, redrawn on a terminal or
+ * a line a minute in logs, and once it has waited long, a hint about why.
+ */
+function waitingReporter(reporter: Reporter, clock: Clock, hintAfterMs: number) {
   let since: number | undefined;
   let lastLine = 0;
+  let hinted = false;
   return {
     tick(job: JobState) {
       const now = clock.now();
       since ??= now;
       const minutes = Math.floor((now - since) / 60_000);
-      if (reporter.io.stderrIsTTY) reporter.progress(`Job status: RUNNABLE for ${formatElapsed(now - since)}`);
+      const waited = formatSeconds(Math.floor((now - since) / 1000));
+      if (reporter.io.stderrIsTTY) reporter.progress(`Job status: RUNNABLE for ${waited}`);
       else if (minutes > lastLine) {
         lastLine = minutes;
-        reporter.info(`Job ${job.id} still RUNNABLE after ${formatElapsed(now - since)}`);
+        reporter.info(`Job ${job.id} still RUNNABLE after ${waited}`);
+      }
+      if (!hinted && now - since >= hintAfterMs) {
+        hinted = true;
+        reporter.warn(runnableHint(job.requested));
       }
     },
+    /** The job left RUNNABLE; a later wait (a retry) is timed afresh. */
+    reset() {
+      [since, lastLine, hinted] = [undefined, 0, false];
+    },
   };
-}
-
-function formatElapsed(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 function runnableHint(requested: string | undefined): string {
