@@ -9,8 +9,8 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import { UserError } from "../errors.js";
+import { uploadParts } from "./multipart.js";
 
 export type S3 = Pick<S3Client, "send">;
 
@@ -63,29 +63,20 @@ export interface UploadOptions {
   onProgress?: (bytes: number) => void;
 }
 
-/**
- * Streams body into one object with a multipart upload. On failure or abort
- * the multipart upload is aborted before this returns, so no parts are left
- * behind: aborting destroys the body, which lib-storage treats as a failed
- * upload and cleans up after, where its own abort() would return first.
- */
+/** Streams body into one object (src/aws/multipart.ts); on failure or abort nothing is left behind. */
 export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, opts: UploadOptions = {}): Promise<void> {
-  const upload = new Upload({
-    client: s3,
-    params: { Bucket: obj.bucket, Key: obj.key, Body: body, ContentType: "application/zip" },
-    partSize: opts.partSize ?? partSizeFor(opts.estimatedBytes ?? 0),
-    queueSize: opts.queueSize ?? 2, // each part in flight holds 8 MiB; 2 keep the link as busy as 3 did (docs/performance.md)
-    leavePartsOnError: false,
-  });
-  if (opts.onProgress) upload.on("httpUploadProgress", (p) => opts.onProgress!(p.loaded ?? 0));
+  const partSize = opts.partSize ?? partSizeFor(opts.estimatedBytes ?? 0);
   const abort = () => body.destroy(Object.assign(new Error("upload aborted"), { name: "AbortError" }));
   if (opts.signal?.aborted) abort();
   opts.signal?.addEventListener("abort", abort, { once: true });
   try {
-    await upload.done();
-  } catch (err) {
-    body.destroy();
-    throw err;
+    await uploadParts(s3, obj, body, {
+      partSize,
+      queueSize: opts.queueSize ?? 2, // each part in flight holds a part buffer; 2 keep the link as busy as 3 did (docs/performance.md)
+      eager: (opts.estimatedBytes ?? 0) >= partSize,
+      contentType: "application/zip",
+      onProgress: opts.onProgress,
+    });
   } finally {
     opts.signal?.removeEventListener("abort", abort);
   }

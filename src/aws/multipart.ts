@@ -1,0 +1,169 @@
+import type { Readable } from "node:stream";
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+
+export interface S3Target {
+  bucket: string;
+  key: string;
+}
+
+export interface MultipartOptions {
+  partSize: number;
+  /** Parts uploading at once. */
+  queueSize: number;
+  /** Create the multipart upload at once, before the first part is full (the body is known to be large). */
+  eager: boolean;
+  contentType: string;
+  onProgress?: (bytes: number) => void;
+}
+
+/**
+ * Streams `body` into one object. The body is copied into a fixed set of
+ * part buffers, `queueSize` uploading and one filling, reused from part to
+ * part: memory stays at (queueSize + 1) x partSize and the collector sees
+ * no per-part garbage. While every slot is busy the body is not read, so a
+ * slow link holds back the packer. A body that fits in one part and was not
+ * known to be large goes up with one PutObject.
+ *
+ * On any failure, or when the body is destroyed, the parts in flight are
+ * let finish and the multipart upload is aborted before this returns, so
+ * no parts are left behind.
+ */
+export async function uploadParts(s3: S3Client, obj: S3Target, body: Readable, opts: MultipartOptions): Promise<void> {
+  // A part that failed for good stops the reading at once.
+  const upload = new PartUploader(s3, obj, opts, (err) => body.destroy(err as Error));
+  if (opts.eager) upload.create();
+  const free: Buffer[] = [];
+  let part: Buffer = Buffer.allocUnsafeSlow(opts.partSize);
+  let filled = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      for (let offset = 0; offset < chunk.length; ) {
+        const n = chunk.copy(part, filled, offset);
+        filled += n;
+        offset += n;
+        if (filled < opts.partSize) continue;
+        await upload.send(part, filled, (done) => free.push(done));
+        part = free.pop() ?? Buffer.allocUnsafeSlow(opts.partSize);
+        filled = 0;
+      }
+    }
+    if (!upload.created) {
+      await s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: part.subarray(0, filled), ContentType: opts.contentType }));
+      opts.onProgress?.(filled);
+      return;
+    }
+    if (filled > 0 || upload.count === 0) await upload.send(part, filled, () => undefined);
+    await upload.complete();
+  } catch (err) {
+    body.destroy();
+    await upload.abort();
+    throw err;
+  }
+}
+
+class PartUploader {
+  private uploadId: Promise<string> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly parts: CompletedPart[] = [];
+  private failure: { error: unknown } | undefined;
+  private checksumAlgorithm: Promise<"CRC32" | undefined> | undefined;
+  private uploaded = 0;
+  count = 0;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly obj: S3Target,
+    private readonly opts: MultipartOptions,
+    private readonly onFailure: (error: unknown) => void,
+  ) {}
+
+  get created(): boolean {
+    return this.uploadId !== undefined;
+  }
+
+  create(): void {
+    this.uploadId ??= this.checksum()
+      .then((ChecksumAlgorithm) =>
+        this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.obj.bucket, Key: this.obj.key, ContentType: this.opts.contentType, ChecksumAlgorithm })),
+      )
+      .then((r) => r.UploadId!);
+    this.uploadId.catch((error: unknown) => this.fail(error));
+  }
+
+  /** Starts uploading `length` bytes of `buf` once a slot is free; `release` gets the buffer back when it is sent. */
+  async send(buf: Buffer, length: number, release: (buf: Buffer) => void): Promise<void> {
+    this.create();
+    while (this.inFlight.size >= this.opts.queueSize) await Promise.race(this.inFlight);
+    this.check();
+    const partNumber = ++this.count;
+    const sent = Promise.all([this.uploadId!, this.checksum()]).then(([UploadId, ChecksumAlgorithm]) =>
+      this.s3.send(
+        new UploadPartCommand({ Bucket: this.obj.bucket, Key: this.obj.key, UploadId, PartNumber: partNumber, Body: buf.subarray(0, length), ChecksumAlgorithm }),
+      ),
+    );
+    const done: Promise<void> = sent.then(
+      (r) => {
+        this.parts.push({ PartNumber: partNumber, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 });
+        this.uploaded += length;
+        this.opts.onProgress?.(this.uploaded);
+        release(buf);
+      },
+      (error: unknown) => this.fail(error),
+    );
+    const tracked = done.finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  async complete(): Promise<void> {
+    await Promise.all(this.inFlight);
+    this.check();
+    const parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
+    await this.s3.send(
+      new CompleteMultipartUploadCommand({ Bucket: this.obj.bucket, Key: this.obj.key, UploadId: await this.uploadId!, MultipartUpload: { Parts: parts } }),
+    );
+  }
+
+  /** Lets the parts in flight finish (an abort while one lands could leave it behind), then aborts. */
+  async abort(): Promise<void> {
+    if (!this.uploadId) return;
+    await Promise.all(this.inFlight);
+    const uploadId = await this.uploadId.catch(() => undefined);
+    if (!uploadId) return;
+    try {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.obj.bucket, Key: this.obj.key, UploadId: uploadId }));
+    } catch {
+      // The error that brought us here is the one to report; the bucket's
+      // lifecycle rule removes the parts of an upload left incomplete.
+    }
+  }
+
+  /**
+   * CRC32 on every part, verified by S3, unless the user's AWS configuration
+   * asks for checksums only where required (some S3-compatible stores
+   * reject them): the same rule as the SDK's own uploads.
+   */
+  private checksum(): Promise<"CRC32" | undefined> {
+    this.checksumAlgorithm ??= Promise.resolve(this.s3.config.requestChecksumCalculation?.()).then((when) =>
+      when === "WHEN_REQUIRED" ? undefined : "CRC32",
+    );
+    return this.checksumAlgorithm;
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure) return;
+    this.failure = { error };
+    this.onFailure(error);
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure.error;
+  }
+}
