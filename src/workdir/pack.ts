@@ -3,6 +3,7 @@ import { extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { UserError } from "../errors.js";
 import type { ManifestEntry } from "./manifest.js";
+import { AdaptivePace, fixedPace } from "./zip-pace.js";
 import { zipStream, type ZipInput, type ZipSource } from "./zip-writer.js";
 
 export interface ExtraEntry {
@@ -14,16 +15,11 @@ export interface PackOptions {
   root: string;
   entries: readonly ManifestEntry[];
   extra?: readonly ExtraEntry[];
+  /** A fixed deflate level (0 stores everything); by default the level follows the link (zip-pace.ts). */
   level?: number;
   /** Called with each count of file bytes read, for progress. */
   onRead?: (bytes: number) => void;
 }
-
-/**
- * Deflate level 1: on text it is 3x as fast as level 6 for about 8% more
- * bytes, which keeps packing ahead of the upload (docs/performance.md).
- */
-export const DEFAULT_LEVEL = 1;
 
 /** Deflating these again costs CPU and gains nothing: they are stored as is. */
 const COMPRESSED_EXTENSIONS = new Set([
@@ -40,8 +36,8 @@ const COMPRESSED_EXTENSIONS = new Set([
  * matches the manifest it was fingerprinted from.
  */
 export function packZip(opts: PackOptions): NodeJS.ReadableStream & Readable {
-  const level = opts.level ?? DEFAULT_LEVEL;
-  return zipStream(inputs(opts, level > 0), level);
+  const pace = opts.level === undefined ? new AdaptivePace() : fixedPace(opts.level);
+  return zipStream(inputs(opts, opts.level !== 0), pace);
 }
 
 function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {

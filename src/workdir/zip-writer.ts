@@ -1,7 +1,8 @@
 import { Readable } from "node:stream";
 import { BufferPool, Output } from "./zip-buffers.js";
-import { crc32, deflateChunk } from "./zip-deflate.js";
+import { crc32, deflateChunk, storedBlocks } from "./zip-deflate.js";
 import { PieceWindow } from "./zip-window.js";
+import type { Pacer } from "./zip-pace.js";
 import {
   centralHeader,
   dataDescriptor,
@@ -46,8 +47,9 @@ export interface ZipInput {
 export const CHUNK_SIZE = 1024 * 1024;
 const DICTIONARY_SIZE = 32 * 1024;
 // Enough read-ahead to keep every pool thread deflating while earlier output
-// is written; more only adds memory (docs/performance.md).
-const WINDOW_PIECES = 6;
+// is written; more bytes only add memory (docs/performance.md). Many pieces
+// are allowed so that small files, each a piece, are read many at a time.
+const WINDOW_PIECES = 24;
 const WINDOW_BYTES = 6 * 1024 * 1024;
 // Deflate can grow incompressible data by a few bytes per block; entries this
 // large get zip64 sizes up front, so their compressed size can never overflow.
@@ -58,6 +60,8 @@ interface Piece {
   input: ZipInput;
   /** The reusable buffer the piece was read into, if it was. */
   pooled?: Buffer;
+  /** Deflated (the entry's first piece sets its method), or stored. */
+  deflated: boolean;
   first: boolean;
   last: boolean;
   bytes: number;
@@ -65,28 +69,34 @@ interface Piece {
   out: Promise<Buffer[]>;
 }
 
-/** A zip archive of `inputs`, in order, as a stream; reading and deflating run ahead of the consumer, boundedly. */
-export function zipStream(inputs: Iterable<ZipInput>, level: number): Readable {
+/**
+ * A zip archive of `inputs`, in order, as a stream; reading and deflating
+ * run ahead of the consumer, boundedly. `pace` sets how hard each chunk is
+ * compressed and hears how long each side waited for the other.
+ */
+export function zipStream(inputs: Iterable<ZipInput>, pace: Pacer): Readable {
   const window = new PieceWindow<Piece>(WINDOW_PIECES, WINDOW_BYTES);
   const pool = new BufferPool(CHUNK_SIZE + DICTIONARY_SIZE, Math.ceil(WINDOW_BYTES / CHUNK_SIZE) + 1);
-  produce(inputs, window, pool, level).then(
+  produce(inputs, window, pool, pace).then(
     () => window.end(),
     (err: unknown) => window.fail(err),
   );
-  const stream = Readable.from(serialize(window, pool), { objectMode: false });
+  const stream = Readable.from(serialize(window, pool, pace), { objectMode: false });
   // Also covers a stream destroyed before anyone read from it.
   stream.once("close", () => window.end());
   return stream;
 }
 
-async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, pool: BufferPool, level: number): Promise<void> {
+async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer): Promise<void> {
   for (const input of inputs) {
     if (input.kind === "dir" || input.data !== undefined || input.size === 0) {
       await window.room(input.size);
       if (window.closed) return;
       const raw = Promise.resolve(input.data ?? EMPTY);
-      const out = input.compress && input.size > 0 ? raw.then((b) => deflateChunk(b, 0, true, level)) : raw.then((b) => [b]);
-      window.push(quiet({ input, first: true, last: true, bytes: input.size, raw, out }));
+      const setting = input.compress && input.size > 0 ? pace.current() : undefined;
+      const deflated = !!setting && setting.level > 0;
+      const out = deflated ? raw.then((b) => deflateChunk(b, 0, true, setting)) : raw.then((b) => [b]);
+      window.push(quiet({ input, deflated, first: true, last: true, bytes: input.size, raw, out }));
       continue;
     }
     const chunks = Math.ceil(input.size / CHUNK_SIZE);
@@ -98,15 +108,21 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
       await window.room(length);
       if (window.closed) break;
       source ??= input.open!();
-      const dict = input.compress ? Math.min(DICTIONARY_SIZE, start) : 0;
       const last = i === chunks - 1;
+      // A one-chunk file that comes up "store" is a stored entry. A larger one is
+      // always a deflate entry, so its later chunks can follow the pace: any chunk
+      // may be stored blocks, framed here without zlib.
+      const setting = input.compress ? pace.current() : undefined;
+      const deflated = !!setting && (chunks > 1 || setting.level > 0);
+      const compress = deflated && setting.level > 0;
+      const dict = compress ? Math.min(DICTIONARY_SIZE, start) : 0;
       // Only chunks that never leave the writer (they are deflated) can be read into reused buffers.
-      const pooled = input.compress && length === CHUNK_SIZE ? pool.take().subarray(0, length + dict) : undefined;
+      const pooled = compress && length === CHUNK_SIZE ? pool.take().subarray(0, length + dict) : undefined;
       const buf = source.then((s) => s.read(start - dict, length + dict, pooled));
       const raw = buf.then((b) => b.subarray(dict));
-      const out = input.compress ? buf.then((b) => deflateChunk(b, dict, last, level)) : raw.then((b) => [b]);
+      const out = compress ? buf.then((b) => deflateChunk(b, dict, last, setting)) : deflated ? raw.then((b) => storedBlocks(b, last)) : raw.then((b) => [b]);
       reads.push(buf.catch(() => undefined));
-      window.push(quiet({ input, pooled, first: i === 0, last, bytes: length, raw, out }));
+      window.push(quiet({ input, pooled, deflated, first: i === 0, last, bytes: length, raw, out }));
     }
     if (source) {
       const opened = source;
@@ -117,13 +133,17 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
 }
 
 /** Headers, data and descriptors in entry order, then the central directory. */
-async function* serialize(window: PieceWindow<Piece>, pool: BufferPool): AsyncGenerator<Buffer> {
+async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer): AsyncGenerator<Buffer> {
   const out = new Output();
   const records: EntryRecord[] = [];
   let record: EntryRecord | undefined;
   try {
     for (let piece = await window.take(); piece; piece = await window.take()) {
-      const [raw, deflated] = await Promise.all([piece.raw, piece.out]);
+      const raw = await piece.raw;
+      // Waiting on a read is the disk's doing; waiting after it, deflate's.
+      const start = performance.now();
+      const deflated = await piece.out;
+      if (piece.deflated) pace.starved(performance.now() - start);
       window.release(piece);
       const { input } = piece;
       let data = deflated;
@@ -131,7 +151,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool): AsyncGe
       if (piece.first) {
         const whole = piece.last;
         // A one-piece entry that deflate would not shrink is stored instead.
-        const deflate = input.compress && input.size > 0 && !(whole && dataBytes >= raw.length);
+        const deflate = piece.deflated && !(whole && dataBytes >= raw.length);
         if (whole && !deflate) {
           data = [raw];
           dataBytes = raw.length;
@@ -164,7 +184,12 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool): AsyncGe
         if (r.descriptor) out.add(dataDescriptor(r));
         records.push(r);
       }
-      yield* out.drain(false);
+      for (const b of out.drain(false)) {
+        // While the generator sits here, the archive's reader is not asking for more.
+        const start = performance.now();
+        yield b;
+        pace.blocked(performance.now() - start);
+      }
     }
     const cdOffset = out.total;
     for (const r of records) {

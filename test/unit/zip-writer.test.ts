@@ -5,6 +5,8 @@ import { Open, type CentralDirectory } from "unzipper";
 import { describe, expect, it } from "vitest";
 import { readVerified } from "../../src/workdir/archive.js";
 import { crc32 } from "../../src/workdir/crc32.js";
+import { storedBlocks } from "../../src/workdir/zip-deflate.js";
+import { fixedPace, LADDER, type Pacer } from "../../src/workdir/zip-pace.js";
 import { CHUNK_SIZE, zipStream, type ZipInput, type ZipSource } from "../../src/workdir/zip-writer.js";
 
 const MTIME = Date.UTC(2024, 5, 1, 12, 0, 0);
@@ -44,7 +46,7 @@ const localFlags = (zip: Buffer, offset: number) => zip.readUInt16LE(offset + 6)
 describe("zipStream", () => {
   it("deflates a multi-chunk file in parallel pieces that inflate to the original, with a data descriptor", async () => {
     const data = Buffer.concat([text(2 * CHUNK_SIZE), randomBytes(CHUNK_SIZE / 2), text(CHUNK_SIZE)]);
-    const zip = await collect(zipStream([file("big.txt", data)], 6));
+    const zip = await collect(zipStream([file("big.txt", data)], fixedPace(6)));
     const [entry] = await entries(zip);
     expect(entry!.compressionMethod).toBe(8);
     expect(entry!.uncompressedSize).toBe(data.length);
@@ -55,9 +57,32 @@ describe("zipStream", () => {
     expect((await readVerified(entry!, data.length)).equals(data)).toBe(true);
   });
 
+  it("follows the pace chunk by chunk inside one deflate entry, storing blocks where it says store", async () => {
+    const data = Buffer.concat([text(3 * CHUNK_SIZE), randomBytes(CHUNK_SIZE), text(CHUNK_SIZE - 77)]);
+    // Each chunk takes the next setting: store, level 6, Huffman-only, store, level 1.
+    const settings = [LADDER[0], LADDER[4], LADDER[1], LADDER[0], LADDER[2]];
+    let next = 0;
+    const used: unknown[] = [];
+    const pace: Pacer = { current: () => (used.push(settings[next]), settings[next++ % settings.length]!), starved: () => undefined, blocked: () => undefined };
+    const zip = await collect(zipStream([file("mixed.txt", data)], pace));
+    expect(used).toEqual(settings);
+    const [entry] = await entries(zip);
+    expect(entry!.compressionMethod).toBe(8);
+    expect(entry!.compressedSize).toBeLessThan(data.length);
+    expect((await readVerified(entry!, data.length)).equals(data)).toBe(true);
+  });
+
+  it("stores a one-chunk file outright when the pace says store", async () => {
+    const data = text(5000);
+    const zip = await collect(zipStream([file("a.txt", data)], fixedPace(0)));
+    const [entry] = await entries(zip);
+    expect(entry!.compressionMethod).toBe(0);
+    expect((await readVerified(entry!, data.length)).equals(data)).toBe(true);
+  });
+
   it("writes one-piece files with their sizes up front, and stores what deflate would not shrink", async () => {
     const noise = randomBytes(10_000);
-    const zip = await collect(zipStream([file("a.txt", text(5000)), file("noise.bin", noise)], 1));
+    const zip = await collect(zipStream([file("a.txt", text(5000)), file("noise.bin", noise)], fixedPace(1)));
     const [a, b] = await entries(zip);
     expect(localFlags(zip, 0) & 0x8).toBe(0);
     expect(zip.readUInt32LE(14)).toBe(crc32(text(5000)));
@@ -71,7 +96,7 @@ describe("zipStream", () => {
     const data = randomBytes(2 * CHUNK_SIZE + 17);
     const reads: { position: number; length: number }[] = [];
     const input: ZipInput = { ...file("x.gz", data, false), open: memorySource(data, reads) };
-    const [entry] = await entries(await collect(zipStream([input], 6)));
+    const [entry] = await entries(await collect(zipStream([input], fixedPace(6))));
     expect(entry!.compressionMethod).toBe(0);
     expect(reads).toEqual([
       { position: 0, length: CHUNK_SIZE },
@@ -105,7 +130,7 @@ describe("zipStream", () => {
           // Read after the noise went out: it would overwrite it, were its buffers reused.
           { ...file("again.txt", data), open: into(data) },
         ],
-        1,
+        fixedPace(1),
       ),
     );
     expect(targets.size).toBeGreaterThan(0);
@@ -127,7 +152,7 @@ describe("zipStream", () => {
           { name: "link", kind: "symlink", mode: 0o777, mtimeMs: MTIME, size: 7, compress: false, data: Buffer.from("bin/run") },
           file("données/é.txt", Buffer.alloc(0)),
         ],
-        6,
+        fixedPace(6),
       ),
     );
     const got = (await entries(zip)).map((f) => ({ path: f.path, mode: (f.externalFileAttributes >>> 16).toString(8), size: f.uncompressedSize }));
@@ -145,7 +170,7 @@ describe("zipStream", () => {
   it("switches to zip64 end records past 65,534 entries", async () => {
     const n = 70_000;
     const inputs = Array.from({ length: n }, (_, i): ZipInput => ({ name: `d${i}`, kind: "dir", mode: 0o755, mtimeMs: MTIME, size: 0, compress: false }));
-    const zip = await collect(zipStream(inputs, 1));
+    const zip = await collect(zipStream(inputs, fixedPace(1)));
     expect(zip.readUInt16LE(zip.length - 22 + 10)).toBe(0xffff);
     const files = await entries(zip);
     expect(files.length).toBe(n);
@@ -165,7 +190,7 @@ describe("zipStream", () => {
       open: async () => ({ read: async (_position, length) => zeros.subarray(0, length), close: async () => {} }),
     };
     // The writer passes stored chunks through uncopied, so the zeros are recognised by identity.
-    const archive = await recordSparse(zipStream([big, file("after.txt", text(100))], 1), (c) => c.buffer === zeros.buffer);
+    const archive = await recordSparse(zipStream([big, file("after.txt", text(100))], fixedPace(1)), (c) => c.buffer === zeros.buffer);
     const files = (await Open.custom(archive)).files;
     expect(files.map((f) => f.path)).toEqual(["huge.bin", "after.txt"]);
     expect(files[0]!.uncompressedSize).toBe(size);
@@ -182,7 +207,7 @@ describe("zipStream", () => {
       ...file("bad.txt", text(10)),
       open: async () => ({ read: async () => Promise.reject(new Error("disk on fire")), close: async () => {} }),
     };
-    await expect(collect(zipStream([file("ok.txt", text(10)), failing], 1))).rejects.toThrow("disk on fire");
+    await expect(collect(zipStream([file("ok.txt", text(10)), failing], fixedPace(1)))).rejects.toThrow("disk on fire");
   });
 
   it("stops reading ahead and closes sources when the consumer gives up", async () => {
@@ -193,7 +218,7 @@ describe("zipStream", () => {
       close: async () => void closed++,
     });
     const inputs = Array.from({ length: 50 }, (_, i): ZipInput => ({ ...file(`f${i}`, Buffer.alloc(0)), size: 4 * CHUNK_SIZE, open: source }));
-    const stream = zipStream(inputs, 1);
+    const stream = zipStream(inputs, fixedPace(1));
     await new Promise<void>((resolve) => stream.once("data", () => (stream.destroy(), stream.once("close", resolve))));
     await new Promise((r) => setTimeout(r, 100));
     expect(reads).toBeLessThan(50 * 4);
@@ -237,3 +262,14 @@ async function recordSparse(
     },
   };
 }
+
+describe("storedBlocks", () => {
+  it("frames data as deflate stored blocks of at most 64 KiB that inflate to it, final only when asked", () => {
+    const data = randomBytes(200_000);
+    const blocks = Buffer.concat(storedBlocks(data, true));
+    expect(blocks.length).toBe(data.length + 5 * 4);
+    expect(inflateRawSync(blocks).equals(data)).toBe(true);
+    const open = Buffer.concat([...storedBlocks(data.subarray(0, 1000), false), ...storedBlocks(Buffer.alloc(0), true)]);
+    expect(inflateRawSync(open).equals(data.subarray(0, 1000))).toBe(true);
+  });
+});
