@@ -1,4 +1,4 @@
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -14,6 +14,9 @@ export interface S3Target {
   key: string;
 }
 
+/** A stream, or chunks that may be reused once the next is asked for. */
+export type Body = Readable | AsyncIterable<Buffer>;
+
 export interface MultipartOptions {
   partSize: number;
   /** Parts uploading at once. */
@@ -21,6 +24,7 @@ export interface MultipartOptions {
   /** Create the multipart upload at once, before the first part is full (the body is known to be large). */
   eager: boolean;
   contentType: string;
+  signal?: AbortSignal;
   onProgress?: (bytes: number) => void;
 }
 
@@ -36,15 +40,21 @@ export interface MultipartOptions {
  * let finish and the multipart upload is aborted before this returns, so
  * no parts are left behind.
  */
-export async function uploadParts(s3: S3Client, obj: S3Target, body: Readable, opts: MultipartOptions): Promise<void> {
-  // A part that failed for good stops the reading at once.
-  const upload = new PartUploader(s3, obj, opts, (err) => body.destroy(err as Error));
+export async function uploadParts(s3: S3Client, obj: S3Target, body: Body, opts: MultipartOptions): Promise<void> {
+  // A part that failed for good stops a stream's reading at once; a generator is stopped at its next chunk.
+  const upload = new PartUploader(s3, obj, opts, (err) => (body instanceof Readable ? body.destroy(err as Error) : undefined));
+  // Ctrl-C while every slot is busy: the parts in flight are cancelled, which wakes the wait for a slot.
+  const interrupt = () => upload.interrupt(opts.signal!.reason);
+  opts.signal?.addEventListener("abort", interrupt, { once: true });
   if (opts.eager) upload.create();
   const free: Buffer[] = [];
   let part: Buffer = Buffer.allocUnsafeSlow(opts.partSize);
   let filled = 0;
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    // Each chunk is copied before the next is asked for, so lent chunks (zipChunks) are safe here.
+    for await (const chunk of body) {
+      upload.check();
+      opts.signal?.throwIfAborted();
       for (let offset = 0; offset < chunk.length; ) {
         const n = chunk.copy(part, filled, offset);
         filled += n;
@@ -63,9 +73,12 @@ export async function uploadParts(s3: S3Client, obj: S3Target, body: Readable, o
     if (filled > 0 || upload.count === 0) await upload.send(part, filled, () => undefined);
     await upload.complete();
   } catch (err) {
-    body.destroy();
+    // Leaving the loop early has already closed the body; a stream that failed on its own is closed too.
+    if (body instanceof Readable) body.destroy();
     await upload.abort();
     throw err;
+  } finally {
+    opts.signal?.removeEventListener("abort", interrupt);
   }
 }
 
@@ -75,6 +88,7 @@ class PartUploader {
   private readonly parts: CompletedPart[] = [];
   private failure: { error: unknown } | undefined;
   private checksumAlgorithm: Promise<"CRC32" | undefined> | undefined;
+  private readonly cancel = new AbortController();
   private uploaded = 0;
   count = 0;
 
@@ -107,6 +121,7 @@ class PartUploader {
     const sent = Promise.all([this.uploadId!, this.checksum()]).then(([UploadId, ChecksumAlgorithm]) =>
       this.s3.send(
         new UploadPartCommand({ Bucket: this.obj.bucket, Key: this.obj.key, UploadId, PartNumber: partNumber, Body: buf.subarray(0, length), ChecksumAlgorithm }),
+        { abortSignal: this.cancel.signal },
       ),
     );
     const done: Promise<void> = sent.then(
@@ -131,9 +146,13 @@ class PartUploader {
     );
   }
 
-  /** Lets the parts in flight finish (an abort while one lands could leave it behind), then aborts. */
+  /**
+   * Cancels the parts in flight and waits until they have settled (a part
+   * that landed after the abort would stay behind), then aborts the upload.
+   */
   async abort(): Promise<void> {
     if (!this.uploadId) return;
+    this.cancel.abort();
     await Promise.all(this.inFlight);
     const uploadId = await this.uploadId.catch(() => undefined);
     if (!uploadId) return;
@@ -157,13 +176,18 @@ class PartUploader {
     return this.checksumAlgorithm;
   }
 
+  interrupt(reason: unknown): void {
+    this.fail(reason);
+    this.cancel.abort();
+  }
+
   private fail(error: unknown): void {
     if (this.failure) return;
     this.failure = { error };
     this.onFailure(error);
   }
 
-  private check(): void {
+  check(): void {
     if (this.failure) throw this.failure.error;
   }
 }

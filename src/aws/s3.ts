@@ -1,6 +1,6 @@
 import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
   DeleteObjectCommand,
@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { UserError } from "../errors.js";
-import { uploadParts } from "./multipart.js";
+import { uploadParts, type Body } from "./multipart.js";
 
 export type S3 = Pick<S3Client, "send">;
 
@@ -64,9 +64,10 @@ export interface UploadOptions {
 }
 
 /** Streams body into one object (src/aws/multipart.ts); on failure or abort nothing is left behind. */
-export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, opts: UploadOptions = {}): Promise<void> {
+export async function uploadStream(s3: S3Client, obj: S3Object, body: Body, opts: UploadOptions = {}): Promise<void> {
   const partSize = opts.partSize ?? partSizeFor(opts.estimatedBytes ?? 0);
-  const abort = () => body.destroy(Object.assign(new Error("upload aborted"), { name: "AbortError" }));
+  // A stream stops at once; lent chunks at the next one.
+  const abort = () => (body instanceof Readable ? body.destroy(Object.assign(new Error("upload aborted"), { name: "AbortError" })) : undefined);
   if (opts.signal?.aborted) abort();
   opts.signal?.addEventListener("abort", abort, { once: true });
   try {
@@ -75,6 +76,7 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Readable, 
       queueSize: opts.queueSize ?? 2, // each part in flight holds a part buffer; 2 keep the link as busy as 3 did (docs/performance.md)
       eager: (opts.estimatedBytes ?? 0) >= partSize,
       contentType: "application/zip",
+      signal: opts.signal,
       onProgress: opts.onProgress,
     });
   } finally {

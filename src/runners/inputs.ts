@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { INPUTS_MANIFEST_ENTRY, type InputsManifest } from "../protocol.js";
 import { fingerprint, PROTOCOL_VERSION, scanDirectory, type Manifest } from "../workdir/manifest.js";
-import { packZip } from "../workdir/pack.js";
+import { packZip, packZipChunks, type PackOptions } from "../workdir/pack.js";
 import { createExcluder } from "../workdir/patterns.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and its key. */
@@ -18,11 +18,20 @@ export async function scanInputs(dir: string, excludeFromUpload: readonly string
 
 /** The inputs archive as a stream, with the exact manifest inside for the agent. */
 export function packInputs(inputs: Inputs, onRead?: (bytes: number) => void): Readable {
+  return packZip(inputsPackOptions(inputs, onRead));
+}
+
+/** The same archive as lent chunks, for the uploader, which copies each into its part buffers. */
+export function packInputChunks(inputs: Inputs, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
+  return packZipChunks(inputsPackOptions(inputs, onRead));
+}
+
+function inputsPackOptions(inputs: Inputs, onRead?: (bytes: number) => void): PackOptions {
   const meta: InputsManifest = { protocol: PROTOCOL_VERSION, entries: inputs.manifest.entries };
-  return packZip({
+  return {
     root: inputs.dir,
     entries: inputs.manifest.entries,
     extra: [{ name: INPUTS_MANIFEST_ENTRY, data: JSON.stringify(meta) }],
     onRead,
-  });
+  };
 }

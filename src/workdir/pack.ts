@@ -3,8 +3,8 @@ import { extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { UserError } from "../errors.js";
 import type { ManifestEntry } from "./manifest.js";
-import { AdaptivePace, fixedPace } from "./zip-pace.js";
-import { zipStream, type ZipInput, type ZipSource } from "./zip-writer.js";
+import { AdaptivePace, fixedPace, type Pacer } from "./zip-pace.js";
+import { zipChunks, zipStream, type ZipInput, type ZipSource } from "./zip-writer.js";
 
 export interface ExtraEntry {
   name: string;
@@ -36,8 +36,16 @@ const COMPRESSED_EXTENSIONS = new Set([
  * matches the manifest it was fingerprinted from.
  */
 export function packZip(opts: PackOptions): NodeJS.ReadableStream & Readable {
-  const pace = opts.level === undefined ? new AdaptivePace() : fixedPace(opts.level);
-  return zipStream(inputs(opts, opts.level !== 0), pace);
+  return zipStream(inputs(opts, opts.level !== 0), paceFor(opts));
+}
+
+/** The same archive as lent chunks, for a consumer that copies each before asking for the next (zipChunks). */
+export function packZipChunks(opts: PackOptions): AsyncGenerator<Buffer> {
+  return zipChunks(inputs(opts, opts.level !== 0), paceFor(opts));
+}
+
+function paceFor(opts: PackOptions): Pacer {
+  return opts.level === undefined ? new AdaptivePace() : fixedPace(opts.level);
 }
 
 function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {

@@ -7,7 +7,7 @@ import { readVerified } from "../../src/workdir/archive.js";
 import { crc32 } from "../../src/workdir/crc32.js";
 import { storedBlocks } from "../../src/workdir/zip-deflate.js";
 import { fixedPace, LADDER, type Pacer } from "../../src/workdir/zip-pace.js";
-import { CHUNK_SIZE, zipStream, type ZipInput, type ZipSource } from "../../src/workdir/zip-writer.js";
+import { CHUNK_SIZE, zipChunks, zipStream, type ZipInput, type ZipSource } from "../../src/workdir/zip-writer.js";
 
 const MTIME = Date.UTC(2024, 5, 1, 12, 0, 0);
 
@@ -70,6 +70,30 @@ describe("zipStream", () => {
     expect(entry!.compressionMethod).toBe(8);
     expect(entry!.compressedSize).toBeLessThan(data.length);
     expect((await readVerified(entry!, data.length)).equals(data)).toBe(true);
+  });
+
+  it("lends chunks that reuse the writer's buffers, making the same archive as the stream", async () => {
+    // Stored whole chunks are what gets lent; a buffer source fresh per read shows the reuse by identity.
+    const make = (): ZipInput[] => [
+      { ...file("a.bin", Buffer.alloc(0)), size: 12 * CHUNK_SIZE, compress: false, open: async () => ({ read: async (p, l, t) => fill(t ?? Buffer.alloc(l), p), close: async () => {} }) },
+      file("b.txt", text(3 * CHUNK_SIZE)),
+    ];
+    const fill = (buf: Buffer, position: number) => buf.fill(position / CHUNK_SIZE);
+    const copies: Buffer[] = [];
+    const memory = new Set<ArrayBufferLike>();
+    let lent = 0;
+    for await (const chunk of zipChunks(make(), fixedPace(1))) {
+      copies.push(Buffer.from(chunk));
+      if (chunk.length !== CHUNK_SIZE) continue;
+      lent++;
+      memory.add(chunk.buffer);
+    }
+    expect(lent).toBe(12);
+    // The read-ahead holds 6 MiB: beyond that, chunks come back in the buffers of chunks already taken.
+    expect(memory.size).toBeLessThanOrEqual(8);
+    expect(Buffer.concat(copies).equals(await collect(zipStream(make(), fixedPace(1))))).toBe(true);
+    const [a] = await entries(Buffer.concat(copies));
+    expect((await readVerified(a!, 12 * CHUNK_SIZE)).equals(Buffer.concat(Array.from({ length: 12 }, (_, i) => Buffer.alloc(CHUNK_SIZE, i))))).toBe(true);
   });
 
   it("stores a one-chunk file outright when the pace says store", async () => {

@@ -9,7 +9,7 @@ import { newRunId } from "../../runid.js";
 import { formatBytes, plural } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import { createSelector } from "../../workdir/patterns.js";
-import { packInputs, scanInputs, type Inputs } from "../inputs.js";
+import { packInputChunks, scanInputs, type Inputs } from "../inputs.js";
 import type { BuildRequest } from "../request.js";
 import { printDryRun } from "./dry-run.js";
 import { detach, followJob, type FollowDeps, type FollowTarget } from "./follow.js";
@@ -130,7 +130,7 @@ async function uploadInputs(deps: AwsBatchDeps, inputs: Inputs, obj: S3Object, n
   let read = 0;
   const progress = startProgress(reporter.io, deps.clock, "Uploading", inputs.manifest.bytes);
   try {
-    const body = packInputs(inputs, (n) => progress.update((read += n)));
+    const body = packInputChunks(inputs, (n) => progress.update((read += n)));
     await s3(deps, "s3:PutObject", obj, () => uploadStream(clients.s3, obj, body, { signal, estimatedBytes: inputs.manifest.bytes }));
   } catch (err) {
     if (signal.aborted) throw new InterruptedError("Interrupted while uploading; the partial upload was aborted and nothing was submitted");
