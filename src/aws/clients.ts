@@ -3,11 +3,11 @@
  * so a command that never touches Batch never pays for a Batch client, and
  * nothing is created at import time.
  */
+import { createRequire } from "node:module";
 import { BatchClient } from "@aws-sdk/client-batch";
-import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
-import { STSClient } from "@aws-sdk/client-sts";
-import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { STSClient } from "@aws-sdk/client-sts";
 import type { AwsSettings } from "../config/settings.js";
 import { applyS3Policy } from "./s3-policy.js";
 
@@ -19,6 +19,15 @@ export interface AwsClients {
   /** Closes the clients' sockets so the process can exit without waiting for keep-alive timeouts. */
   destroy(): void;
 }
+
+// The clients a build needs before SubmitJob are imported up front; the rest
+// load on first use (the SDK is CommonJS, so require shares its module cache).
+const load = createRequire(import.meta.url);
+const lazy = {
+  logs: () => load("@aws-sdk/client-cloudwatch-logs") as typeof import("@aws-sdk/client-cloudwatch-logs"),
+  sts: () => load("@aws-sdk/client-sts") as typeof import("@aws-sdk/client-sts"),
+  credentials: () => load("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers"),
+};
 
 /** Throttling and transient faults are retried by the SDK; our own backoff sits above this. */
 const MAX_ATTEMPTS = 5;
@@ -40,7 +49,7 @@ export function createAwsClients(aws: AwsSettings): AwsClients {
     maxAttempts: MAX_ATTEMPTS,
     // A request with no answer after 5 minutes (an 8 MiB part even at 30 kB/s) fails and is retried, instead of hanging nbatch.
     requestHandler: { requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
-    ...(aws.profile ? { credentials: fromNodeProviderChain({ profile: aws.profile, logger: quiet }) } : {}),
+    ...(aws.profile ? { credentials: lazy.credentials().fromNodeProviderChain({ profile: aws.profile, logger: quiet }) } : {}),
   };
   let clients: { s3?: S3Client; batch?: BatchClient; logs?: CloudWatchLogsClient; sts?: STSClient } = {};
   return {
@@ -59,10 +68,10 @@ export function createAwsClients(aws: AwsSettings): AwsClients {
       return (clients.batch ??= new BatchClient({ ...common, ...endpoint(aws.endpoints.batch) }));
     },
     get logs() {
-      return (clients.logs ??= new CloudWatchLogsClient({ ...common, ...endpoint(aws.endpoints.logs) }));
+      return (clients.logs ??= new (lazy.logs().CloudWatchLogsClient)({ ...common, ...endpoint(aws.endpoints.logs) }));
     },
     get sts() {
-      return (clients.sts ??= new STSClient({ ...common, ...endpoint(aws.endpoints.sts) }));
+      return (clients.sts ??= new (lazy.sts().STSClient)({ ...common, ...endpoint(aws.endpoints.sts) }));
     },
     destroy() {
       for (const client of Object.values(clients)) client.destroy();

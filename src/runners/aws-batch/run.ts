@@ -12,7 +12,7 @@ import { createSelector } from "../../workdir/patterns.js";
 import { packInputChunks, scanInputs, type Inputs } from "../inputs.js";
 import type { BuildRequest } from "../request.js";
 import { printDryRun } from "./dry-run.js";
-import { detach, followJob, type FollowDeps, type FollowTarget } from "./follow.js";
+import type { FollowDeps, FollowTarget } from "./follow.js";
 import { envObject, inputsObject, resultsObject } from "./layout.js";
 import { checkBucket, checkQueue, deriveJobDefinition, findJobDefinition } from "./resources.js";
 import { submitInput } from "./submit.js";
@@ -32,7 +32,14 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
   deps.signals.on("SIGTERM", onInterrupt);
   let target: FollowTarget;
   try {
-    const [inputs, jobDefinition] = await Promise.all([scanInputs(req.dir, req.excludeFromUpload), jobDefinitionFor(req, deps)]);
+    // The inputs' HeadObject waits for the scan and the bucket check, not for the Batch checks.
+    const bucketChecked = checkBucket(clients.s3, loc.bucket, region, settings.aws.s3?.expectedBucketOwner);
+    const scanned = scanInputs(req.dir, req.excludeFromUpload);
+    const present = Promise.all([scanned, bucketChecked]).then(([inputs]) => {
+      const obj = inputsObject(loc, inputs.fingerprint);
+      return s3(deps, "s3:GetObject", obj, () => objectExists(clients.s3, obj));
+    });
+    const [inputs, jobDefinition, exists] = await Promise.all([scanned, jobDefinitionFor(req, deps, bucketChecked), present]);
     const inputsObj = inputsObject(loc, inputs.fingerprint);
     const runId = newRunId(deps.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
@@ -50,7 +57,7 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
       tags: req.tags,
       s3Policy: settings.aws.s3,
     });
-    const uploaded = !(await s3(deps, "s3:GetObject", inputsObj, () => objectExists(clients.s3, inputsObj)));
+    const uploaded = !exists;
     if (req.dryRun) return printDryRun(reporter, inputs, inputsObj, uploaded, input);
 
     reporter.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded });
@@ -99,16 +106,17 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
     deps.signals.off("SIGINT", onInterrupt);
     deps.signals.off("SIGTERM", onInterrupt);
   }
+  // Following (log tail, results, unzipper) loads only now: the upload and SubmitJob do not wait for it.
+  const { detach, followJob } = await import("./follow.js");
   if (req.follow.detach && !interrupt.signal.aborted) return detach(target, req.follow, reporter, "Submitted with --detach");
   // A Ctrl-C that raced SubmitJob is a Ctrl-C after submission: cancel what was just started.
   return followJob(target, req.follow, deps, interrupt.signal.aborted);
 }
 
-async function jobDefinitionFor(req: BuildRequest, deps: AwsBatchDeps): Promise<JobDefinition> {
+async function jobDefinitionFor(req: BuildRequest, deps: AwsBatchDeps, bucketChecked: Promise<void>): Promise<JobDefinition> {
   const { clients, settings } = deps;
   const region = settings.aws.region;
-  const loc = requireBucket(settings);
-  await Promise.all([checkBucket(clients.s3, loc.bucket, region, settings.aws.s3?.expectedBucketOwner), checkQueue(clients.batch, settings.awsBatch.queue, region)]);
+  await Promise.all([bucketChecked, checkQueue(clients.batch, settings.awsBatch.queue, region)]);
   const def = await findJobDefinition(clients.batch, settings.awsBatch.job, region);
   if (!req.image && !req.secrets.length) return def;
   return deriveJobDefinition(clients.batch, def, { image: req.image, secrets: req.secrets }, region, { register: !req.dryRun });
