@@ -14,7 +14,7 @@ import { startFakeAws } from "./lib/fake-aws.mjs";
 import { measureApply } from "./lib/measure-apply.mjs";
 import { measureLogs } from "./lib/measure-logs.mjs";
 import { measureStartup } from "./lib/measure-startup.mjs";
-import { measureUpload } from "./lib/measure-upload.mjs";
+import { measureLink, measureUpload } from "./lib/measure-upload.mjs";
 import { startMoto } from "./lib/moto.mjs";
 import { run } from "./lib/proc.mjs";
 import { startCountingProxy } from "./lib/proxy.mjs";
@@ -26,6 +26,8 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
 
 const GROUPS = ["startup", "upload", "apply", "logs"];
+// An office uplink (about 250 Mbit/s), where compressing harder pays.
+const LINK_BYTES_PER_SECOND = 30 * 1024 * 1024;
 
 function parseArgs(argv) {
   const o = { quick: false, scale: 1, runs: undefined, sweep: false, only: GROUPS };
@@ -129,6 +131,8 @@ try {
     if (only.has("upload")) {
       log("pack+upload ...");
       results.upload = await measureUpload(ctx, { dir, bigDir, runs: opts.runs });
+      log("pack+upload over a slower link ...");
+      results.link = await measureLink(ctx, { dir, runs: opts.runs, bytesPerSecond: LINK_BYTES_PER_SECOND });
     }
     if (only.has("apply")) {
       log("applying results ...");

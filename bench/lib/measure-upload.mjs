@@ -1,8 +1,11 @@
 // Pack+upload side by side, the unchanged re-run, and peak memory.
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { createWriteStream } from "node:fs";
 import { rm, stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
 import { median, run } from "./proc.mjs";
+import { startCountingProxy } from "./proxy.mjs";
 
 /** Runs `nbatch build --aws-batch dir -- true`; resolves its wall time, time to SubmitJob and peak RSS. */
 export async function nbatchBuild(ctx, dir, prefix, opts = {}) {
@@ -17,9 +20,20 @@ export async function nbatchBuild(ctx, dir, prefix, opts = {}) {
   return { ...r, submitMs: job.submittedAt - r.startEpoch };
 }
 
-async function inputsBytes(ctx, prefix) {
+async function inputsObjects(ctx, prefix) {
   const page = await ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: `${prefix}/inputs/` }));
-  return (page.Contents ?? []).reduce((n, o) => n + (o.Size ?? 0), 0);
+  return page.Contents ?? [];
+}
+
+async function inputsBytes(ctx, prefix) {
+  return (await inputsObjects(ctx, prefix)).reduce((n, o) => n + (o.Size ?? 0), 0);
+}
+
+/** The archive nbatch uploaded under `prefix`, saved to `file`: the floor uploads exactly these bytes. */
+async function saveInputs(ctx, prefix, file) {
+  const [object] = await inputsObjects(ctx, prefix);
+  const res = await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: object.Key }));
+  await pipeline(res.Body, createWriteStream(file));
 }
 
 /** Whether a command runs at all (zip and the AWS CLI are optional contenders). */
@@ -32,7 +46,6 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
   if (!withZipAws) ctx.log("  zip or the AWS CLI is not installed: no zip -r + aws s3 cp comparison");
   const zipFile = join(ctx.work, "zip-r.zip");
   const nbatchZip = join(ctx.work, "nbatch.zip");
-  await ctx.worker("pack-to-file.mjs", [dir, nbatchZip]);
   const awsEnv = {
     ...process.env,
     AWS_ACCESS_KEY_ID: "test",
@@ -40,7 +53,7 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
     AWS_DEFAULT_REGION: "us-east-1",
     AWS_EC2_METADATA_DISABLED: "true",
   };
-  const samples = { nbatch: [], zipAws: [], floor: [], floorAws: [], rss: [], archiveBytes: [] };
+  const samples = { nbatch: [], zipAws: [], floor: [], floorRatio: [], floorAws: [], rss: [], archiveBytes: [] };
   let lastPrefix;
   // Interleaved, so a neighbour's load on the machine hits every contender alike.
   for (let i = 0; i < runs; i++) {
@@ -51,6 +64,8 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
     samples.rss.push(nb.peakRssKB);
     samples.archiveBytes.push(await inputsBytes(ctx, prefix));
     lastPrefix = prefix;
+    // How hard nbatch compresses follows the link, so each run's archive differs a little.
+    await saveInputs(ctx, prefix, nbatchZip);
 
     if (withZipAws) {
       await rm(zipFile, { force: true });
@@ -62,6 +77,7 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
     const fl = await run(process.execPath, [join(ctx.benchDir, "worker/upload-file.mjs"), ctx.moto.endpoint, nbatchZip, ctx.bucket, `floor/${i}.zip`], { env: ctx.workerEnv });
     if (fl.code !== 0) throw new Error(`floor upload failed: ${fl.stderr.slice(-1000)}`);
     samples.floor.push(fl.wallMs);
+    samples.floorRatio.push(nb.submitMs / fl.wallMs);
 
     if (withZipAws) {
       const fa = await run("aws", ["--endpoint-url", ctx.moto.endpoint, "s3", "cp", nbatchZip, `s3://${ctx.bucket}/floor-aws/${i}.zip`, "--only-show-errors"], { env: awsEnv });
@@ -69,6 +85,8 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
     }
   }
   const zipBytes = withZipAws ? (await stat(zipFile)).size : undefined;
+  ctx.log("  fixed settings on the local link");
+  const settings = await compareSettings(ctx, { dir, endpoint: ctx.moto.endpoint, label: "local", runs });
 
   // Unchanged re-run: same directory, same prefix, inputs already there.
   ctx.log("  unchanged re-runs");
@@ -89,9 +107,12 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
     nbatchMs: median(samples.nbatch),
     zipAwsMs: median(samples.zipAws),
     floorMs: median(samples.floor),
+    // Each run against the floor of its own archive.
+    floorRatio: median(samples.floorRatio),
     floorAwsCliMs: median(samples.floorAws),
     archiveBytes: median(samples.archiveBytes),
     zipRBytes: zipBytes,
+    settings,
     samples,
     rerun: {
       submitMs: median(rerun.map((r) => r.submitMs)),
@@ -108,4 +129,57 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
       bigArchiveBytes: await inputsBytes(ctx, bigPrefix),
     },
   };
+}
+
+/**
+ * Packing held to storing, held to level 1, and following the link (as
+ * nbatch does), each packing and uploading the directory from a worker.
+ */
+async function compareSettings(ctx, { dir, endpoint, label, runs }) {
+  const samples = { adaptive: [], store: [], level1: [] };
+  const levels = { adaptive: "adaptive", store: "0", level1: "1" };
+  for (let i = 0; i < runs; i++) {
+    for (const [name, level] of Object.entries(levels)) {
+      samples[name].push((await ctx.worker("pack-upload.mjs", [endpoint, dir, ctx.bucket, `settings-${label}/${name}-${i}.zip`, level])).ms);
+    }
+  }
+  return { adaptiveMs: median(samples.adaptive), storeMs: median(samples.store), level1Ms: median(samples.level1), samples };
+}
+
+/**
+ * The same pack+upload through a proxy that lets request bodies out at
+ * `bytesPerSecond`, like an office uplink: nbatch, where it compresses,
+ * against the floor for its archive; and the fixed settings on this link.
+ */
+export async function measureLink(ctx, { dir, runs, bytesPerSecond }) {
+  const link = await startCountingProxy(ctx.moto.endpoint, { bytesPerSecond });
+  const archive = join(ctx.work, "link.zip");
+  const samples = { nbatch: [], floor: [], floorRatio: [], archiveBytes: [] };
+  try {
+    for (let i = 0; i < runs; i++) {
+      ctx.log(`  ${(bytesPerSecond / 1024 / 1024).toFixed(0)} MiB/s link, run ${i + 1}/${runs}`);
+      const prefix = `link-${Date.now()}-${i}`;
+      const nb = await nbatchBuild(ctx, dir, prefix, { s3: link.endpoint });
+      samples.nbatch.push(nb.submitMs);
+      samples.archiveBytes.push(await inputsBytes(ctx, prefix));
+      await saveInputs(ctx, prefix, archive);
+      const fl = await run(process.execPath, [join(ctx.benchDir, "worker/upload-file.mjs"), link.endpoint, archive, ctx.bucket, `link-floor/${i}.zip`], { env: ctx.workerEnv });
+      if (fl.code !== 0) throw new Error(`floor upload failed: ${fl.stderr.slice(-1000)}`);
+      samples.floor.push(fl.wallMs);
+      samples.floorRatio.push(nb.submitMs / fl.wallMs);
+    }
+    ctx.log("  fixed settings on that link");
+    const settings = await compareSettings(ctx, { dir, endpoint: link.endpoint, label: "link", runs });
+    return {
+      bytesPerSecond,
+      nbatchMs: median(samples.nbatch),
+      floorMs: median(samples.floor),
+      floorRatio: median(samples.floorRatio),
+      archiveBytes: median(samples.archiveBytes),
+      settings,
+      samples,
+    };
+  } finally {
+    await link.stop();
+  }
 }

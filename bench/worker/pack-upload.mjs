@@ -1,5 +1,5 @@
 // Scan, pack and upload in one process, with a chosen deflate level, part size and concurrency.
-// usage: pack-upload.mjs <endpoint> <dir> <bucket> <key> <level> [partMiB] [queueSize]
+// usage: pack-upload.mjs <endpoint> <dir> <bucket> <key> <level|adaptive> [partMiB] [queueSize]
 import { uploadStream } from "../../dist/aws/s3.js";
 import { scanInputs } from "../../dist/runners/inputs.js";
 import { packZip } from "../../dist/workdir/pack.js";
@@ -10,9 +10,10 @@ const s3 = s3Client(endpoint);
 const started = performance.now();
 const inputs = await scanInputs(dir, []);
 let bytes = 0;
-const body = packZip({ root: dir, entries: inputs.manifest.entries, level: Number(level) });
+const body = packZip({ root: dir, entries: inputs.manifest.entries, level: level === "adaptive" ? undefined : Number(level) });
 body.on("data", (c) => (bytes += c.length));
 await uploadStream(s3, { bucket, key }, body, {
+  estimatedBytes: inputs.manifest.bytes,
   ...(partMiB ? { partSize: Number(partMiB) * 1024 * 1024 } : {}),
   ...(queueSize ? { queueSize: Number(queueSize) } : {}),
 });
