@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { createRequire } from "node:module";
 import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
 import { processIO, type IO } from "./ui/io.js";
@@ -37,6 +37,7 @@ function program(ctx: CommandContext): Command {
     .option("-q, --quiet", "only errors, warnings and the job's own output")
     .option("-v, --verbose", "more detail about each step")
     .showHelpAfterError("(run with --help for usage)")
+    .configureHelp({ optionDescription })
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
@@ -48,7 +49,13 @@ function program(ctx: CommandContext): Command {
   return p;
 }
 
-/** Output and exit handling reach nested subcommands (`config set`) too. */
+/** Commander's option help, without "(default: [])" on repeatable options: an empty list says nothing. */
+function optionDescription(this: Help, option: Option): string {
+  const empty = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
+  return Help.prototype.optionDescription.call(this, empty ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option);
+}
+
+/** Output, help and exit handling reach nested subcommands (`config set`) too. */
 function inherit(command: Command, parent: Command): Command {
   command.copyInheritedSettings(parent);
   for (const sub of command.commands) inherit(sub, command);

@@ -27,3 +27,10 @@ it("every command's --help shows examples", async () => {
   }
   expect(checked).toEqual(expect.arrayContaining(["check-setup", "config set", "completion", "setup aws-batch"]));
 });
+
+it("shows real defaults but not the empty list a repeatable option starts from", async () => {
+  const text = await help(["build"]);
+  expect(text).toMatch(/--tag <KEY=VALUE>.*\(repeatable\)[^\n]*ECS task\n/);
+  expect(text).not.toContain("(default: [])");
+  expect(text).toContain("(default:");
+});
