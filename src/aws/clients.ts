@@ -9,6 +9,7 @@ import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { AwsSettings } from "../config/settings.js";
+import { unsignedPayloadOverTls } from "./s3-payload.js";
 import { applyS3Policy } from "./s3-policy.js";
 
 export interface AwsClients {
@@ -62,6 +63,7 @@ export function createAwsClients(aws: AwsSettings): AwsClients {
         followRegionRedirects: true,
       });
       if (aws.s3) applyS3Policy(clients.s3, aws.s3);
+      unsignedPayloadOverTls(clients.s3);
       return clients.s3;
     },
     get batch() {
