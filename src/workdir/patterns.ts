@@ -57,7 +57,8 @@ export function createExcluder(
  * `/`) selects everything under it. An include pattern starting with `!`
  * excludes; no positive include means everything; excludes always win.
  */
-export function createSelector(include: readonly string[], exclude: readonly string[]): (relPath: string) => boolean {
+export function createSelector(include: readonly string[], exclude: readonly string[]): ((relPath: string) => boolean) | undefined {
+  if (include.length + exclude.length === 0) return undefined;
   const positive = include.filter((p) => !p.startsWith("!"));
   const negative = [...include.filter((p) => p.startsWith("!")).map((p) => p.slice(1)), ...exclude];
   const wanted = positive.length > 0 ? compile(positive) : () => true;

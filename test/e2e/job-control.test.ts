@@ -129,6 +129,26 @@ describeWithMoto("nbatch build: job control", () => {
     expect(present).toEqual([true, false, false, false, true, true, false]);
   });
 
+  it("--download of a few entries reads just those with ranged GETs; a selection of most of the archive fetches it whole", async () => {
+    const { proxy, env } = await w.proxy();
+    const job = ["--", "sh", "-c", "head -c 3000000 /dev/urandom > big.bin; echo done > summary.txt"];
+    const resultsGets = () => proxy.requests.filter((q) => q.operation === "GetObject" && q.key?.endsWith("/results.zip"));
+
+    const few = await w.makeDir("ranged", {});
+    const r = await w.nbatch(["build", "--aws-batch", "--download", "summary.txt", few, ...job], { env });
+    expect(r.code).toBe(0);
+    expect(await readFile(join(few, "summary.txt"), "utf8")).toBe("done\n");
+    expect(await exists(join(few, "big.bin"))).toBe(false);
+    expect(resultsGets().length).toBeGreaterThan(1);
+    expect(resultsGets().every((q) => /^bytes=\d+-\d+$/.test(String(q.headers.range)))).toBe(true);
+
+    const before = resultsGets().length;
+    const most = await w.makeDir("ranged-most", {});
+    expect((await w.nbatch(["build", "--aws-batch", "--download", "big.bin", most, ...job], { env })).code).toBe(0);
+    expect((await stat(join(most, "big.bin"))).size).toBe(3_000_000);
+    expect(resultsGets().slice(before).some((q) => q.headers.range === undefined)).toBe(true);
+  });
+
   it("--dry-run prints what would be uploaded and the SubmitJob request, making only read-only calls", async () => {
     const dir = await w.makeDir("dry", { "a.txt": "a", ".env": "SECRET=1", "__pycache__/m.pyc": "x", "data/big.txt": "bbb" });
     const before = w.executor.requests.length;

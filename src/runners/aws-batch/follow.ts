@@ -3,6 +3,7 @@ import { TerminateJobCommand } from "@aws-sdk/client-batch";
 import type { AwsClients } from "../../aws/clients.js";
 import { aws } from "../../aws/errors.js";
 import { deleteObject, downloadToFile, s3Url, type S3Object } from "../../aws/s3.js";
+import { downloadSelected } from "../../aws/s3-selective.js";
 import type { Clock } from "../../clock.js";
 import type { Settings } from "../../config/settings.js";
 import { EXIT } from "../../errors.js";
@@ -38,7 +39,8 @@ export interface FollowTarget {
   dir?: string;
   /** The local directory as uploaded, to keep local edits made while the job ran. */
   baseline: readonly ManifestEntry[];
-  select: (relPath: string) => boolean;
+  /** The --download selection; undefined brings back everything. */
+  select?: (relPath: string) => boolean;
 }
 
 /** The command that re-attaches to a job. */
@@ -130,9 +132,12 @@ export async function downloadResults(deps: FollowDeps, target: FollowTarget, di
   return withTempDir("results", async (tmp) => {
     const archive = join(tmp, "results.zip");
     const progress = startProgress(deps.reporter.io, deps.clock, "Downloading results", undefined);
-    const found = await aws({ action: "s3:GetObject", resource: s3Url(obj), region: deps.settings.aws.region }, () =>
-      downloadToFile(deps.clients.s3, obj, archive, (done, total) => progress.update(done, total)),
-    ).finally(() => progress.finish());
+    const onProgress = (done: number, total?: number) => progress.update(done, total);
+    const found = await aws({ action: "s3:GetObject", resource: s3Url(obj), region: deps.settings.aws.region }, async () => {
+      // A selection may need only a few entries of a large archive: ranged GETs when they pay.
+      const selected = target.select ? await downloadSelected(deps.clients.s3, obj, archive, target.select, onProgress) : "whole";
+      return selected === "whole" ? downloadToFile(deps.clients.s3, obj, archive, onProgress) : selected === "done";
+    }).finally(() => progress.finish());
     if (!found) {
       deps.reporter.warn(
         `the job left no results at ${s3Url(obj)}: its image may not run the nbatch agent (see docs/job-image/), it was stopped before the agent could upload, or they have expired`,

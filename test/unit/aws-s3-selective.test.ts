@@ -1,0 +1,49 @@
+import type { CentralDirectory } from "unzipper";
+import { describe, expect, it } from "vitest";
+import { ENTRY_COST_BYTES, rangedPays, rangesFor } from "../../src/aws/s3-selective.js";
+
+/** A central directory with entries at these offsets (in archive order), the directory itself at `cd`. */
+function directory(cd: number, entries: [string, number][]): CentralDirectory {
+  return { offsetToStartOfCentralDirectory: cd, files: entries.map(([path, offset]) => ({ path, offsetToLocalFileHeader: offset })) } as unknown as CentralDirectory;
+}
+
+const MiB = 1024 * 1024;
+const dir = directory(10 * MiB, [
+  ["big.bin", 0],
+  ["out/", 9 * MiB],
+  ["out/summary.txt", 9 * MiB + 100],
+  [".nbatch/results.json", 9 * MiB + 2000],
+]);
+
+describe("rangesFor", () => {
+  it("takes the central directory to the end and each wanted entry up to the next, with the agent's metadata always", () => {
+    const ranges = rangesFor(dir, 10 * MiB + 500, (p) => p === "out/summary.txt");
+    expect(ranges).toEqual([
+      { start: 10 * MiB, end: 10 * MiB + 500 },
+      { start: 9 * MiB + 100, end: 9 * MiB + 2000 },
+      { start: 9 * MiB + 2000, end: 10 * MiB },
+    ]);
+  });
+
+  it("gives up on offsets that do not describe a sane archive, so the whole one is fetched and checked", () => {
+    const past = directory(100, [["a", 0], ["b", 500]]);
+    expect(rangesFor(past, 1000, () => true)).toBeUndefined();
+    expect(rangesFor(directory(2000, [["a", 0]]), 1000, () => true)).toBeUndefined();
+    const same = directory(100, [["a", 10], ["b", 10]]);
+    expect(rangesFor(same, 1000, (p) => p === "a")).toBeUndefined();
+  });
+});
+
+describe("rangedPays", () => {
+  it("pays while the wanted bytes and a round trip's worth per entry stay under the whole archive", () => {
+    const few = rangesFor(dir, 10 * MiB + 500, (p) => p.startsWith("out/"))!;
+    expect(rangedPays(few, 10 * MiB + 500)).toBe(true);
+    const most = rangesFor(dir, 10 * MiB + 500, (p) => p === "big.bin")!;
+    expect(rangedPays(most, 10 * MiB + 500)).toBe(false);
+    // Entries cost their round trips: five 1 KiB entries weigh 5 x 300 KiB, more than this 1 MiB archive.
+    const five = directory(MiB, Array.from({ length: 5 }, (_, i): [string, number] => [`f${i}`, MiB - (5 - i) * 1024]));
+    expect(5 * ENTRY_COST_BYTES).toBeGreaterThan(MiB);
+    expect(rangedPays(rangesFor(five, MiB + 100, () => true)!, MiB + 100)).toBe(false);
+    expect(rangedPays(rangesFor(five, MiB + 100, (p) => p === "f0")!, MiB + 100)).toBe(true);
+  });
+});
