@@ -1,6 +1,7 @@
 // When should a selective --download use ranged GETs instead of fetching the
 // whole results archive? Both read the same entries of the same archive, from
 // a server with S3's first-byte latency and a per-connection throughput cap.
+import { join } from "node:path";
 import { median } from "./proc.mjs";
 import { startRangeServer } from "./range-server.mjs";
 
@@ -9,6 +10,7 @@ import { startRangeServer } from "./range-server.mjs";
 export const S3_LIKE = { latencyMs: 30, bytesPerSecond: 80 * 1024 * 1024 };
 
 export async function rangedCrossover(ctx, { archive, runs }) {
+  const { ENTRY_COST_BYTES } = await import(join(ctx.benchDir, "..", "dist", "aws", "s3-selective.js"));
   const server = await startRangeServer(S3_LIKE);
   server.put("bench", "results.zip", archive);
   const rows = [];
@@ -25,6 +27,8 @@ export async function rangedCrossover(ctx, { archive, runs }) {
         const first = samples[0];
         row[method] = { ms: median(samples.map((s) => s.ms)), entries: first.entries, selectedBytes: first.selectedBytes, archiveBytes: first.archiveBytes, requests: first.requests };
       }
+      // What nbatch's rule would choose for this selection (docs/performance.md).
+      row.picks = row.ranged.selectedBytes + row.ranged.entries * ENTRY_COST_BYTES < row.ranged.archiveBytes ? "ranged" : "whole";
       ctx.log(`  ${(fraction * 100).toFixed(1)}% of the bytes (${row.ranged.entries} entries): ranged ${row.ranged.ms.toFixed(0)} ms, whole ${row.whole.ms.toFixed(0)} ms`);
       rows.push(row);
     }

@@ -65,10 +65,10 @@ export function renderSweep(s) {
   for (const [name, r] of Object.entries(s.parts)) out.push(`| ${name.replace("MiBx", " MiB x ")} | ${(r.ms / 1000).toFixed(2)} s | ${(r.rssKB / 1024).toFixed(0)} MB |`);
   const srv = s.ranged.server;
   out.push("", `Selective download, ${srv.latencyMs} ms first-byte latency, ${(srv.bytesPerSecond / MB).toFixed(0)} MiB/s per connection:`, "");
-  out.push("| bytes selected | entries | ranged GETs (requests) | whole archive |", "|---|---|---|---|");
+  out.push("| bytes selected | entries | ranged GETs (requests) | whole archive | nbatch picks |", "|---|---|---|---|---|");
   for (const row of s.ranged.rows) {
     const share = `${((row.ranged.selectedBytes / row.ranged.archiveBytes) * 100).toFixed(1)}% (${(row.ranged.selectedBytes / MB).toFixed(1)} MiB)`;
-    out.push(`| ${share} | ${row.ranged.entries} | ${(row.ranged.ms / 1000).toFixed(2)} s (${row.ranged.requests}) | ${(row.whole.ms / 1000).toFixed(2)} s |`);
+    out.push(`| ${share} | ${row.ranged.entries} | ${(row.ranged.ms / 1000).toFixed(2)} s (${row.ranged.requests}) | ${(row.whole.ms / 1000).toFixed(2)} s | ${row.picks} |`);
   }
   return out.join("\n") + "\n";
 }

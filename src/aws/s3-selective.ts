@@ -65,11 +65,28 @@ export async function downloadSelected(
   want: (path: string) => boolean,
   onProgress?: (done: number, total?: number) => void,
 ): Promise<Selected> {
+  const zip = await openRemoteZip(s3, obj);
+  if (!zip) return "missing";
+  const ranges = rangesFor(zip.directory, zip.size, want);
+  if (!ranges || !rangedPays(ranges, zip.size)) return "whole";
+  await fetchRanges(zip, path, ranges, onProgress);
+  return "done";
+}
+
+export interface RemoteZip {
+  size: number;
+  directory: CentralDirectory;
+  /** The bytes [start, end) of the object. */
+  get(start: number, end: number): Promise<Readable>;
+}
+
+/** A zip in S3 with its central directory read (a HeadObject and two ranged GETs); undefined when there is none. */
+export async function openRemoteZip(s3: S3Client, obj: S3Object): Promise<RemoteZip | undefined> {
   let size: number;
   try {
     size = (await s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key }))).ContentLength ?? 0;
   } catch (err) {
-    if (isNotFound(err)) return "missing";
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   const get = async (start: number, end: number) =>
@@ -85,21 +102,23 @@ export async function downloadSelected(
       return out;
     },
   });
-  const ranges = rangesFor(directory, size, want);
-  if (!ranges || !rangedPays(ranges, size)) return "whole";
+  return { size, directory, get };
+}
 
+/** Writes each range of the zip at its own offset in `path`, a sparse file of the zip's size; 8 ranges at a time. */
+export async function fetchRanges(zip: RemoteZip, path: string, ranges: readonly Range[], onProgress?: (done: number, total?: number) => void): Promise<void> {
   const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
   let done = 0;
   const file = await open(path, "w", 0o600);
   try {
-    await file.truncate(size);
+    await file.truncate(zip.size);
     let next = 0;
     let failed = false;
     const worker = async () => {
       while (!failed && next < ranges.length) {
         const { start, end } = ranges[next++]!;
         let at = start;
-        for await (const chunk of await get(start, end)) {
+        for await (const chunk of await zip.get(start, end)) {
           const bytes = chunk as Buffer;
           if (at + bytes.length > end) throw new Error(`S3 sent more than the ${end - start} bytes asked for at offset ${start}`);
           await file.write(bytes, 0, bytes.length, at);
@@ -123,5 +142,4 @@ export async function downloadSelected(
   } finally {
     await file.close();
   }
-  return "done";
 }
