@@ -67,6 +67,7 @@ export async function downloadSelected(
 ): Promise<Selected> {
   const zip = await openRemoteZip(s3, obj);
   if (!zip) return "missing";
+  if (zip === "unreadable") return "whole";
   const ranges = rangesFor(zip.directory, zip.size, want);
   if (!ranges || !rangedPays(ranges, zip.size)) return "whole";
   await fetchRanges(zip, path, ranges, onProgress);
@@ -80,29 +81,50 @@ export interface RemoteZip {
   get(start: number, end: number): Promise<Readable>;
 }
 
-/** A zip in S3 with its central directory read (a HeadObject and two ranged GETs); undefined when there is none. */
-export async function openRemoteZip(s3: S3Client, obj: S3Object): Promise<RemoteZip | undefined> {
-  let size: number;
+/**
+ * A zip in S3 with its central directory read (a HeadObject and two ranged
+ * GETs): undefined when there is no object, "unreadable" when its bytes do
+ * not parse as a zip (the whole archive is then fetched and refused with a
+ * clear message). Every read asks for the version HeadObject saw.
+ */
+export async function openRemoteZip(s3: S3Client, obj: S3Object): Promise<RemoteZip | "unreadable" | undefined> {
+  let head;
   try {
-    size = (await s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key }))).ContentLength ?? 0;
+    head = await s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;
   }
+  const size = head.ContentLength ?? 0;
   const get = async (start: number, end: number) =>
-    (await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key, Range: `bytes=${start}-${end - 1}` }))).Body as Readable;
-  const directory = await Open.custom({
+    (await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key, Range: `bytes=${start}-${end - 1}`, IfMatch: head.ETag }))).Body as Readable;
+  // unzipper pipes these streams on without listening for errors: a failed read ends
+  // its stream instead, and the failure is reported here once the parse gives up.
+  let failure: { error: unknown } | undefined;
+  const source = {
     size: async () => size,
     stream: (offset: number, length?: number) => {
       const out = new PassThrough();
-      get(offset, length ? Math.min(size, offset + length) : size).then(
-        (body) => pipeline(body, out).catch((err: Error) => out.destroy(err)),
-        (err: Error) => out.destroy(err),
-      );
+      const end = length ? Math.min(size, offset + length) : size;
+      if (!(offset >= 0 && offset < end)) {
+        out.end();
+        return out;
+      }
+      get(offset, end)
+        .then((body) => pipeline(body, out))
+        .catch((error: unknown) => {
+          failure ??= { error };
+          out.end();
+        });
       return out;
     },
-  });
-  return { size, directory, get };
+  };
+  try {
+    return { size, directory: await Open.custom(source), get };
+  } catch {
+    if (failure) throw failure.error;
+    return "unreadable";
+  }
 }
 
 /** Writes each range of the zip at its own offset in `path`, a sparse file of the zip's size; 8 ranges at a time. */
@@ -119,9 +141,12 @@ export async function fetchRanges(zip: RemoteZip, path: string, ranges: readonly
         const { start, end } = ranges[next++]!;
         let at = start;
         for await (const chunk of await zip.get(start, end)) {
+          if (failed) return; // another range failed: stop this one too
           const bytes = chunk as Buffer;
           if (at + bytes.length > end) throw new Error(`S3 sent more than the ${end - start} bytes asked for at offset ${start}`);
-          await file.write(bytes, 0, bytes.length, at);
+          for (let written = 0; written < bytes.length; ) {
+            written += (await file.write(bytes, written, bytes.length - written, at + written)).bytesWritten;
+          }
           at += bytes.length;
           onProgress?.((done += bytes.length), total);
         }

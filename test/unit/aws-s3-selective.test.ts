@@ -1,6 +1,9 @@
+import { Readable } from "node:stream";
+import { GetObjectCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { mockClient } from "aws-sdk-client-mock";
 import type { CentralDirectory } from "unzipper";
-import { describe, expect, it } from "vitest";
-import { ENTRY_COST_BYTES, rangedPays, rangesFor } from "../../src/aws/s3-selective.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { downloadSelected, ENTRY_COST_BYTES, rangedPays, rangesFor } from "../../src/aws/s3-selective.js";
 
 /** A central directory with entries at these offsets (in archive order), the directory itself at `cd`. */
 function directory(cd: number, entries: [string, number][]): CentralDirectory {
@@ -45,5 +48,33 @@ describe("rangedPays", () => {
     expect(5 * ENTRY_COST_BYTES).toBeGreaterThan(MiB);
     expect(rangedPays(rangesFor(five, MiB + 100, () => true)!, MiB + 100)).toBe(false);
     expect(rangedPays(rangesFor(five, MiB + 100, (p) => p === "f0")!, MiB + 100)).toBe(true);
+  });
+});
+
+describe("downloadSelected", () => {
+  const s3mock = mockClient(S3Client);
+  const client = new S3Client({ region: "us-east-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } });
+  const obj = { bucket: "b", key: "runs/r/results.zip" };
+  afterEach(() => s3mock.reset());
+
+  it("reports a failed read of the central directory as that failure, instead of crashing or hanging", async () => {
+    s3mock.on(HeadObjectCommand).resolves({ ContentLength: 5000, ETag: '"v1"' });
+    s3mock.on(GetObjectCommand).rejects(Object.assign(new Error("Access Denied"), { name: "AccessDenied" }));
+    await expect(downloadSelected(client, obj, "/nonexistent/never-written.zip", () => true)).rejects.toThrow("Access Denied");
+  });
+
+  it("asks for the whole archive when the object does not parse as a zip, so it is refused with a clear message there", async () => {
+    s3mock.on(HeadObjectCommand).resolves({ ContentLength: 5000, ETag: '"v1"' });
+    s3mock.on(GetObjectCommand).callsFake((input: { Range: string; IfMatch?: string }) => {
+      expect(input.IfMatch).toBe('"v1"');
+      const [, from, to] = /bytes=(\d+)-(\d+)/.exec(input.Range)!;
+      return { Body: Readable.from([Buffer.alloc(Number(to) - Number(from) + 1)]) };
+    });
+    expect(await downloadSelected(client, obj, "/nonexistent/never-written.zip", () => true)).toBe("whole");
+  });
+
+  it("says when there are no results at all", async () => {
+    s3mock.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound", $metadata: { httpStatusCode: 404 } }));
+    expect(await downloadSelected(client, obj, "/nonexistent/never-written.zip", () => true)).toBe("missing");
   });
 });
