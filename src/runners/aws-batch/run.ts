@@ -31,6 +31,8 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
   deps.signals.on("SIGINT", onInterrupt);
   deps.signals.on("SIGTERM", onInterrupt);
   let target: FollowTarget;
+  let following: Promise<typeof import("./follow.js")> | undefined;
+  let follow: typeof import("./follow.js");
   try {
     // The inputs' HeadObject waits for the scan and the bucket check, not for the Batch checks.
     const bucketChecked = checkBucket(clients.s3, loc.bucket, region, settings.aws.s3?.expectedBucketOwner);
@@ -62,6 +64,9 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
 
     reporter.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded });
     await uploadInputs(deps, inputs, inputsObj, uploaded, interrupt.signal);
+    // Following (log tail, results, unzipper) loads beside SubmitJob, not before the upload.
+    following = import("./follow.js");
+    following.catch(() => undefined);
     const interrupted = () => new InterruptedError("Interrupted before the job was submitted; nothing was submitted");
     if (interrupt.signal.aborted) throw interrupted();
     let submitted;
@@ -102,12 +107,13 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
       baseline: inputs.manifest.entries,
       select: createSelector(req.download, req.excludeFromDownload),
     };
+    // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
+    follow = await following;
   } finally {
     deps.signals.off("SIGINT", onInterrupt);
     deps.signals.off("SIGTERM", onInterrupt);
   }
-  // Following (log tail, results, unzipper) loads only now: the upload and SubmitJob do not wait for it.
-  const { detach, followJob } = await import("./follow.js");
+  const { detach, followJob } = follow;
   if (req.follow.detach && !interrupt.signal.aborted) return detach(target, req.follow, reporter, "Submitted with --detach");
   // A Ctrl-C that raced SubmitJob is a Ctrl-C after submission: cancel what was just started.
   return followJob(target, req.follow, deps, interrupt.signal.aborted);
