@@ -66,7 +66,9 @@ export async function uploadParts(s3: S3Client, obj: S3Target, body: Body, opts:
       }
     }
     if (!upload.created) {
-      await s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: part.subarray(0, filled), ContentType: opts.contentType }));
+      await s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: part.subarray(0, filled), ContentType: opts.contentType }), {
+        abortSignal: opts.signal,
+      });
       opts.onProgress?.(filled);
       return;
     }
@@ -124,15 +126,15 @@ class PartUploader {
         { abortSignal: this.cancel.signal },
       ),
     );
-    const done: Promise<void> = sent.then(
-      (r) => {
+    // Never rejects: whatever fails is recorded, so abort() always gets to AbortMultipartUpload.
+    const done: Promise<void> = sent
+      .then((r) => {
         this.parts.push({ PartNumber: partNumber, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 });
         this.uploaded += length;
-        this.opts.onProgress?.(this.uploaded);
         release(buf);
-      },
-      (error: unknown) => this.fail(error),
-    );
+        this.opts.onProgress?.(this.uploaded);
+      })
+      .catch((error: unknown) => this.fail(error));
     const tracked = done.finally(() => this.inFlight.delete(tracked));
     this.inFlight.add(tracked);
   }

@@ -1,6 +1,8 @@
 // Memory discipline for the zip writer: reused read buffers, batched small writes.
 
 const BATCH_BYTES = 64 * 1024;
+// Large enough to go out alone: deflate's 64 KiB stored blocks (65,535 bytes) among them.
+const PASS_BYTES = 32 * 1024;
 
 /**
  * Read buffers for deflated chunks, reused: a steady stream of fresh
@@ -25,7 +27,8 @@ export class BufferPool {
 
 /**
  * Gathers headers and small entries into writes of at least 64 KiB, and
- * passes large buffers through uncopied; counts every byte for offsets.
+ * passes buffers of 32 KiB and more through uncopied; counts every byte
+ * for offsets.
  */
 export class Output {
   total = 0;
@@ -35,7 +38,7 @@ export class Output {
 
   add(b: Buffer): void {
     this.total += b.length;
-    if (b.length >= BATCH_BYTES) {
+    if (b.length >= PASS_BYTES) {
       this.ready.push(...this.takeSmall(), b);
       return;
     }

@@ -133,6 +133,18 @@ describe("uploadParts", () => {
     expect(produced).toBeLessThan(10);
   });
 
+  it("still aborts the upload when a progress callback throws", async () => {
+    s3mock.on(CreateMultipartUploadCommand).resolves({ UploadId: "u1" });
+    s3mock.on(UploadPartCommand).resolves({ ETag: "e" });
+    s3mock.on(AbortMultipartUploadCommand).resolves({});
+    const onProgress = () => {
+      throw new Error("progress bar broke");
+    };
+    await expect(uploadParts(client, obj, body(randomBytes(3 * PART)), opts({ onProgress }))).rejects.toThrow("progress bar broke");
+    expect(calls(AbortMultipartUploadCommand)).toHaveLength(1);
+    expect(calls(CompleteMultipartUploadCommand)).toHaveLength(0);
+  });
+
   it("aborts the upload when the body fails", async () => {
     s3mock.on(CreateMultipartUploadCommand).resolves({ UploadId: "u1" });
     s3mock.on(UploadPartCommand).resolves({ ETag: "e" });
