@@ -10,7 +10,8 @@ import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
 import { Open } from "unzipper";
 import { downloadToFile } from "../../dist/aws/s3.js";
-import { fetchRanges, openRemoteZip, rangesFor } from "../../dist/aws/s3-selective.js";
+import { fetchRanges, rangesFor } from "../../dist/aws/s3-selective.js";
+import { openRemoteZip } from "../../dist/aws/s3-zip.js";
 import { report, s3Client } from "./common.mjs";
 
 const [endpoint, bucket, key, method, fraction, seed] = process.argv.slice(2);

@@ -1,9 +1,8 @@
 import { open } from "node:fs/promises";
-import { PassThrough, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Open, type CentralDirectory } from "unzipper";
-import { isNotFound, type S3Object } from "./s3.js";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { CentralDirectory } from "unzipper";
+import type { S3Object } from "./s3.js";
+import { openRemoteZip, type RemoteZip } from "./s3-zip.js";
 
 /**
  * Each entry read on its own costs about a round trip, shared by the reads
@@ -72,59 +71,6 @@ export async function downloadSelected(
   if (!ranges || !rangedPays(ranges, zip.size)) return "whole";
   await fetchRanges(zip, path, ranges, onProgress);
   return "done";
-}
-
-export interface RemoteZip {
-  size: number;
-  directory: CentralDirectory;
-  /** The bytes [start, end) of the object. */
-  get(start: number, end: number): Promise<Readable>;
-}
-
-/**
- * A zip in S3 with its central directory read (a HeadObject and two ranged
- * GETs): undefined when there is no object, "unreadable" when its bytes do
- * not parse as a zip (the whole archive is then fetched and refused with a
- * clear message). Every read asks for the version HeadObject saw.
- */
-export async function openRemoteZip(s3: S3Client, obj: S3Object): Promise<RemoteZip | "unreadable" | undefined> {
-  let head;
-  try {
-    head = await s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-  const size = head.ContentLength ?? 0;
-  const get = async (start: number, end: number) =>
-    (await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key, Range: `bytes=${start}-${end - 1}`, IfMatch: head.ETag }))).Body as Readable;
-  // unzipper pipes these streams on without listening for errors: a failed read ends
-  // its stream instead, and the failure is reported here once the parse gives up.
-  let failure: { error: unknown } | undefined;
-  const source = {
-    size: async () => size,
-    stream: (offset: number, length?: number) => {
-      const out = new PassThrough();
-      const end = length ? Math.min(size, offset + length) : size;
-      if (!(offset >= 0 && offset < end)) {
-        out.end();
-        return out;
-      }
-      get(offset, end)
-        .then((body) => pipeline(body, out))
-        .catch((error: unknown) => {
-          failure ??= { error };
-          out.end();
-        });
-      return out;
-    },
-  };
-  try {
-    return { size, directory: await Open.custom(source), get };
-  } catch {
-    if (failure) throw failure.error;
-    return "unreadable";
-  }
 }
 
 /** Writes each range of the zip at its own offset in `path`, a sparse file of the zip's size; 8 ranges at a time. */

@@ -34,14 +34,18 @@ export function isNotFound(err: unknown): boolean {
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 
-export async function objectExists(s3: S3, obj: S3Object): Promise<boolean> {
+/** What `call` resolves to, or undefined when what it asked for does not exist. */
+export async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
   try {
-    await s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
-    return true;
+    return await call;
   } catch (err) {
-    if (isNotFound(err)) return false;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
+}
+
+export async function objectExists(s3: S3, obj: S3Object): Promise<boolean> {
+  return (await unlessNotFound(s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key })))) !== undefined;
 }
 
 /** S3 allows 10,000 parts; leave room for the archive to outgrow its estimate. */
@@ -86,13 +90,8 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Body, opts
 
 /** Downloads an object to a local file; false when the object does not exist. */
 export async function downloadToFile(s3: S3, obj: S3Object, path: string, onProgress?: (done: number, total?: number) => void): Promise<boolean> {
-  let res;
-  try {
-    res = await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
+  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
+  if (!res) return false;
   let done = 0;
   const count = async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
@@ -111,13 +110,8 @@ export async function downloadToFile(s3: S3, obj: S3Object, path: string, onProg
 }
 
 export async function getText(s3: S3, obj: S3Object): Promise<string | undefined> {
-  try {
-    const res = await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key }));
-    return await res.Body!.transformToString();
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
+  return res?.Body!.transformToString();
 }
 
 export async function putText(s3: S3, obj: S3Object, text: string): Promise<void> {

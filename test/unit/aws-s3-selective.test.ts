@@ -4,6 +4,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import type { CentralDirectory } from "unzipper";
 import { afterEach, describe, expect, it } from "vitest";
 import { downloadSelected, ENTRY_COST_BYTES, rangedPays, rangesFor } from "../../src/aws/s3-selective.js";
+import { readS3ZipEntry } from "../../src/aws/s3-zip.js";
 
 /** A central directory with entries at these offsets (in archive order), the directory itself at `cd`. */
 function directory(cd: number, entries: [string, number][]): CentralDirectory {
@@ -71,6 +72,15 @@ describe("downloadSelected", () => {
       return { Body: Readable.from([Buffer.alloc(Number(to) - Number(from) + 1)]) };
     });
     expect(await downloadSelected(client, obj, "/nonexistent/never-written.zip", () => true)).toBe("whole");
+  });
+
+  it("reads one entry of an object that is not a zip as one clear error", async () => {
+    s3mock.on(HeadObjectCommand).resolves({ ContentLength: 5000, ETag: '"v1"' });
+    s3mock.on(GetObjectCommand).callsFake((input: { Range: string }) => {
+      const [, from, to] = /bytes=(\d+)-(\d+)/.exec(input.Range)!;
+      return { Body: Readable.from([Buffer.alloc(Number(to) - Number(from) + 1)]) };
+    });
+    await expect(readS3ZipEntry(client, obj, ".nbatch/manifest.json")).rejects.toThrow("s3://b/runs/r/results.zip is not a zip archive: it is corrupt.");
   });
 
   it("says when there are no results at all", async () => {

@@ -1,6 +1,6 @@
 import { DescribeJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
 import { aws } from "../../aws/errors.js";
-import { isNotFound, objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
+import { objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
 import { readS3ZipEntry } from "../../aws/s3-zip.js";
 import { UserError } from "../../errors.js";
 import { findRun } from "../../history.js";
@@ -87,7 +87,7 @@ function urlsFromJob(job: JobDetail): RunUrls {
 /** The directory as it was uploaded, from the manifest inside the inputs archive. */
 async function baseline(deps: AwsBatchDeps, inputs: S3Object): Promise<ManifestEntry[]> {
   const raw = await aws({ action: "s3:GetObject", resource: s3Url(inputs), region: deps.settings.aws.region }, () =>
-    readS3ZipEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY).catch((err) => (isNotFound(err) ? undefined : Promise.reject(err))),
+    readS3ZipEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY),
   );
   if (!raw) {
     deps.reporter.warn(`the inputs archive ${s3Url(inputs)} is gone: local files that differ from the results will be kept, with the job's version beside them`);
