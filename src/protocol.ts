@@ -43,6 +43,13 @@ export interface Results {
   timings: { started: number; commandStarted?: number; commandFinished?: number; finished: number };
 }
 
+/** The inputs archive's manifest entry, from a protocol this nbatch knows. */
+export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
+  const manifest = JSON.parse(raw.toString("utf8")) as InputsManifest;
+  checkProtocol(manifest.protocol, what);
+  return manifest;
+}
+
 /** Archives from a newer nbatch may mean things this one does not know: say so rather than guess. */
 export function checkProtocol(version: number | undefined, what: string): void {
   if ((version ?? 1) > PROTOCOL_VERSION) {

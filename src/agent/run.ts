@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
-import { BATCH_ATTEMPT_ENV, checkProtocol, INPUTS_MANIFEST_ENTRY, JOB_ENV, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
 import type { IO } from "../ui/io.js";
 import { diffManifests } from "../workdir/diff.js";
 import { extractZip, readZipEntry } from "../workdir/extract.js";
@@ -77,8 +77,7 @@ function fail(message: string): never {
 async function unpackInputs(o: AgentOptions, url: string, zipPath: string): Promise<ManifestEntry[]> {
   if (!(await o.store.download(url, zipPath))) fail(`inputs archive ${url} not found`);
   const raw = await readZipEntry(zipPath, INPUTS_MANIFEST_ENTRY);
-  const manifest = raw ? (JSON.parse(raw.toString("utf8")) as InputsManifest) : { protocol: PROTOCOL_VERSION, entries: [] };
-  checkProtocol(manifest.protocol, `the inputs archive ${url}`);
+  const manifest: InputsManifest = raw ? parseInputsManifest(raw, `the inputs archive ${url}`) : { protocol: PROTOCOL_VERSION, entries: [] };
   const report = await extractZip({ archivePath: zipPath, destRoot: o.cwd, meta: new Map(manifest.entries.map((e) => [e.path, e])) });
   if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => r.path).join(", ")}`);
   // What is on disk now, not what the manifest claims: the diff after the run must compare like with like.

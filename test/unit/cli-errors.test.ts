@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
-import { checkProtocol } from "../../src/protocol.js";
+import { checkProtocol, parseInputsManifest } from "../../src/protocol.js";
 import { createTestIO } from "../support/io.js";
 
 describe("NBATCH_DEBUG", () => {
@@ -24,5 +24,11 @@ describe("the job protocol version", () => {
     expect(() => checkProtocol(1, "the results archive")).not.toThrow();
     expect(() => checkProtocol(undefined, "the results archive")).not.toThrow();
     expect(() => checkProtocol(2, "the results archive")).toThrow(/^the results archive uses job protocol 2, newer than this nbatch's 1: upgrade nbatch/);
+  });
+
+  it("checks the inputs manifest as it parses it, for the agent and for --attach alike", () => {
+    const manifest = (protocol: number) => Buffer.from(JSON.stringify({ protocol, entries: [{ path: "a.txt" }] }));
+    expect(parseInputsManifest(manifest(1), "the inputs archive s3://b/i.zip").entries).toEqual([{ path: "a.txt" }]);
+    expect(() => parseInputsManifest(manifest(2), "the inputs archive s3://b/i.zip")).toThrow(/^the inputs archive s3:\/\/b\/i\.zip uses job protocol 2/);
   });
 });

@@ -4,7 +4,7 @@ import { objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js"
 import { readS3ZipEntry } from "../../aws/s3-zip.js";
 import { UserError } from "../../errors.js";
 import { findRun } from "../../history.js";
-import { INPUTS_MANIFEST_ENTRY, JOB_ENV, type InputsManifest } from "../../protocol.js";
+import { INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
 import type { ManifestEntry } from "../../workdir/manifest.js";
 import { createSelector } from "../../workdir/patterns.js";
 import { exitWithRefusals } from "../results.js";
@@ -93,7 +93,7 @@ async function baseline(deps: AwsBatchDeps, inputs: S3Object): Promise<ManifestE
     deps.reporter.warn(`the inputs archive ${s3Url(inputs)} is gone: local files that differ from the results will be kept, with the job's version beside them`);
     return [];
   }
-  return (JSON.parse(raw.toString("utf8")) as InputsManifest).entries;
+  return parseInputsManifest(raw, `the inputs archive ${s3Url(inputs)}`).entries;
 }
 
 async function resultsOfForgottenJob(deps: AwsBatchDeps, target: FollowTarget, dir: string): Promise<number> {
