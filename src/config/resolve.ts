@@ -20,7 +20,7 @@ export interface ResolveInput {
   env: Env;
 }
 
-export const DEFAULT_REGION = "us-east-1";
+const DEFAULT_REGION = "us-east-1";
 
 export interface Source {
   origin: Origin;

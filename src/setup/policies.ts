@@ -26,7 +26,7 @@ export const DEFAULT_NAMES = {
 };
 
 /** Secrets and parameters whose names start with this can be read by jobs (--secret). */
-export const SECRETS_PREFIX = "nbatch/";
+const SECRETS_PREFIX = "nbatch/";
 
 interface Statement {
   Sid: string;

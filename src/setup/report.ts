@@ -25,7 +25,7 @@ export function printReport(io: IO, heading: string, results: readonly CheckResu
   io.out(summaryLine(results));
 }
 
-export function summaryLine(results: readonly CheckResult[]): string {
+function summaryLine(results: readonly CheckResult[]): string {
   const count = (s: CheckStatus) => results.filter((r) => r.status === s).length;
   const [warn, fail] = [count("warn"), count("fail")];
   if (fail) return `${plural(fail, "required check")} failed${warn ? ` and ${plural(warn, "warning")}` : ""}: fix the ✘ lines first.`;

@@ -30,13 +30,18 @@ export interface Reporter {
  * command ran here. With --json, stdout carries only one JSON event per line
  * and everything for people, log lines included, goes to stderr.
  */
+/** A job's log line as nbatch prints it: `[batch] [<local time>] <line>`. */
+export function logLine(timestamp: number, message: string): string {
+  return `[batch] [${localIsoTime(timestamp)}] ${message}`;
+}
+
 export function createReporter(io: IO, json: boolean): Reporter {
   return {
     json,
     emit(event) {
       if (json) io.out(JSON.stringify(event));
       if (event.type === "log") {
-        const line = `[batch] [${localIsoTime(event.timestamp)}] ${event.message}`;
+        const line = logLine(event.timestamp, event.message);
         if (json) io.info(line);
         else io.out(line);
       }

@@ -3,7 +3,7 @@ import { Open, type CentralDirectory, type File as ZipRecord } from "unzipper";
 import { UserError } from "../errors.js";
 import { Crc32Meter } from "./crc32.js";
 import type { EntryType, ManifestEntry } from "./manifest.js";
-import { Refusal, unsafeEntryName } from "./paths.js";
+import { Refusal, comparePaths, unsafeEntryName } from "./paths.js";
 
 /** An archive entry that passed every check that needs only the central directory. */
 export interface PlannedEntry {
@@ -89,7 +89,7 @@ export function planEntries(
       if (through !== undefined) refuse(p.path, `parent ${through} is a symlink in the archive`);
       return through === undefined;
     })
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    .sort((a, b) => comparePaths(a.path, b.path));
 }
 
 function ancestors(path: string): string[] {

@@ -7,7 +7,7 @@ import { MODE_MASK, openArchive, planEntries, readVerified, verify, type Planned
 import { Crc32Meter, crc32File } from "./crc32.js";
 import { differs } from "./diff.js";
 import { statEntry, type ManifestEntry } from "./manifest.js";
-import { Refusal, ensureParentDirs, isInside, realpathOfPrefix } from "./paths.js";
+import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
 import { sweepStaleTemps, tempBeside } from "./temp-files.js";
 
 export { readZipEntry } from "./archive.js";
@@ -113,7 +113,7 @@ export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
     }
   }
 
-  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const byPath = (a: { path: string }, b: { path: string }) => comparePaths(a.path, b.path);
   report.written.sort();
   report.identical.sort();
   report.conflicts.sort(byPath);
@@ -130,11 +130,7 @@ async function readLinkTarget(p: PlannedEntry, root: string): Promise<string> {
   if (p.size > MAX_LINK_TARGET) throw new Refusal("symlink target is too long");
   const target = (await readVerified(p.record, p.size)).toString("utf8");
   if (target === "" || target.includes("\0")) throw new Refusal("invalid symlink target");
-  const segments = target.split("/");
-  const firstName = segments.findIndex((s) => s !== "..");
-  if (firstName !== -1 && segments.slice(firstName).includes("..")) {
-    throw new Refusal(`symlink target ${target} has '..' after a name`);
-  }
+  if (hasDotsAfterName(target)) throw new Refusal(`symlink target ${target} has '..' after a name`);
   const resolved = resolve(dirname(join(root, p.path)), target);
   if (!isInside(root, resolved) || !isInside(root, await realpathOfPrefix(resolved))) {
     throw new Refusal(`symlink target ${target} is outside the directory`);

@@ -3,7 +3,7 @@ import type { Stats } from "node:fs";
 import { lstat, open, readdir, readlink, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
-import { isInside, realpathOfPrefix } from "./paths.js";
+import { comparePaths, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
 import type { Exclusion } from "./patterns.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -76,15 +76,15 @@ export async function scanDirectory(
   }
 
   await walk("");
-  manifest.entries.sort((a, b) => compare(a.path, b.path));
-  manifest.excluded.sort((a, b) => compare(a.path, b.path));
+  manifest.entries.sort((a, b) => comparePaths(a.path, b.path));
+  manifest.excluded.sort((a, b) => comparePaths(a.path, b.path));
   return manifest;
 }
 
 /** sha256 over the protocol version and one canonical line per entry, order-independent. */
 export function fingerprint(entries: readonly ManifestEntry[]): string {
   const hash = createHash("sha256").update(`nbatch-manifest ${PROTOCOL_VERSION}\n`);
-  for (const e of [...entries].sort((a, b) => compare(a.path, b.path))) {
+  for (const e of [...entries].sort((a, b) => comparePaths(a.path, b.path))) {
     // A directory's mtime moves whenever a child is added or removed, which
     // the child entries already capture; leaving it out keeps the key stable.
     const mtime = e.type === "dir" ? 0 : e.mtimeMs;
@@ -136,10 +136,7 @@ async function linkDestination(abs: string, target: string): Promise<string> {
  * the relative path from its own directory to where it ends.
  */
 function portableTarget(rootReal: string, rel: string, target: string, real: string): string {
-  const parts = target.split("/");
-  const firstName = parts.findIndex((p) => p !== "..");
-  const dotsAfterName = firstName >= 0 && parts.slice(firstName).includes("..");
-  if (!isAbsolute(target) && !dotsAfterName) return target;
+  if (!isAbsolute(target) && !hasDotsAfterName(target)) return target;
   return posix.relative(posix.dirname(rel), relative(rootReal, real).split(sep).join("/")) || ".";
 }
 
@@ -190,8 +187,4 @@ function permissionError(rel: string): UserError {
   return new UserError(
     `Cannot read ${rel}: permission denied. Fix its permissions or exclude it with --exclude-from-upload.`,
   );
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -41,6 +41,21 @@ export function unsafeEntryName(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * A symlink target with `..` after a name (`a/../b`): the upload rewrites
+ * such a link to a plain relative path, and extraction refuses one.
+ */
+export function hasDotsAfterName(target: string): boolean {
+  const segments = target.split("/");
+  const firstName = segments.findIndex((s) => s !== "..");
+  return firstName !== -1 && segments.slice(firstName).includes("..");
+}
+
+/** Byte order of paths, the order of manifests and extraction reports. */
+export function comparePaths(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** A reason an entry cannot be written; extraction reports it and goes on. */
 export class Refusal extends Error {}
 

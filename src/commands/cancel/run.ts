@@ -1,7 +1,6 @@
-import { TerminateJobCommand } from "@aws-sdk/client-batch";
 import { aws } from "../../aws/errors.js";
 import { realClock } from "../../clock.js";
-import { cancelReason, describeJob, isDone, summary, type JobState } from "../../runners/aws-batch/jobs.js";
+import { describeJob, isDone, summary, terminateJob, type JobState } from "../../runners/aws-batch/jobs.js";
 import type { CommandContext } from "../context.js";
 import { describeOne, withJobSession, type AwsFlags, type JobSession, type JobView } from "../status/lookup.js";
 
@@ -28,10 +27,7 @@ export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandCont
       io.info(`Job ${job.id} has already ${job.status}; nothing to cancel`);
       return 0;
     }
-    const batch = session.clients(view.region, view.profile).batch;
-    await aws({ action: "batch:TerminateJob", resource: `job ${job.id}`, region: view.region }, () =>
-      batch.send(new TerminateJobCommand({ jobId: job.id, reason: cancelReason(ctx.env) })),
-    );
+    await terminateJob(session.clients(view.region, view.profile).batch, job.id, ctx.env, view.region);
     io.info(
       WAITING.has(job.status)
         ? `Cancelled job ${job.id} (it was ${job.status}, not yet started)`

@@ -5,9 +5,8 @@ import { UserError } from "../../errors.js";
 import { isDone, summary, type JobState } from "../../runners/aws-batch/jobs.js";
 import { LogTail, type Logs } from "../../runners/aws-batch/logs.js";
 import { watchJob } from "../../runners/aws-batch/watch.js";
-import { localIsoTime } from "../../ui/format.js";
 import type { IO } from "../../ui/io.js";
-import { createReporter } from "../../ui/reporter.js";
+import { createReporter, logLine } from "../../ui/reporter.js";
 import type { CommandContext } from "../context.js";
 import { describeOne, withJobSession, type AwsFlags, type JobView } from "../status/lookup.js";
 
@@ -65,7 +64,7 @@ async function printStream(logs: Logs, group: string, stream: string, region: st
     clock: realClock,
     minIntervalMs: 0,
     maxIntervalMs: 0,
-    onEvent: (e) => io.out(`[batch] [${localIsoTime(e.timestamp)}] ${e.message}`),
+    onEvent: (e) => io.out(logLine(e.timestamp, e.message)),
   });
   await aws({ action: "logs:GetLogEvents", resource: `log group ${group}`, region }, async () => {
     while ((await tail.fetch()) > 0);

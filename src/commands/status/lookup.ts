@@ -42,7 +42,7 @@ export interface JobSession {
   close(): void;
 }
 
-export function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
+function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
   const settings = resolveSettings({ flags: {}, region: flags.awsRegion, profile: flags.awsProfile, env: ctx.env });
   const made = new Map<string, AwsClients>();
   const session: JobSession = {

@@ -9,7 +9,7 @@ export interface StatusFlags extends AwsFlags {
 }
 
 /** Without ids, this many of the most recent runs. */
-export const RECENT_RUNS = 20;
+const RECENT_RUNS = 20;
 
 /** `nbatch status [<job-id>...]`: the live status of jobs, or of the recent runs. */
 export async function statusRun(ids: string[], flags: StatusFlags, ctx: CommandContext): Promise<number> {

@@ -5,7 +5,7 @@ import { localIsoTime } from "../../ui/format.js";
 import type { IO } from "../../ui/io.js";
 import type { JobView } from "./lookup.js";
 
-export const FORGOTTEN = "forgotten by Batch";
+const FORGOTTEN = "forgotten by Batch";
 
 /** Columns padded to their widest cell; the last column is not padded. */
 export function formatTable(header: string[], rows: string[][]): string[] {

@@ -15,7 +15,7 @@ export interface ControlOptions {
 }
 
 /** On a terminal, a second Ctrl-C within this window cancels the job. */
-export const CONFIRM_WINDOW_MS = 10_000;
+const CONFIRM_WINDOW_MS = 10_000;
 
 /**
  * Signals once a job is submitted. A lone Ctrl-C on a terminal is often a

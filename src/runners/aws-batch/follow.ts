@@ -1,5 +1,4 @@
 import { join } from "node:path";
-import { TerminateJobCommand } from "@aws-sdk/client-batch";
 import type { AwsClients } from "../../aws/clients.js";
 import { aws } from "../../aws/errors.js";
 import { deleteObject, downloadToFile, s3Url, type S3Object } from "../../aws/s3.js";
@@ -16,7 +15,7 @@ import type { Results } from "../../protocol.js";
 import type { FollowPrefs } from "../request.js";
 import { applyResults, exitWithRefusals } from "../results.js";
 import { controlJob, type ControlAction } from "./control.js";
-import { cancelReason, summary, type JobState } from "./jobs.js";
+import { summary, terminateJob, type JobState } from "./jobs.js";
 import { watchJob } from "./watch.js";
 
 export interface FollowDeps {
@@ -44,7 +43,7 @@ export interface FollowTarget {
 }
 
 /** The command that re-attaches to a job. */
-export function attachCommand(jobId: string, dir: string | undefined, prefs: FollowPrefs): string {
+function attachCommand(jobId: string, dir: string | undefined, prefs: FollowPrefs): string {
   return ["nbatch build", ...prefs.attachFlags, "--attach", jobId, ...(dir ? [shellQuote(dir)] : ["--no-download"])].join(" ");
 }
 
@@ -65,7 +64,7 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, deps: 
   let action: ControlAction | undefined;
   const cancel = (why: string) => {
     reporter.info(`Cancelling job ${target.jobId} (${why}); waiting for it to stop. Press Ctrl-C once more to exit at once`);
-    terminate(deps, target.jobId).catch((err) => reporter.warn(`could not cancel job ${target.jobId}: ${(err as Error).message}`));
+    terminateJob(deps.clients.batch, target.jobId, deps.env, deps.settings.aws.region).catch((err) => reporter.warn(`could not cancel job ${target.jobId}: ${(err as Error).message}`));
   };
   const control = controlJob({
     signals: deps.signals,
@@ -113,12 +112,6 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, deps: 
 function finish(reporter: Reporter, code: number, jobId: string, job?: JobState): number {
   reporter.emit({ type: "exit", code, jobId, status: job?.status, jobExitCode: job?.exitCode });
   return code;
-}
-
-async function terminate(deps: FollowDeps, jobId: string): Promise<void> {
-  await aws({ action: "batch:TerminateJob", resource: `job ${jobId}`, region: deps.settings.aws.region }, () =>
-    deps.clients.batch.send(new TerminateJobCommand({ jobId, reason: cancelReason(deps.env) })),
-  );
 }
 
 export interface Downloaded {

@@ -1,6 +1,7 @@
 import { hostname, userInfo } from "node:os";
 import { plural } from "../../ui/format.js";
-import { DescribeJobsCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
+import { DescribeJobsCommand, TerminateJobCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
+import { aws } from "../../aws/errors.js";
 
 export type Batch = Pick<BatchClient, "send">;
 
@@ -33,7 +34,7 @@ export function isDone(status: string): boolean {
   return status === "SUCCEEDED" || status === "FAILED";
 }
 
-export function toJobState(job: JobDetail): JobState {
+function toJobState(job: JobDetail): JobState {
   const options = job.container?.logConfiguration?.options;
   return {
     id: job.jobId!,
@@ -93,6 +94,13 @@ export function summary(job: JobState): string {
 }
 
 /** Batch shows this as the job's status reason: who stopped it, from where. */
+/** TerminateJob: cancels a job not yet started, stops a running one; the reason names who asked. */
+export async function terminateJob(batch: Batch, jobId: string, env: Readonly<Record<string, string | undefined>>, region: string): Promise<void> {
+  await aws({ action: "batch:TerminateJob", resource: `job ${jobId}`, region }, () =>
+    batch.send(new TerminateJobCommand({ jobId, reason: cancelReason(env) })),
+  );
+}
+
 export function cancelReason(env: Readonly<Record<string, string | undefined>>): string {
   const user = env.USER || env.LOGNAME || safeUserName();
   return `Cancelled by nbatch (${user}@${hostname()})`;

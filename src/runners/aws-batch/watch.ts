@@ -20,7 +20,7 @@ export interface WatchOptions {
 }
 
 /** A job RUNNABLE for this many polls (5 minutes by default) gets a hint about capacity. */
-export const RUNNABLE_HINT_POLLS = 60;
+const RUNNABLE_HINT_POLLS = 60;
 
 /** Polls in which a job just submitted may still be missing from DescribeJobs. */
 const UNSEEN_POLLS = 3;
