@@ -55,6 +55,7 @@ const WINDOW_BYTES = 6 * 1024 * 1024;
 // large get zip64 sizes up front, so their compressed size can never overflow.
 const ZIP64_ENTRY_SIZE = 0xff000000;
 const EMPTY = Buffer.alloc(0);
+const settled = () => undefined;
 
 interface Piece {
   input: ZipInput;
@@ -139,7 +140,8 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
       const buf = source.then((s) => s.read(start - dict, length + dict, pooled));
       const raw = buf.then((b) => b.subarray(dict));
       const out = compress ? buf.then((b) => deflateChunk(b, dict, last, setting)) : deflated ? raw.then((b) => storedBlocks(b, last)) : raw.then((b) => [b]);
-      reads.push(buf.catch(() => undefined));
+      // Only that the read settled: a promise of the buffer itself would keep every chunk of the file alive.
+      reads.push(buf.then(settled, settled));
       window.push(quiet({ input, pooled, deflated, first: i === 0, last, bytes: length, raw, out }));
     }
     if (source) {

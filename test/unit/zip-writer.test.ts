@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { PassThrough, Readable } from "node:stream";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { crc32 as nativeCrc32, inflateRawSync } from "node:zlib";
 import { Open, type CentralDirectory } from "unzipper";
 import { describe, expect, it } from "vitest";
@@ -295,5 +297,63 @@ describe("storedBlocks", () => {
     expect(inflateRawSync(blocks).equals(data)).toBe(true);
     const open = Buffer.concat([...storedBlocks(data.subarray(0, 1000), false), ...storedBlocks(Buffer.alloc(0), true)]);
     expect(inflateRawSync(open).equals(data.subarray(0, 1000))).toBe(true);
+  });
+});
+
+describe("zip writer memory", () => {
+  // What stays reachable, not what a clock says: each chunk a source hands over
+  // is watched with a WeakRef, and the collector is run while the archive streams.
+  const gc = (() => {
+    setFlagsFromString("--expose-gc");
+    return runInNewContext("gc") as () => void;
+  })();
+  const CHUNKS = 32;
+
+  async function liveBehind(body: AsyncIterable<Buffer>, refs: WeakRef<Buffer>[]): Promise<number> {
+    let worst = 0;
+    let read = 0;
+    for await (const chunk of body) {
+      read += chunk.length;
+      const done = Math.floor(read / CHUNK_SIZE);
+      if (done < 12 || done >= CHUNKS) continue;
+      // Let the job that last touched the chunks end, so their WeakRefs may clear.
+      await new Promise((resolve) => setImmediate(resolve));
+      gc();
+      const behind = refs.slice(0, done - 8).filter((r) => r.deref() !== undefined).length;
+      worst = Math.max(worst, behind);
+    }
+    return worst;
+  }
+
+  function freshChunks(refs: WeakRef<Buffer>[]): ZipInput {
+    return {
+      name: "big.gz",
+      kind: "file",
+      mode: 0o644,
+      mtimeMs: MTIME,
+      size: CHUNKS * CHUNK_SIZE,
+      compress: false,
+      open: async () => ({
+        async read(_position, length) {
+          const b = Buffer.alloc(length, refs.length);
+          refs.push(new WeakRef(b));
+          return b;
+        },
+        async close() {},
+      }),
+    };
+  }
+
+  it("keeps no chunk of a stored multi-chunk file once it is written (stream)", async () => {
+    const refs: WeakRef<Buffer>[] = [];
+    expect(await liveBehind(zipStream([freshChunks(refs)], fixedPace(6)), refs)).toBe(0);
+    expect(refs.length).toBe(CHUNKS);
+  });
+
+  it("keeps no chunk of a file stored inside a deflate entry once it is written (lent chunks)", async () => {
+    const refs: WeakRef<Buffer>[] = [];
+    const input = { ...freshChunks(refs), name: "big.txt", compress: true };
+    expect(await liveBehind(zipChunks([input], fixedPace(0)), refs)).toBe(0);
+    expect(refs.length).toBe(CHUNKS);
   });
 });
