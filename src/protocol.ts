@@ -40,6 +40,10 @@ export interface Results {
   deleted: string[];
   /** The new and changed entries in the archive, with exact mode and mtime. */
   files: ManifestEntry[];
+  /** Paths the agent could not take (unreadable, vanished, changed while packed, a name archives cannot carry), with why. */
+  skipped?: { path: string; reason: string }[];
+  /** Processes the command left running when it exited: what they write later is not in the archive. */
+  leftRunning?: { pid: number; command: string }[];
   timings: { started: number; commandStarted?: number; commandFinished?: number; finished: number };
 }
 

@@ -3,13 +3,15 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { shownPath } from "../ui/format.js";
 import type { IO } from "../ui/io.js";
 import { diffManifests } from "../workdir/diff.js";
 import { extractZip, readZipEntry } from "../workdir/extract.js";
-import { PROTOCOL_VERSION, scanDirectory, type ManifestEntry } from "../workdir/manifest.js";
+import { PROTOCOL_VERSION, scanDirectory, type ManifestEntry, type Skipped } from "../workdir/manifest.js";
 import { packZip } from "../workdir/pack.js";
 import { createExcluder } from "../workdir/patterns.js";
 import { withTempDir } from "../workdir/temp-files.js";
+import { leftoverProcesses } from "./leftovers.js";
 import type { Store } from "./store.js";
 
 export interface AgentOptions {
@@ -60,10 +62,13 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       child = spawn(o.command[0]!, o.command.slice(1), { cwd: o.cwd, stdio: "inherit", env: childEnv(o.env, userEnv) });
       Object.assign(result, await waitFor(child));
       result.timings.commandFinished = Date.now();
+      result.leftRunning = await noteLeftovers(o, runId);
     }
     if (result.error) o.io.info(`nbatch agent: ${result.error}`);
     if (envUrl && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
     await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
+    // A job's container ends with its main process, and its leftovers with it; the local runner's job does the same.
+    if (result.leftRunning) await endLeftovers(runId);
     return result.exitCode ?? 1;
   } finally {
     for (const sig of FORWARDED) o.signals.off(sig, onSignal);
@@ -112,21 +117,69 @@ function signalNumber(sig: NodeJS.Signals): number {
   return constants.signals[sig] ?? 0;
 }
 
+/**
+ * Uploads every new or changed entry and results.json. Nothing over one
+ * path loses the rest: what cannot be taken (unreadable, vanished, changed
+ * while packed, a name archives cannot carry) is left out and listed with
+ * why, and even an unreadable working directory still sends results.json.
+ */
 async function uploadResults(o: AgentOptions, url: string, runId: string, baseline: ManifestEntry[], r: Partial<Results> & { started: number }): Promise<void> {
-  // Results leave out what uploads leave out by default (.git, caches, secrets).
-  const after = await scanDirectory(o.cwd, createExcluder([]));
-  const { changed, deleted } = diffManifests(baseline, after.entries);
-  const results: Results = {
-    protocol: PROTOCOL_VERSION,
-    runId,
-    exitCode: r.exitCode ?? null,
-    signal: r.signal ?? null,
-    error: r.error,
-    deleted,
-    files: changed,
-    timings: { ...r.timings, started: r.started, finished: Date.now() },
+  const skipped: Skipped[] = [];
+  let changed: ManifestEntry[] = [];
+  let deleted: string[] = [];
+  try {
+    // Results leave out what uploads leave out by default (.git, caches, secrets).
+    const after = await scanDirectory(o.cwd, createExcluder([]), { skipUnreadable: true });
+    ({ changed, deleted } = diffManifests(baseline, after.entries));
+    skipped.push(...after.skipped);
+  } catch (err) {
+    skipped.push({ path: ".", reason: `the working directory could not be read (${(err as Error).message})` });
+  }
+  const results = (): string => {
+    const left = new Set(skipped.map((s) => s.path));
+    const account: Results = {
+      protocol: PROTOCOL_VERSION,
+      runId,
+      exitCode: r.exitCode ?? null,
+      signal: r.signal ?? null,
+      error: r.error,
+      deleted,
+      files: changed.filter((e) => !left.has(e.path)),
+      ...(skipped.length ? { skipped } : {}),
+      ...(r.leftRunning?.length ? { leftRunning: r.leftRunning } : {}),
+      timings: { ...r.timings, started: r.started, finished: Date.now() },
+    };
+    return JSON.stringify(account);
   };
-  const body = packZip({ root: o.cwd, entries: changed, extra: [{ name: RESULTS_ENTRY, data: JSON.stringify(results) }] });
+  const body = packZip({
+    root: o.cwd,
+    entries: changed,
+    extra: [{ name: RESULTS_ENTRY, data: results }],
+    onSkip: (path, reason) => void skipped.push({ path, reason }),
+  });
   await o.store.upload(url, body);
-  o.io.detail(`nbatch agent: uploaded ${changed.length} new or changed entries to ${url}`);
+  for (const s of skipped) o.io.warn(`nbatch agent: left ${shownPath(s.path)} out of the results: ${s.reason}`);
+  o.io.detail(`nbatch agent: uploaded the new or changed entries to ${url}`);
+}
+
+async function endLeftovers(runId: string): Promise<void> {
+  for (const p of await leftoverProcesses(`${JOB_ENV.runId}=${runId}`)) {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Says which processes the command left running, since what they write from now on is lost. */
+async function noteLeftovers(o: AgentOptions, runId: string): Promise<Results["leftRunning"]> {
+  const left = await leftoverProcesses(`${JOB_ENV.runId}=${runId}`);
+  if (!left.length) return undefined;
+  const shown = left.slice(0, 5).map((p) => `${p.pid} ${p.command.slice(0, 60)}`).join("; ");
+  o.io.warn(
+    `nbatch agent: the command exited but left ${left.length === 1 ? "a process" : `${left.length} processes`} running (${shown}${left.length > 5 ? "; ..." : ""}): ` +
+      "what they write from now on is not in the results; end the command with `wait` to wait for them",
+  );
+  return left;
 }

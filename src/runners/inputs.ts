@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { INPUTS_MANIFEST_ENTRY, type InputsManifest } from "../protocol.js";
 import { fingerprint, PROTOCOL_VERSION, scanDirectory, type Manifest } from "../workdir/manifest.js";
 import { packZip, packZipChunks, type PackOptions } from "../workdir/pack.js";
+import { shownPath } from "../ui/format.js";
 import { createExcluder } from "../workdir/patterns.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and its key. */
@@ -14,6 +15,11 @@ export interface Inputs {
 export async function scanInputs(dir: string, excludeFromUpload: readonly string[]): Promise<Inputs> {
   const manifest = await scanDirectory(dir, createExcluder(excludeFromUpload));
   return { dir, manifest, fingerprint: fingerprint(manifest.entries) };
+}
+
+/** Paths left out because their names cannot travel: each is said, so nothing goes missing unnoticed. */
+export function warnLeftOut(inputs: Inputs, warn: (line: string) => void): void {
+  for (const s of inputs.manifest.skipped) warn(`not uploading ${shownPath(s.path)}: ${s.reason}`);
 }
 
 /** The inputs archive as a stream, with the exact manifest inside for the agent. */

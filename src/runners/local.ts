@@ -12,7 +12,7 @@ import { createReporter } from "../ui/reporter.js";
 import { formatBytes, plural } from "../ui/format.js";
 import { createSelector } from "../workdir/patterns.js";
 import { withTempDir } from "../workdir/temp-files.js";
-import { packInputs, scanInputs } from "./inputs.js";
+import { packInputs, scanInputs, warnLeftOut } from "./inputs.js";
 import type { BuildRequest } from "./request.js";
 import { applyResults, exitWithRefusals, readResults } from "./results.js";
 
@@ -35,6 +35,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
   const { io } = deps;
   return withTempDir("local", async (tmp) => {
     const inputs = await scanInputs(req.dir, req.excludeFromUpload);
+    warnLeftOut(inputs, (line) => io.warn(line));
     io.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));

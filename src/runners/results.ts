@@ -1,7 +1,7 @@
 import { UserError } from "../errors.js";
 import { checkProtocol, RESULTS_ENTRY, type Results } from "../protocol.js";
 import type { Reporter } from "../ui/reporter.js";
-import { formatBytes, plural } from "../ui/format.js";
+import { formatBytes, plural, shownPath } from "../ui/format.js";
 import { extractZip, readZipEntry, type ExtractReport } from "../workdir/extract.js";
 import type { ManifestEntry } from "../workdir/manifest.js";
 
@@ -55,11 +55,17 @@ function reportApplied(io: Reporter, results: Results, report: ExtractReport): v
   if (count(report.identical)) parts.push(`${count(report.identical)} already up to date`);
   io.info(`Results: ${parts.join(", ")}`);
   for (const c of report.conflicts) {
-    io.warn(`${c.path} was edited locally while the job ran: kept it, saved the job's version as ${c.savedAs}`);
+    io.warn(`${shownPath(c.path)} was edited locally while the job ran: kept it, saved the job's version as ${shownPath(c.savedAs)}`);
   }
-  for (const r of report.refused) io.warn(`refused ${r.path}: ${r.reason}`);
+  for (const r of report.refused) io.warn(`refused ${shownPath(r.path)}: ${r.reason}`);
+  for (const s of results.skipped ?? []) io.warn(`the job could not send back ${shownPath(s.path)}: ${s.reason}`);
+  const left = results.leftRunning ?? [];
+  if (left.length) {
+    const shown = left.slice(0, 3).map((p) => shownPath(p.command.slice(0, 40))).join("; ");
+    io.warn(`the command left ${plural(left.length, "process")} running when it exited (${shown}${left.length > 3 ? "; ..." : ""}): what they wrote after that did not come back`);
+  }
   if (results.deleted.length) {
-    const shown = results.deleted.slice(0, 5).join(", ") + (results.deleted.length > 5 ? ", ..." : "");
+    const shown = results.deleted.slice(0, 5).map(shownPath).join(", ") + (results.deleted.length > 5 ? ", ..." : "");
     io.info(`The job deleted ${plural(results.deleted.length, "path")} (${shown}); local copies are kept`);
   }
 }

@@ -40,3 +40,17 @@ export function plural(n: number, word: string): string {
 export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const SHOWN_PATH_MAX = 160;
+
+/**
+ * A path from a job or a directory as safe terminal text: control characters
+ * (which could retitle the terminal, clear it or write the clipboard) shown
+ * as \xNN, and a very long path cut in the middle.
+ */
+export function shownPath(path: string): string {
+  const safe = path.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return safe.length > SHOWN_PATH_MAX ? `${safe.slice(0, 80)}…${safe.slice(-60)}` : safe;
+}

@@ -3,7 +3,7 @@ import type { Stats } from "node:fs";
 import { lstat, open, readdir, readlink, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
-import { comparePaths, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
+import { comparePaths, hasDotsAfterName, isInside, printableName, realpathOfPrefix, untravelledName } from "./paths.js";
 import type { Exclusion } from "./patterns.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -28,44 +28,86 @@ export interface ManifestEntry {
 export interface Manifest {
   entries: ManifestEntry[];
   excluded: { path: string; rule: string }[];
+  /** Paths that could not be taken (a name nbatch does not carry, or, with skipUnreadable, unreadable or vanished), with why. */
+  skipped: Skipped[];
   files: number;
   bytes: number;
 }
 
+export interface Skipped {
+  /** As printable text: bytes that are not UTF-8 appear as \xNN. */
+  path: string;
+  reason: string;
+}
+
+export interface ScanOptions {
+  /**
+   * The agent takes what it can and says what it left (a job's results may be
+   * hours of compute); the CLI refuses to upload a tree it cannot read whole.
+   */
+  skipUnreadable?: boolean;
+}
+
 const OUTSIDE_SYMLINK_RULE = "symlink outside the directory";
 const SPECIAL_FILE_RULE = "not a regular file";
+const VANISHED = "it disappeared while the directory was read";
+const UNREADABLE = "permission denied";
 
 export async function scanDirectory(
   root: string,
   exclude: (relPath: string, isDir: boolean) => Exclusion,
+  opts: ScanOptions = {},
 ): Promise<Manifest> {
   const rootReal = await resolveRoot(root);
-  const manifest: Manifest = { entries: [], excluded: [], files: 0, bytes: 0 };
+  const manifest: Manifest = { entries: [], excluded: [], skipped: [], files: 0, bytes: 0 };
   const canRead = readChecker();
+  const skip = (path: string, reason: string) => void manifest.skipped.push({ path, reason });
+  /** An unreadable path: skipped, or the one error that names it. */
+  const unreadable = (rel: string) => (opts.skipUnreadable ? skip(rel, UNREADABLE) : Promise.reject(permissionError(rel)));
+  /** What op gives, or undefined (and the path skipped) when the path went away or cannot be read. */
+  const tolerate = async <T>(rel: string, op: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await op();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return void (rel && skip(rel, VANISHED));
+      if (code === "ENAMETOOLONG") return void skip(rel, "its path is longer than the system allows");
+      if (isPermission(err)) return void (await unreadable(rel || "."));
+      throw err;
+    }
+  };
 
   async function walk(dirRel: string): Promise<void> {
-    const dirents = await guard(dirRel || ".", () => readdir(join(rootReal, dirRel), { withFileTypes: true }));
+    const dirents = await tolerate(dirRel, () => readdir(join(rootReal, dirRel), { withFileTypes: true, encoding: "buffer" }));
     const kept: string[] = [];
-    for (const dirent of dirents) {
-      const rel = dirRel ? `${dirRel}/${dirent.name}` : dirent.name;
+    for (const dirent of dirents ?? []) {
+      const problem = untravelledName(dirent.name);
+      const name = problem ? printableName(dirent.name) : dirent.name.toString("utf8");
+      const rel = dirRel ? `${dirRel}/${name}` : name;
       const verdict = exclude(rel, dirent.isDirectory());
       if (verdict.excluded) manifest.excluded.push({ path: rel, rule: verdict.rule ?? "excluded" });
+      else if (problem) skip(rel, problem);
       else kept.push(rel);
     }
-    const stats = await Promise.all(kept.map((rel) => guard(rel, () => lstat(join(rootReal, rel)))));
+    const stats = await Promise.all(kept.map((rel) => tolerate(rel, () => lstat(join(rootReal, rel)))));
     for (const [i, rel] of kept.entries()) {
-      const st = stats[i]!;
+      const st = stats[i];
+      if (!st) continue;
       const abs = join(rootReal, rel);
       if (st.isDirectory()) {
         manifest.entries.push(toEntry(rel, st));
         await walk(rel);
       } else if (st.isSymbolicLink()) {
-        const target = await guard(rel, () => readlink(abs));
+        const target = await tolerate(rel, () => readlink(abs));
+        if (target === undefined) continue;
         const real = await linkDestination(abs, target);
         if (isInside(rootReal, real)) manifest.entries.push(toEntry(rel, st, portableTarget(rootReal, rel, target, real)));
         else manifest.excluded.push({ path: rel, rule: OUTSIDE_SYMLINK_RULE });
       } else if (st.isFile()) {
-        if (!(await canRead(abs, st))) throw permissionError(rel);
+        if (!(await canRead(abs, st))) {
+          await unreadable(rel);
+          continue;
+        }
         manifest.entries.push(toEntry(rel, st));
         manifest.files += 1;
         manifest.bytes += st.size;
@@ -78,6 +120,7 @@ export async function scanDirectory(
   await walk("");
   manifest.entries.sort((a, b) => comparePaths(a.path, b.path));
   manifest.excluded.sort((a, b) => comparePaths(a.path, b.path));
+  manifest.skipped.sort((a, b) => comparePaths(a.path, b.path));
   return manifest;
 }
 
@@ -163,19 +206,12 @@ function readChecker(): (abs: string, st: Stats) => Promise<boolean> {
 }
 
 async function resolveRoot(root: string): Promise<string> {
-  const real = await guard(".", () => realpath(root)).catch((err: NodeJS.ErrnoException) => {
-    throw err.code === "ENOENT" ? new UserError(`The directory ${root} does not exist: check the path.`) : err;
+  const real = await realpath(root).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") throw new UserError(`The directory ${root} does not exist: check the path.`);
+    throw isPermission(err) ? permissionError(".") : err;
   });
   if (!(await lstat(real)).isDirectory()) throw new UserError(`${root} is not a directory: give a directory to run in.`);
   return real;
-}
-
-async function guard<T>(rel: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (err) {
-    throw isPermission(err) ? permissionError(rel) : err;
-  }
 }
 
 function isPermission(err: unknown): boolean {

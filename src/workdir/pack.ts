@@ -4,11 +4,12 @@ import type { Readable } from "node:stream";
 import { UserError } from "../errors.js";
 import type { ManifestEntry } from "./manifest.js";
 import { AdaptivePace, fixedPace, type Pacer } from "./zip-pace.js";
-import { zipChunks, zipStream, type ZipInput, type ZipSource } from "./zip-writer.js";
+import { SkipEntry, zipChunks, zipStream, type ZipInput, type ZipSource } from "./zip-writer.js";
 
 export interface ExtraEntry {
   name: string;
-  data: string | Buffer;
+  /** A function is called once every other entry is written (it may report on them). */
+  data: string | Buffer | (() => string);
 }
 
 export interface PackOptions {
@@ -19,6 +20,12 @@ export interface PackOptions {
   level?: number;
   /** Called with each count of file bytes read, for progress. */
   onRead?: (bytes: number) => void;
+  /**
+   * The agent's results: a file that vanished, became unreadable or changed
+   * size since the scan is left out (and told here) instead of failing the
+   * archive. Without it, such a file is a user error: inputs go whole or not at all.
+   */
+  onSkip?: (path: string, reason: string) => void;
 }
 
 /** Deflating these again costs CPU and gains nothing: they are stored as is. */
@@ -36,12 +43,12 @@ const COMPRESSED_EXTENSIONS = new Set([
  * matches the manifest it was fingerprinted from.
  */
 export function packZip(opts: PackOptions): NodeJS.ReadableStream & Readable {
-  return zipStream(inputs(opts, opts.level !== 0), paceFor(opts));
+  return zipStream(inputs(opts, opts.level !== 0), paceFor(opts), { skipped: opts.onSkip });
 }
 
 /** The same archive as lent chunks, for a consumer that copies each before asking for the next (zipChunks). */
 export function packZipChunks(opts: PackOptions): AsyncGenerator<Buffer> {
-  return zipChunks(inputs(opts, opts.level !== 0), paceFor(opts));
+  return zipChunks(inputs(opts, opts.level !== 0), paceFor(opts), { skipped: opts.onSkip });
 }
 
 function paceFor(opts: PackOptions): Pacer {
@@ -61,48 +68,67 @@ function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {
         kind: "file",
         size: e.size,
         compress: compress && !COMPRESSED_EXTENSIONS.has(extname(e.path).toLowerCase()),
-        open: () => openFile(opts.root, e.path, opts.onRead),
+        open: () => openFile(opts.root, e, opts),
       };
     }
   }
   for (const x of opts.extra ?? []) {
-    const data = Buffer.from(x.data);
-    yield { name: x.name, kind: "file", mode: 0o644, mtimeMs: Date.now(), size: data.length, compress, data };
+    const { data } = x;
+    const late = typeof data === "function";
+    const bytes = late ? () => Buffer.from(data()) : Buffer.from(data);
+    yield { name: x.name, kind: "file", mode: 0o644, mtimeMs: Date.now(), size: late ? 0 : (bytes as Buffer).length, compress, data: bytes };
   }
 }
 
 /**
  * The callback API rather than FileHandle: for the thousands of small files
  * a directory holds, it costs the main thread about a third less per file.
+ * The last read asks for one byte more than the file should have, so a file
+ * that grew since the scan is noticed without another system call.
  */
-async function openFile(root: string, path: string, onRead?: (bytes: number) => void): Promise<ZipSource> {
-  const fd = await new Promise<number>((resolve, reject) => fs.open(join(root, path), "r", (err, fd) => (err ? reject(readError(path, err)) : resolve(fd))));
+async function openFile(root: string, entry: ManifestEntry, opts: PackOptions): Promise<ZipSource> {
+  const { path, size } = entry;
+  const fail = (why: FileChange) => (opts.onSkip ? new SkipEntry(SKIP_REASONS[why]) : changeError(path, why));
+  const readFailed = (err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? fail("vanished") : opts.onSkip ? new SkipEntry(`it cannot be read (${err.code ?? err.message})`) : readError(path, err));
+  const fd = await new Promise<number>((resolve, reject) => fs.open(join(root, path), "r", (err, fd) => (err ? reject(readFailed(err)) : resolve(fd))));
   const readAt = (buf: Buffer, offset: number, length: number, position: number) =>
     new Promise<number>((resolve, reject) =>
-      fs.read(fd, buf, offset, length, position, (err, bytesRead) => (err ? reject(readError(path, err)) : resolve(bytesRead))),
+      fs.read(fd, buf, offset, length, position, (err, bytesRead) => (err ? reject(readFailed(err)) : resolve(bytesRead))),
     );
   return {
     async read(position, length, target) {
-      const buf = target ?? Buffer.allocUnsafe(length);
+      const last = position + length === size;
+      // Room for the probe byte, unless the caller's buffer is exactly the chunk.
+      const probeInside = last && !target;
+      const buf = target ?? Buffer.allocUnsafe(length + (probeInside ? 1 : 0));
       let filled = 0;
       while (filled < length) {
-        const bytesRead = await readAt(buf, filled, length - filled, position + filled);
-        if (bytesRead === 0) {
-          throw new UserError(`${path} shrank while it was being packed: run again once nothing is changing the directory.`);
-        }
+        const bytesRead = await readAt(buf, filled, buf.length - filled, position + filled);
+        if (bytesRead === 0) throw fail("shrank");
         filled += bytesRead;
       }
-      onRead?.(length);
-      return buf;
+      if (filled > length || (last && !probeInside && (await readAt(Buffer.allocUnsafe(1), 0, 1, size)) > 0)) throw fail("grew");
+      opts.onRead?.(length);
+      return probeInside ? buf.subarray(0, length) : buf;
     },
     close: () => new Promise<void>((resolve) => fs.close(fd, () => resolve())),
   };
 }
 
+type FileChange = "vanished" | "shrank" | "grew";
+
+const SKIP_REASONS: Record<FileChange, string> = {
+  vanished: "it disappeared before it could be packed",
+  shrank: "it shrank while it was being packed (something was still writing it)",
+  grew: "it grew while it was being packed (something was still writing it)",
+};
+
+function changeError(path: string, why: FileChange): UserError {
+  const what = why === "vanished" ? "disappeared while it was being packed" : `${why} while it was being packed`;
+  return new UserError(`${path} ${what}: run again once nothing is changing the directory.`);
+}
+
 function readError(path: string, err: NodeJS.ErrnoException): Error {
-  if (err.code === "ENOENT") {
-    return new UserError(`${path} disappeared while it was being packed: run again once nothing is changing the directory.`);
-  }
   return new UserError(
     `Cannot read ${path} (${err.code ?? err.message}): fix its permissions or exclude it with --exclude-from-upload.`,
     { cause: err },

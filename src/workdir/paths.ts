@@ -1,4 +1,5 @@
 import { lstat, mkdir, realpath } from "node:fs/promises";
+import { isUtf8 } from "node:buffer";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 
 /** True when `child` is `parent` itself or lies under it (both absolute, normalized). */
@@ -81,4 +82,22 @@ export async function ensureParentDirs(root: string, relPath: string, verified: 
     if (!st.isDirectory()) throw new Refusal(`parent ${rel} is not a directory`);
     verified.add(rel);
   }
+}
+
+/**
+ * Why a name found on disk cannot travel in nbatch's archives, or undefined.
+ * Zip names are UTF-8, so other bytes would arrive as something else; and a
+ * backslash is a separator to zip readers, so extraction refuses it. The CLI
+ * and the agent apply the same rule: such a path is left out with a warning.
+ */
+export function untravelledName(name: Buffer): string | undefined {
+  if (!isUtf8(name)) return "its name is not valid UTF-8, and archives carry UTF-8 names only: rename it";
+  if (name.includes(0x5c)) return "its name contains a backslash, which zip readers take for a separator: rename it";
+  return undefined;
+}
+
+/** A name's bytes as text for messages: valid UTF-8 as it is, any other byte as \xNN. */
+export function printableName(name: Buffer): string {
+  if (isUtf8(name)) return name.toString("utf8");
+  return [...name].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
 }

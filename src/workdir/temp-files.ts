@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { lstat, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -54,12 +55,28 @@ export async function withTempDir<T>(kind: string, fn: (dir: string) => Promise<
     if (!m || alive(Number(m[1]))) continue;
     // In a shared /tmp, other people's leftovers are theirs to remove.
     const owner = await lstat(join(base, name)).then((st) => st.uid, () => undefined);
-    if (owner === uid) await rm(join(base, name), { recursive: true, force: true }).catch(() => undefined);
+    if (owner === uid) await removeTree(join(base, name)).catch(() => undefined);
   }
   const dir = await mkdtemp(join(base, `nbatch-${kind}-${process.pid}-`));
   try {
     return await fn(dir);
   } finally {
+    // What is left (it cannot be, as a rule) goes with the next run's sweep; it must not fail this one.
+    await removeTree(dir).catch(() => undefined);
+  }
+}
+
+/**
+ * rm -r, also of trees deeper than a path can spell (a job may make one):
+ * Node's rm gives up with ENAMETOOLONG there, the system's rm walks them.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  try {
     await rm(dir, { recursive: true, force: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENAMETOOLONG") throw err;
+    await new Promise<void>((resolve, reject) =>
+      execFile("rm", ["-rf", "--", dir], (error) => (error ? reject(error) : resolve())),
+    );
   }
 }

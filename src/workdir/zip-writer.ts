@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { BufferPool, Output } from "./zip-buffers.js";
 import { crc32, deflateChunk, storedBlocks } from "./zip-deflate.js";
 import { PieceWindow } from "./zip-window.js";
-import type { Pacer } from "./zip-pace.js";
+import type { Deflate, Pacer } from "./zip-pace.js";
 import {
   centralHeader,
   dataDescriptor,
@@ -34,9 +34,24 @@ export interface ZipInput {
   size: number;
   /** Deflate this entry; false stores it as is. */
   compress: boolean;
-  /** Content held in memory (symlink targets, metadata); otherwise `open` is called when its turn comes. */
-  data?: Buffer;
+  /**
+   * Content held in memory (symlink targets, metadata); otherwise `open` is
+   * called when its turn comes. A function is called once every entry before
+   * it is written, so it can tell what they held (the agent's results.json).
+   */
+  data?: Buffer | (() => Buffer);
   open?: () => Promise<ZipSource>;
+}
+
+/**
+ * A read failure that costs one entry, not the archive: the entry is left
+ * out (or, when its first bytes are already written, ended there) and the
+ * writer's `skipped` hears the path and why. The agent's sources throw these.
+ */
+export class SkipEntry extends Error {}
+
+export interface ZipEvents {
+  skipped?(name: string, reason: string): void;
 }
 
 /**
@@ -59,6 +74,8 @@ const settled = () => undefined;
 
 interface Piece {
   input: ZipInput;
+  /** Set for content made when its turn comes (a function as data), with the setting to deflate it with. */
+  late?: Deflate;
   /** The reusable buffer the piece was read into, if it was. */
   pooled?: Buffer;
   /** Deflated (the entry's first piece sets its method), or stored. */
@@ -75,9 +92,9 @@ interface Piece {
  * run ahead of the consumer, boundedly. `pace` sets how hard each chunk is
  * compressed and hears how long each side waited for the other.
  */
-export function zipStream(inputs: Iterable<ZipInput>, pace: Pacer): Readable {
+export function zipStream(inputs: Iterable<ZipInput>, pace: Pacer, events: ZipEvents = {}): Readable {
   const { window, pool } = start(inputs, pace, false);
-  const stream = Readable.from(serialize(window, pool, pace, false), { objectMode: false });
+  const stream = Readable.from(serialize(window, pool, pace, false, events), { objectMode: false });
   // Also covers a stream destroyed before anyone read from it.
   stream.once("close", () => window.end());
   return stream;
@@ -89,9 +106,9 @@ export function zipStream(inputs: Iterable<ZipInput>, pace: Pacer): Readable {
  * again. For a consumer that copies what it gets (the uploader), this
  * spares a fresh buffer, and the collector's work, per stored megabyte.
  */
-export async function* zipChunks(inputs: Iterable<ZipInput>, pace: Pacer): AsyncGenerator<Buffer> {
+export async function* zipChunks(inputs: Iterable<ZipInput>, pace: Pacer, events: ZipEvents = {}): AsyncGenerator<Buffer> {
   const { window, pool } = start(inputs, pace, true);
-  yield* serialize(window, pool, pace, true);
+  yield* serialize(window, pool, pace, true, events);
 }
 
 function start(inputs: Iterable<ZipInput>, pace: Pacer, lend: boolean): { window: PieceWindow<Piece>; pool: BufferPool } {
@@ -109,9 +126,14 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
     if (input.kind === "dir" || input.data !== undefined || input.size === 0) {
       await window.room(input.size);
       if (window.closed) return;
-      const raw = Promise.resolve(input.data ?? EMPTY);
-      const setting = input.compress && input.size > 0 ? pace.current() : undefined;
+      const late = typeof input.data === "function";
+      const setting = input.compress && (input.size > 0 || late) ? pace.current() : undefined;
       const deflated = !!setting && setting.level > 0;
+      if (late) {
+        window.push({ input, late: deflated ? setting : undefined, deflated, first: true, last: true, bytes: 0, raw: NOT_YET, out: NOT_YET });
+        continue;
+      }
+      const raw = Promise.resolve((input.data as Buffer | undefined) ?? EMPTY);
       const out = deflated ? raw.then((b) => deflateChunk(b, 0, true, setting)) : raw.then((b) => [b]);
       window.push(quiet({ input, deflated, first: true, last: true, bytes: input.size, raw, out }));
       continue;
@@ -153,18 +175,39 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
 }
 
 /** Headers, data and descriptors in entry order, then the central directory. */
-async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer, lend: boolean): AsyncGenerator<Buffer> {
+async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer, lend: boolean, events: ZipEvents): AsyncGenerator<Buffer> {
   const out = new Output();
   const records: EntryRecord[] = [];
   let record: EntryRecord | undefined;
+  let skipping: ZipInput | undefined;
   try {
     for (let piece = await window.take(); piece; piece = await window.take()) {
-      const raw = await piece.raw;
-      // Waiting on a read is the disk's doing; waiting after it, deflate's.
-      const start = performance.now();
-      const deflated = await piece.out;
-      if (piece.deflated) pace.starved(performance.now() - start);
+      if (piece.late) makeNow(piece, piece.late);
+      else if (piece.raw === NOT_YET) makeNow(piece);
+      let raw: Buffer;
+      let deflated: Buffer[];
+      try {
+        raw = await piece.raw;
+        // Waiting on a read is the disk's doing; waiting after it, deflate's.
+        const start = performance.now();
+        deflated = await piece.out;
+        if (piece.deflated) pace.starved(performance.now() - start);
+      } catch (err) {
+        if (!(err instanceof SkipEntry)) throw err;
+        window.release(piece);
+        if (piece.pooled) pool.give(piece.pooled);
+        if (skipping === piece.input) continue;
+        skipping = piece.input;
+        // Its first bytes are out: the entry ends where they do, as a valid (short) entry.
+        if (!piece.first) records.push(endShort(out, record!));
+        events.skipped?.(piece.input.name, err.message);
+        continue;
+      }
       window.release(piece);
+      if (skipping === piece.input) {
+        if (piece.pooled) pool.give(piece.pooled);
+        continue;
+      }
       const { input } = piece;
       let data = deflated;
       let dataBytes = deflated.reduce((n, b) => n + b.length, 0);
@@ -224,6 +267,29 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
     // Normal end, failure, or the consumer gave up: stop reading ahead.
     window.end();
   }
+}
+
+/** For content made when its turn comes: the promises a piece waits on until then. */
+const NOT_YET: Promise<never> = new Promise(() => undefined);
+
+function makeNow(piece: Piece, setting?: Deflate): void {
+  const data = piece.input.data;
+  const raw = Promise.resolve(typeof data === "function" ? data() : (data ?? EMPTY));
+  piece.raw = raw;
+  piece.out = setting ? raw.then((b) => deflateChunk(b, 0, true, setting)) : raw.then((b) => [b]);
+  quiet(piece);
+}
+
+/** Ends an entry whose source failed partway: a final empty deflate block, then the descriptor of what was written. */
+function endShort(out: Output, r: EntryRecord): EntryRecord {
+  if (r.method === METHOD_DEFLATE) {
+    for (const b of storedBlocks(EMPTY, true)) {
+      out.add(b);
+      r.compressedSize += b.length;
+    }
+  }
+  out.add(dataDescriptor(r));
+  return r;
 }
 
 /** Failures surface when the piece's turn comes; until then they must not count as unhandled. */

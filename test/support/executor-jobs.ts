@@ -18,7 +18,7 @@ export interface JobRunnerOptions {
   logs: Pick<CloudWatchLogsClient, "send">;
   watchdog: Pick<Watchdog, "watch" | "unwatch">;
   /** A fresh working directory and the full environment for one attempt. */
-  prepare(job: JobDetail, attempt: number): Promise<{ cwd: string; env: Record<string, string> }>;
+  prepare(job: JobDetail, attempt: number): Promise<{ cwd: string; env: Record<string, string>; user?: { uid: number; gid: number } }>;
 }
 
 interface Job {
@@ -99,7 +99,7 @@ export class JobRunner {
     detail.status = "STARTING";
     Object.assign(container, { logStreamName, exitCode: undefined, reason: undefined });
     if (!(await this.step(job))) return undefined;
-    const { cwd, env } = await this.opts.prepare(detail, attempt);
+    const { cwd, env, user } = await this.opts.prepare(detail, attempt);
     const logs = await openLogStream(this.opts.logs, logGroupOf(detail), logStreamName);
     if (this.isOver(job)) {
       await logs.close();
@@ -110,6 +110,7 @@ export class JobRunner {
       command: container.command ?? [],
       env,
       cwd,
+      user,
       logs,
       watchdog: this.opts.watchdog,
       onStart: () => Object.assign(detail, { status: "RUNNING", startedAt: (startedAt = Date.now()) }),

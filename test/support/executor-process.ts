@@ -8,6 +8,8 @@ export interface ContainerSpec {
   command: string[];
   env: Record<string, string>;
   cwd: string;
+  /** Run as this user instead of the test's own (a job definition's `user`; needs root). */
+  user?: { uid: number; gid: number };
   logs: LogShipper;
   watchdog: Pick<Watchdog, "watch" | "unwatch">;
   /** Called once the command is running; never for a container that cannot start. */
@@ -45,6 +47,7 @@ export function startContainer(spec: ContainerSpec): RunningContainer {
     env: spec.env,
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
+    ...spec.user,
   });
   let killTimer: NodeJS.Timeout | undefined;
   const killGroup = () => {

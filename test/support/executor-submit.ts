@@ -81,6 +81,8 @@ function containerDetail(
     ulimits: props.ulimits ?? [],
     networkInterfaces: [],
     secrets: props.secrets ?? [],
+    // The user the container runs as (docker run --user): AWS Batch API reference, ContainerProperties.user.
+    ...(props.user ? { user: props.user } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
+import { removeTree } from "../../src/workdir/temp-files.js";
 import type { CreateComputeEnvironmentRequest, JobDetail, JQState, RegisterJobDefinitionRequest } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -49,6 +50,8 @@ export interface BatchExecutor {
 export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<BatchExecutor> {
   const region = opts.region ?? "us-east-1";
   const root = await mkdtemp(join(tmpdir(), "nbatch-executor-"));
+  // Jobs that run as another user (a job definition's `user`) must reach the nbatch on PATH.
+  await chmod(root, 0o755);
   const watchdog = startWatchdog(root);
   const binDir = join(root, "bin");
   await mkdir(binDir);
@@ -72,6 +75,9 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
       const dir = await mkdtemp(join(root, "job-"));
       const [cwd, home, tmp] = ["work", "home", "tmp"].map((d) => join(dir, d)) as [string, string, string];
       await Promise.all([cwd, home, tmp].map((d) => mkdir(d)));
+      // A job definition's user (a non-root image) owns the job's directories, as the image's would.
+      const user = job.container?.user ? await lookupUser(job.container.user) : undefined;
+      if (user) await Promise.all([dir, cwd, home, tmp].map((d) => chown(d, user.uid, user.gid)));
       const env: Record<string, string> = {
         PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
         HOME: home,
@@ -85,7 +91,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
       env.AWS_BATCH_JOB_ID = job.jobId!;
       env.AWS_BATCH_JOB_ATTEMPT = String(attempt);
       env.AWS_BATCH_JQ_NAME = job.jobQueue!.replace(/^.*\//, "");
-      return { cwd, env };
+      return { cwd, env, user };
     },
   });
   const operations = batchOperations(registry, runner);
@@ -132,7 +138,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       logs.destroy();
-      await rm(root, { recursive: true, force: true });
+      await removeTree(root);
       await watchdog.close();
     },
   };
@@ -142,6 +148,16 @@ function reply(res: ServerResponse, status: number, body: unknown, errorType?: s
   const headers: Record<string, string> = { "content-type": "application/json" };
   if (errorType) headers["x-amzn-ErrorType"] = errorType;
   res.writeHead(status, headers).end(JSON.stringify(body));
+}
+
+/** "uid[:gid]" or a name from /etc/passwd, as docker run --user takes it. */
+async function lookupUser(spec: string): Promise<{ uid: number; gid: number }> {
+  const [name, group] = spec.split(":");
+  if (/^\d+$/.test(name!)) return { uid: Number(name), gid: Number(group ?? name) };
+  const line = (await readFile("/etc/passwd", "utf8")).split("\n").find((l) => l.startsWith(`${name}:`));
+  if (!line) throw new Error(`test executor: no user ${name} in /etc/passwd`);
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(group ?? gid) };
 }
 
 function shQuote(s: string): string {

@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { removeTree } from "../../src/workdir/temp-files.js";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createBucket, uniqueBucketName } from "./aws.js";
@@ -88,7 +89,7 @@ export async function startWorld(opts: { region?: string; stepDelayMs?: number; 
     async stop() {
       await Promise.all(proxies.map((p) => p.stop()));
       await executor.stop();
-      await rm(root, { recursive: true, force: true });
+      await removeTree(root);
     },
   };
 }

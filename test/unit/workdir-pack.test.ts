@@ -127,17 +127,53 @@ describe("packZip", () => {
     expect((err as Error).message).toContain("vanished.txt");
   });
 
-  it("fails with a UserError when a file is shorter than its manifest says, and keeps a longer one to its manifest size", async () => {
+  it("fails with a UserError when a file is shorter or longer than its manifest says", async () => {
     const src = tempDir();
     writeFileSync(join(src, "grew.txt"), "0123456789");
     writeFileSync(join(src, "shrank.txt"), "abc");
-    const [grew] = (await scanDirectory(src, createExcluder([]))).entries;
-    const zip = await packTo({ root: src, entries: [{ ...grew!, size: 4 }] });
-    expect((await readZipEntry(zip, "grew.txt"))!.toString()).toBe("0123");
+    writeFileSync(join(src, "big.txt"), "x".repeat(3 * 1024 * 1024 + 5));
+    const [big, grew] = (await scanDirectory(src, createExcluder([]))).entries;
     const shrank: ManifestEntry = { path: "shrank.txt", type: "file", size: 2 * 1024 * 1024, mtimeMs: T * 1000, mode: 0o644 };
-    const err = await packTo({ root: src, entries: [shrank] }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toContain("shrank.txt shrank while it was being packed");
+    const cases: [ManifestEntry, string][] = [
+      [{ ...grew!, size: 4 }, "grew.txt grew while it was being packed"],
+      // A multi-chunk file, whose last chunk may be read into a buffer of exactly its size.
+      [{ ...big!, size: 3 * 1024 * 1024 }, "big.txt grew while it was being packed"],
+      [shrank, "shrank.txt shrank while it was being packed"],
+    ];
+    for (const [entry, message] of cases) {
+      const err = await packTo({ root: src, entries: [entry] }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UserError);
+      expect((err as Error).message).toContain(message);
+    }
+  });
+
+  it("with onSkip, leaves out files that vanished or changed size and packs the rest", async () => {
+    const src = tempDir();
+    writeFileSync(join(src, "grew.txt"), "0123456789");
+    writeFileSync(join(src, "kept.txt"), "kept");
+    writeFileSync(join(src, "shrank.bin"), randomBytes(3 * 1024 * 1024));
+    const entries = (await scanDirectory(src, createExcluder([]))).entries;
+    const byName = new Map(entries.map((e) => [e.path, e]));
+    const gone: ManifestEntry = { ...byName.get("kept.txt")!, path: "gone.txt" };
+    // The multi-chunk file loses its end after its first chunk was written.
+    const shrank = { ...byName.get("shrank.bin")!, size: 5 * 1024 * 1024 };
+    const skipped: [string, string][] = [];
+    const zip = await packTo({
+      root: src,
+      entries: [gone, { ...byName.get("grew.txt")!, size: 4 }, byName.get("kept.txt")!, shrank],
+      extra: [{ name: ".nbatch/late.json", data: () => JSON.stringify(skipped.map(([path]) => path)) }],
+      onSkip: (path, reason) => skipped.push([path, reason]),
+    });
+    expect(skipped.map(([path]) => path)).toEqual(["gone.txt", "grew.txt", "shrank.bin"]);
+    expect(skipped[0]![1]).toMatch(/disappeared/);
+    expect(skipped[1]![1]).toMatch(/grew while it was being packed/);
+    expect(skipped[2]![1]).toMatch(/shrank while it was being packed/);
+    expect((await readZipEntry(zip, "kept.txt"))!.toString()).toBe("kept");
+    expect(await readZipEntry(zip, "gone.txt")).toBeUndefined();
+    // The data function ran after every entry before it was written.
+    expect(JSON.parse((await readZipEntry(zip, ".nbatch/late.json"))!.toString())).toEqual(["gone.txt", "grew.txt", "shrank.bin"]);
+    // The entry cut short is still a valid entry, readable to where it ends.
+    expect((await readZipEntry(zip, "shrank.bin"))!.length).toBe(3 * 1024 * 1024);
   });
 
   it("stops cleanly when the consumer gives up", async () => {

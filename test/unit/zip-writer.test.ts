@@ -315,7 +315,7 @@ describe("zip writer memory", () => {
     for await (const chunk of body) {
       read += chunk.length;
       const done = Math.floor(read / CHUNK_SIZE);
-      if (done < 12 || done >= CHUNKS) continue;
+      if (done < 12 || done >= CHUNKS || done % 4) continue;
       // Let the job that last touched the chunks end, so their WeakRefs may clear.
       await new Promise((resolve) => setImmediate(resolve));
       gc();
@@ -344,13 +344,13 @@ describe("zip writer memory", () => {
     };
   }
 
-  it("keeps no chunk of a stored multi-chunk file once it is written (stream)", async () => {
+  it("keeps no chunk of a stored multi-chunk file once it is written (stream)", { timeout: 30_000 }, async () => {
     const refs: WeakRef<Buffer>[] = [];
     expect(await liveBehind(zipStream([freshChunks(refs)], fixedPace(6)), refs)).toBe(0);
     expect(refs.length).toBe(CHUNKS);
   });
 
-  it("keeps no chunk of a file stored inside a deflate entry once it is written (lent chunks)", async () => {
+  it("keeps no chunk of a file stored inside a deflate entry once it is written (lent chunks)", { timeout: 30_000 }, async () => {
     const refs: WeakRef<Buffer>[] = [];
     const input = { ...freshChunks(refs), name: "big.txt", compress: true };
     expect(await liveBehind(zipChunks([input], fixedPace(0)), refs)).toBe(0);

@@ -9,7 +9,7 @@ import { newRunId } from "../../runid.js";
 import { formatBytes, plural } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import { createSelector } from "../../workdir/patterns.js";
-import { packInputChunks, scanInputs, type Inputs } from "../inputs.js";
+import { packInputChunks, scanInputs, warnLeftOut, type Inputs } from "../inputs.js";
 import type { BuildRequest } from "../request.js";
 import { printDryRun } from "./dry-run.js";
 import type { FollowDeps, FollowTarget } from "./follow.js";
@@ -42,6 +42,7 @@ export async function runAwsBatch(req: BuildRequest, deps: AwsBatchDeps): Promis
       return s3(deps, "s3:GetObject", obj, () => objectExists(clients.s3, obj));
     });
     const [inputs, jobDefinition, exists] = await Promise.all([scanned, jobDefinitionFor(req, deps, bucketChecked), present]);
+    warnLeftOut(inputs, (line) => reporter.warn(line));
     const inputsObj = inputsObject(loc, inputs.fingerprint);
     const runId = newRunId(deps.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;

@@ -1,0 +1,41 @@
+import { readdir, readFile } from "node:fs/promises";
+
+export interface Leftover {
+  pid: number;
+  command: string;
+}
+
+/**
+ * Processes still running that the command started: those whose environment
+ * carries this run's NBATCH_RUN_ID, other than this process and its
+ * ancestors. A forgotten `&` or a daemon keeps the variable even when it
+ * leaves the command's process group. Linux only (/proc); elsewhere, none.
+ */
+export async function leftoverProcesses(runIdVariable: string): Promise<Leftover[]> {
+  const names = await readdir("/proc").catch(() => [] as string[]);
+  const mine = await ancestry(process.pid);
+  const found: Leftover[] = [];
+  await Promise.all(
+    names.map(async (name) => {
+      const pid = Number(name);
+      if (!Number.isInteger(pid) || mine.has(pid)) return;
+      // Other users' processes, and those that ended meanwhile, cannot be read: not ours anyway.
+      const environ = await readFile(`/proc/${pid}/environ`).catch(() => undefined);
+      if (!environ?.toString("utf8").split("\0").includes(runIdVariable)) return;
+      const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+      found.push({ pid, command: cmdline.split("\0").filter(Boolean).join(" ") || "?" });
+    }),
+  );
+  return found.sort((a, b) => a.pid - b.pid);
+}
+
+async function ancestry(pid: number): Promise<Set<number>> {
+  const seen = new Set<number>();
+  for (let p = pid; p > 0 && !seen.has(p); ) {
+    seen.add(p);
+    const stat = await readFile(`/proc/${p}/stat`, "utf8").catch(() => "");
+    // The command name in parentheses may hold spaces: the parent pid is the second field after it.
+    p = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? 0);
+  }
+  return seen;
+}
