@@ -41,9 +41,21 @@ const REQUEST_TIMEOUT_MS = 300_000;
  */
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
+/**
+ * The SDK's notice that its releases after January 2027 need Node 22 speaks
+ * to whoever picks SDK versions: nbatch installs exactly the ones it was
+ * tested with (npm-shrinkwrap.json), and its Node policy is in the README.
+ * The SDK records that it has spoken in a flag it exports; setting that flag
+ * keeps the notice off the user's terminal without touching the environment
+ * that the user's command inherits.
+ */
+function quietSdkNodeNotice(): void {
+  const notice = (load("@aws-sdk/core/client") as { state?: { warningEmitted: boolean } }).state;
+  if (notice) notice.warningEmitted = true;
+}
+
 export function createAwsClients(aws: AwsSettings): AwsClients {
-  // The SDK warns on stderr about Node versions it will drop in future; that is not the user's concern.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+  quietSdkNodeNotice();
   const common = {
     region: aws.region,
     retryMode: "standard",

@@ -29,6 +29,21 @@ describe("nbatch build on this machine (the embedded default)", () => {
   const nbatch = (args: string[], extraEnv: Record<string, string> = {}) => runCli(args, { env: { ...env, ...extraEnv } });
   const modeOf = async (path: string) => (await stat(path)).mode & 0o777;
 
+  it("gives the command this shell's environment plus the job protocol's variables, and nothing else", async () => {
+    const dir = await makeDir("env", {});
+    // A user's AWS setup (credentials, endpoints) reaches a local command, as it would if it ran here.
+    const shell = { ...env, PATH: process.env.PATH!, AWS_ENDPOINT_URL: "http://127.0.0.1:9", AWS_PROFILE: "lab" };
+    const r = await runCli(["build", "--local", dir, "--", "sh", "-c", "env -0 > env.bin"], { env: shell });
+    expect(r.code, r.stderr).toBe(0);
+    const seen = new Map((await readFile(join(dir, "env.bin"), "utf8")).split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+    // The shell adds PWD (and may add SHLVL, _); the rest is exactly what nbatch means to give.
+    for (const name of ["PWD", "SHLVL", "_", "OLDPWD"]) seen.delete(name);
+    const added = [...seen.keys()].filter((k) => !(k in shell)).sort();
+    expect(added).toEqual(["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
+    for (const [name, value] of Object.entries(shell)) expect(seen.get(name), name).toBe(value);
+    expect([...seen.keys()].filter((k) => k.startsWith("AWS_SDK"))).toEqual([]);
+  });
+
   it("runs the command on a copy and brings back its results with their modes and mtimes", async () => {
     const dir = await makeDir("ok", {
       "input.txt": "alpha\nbeta\n",

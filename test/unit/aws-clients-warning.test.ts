@@ -15,5 +15,7 @@ it("keeps the SDK's Node version warning away from the user's terminal", () => {
   void clients.batch;
   void clients.logs;
   expect(emitWarning).not.toHaveBeenCalled();
+  // Not by setting the SDK's variable: the user's command would inherit it.
+  expect(process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED).toBeUndefined();
   clients.destroy();
 });
