@@ -1,3 +1,5 @@
+import { closeSync } from "node:fs";
+import { isatty } from "node:tty";
 import type { Writable } from "node:stream";
 
 export type Verbosity = "quiet" | "normal" | "verbose";
@@ -73,15 +75,38 @@ export function createIO(opts: IOOptions): IO {
   };
 }
 
+const STDIO = [0, 1, 2];
+const ttyDescriptors = () => STDIO.filter((fd) => isatty(fd));
+
+/**
+ * At exit Node restores the terminal modes of the descriptors that were
+ * terminals when it started; on a terminal that has hung up (closed window,
+ * dropped SSH) Node 20 aborts there (exit 134). Such descriptors are closed
+ * first, which Node then skips: a detach on SIGHUP exits as it means to.
+ */
+function releaseHungUpTerminal(ttys: number[]): () => void {
+  return () => {
+    for (const fd of ttys) {
+      if (isatty(fd)) continue;
+      try {
+        closeSync(fd);
+      } catch {
+        // Already closed.
+      }
+    }
+  };
+}
+
 /** The process's own IO; the only place that looks at process streams and NO_COLOR. */
 export function processIO(): IO {
   // A reader that stops early (`nbatch logs JOB | head`) closes the pipe. Its output is then
   // dropped quietly, as cat's would be, but the work goes on: a build still brings its results home.
   const dropOnClosedPipe = (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+    if (err.code !== "EPIPE" && err.code !== "EIO" && err.code !== "ERR_STREAM_DESTROYED") throw err;
   };
   process.stdout.on("error", dropOnClosedPipe);
   process.stderr.on("error", dropOnClosedPipe);
+  process.once("exit", releaseHungUpTerminal(ttyDescriptors()));
   return createIO({
     stdout: process.stdout,
     stderr: process.stderr,

@@ -1,9 +1,9 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { nbatchBin } from "../support/cli.js";
+import { nbatchBin, repoRoot } from "../support/cli.js";
 import { describeWithMoto } from "../support/moto.js";
 import { startWorld, type World } from "../support/world.js";
 
@@ -12,8 +12,10 @@ import { startWorld, type World } from "../support/world.js";
  * \x03 we type there becomes SIGINT through the terminal's line discipline,
  * exactly as a keypress would.
  */
-function onTerminal(args: string[], env: Record<string, string>) {
-  const command = [process.execPath, nbatchBin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+function onTerminal(args: string[], env: Record<string, string>, witness?: string) {
+  const nbatch = [process.execPath, nbatchBin, ...args];
+  const words = witness ? [process.execPath, join(repoRoot, "test/support/hangup-witness.mjs"), witness, ...nbatch] : nbatch;
+  const command = words.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
   const child = spawn("script", ["-qfec", command, "/dev/null"], { env: { PATH: process.env.PATH!, ...env }, stdio: ["pipe", "pipe", "pipe"] });
   let output = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (output += d));
@@ -52,6 +54,21 @@ describeWithMoto("on a terminal", () => {
     } finally {
       t.kill();
     }
+  });
+
+  it("closing the terminal detaches: the re-attach line, exit 0 and no stack, on every Node line", async () => {
+    const dir = await w.makeDir("hangup", {});
+    const witness = join(dir, "..", "hangup-result.json");
+    const t = onTerminal(["build", "--aws-batch", dir, "--", "sh", "-c", "echo up; sleep 60"], w.env, witness);
+    await t.waitFor("] up");
+    // Killing `script` closes the terminal's master side: the kernel hangs up on nbatch.
+    t.kill();
+    await expect.poll(() => readFile(witness, "utf8").catch(() => ""), { timeout: 20_000 }).not.toBe("");
+    const ended = JSON.parse(await readFile(witness, "utf8")) as { code: number | null; signal: string | null; stderr: string };
+    expect(ended.stderr).toContain("Detached; job");
+    expect(ended.stderr).toContain("Re-attach with:");
+    expect(ended.stderr).not.toMatch(/Assertion|ResetStdio|at .*\.js:\d+/);
+    expect(ended).toMatchObject({ code: 0, signal: null });
   });
 
   it("draws upload progress and the time spent RUNNABLE in place, on a terminal", async () => {
