@@ -1,3 +1,4 @@
+import { checkNode } from "../../src/setup/checks-node.js";
 import type { ComputeEnvironmentDetail } from "@aws-sdk/client-batch";
 import {
   DeleteObjectCommand,
@@ -140,5 +141,14 @@ describe("printReport", () => {
     const noColor = createTestIO({ tty: true, noColor: true });
     printReport(noColor, "Checking", results);
     expect(noColor.stdoutText()).not.toContain("\x1b[");
+  });
+});
+
+describe("checkNode", () => {
+  it("warns on a Node line past its end of life, and is fine on a maintained one", () => {
+    const day = new Date("2026-12-01T00:00:00Z");
+    expect(checkNode("v20.20.2", day)).toMatchObject({ id: "node", status: "warn", detail: expect.stringMatching(/end of life on 2026-04-30.*need Node 22/) });
+    expect(checkNode("v24.22.3", day)).toMatchObject({ status: "ok", detail: "v24.22.3, maintained until 2028-04-30" });
+    expect(checkNode("v20.20.2", new Date("2026-01-01T00:00:00Z")).status).toBe("ok");
   });
 });

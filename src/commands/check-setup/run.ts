@@ -3,6 +3,7 @@ import { createAwsClients } from "../../aws/clients.js";
 import { resolveSettings } from "../../config/resolve.js";
 import { check } from "../../setup/check.js";
 import { exitCodeOf, runChecks } from "../../setup/checks.js";
+import { checkNode } from "../../setup/checks-node.js";
 import { jsonReport, printReport } from "../../setup/report.js";
 import { awsSettingsInput, type AwsFlags } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
@@ -16,14 +17,14 @@ export interface CheckSetupFlags extends AwsFlags {
 export async function checkSetupRun(flags: CheckSetupFlags, ctx: CommandContext): Promise<number> {
   const settings = resolveSettings({ ...awsSettingsInput(flags, ctx.env), runner: flags.awsBatch ? "aws-batch" : undefined });
   if (settings.runner === "local") {
-    const results = [check("runner", "runner", "ok", "local: jobs run on this machine, which needs no setup; pass --aws-batch to check the AWS Batch setup")];
+    const results = [checkNode(), check("runner", "runner", "ok", "local: jobs run on this machine, which needs no setup; pass --aws-batch to check the AWS Batch setup")];
     if (flags.json) ctx.io.out(jsonReport("local", undefined, results));
     else printReport(ctx.io, "Checking the setup of the local runner", results);
     return 0;
   }
   const clients = createAwsClients(settings.aws);
   try {
-    const results = await runChecks({ settings, clients, probeId: randomUUID() });
+    const results = [checkNode(), ...(await runChecks({ settings, clients, probeId: randomUUID() }))];
     if (flags.json) ctx.io.out(jsonReport("aws-batch", settings.aws.region, results));
     else printReport(ctx.io, `Checking the AWS Batch setup in ${settings.aws.region}`, results);
     return exitCodeOf(results);
