@@ -1,5 +1,5 @@
 import { UserError } from "./errors.js";
-import { PROTOCOL_VERSION, type ManifestEntry } from "./workdir/manifest.js";
+import { PROTOCOL_VERSION, type ManifestEntry } from "./tree/manifest.js";
 
 /**
  * The job protocol shared by the CLI and the agent (docs/protocol.md).

@@ -2,8 +2,8 @@
 // the first time writes the changes, the second finds everything identical.
 // Reports wall time and bytes read (the kernel's rchar) of each.
 import { readFile } from "node:fs/promises";
-import { scanInputs } from "../../dist/runners/inputs.js";
-import { applyResults } from "../../dist/runners/results.js";
+import { scanInputs } from "../../dist/job/pack.js";
+import { applyResults } from "../../dist/job/apply.js";
 import { report } from "./common.mjs";
 
 const [archivePath, dir] = process.argv.slice(2);

@@ -6,8 +6,8 @@ import { createWriteStream } from "node:fs";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { RESULTS_ENTRY } from "../../dist/protocol.js";
-import { PROTOCOL_VERSION, statEntry } from "../../dist/workdir/manifest.js";
-import { packZip } from "../../dist/workdir/pack.js";
+import { PROTOCOL_VERSION, statEntry } from "../../dist/tree/manifest.js";
+import { packZip } from "../../dist/archive/pack.js";
 import { report } from "./common.mjs";
 
 const [dir, jobDir, out, ...paths] = process.argv.slice(2);

@@ -1,8 +1,8 @@
 // Scan, pack and upload in one process, with a chosen deflate level, part size and concurrency.
 // usage: pack-upload.mjs <endpoint> <dir> <bucket> <key> <level|adaptive> [partMiB] [queueSize]
 import { uploadStream } from "../../dist/aws/s3.js";
-import { scanInputs } from "../../dist/runners/inputs.js";
-import { packZip } from "../../dist/workdir/pack.js";
+import { scanInputs } from "../../dist/job/pack.js";
+import { packZip } from "../../dist/archive/pack.js";
 import { report, s3Client } from "./common.mjs";
 
 const [endpoint, dir, bucket, key, level, partMiB, queueSize] = process.argv.slice(2);

@@ -1,5 +1,5 @@
 // Where an unchanged re-run spends its time before the first AWS call: scan and fingerprint.
-import { scanInputs } from "../../dist/runners/inputs.js";
+import { scanInputs } from "../../dist/job/pack.js";
 import { report } from "./common.mjs";
 
 const started = performance.now();

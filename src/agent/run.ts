@@ -5,12 +5,12 @@ import { UserError } from "../errors.js";
 import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
 import { shownPath } from "../ui/format.js";
 import type { IO } from "../ui/io.js";
-import { diffManifests } from "../workdir/diff.js";
-import { extractZip, readZipEntry } from "../workdir/extract.js";
-import { PROTOCOL_VERSION, scanDirectory, type ManifestEntry, type Skipped } from "../workdir/manifest.js";
-import { packZip } from "../workdir/pack.js";
-import { createExcluder } from "../workdir/patterns.js";
-import { withTempDir } from "../workdir/temp-files.js";
+import { diffManifests } from "../tree/diff.js";
+import { extractZip, readZipEntry } from "../tree/extract.js";
+import { PROTOCOL_VERSION, scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
+import { packZip } from "../archive/pack.js";
+import { createExcluder } from "../tree/patterns.js";
+import { withTempDir } from "../tree/temp-files.js";
 import { leftoverProcesses } from "./leftovers.js";
 import type { Store } from "./store.js";
 

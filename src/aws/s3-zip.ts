@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Open, type CentralDirectory } from "unzipper";
 import { UserError } from "../errors.js";
-import { readEntry } from "../workdir/archive.js";
+import { readEntry } from "../archive/reader.js";
 import { s3Url, unlessNotFound, type S3Object } from "./s3.js";
 
 export interface RemoteZip {

@@ -10,11 +10,11 @@ import { newRunId } from "../runid.js";
 import type { IO } from "../ui/io.js";
 import { createReporter } from "../ui/reporter.js";
 import { formatBytes, plural } from "../ui/format.js";
-import { createSelector } from "../workdir/patterns.js";
-import { withTempDir } from "../workdir/temp-files.js";
-import { packInputs, scanInputs, warnLeftOut } from "./inputs.js";
-import type { BuildRequest } from "./request.js";
-import { applyResults, exitWithRefusals, readResults } from "./results.js";
+import { createSelector } from "../tree/patterns.js";
+import { withTempDir } from "../tree/temp-files.js";
+import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import type { BuildRequest } from "../job/request.js";
+import { applyResults, exitWithRefusals, readResults } from "../job/apply.js";
 
 export interface LocalDeps {
   io: IO;

@@ -1,7 +1,7 @@
 import type { JobDefinition } from "@aws-sdk/client-batch";
 import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { DEFAULT_LOG_GROUP, formatDuration } from "../runners/aws-batch/jobs.js";
-import { findJobDefinition } from "../runners/aws-batch/resources.js";
+import { DEFAULT_LOG_GROUP, formatDuration } from "../job/batch.js";
+import { findJobDefinition } from "../job/definition.js";
 import { attempt, check, skipped, type CheckResult, type SetupContext } from "./check.js";
 
 /** The job definition (ACTIVE, image, timeout, retry, job role) and its log group's retention. */

@@ -1,4 +1,4 @@
-import { removeTree } from "../../src/workdir/temp-files.js";
+import { removeTree } from "../../src/tree/temp-files.js";
 import type { CreateComputeEnvironmentRequest, JobDetail, JQState, RegisterJobDefinitionRequest } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { chmod, chown, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";

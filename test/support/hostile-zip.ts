@@ -1,5 +1,5 @@
 import { deflateRawSync } from "node:zlib";
-import { crc32 } from "../../src/workdir/crc32.js";
+import { crc32 } from "../../src/archive/crc32.js";
 
 export interface RawEntry {
   name: string;

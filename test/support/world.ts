@@ -1,4 +1,4 @@
-import { removeTree } from "../../src/workdir/temp-files.js";
+import { removeTree } from "../../src/tree/temp-files.js";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";

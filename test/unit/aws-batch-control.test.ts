@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
-import { controlJob, type ControlAction } from "../../src/runners/aws-batch/control.js";
+import { controlJob, type ControlAction } from "../../src/job/control.js";
 import { createReporter } from "../../src/ui/reporter.js";
 import { createFakeClock } from "../support/clock.js";
 import { createTestIO } from "../support/io.js";

@@ -9,7 +9,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { backoffMs } from "../../src/aws/retry.js";
-import { LogTail, type LogEvent, type TailOptions } from "../../src/runners/aws-batch/logs.js";
+import { LogTail, type LogEvent, type TailOptions } from "../../src/job/tail.js";
 import { createFakeClock } from "../support/clock.js";
 
 const logsMock = mockClient(CloudWatchLogsClient);

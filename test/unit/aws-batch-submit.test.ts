@@ -2,7 +2,7 @@ import type { JobDefinition } from "@aws-sdk/client-batch";
 import { describe, expect, it } from "vitest";
 import type { AwsBatchSettings } from "../../src/config/settings.js";
 import { UserError } from "../../src/errors.js";
-import { submitInput, type SubmitPlan } from "../../src/runners/aws-batch/submit.js";
+import { submitInput, type SubmitPlan } from "../../src/job/submit.js";
 
 const RUN_ID = "0194e3a4-5b6c-7d8e-9f01-23456789abcd";
 const ARN = "arn:aws:batch:us-east-1:123456789012:job-definition/nbatch-job:3";

@@ -8,7 +8,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { watchJob } from "../../src/runners/aws-batch/watch.js";
+import { watchJob } from "../../src/job/watch.js";
 import { localIsoTime } from "../../src/ui/format.js";
 import { createReporter, type BuildEvent, type Reporter } from "../../src/ui/reporter.js";
 import { createFakeClock } from "../support/clock.js";

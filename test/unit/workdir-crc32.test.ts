@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { crc32, crc32File } from "../../src/workdir/crc32.js";
+import { crc32, crc32File } from "../../src/archive/crc32.js";
 import { tempDir } from "./workdir-helpers.js";
 
 describe("crc32", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { diffManifests } from "../../src/workdir/diff.js";
-import type { ManifestEntry } from "../../src/workdir/manifest.js";
+import { diffManifests } from "../../src/tree/diff.js";
+import type { ManifestEntry } from "../../src/tree/manifest.js";
 
 const file = (path: string, over: Partial<ManifestEntry> = {}): ManifestEntry => ({
   path,

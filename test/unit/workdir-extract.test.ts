@@ -13,9 +13,9 @@ import {
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { extractZip, type ExtractOptions } from "../../src/workdir/extract.js";
-import { statEntry, type ManifestEntry } from "../../src/workdir/manifest.js";
-import { createSelector } from "../../src/workdir/patterns.js";
+import { extractZip, type ExtractOptions } from "../../src/tree/extract.js";
+import { statEntry, type ManifestEntry } from "../../src/tree/manifest.js";
+import { createSelector } from "../../src/tree/patterns.js";
 import { buildZip, tempDir, type RawEntry } from "./workdir-helpers.js";
 
 const LINK = 0o120777;

@@ -5,10 +5,10 @@ import { pipeline } from "node:stream/promises";
 import { Open } from "unzipper";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { extractZip, readZipEntry } from "../../src/workdir/extract.js";
-import { scanDirectory, type ManifestEntry } from "../../src/workdir/manifest.js";
-import { packZip, type PackOptions } from "../../src/workdir/pack.js";
-import { createExcluder } from "../../src/workdir/patterns.js";
+import { extractZip, readZipEntry } from "../../src/tree/extract.js";
+import { scanDirectory, type ManifestEntry } from "../../src/tree/manifest.js";
+import { packZip, type PackOptions } from "../../src/archive/pack.js";
+import { createExcluder } from "../../src/tree/patterns.js";
 import { tempDir } from "./workdir-helpers.js";
 
 const T = 1_700_000_000; // seconds

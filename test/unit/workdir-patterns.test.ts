@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createExcluder, createSelector, DEFAULT_UPLOAD_EXCLUSIONS } from "../../src/workdir/patterns.js";
+import { createExcluder, createSelector, DEFAULT_UPLOAD_EXCLUSIONS } from "../../src/tree/patterns.js";
 
 describe("createExcluder with the defaults", () => {
   const exclude = createExcluder([]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { AdaptivePace, LADDER } from "../../src/workdir/zip-pace.js";
+import { AdaptivePace, LADDER } from "../../src/archive/zip-pace.js";
 
 /** A pacer on a hand-driven clock; `idleCores` is how many cores each period leaves idle. */
 function pacer(idleCores = 2) {

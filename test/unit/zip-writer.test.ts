@@ -5,11 +5,11 @@ import { runInNewContext } from "node:vm";
 import { crc32 as nativeCrc32, inflateRawSync } from "node:zlib";
 import { Open, type CentralDirectory } from "unzipper";
 import { describe, expect, it } from "vitest";
-import { readVerified } from "../../src/workdir/archive.js";
-import { crc32 } from "../../src/workdir/crc32.js";
-import { storedBlocks } from "../../src/workdir/zip-deflate.js";
-import { fixedPace, LADDER, type Pacer } from "../../src/workdir/zip-pace.js";
-import { CHUNK_SIZE, zipChunks, zipStream, type ZipInput, type ZipSource } from "../../src/workdir/zip-writer.js";
+import { readVerified } from "../../src/archive/reader.js";
+import { crc32 } from "../../src/archive/crc32.js";
+import { storedBlocks } from "../../src/archive/zip-deflate.js";
+import { fixedPace, LADDER, type Pacer } from "../../src/archive/zip-pace.js";
+import { CHUNK_SIZE, zipChunks, zipStream, type ZipInput, type ZipSource } from "../../src/archive/zip-writer.js";
 
 const MTIME = Date.UTC(2024, 5, 1, 12, 0, 0);
 

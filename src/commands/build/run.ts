@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { resolveSettings } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
-import type { BuildRequest, FollowPrefs } from "../../runners/request.js";
+import type { BuildRequest, FollowPrefs } from "../../job/request.js";
 import { shellQuote } from "../../ui/format.js";
 import { createReporter, type Reporter } from "../../ui/reporter.js";
 import type { AwsClients } from "../../aws/clients.js";

@@ -1,6 +1,6 @@
 import { aws } from "../../aws/errors.js";
 import { realClock } from "../../clock.js";
-import { describeJob, isDone, summary, terminateJob, type JobState } from "../../runners/aws-batch/jobs.js";
+import { describeJob, isDone, summary, terminateJob, type JobState } from "../../job/batch.js";
 import type { CommandContext } from "../context.js";
 import { describeOne, withJobSession, type AwsFlags, type JobSession, type JobView } from "../status/lookup.js";
 

@@ -11,7 +11,7 @@ import { resolveSettings } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
 import { historyPath, listRuns, type RunRecord } from "../../history.js";
-import { describeJobs, type JobState } from "../../runners/aws-batch/jobs.js";
+import { describeJobs, type JobState } from "../../job/batch.js";
 import type { AwsFlags } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
 

@@ -1,6 +1,6 @@
 /** How the job commands show jobs: aligned text tables for people, one JSON object per job for scripts. */
 import { displayPath, type Env } from "../../config/file.js";
-import { formatDuration, isDone } from "../../runners/aws-batch/jobs.js";
+import { formatDuration, isDone } from "../../job/batch.js";
 import { localIsoTime } from "../../ui/format.js";
 import type { IO } from "../../ui/io.js";
 import type { JobView } from "./lookup.js";

@@ -5,11 +5,11 @@ import { readS3ZipEntry } from "../../aws/s3-zip.js";
 import { UserError } from "../../errors.js";
 import { findRun } from "../../history.js";
 import { INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
-import type { ManifestEntry } from "../../workdir/manifest.js";
-import { createSelector } from "../../workdir/patterns.js";
-import { exitWithRefusals } from "../results.js";
-import type { FollowPrefs } from "../request.js";
-import { isDone } from "./jobs.js";
+import type { ManifestEntry } from "../../tree/manifest.js";
+import { createSelector } from "../../tree/patterns.js";
+import { exitWithRefusals } from "../../job/apply.js";
+import type { FollowPrefs } from "../../job/request.js";
+import { isDone } from "../../job/batch.js";
 import { downloadResults, followJob, type FollowTarget } from "./follow.js";
 import type { AwsBatchDeps } from "./run.js";
 

@@ -3,7 +3,7 @@ import { s3Url, type S3Object } from "../../aws/s3.js";
 import { EXIT } from "../../errors.js";
 import { formatBytes, plural } from "../../ui/format.js";
 import type { Reporter } from "../../ui/reporter.js";
-import type { Inputs } from "../inputs.js";
+import type { Inputs } from "../../job/pack.js";
 
 /** --dry-run: what would be uploaded and submitted, after read-only look-ups only. */
 export function printDryRun(reporter: Reporter, inputs: Inputs, obj: S3Object, upload: boolean, input: SubmitJobCommandInput): number {

@@ -9,14 +9,14 @@ import { EXIT } from "../../errors.js";
 import { shellQuote } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
 import type { Reporter } from "../../ui/reporter.js";
-import type { ManifestEntry } from "../../workdir/manifest.js";
-import { withTempDir } from "../../workdir/temp-files.js";
+import type { ManifestEntry } from "../../tree/manifest.js";
+import { withTempDir } from "../../tree/temp-files.js";
 import type { Results } from "../../protocol.js";
-import type { FollowPrefs } from "../request.js";
-import { applyResults, exitWithRefusals } from "../results.js";
-import { controlJob, type ControlAction } from "./control.js";
-import { summary, terminateJob, type JobState } from "./jobs.js";
-import { watchJob } from "./watch.js";
+import type { FollowPrefs } from "../../job/request.js";
+import { applyResults, exitWithRefusals } from "../../job/apply.js";
+import { controlJob, type ControlAction } from "../../job/control.js";
+import { summary, terminateJob, type JobState } from "../../job/batch.js";
+import { watchJob } from "../../job/watch.js";
 
 export interface FollowDeps {
   settings: Settings;

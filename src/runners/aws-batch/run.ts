@@ -8,14 +8,14 @@ import { recordRun } from "../../history.js";
 import { newRunId } from "../../runid.js";
 import { formatBytes, plural } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
-import { createSelector } from "../../workdir/patterns.js";
-import { packInputChunks, scanInputs, warnLeftOut, type Inputs } from "../inputs.js";
-import type { BuildRequest } from "../request.js";
+import { createSelector } from "../../tree/patterns.js";
+import { packInputChunks, scanInputs, warnLeftOut, type Inputs } from "../../job/pack.js";
+import type { BuildRequest } from "../../job/request.js";
 import { printDryRun } from "./dry-run.js";
 import type { FollowDeps, FollowTarget } from "./follow.js";
-import { envObject, inputsObject, resultsObject } from "./layout.js";
-import { checkBucket, checkQueue, deriveJobDefinition, findJobDefinition } from "./resources.js";
-import { submitInput } from "./submit.js";
+import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
+import { checkBucket, checkQueue, deriveJobDefinition, findJobDefinition } from "../../job/definition.js";
+import { submitInput } from "../../job/submit.js";
 
 export type AwsBatchDeps = FollowDeps;
 

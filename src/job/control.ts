@@ -1,5 +1,5 @@
-import type { Clock } from "../../clock.js";
-import type { Reporter } from "../../ui/reporter.js";
+import type { Clock } from "../clock.js";
+import type { Reporter } from "../ui/reporter.js";
 
 /** What the user asked for with a signal while a job is watched. */
 export type ControlAction = "detach" | "cancel" | "exit";

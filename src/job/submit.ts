@@ -1,9 +1,9 @@
 import type { JobDefinition, SubmitJobCommandInput } from "@aws-sdk/client-batch";
-import { UserError } from "../../errors.js";
-import { JOB_ENV } from "../../protocol.js";
-import { jobName } from "../../runid.js";
-import type { AwsBatchSettings, S3Policy } from "../../config/settings.js";
-import { s3PolicyEnv } from "../../aws/s3-policy.js";
+import { UserError } from "../errors.js";
+import { JOB_ENV } from "../protocol.js";
+import { jobName } from "../runid.js";
+import type { AwsBatchSettings, S3Policy } from "../config/settings.js";
+import { s3PolicyEnv } from "../aws/s3-policy.js";
 
 export interface SubmitPlan {
   runId: string;

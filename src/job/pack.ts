@@ -1,9 +1,9 @@
 import type { Readable } from "node:stream";
 import { INPUTS_MANIFEST_ENTRY, type InputsManifest } from "../protocol.js";
-import { fingerprint, PROTOCOL_VERSION, scanDirectory, type Manifest } from "../workdir/manifest.js";
-import { packZip, packZipChunks, type PackOptions } from "../workdir/pack.js";
+import { fingerprint, PROTOCOL_VERSION, scanDirectory, type Manifest } from "../tree/manifest.js";
+import { packZip, packZipChunks, type PackOptions } from "../archive/pack.js";
 import { shownPath } from "../ui/format.js";
-import { createExcluder } from "../workdir/patterns.js";
+import { createExcluder } from "../tree/patterns.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and its key. */
 export interface Inputs {

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import { extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { UserError } from "../errors.js";
-import type { ManifestEntry } from "./manifest.js";
+import type { ManifestEntry } from "../tree/manifest.js";
 import { AdaptivePace, fixedPace, type Pacer } from "./zip-pace.js";
 import { SkipEntry, zipChunks, zipStream, type ZipInput, type ZipSource } from "./zip-writer.js";
 

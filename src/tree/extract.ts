@@ -3,14 +3,14 @@ import { chmod, lutimes, mkdir, realpath, rename, rm, symlink, utimes } from "no
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.js";
-import { MODE_MASK, openArchive, planEntries, readVerified, verify, type PlannedEntry } from "./archive.js";
-import { Crc32Meter, crc32File } from "./crc32.js";
+import { MODE_MASK, openArchive, planEntries, readVerified, verify, type PlannedEntry } from "../archive/reader.js";
+import { Crc32Meter, crc32File } from "../archive/crc32.js";
 import { differs } from "./diff.js";
 import { statEntry, type ManifestEntry } from "./manifest.js";
 import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
 import { sweepStaleTemps, tempBeside } from "./temp-files.js";
 
-export { readZipEntry } from "./archive.js";
+export { readZipEntry } from "../archive/reader.js";
 
 export interface ExtractReport {
   written: string[];

@@ -1,6 +1,6 @@
 import { GetLogEventsCommand, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import type { Clock } from "../../clock.js";
-import { backoffMs, isTransient } from "../../aws/retry.js";
+import type { Clock } from "../clock.js";
+import { backoffMs, isTransient } from "../aws/retry.js";
 
 export type Logs = Pick<CloudWatchLogsClient, "send">;
 

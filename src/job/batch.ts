@@ -1,7 +1,7 @@
 import { hostname, userInfo } from "node:os";
-import { plural } from "../../ui/format.js";
+import { plural } from "../ui/format.js";
 import { DescribeJobsCommand, TerminateJobCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
-import { aws } from "../../aws/errors.js";
+import { aws } from "../aws/errors.js";
 
 export type Batch = Pick<BatchClient, "send">;
 

@@ -2,8 +2,8 @@ import { UserError } from "../errors.js";
 import { checkProtocol, RESULTS_ENTRY, type Results } from "../protocol.js";
 import type { Reporter } from "../ui/reporter.js";
 import { formatBytes, plural, shownPath } from "../ui/format.js";
-import { extractZip, readZipEntry, type ExtractReport } from "../workdir/extract.js";
-import type { ManifestEntry } from "../workdir/manifest.js";
+import { extractZip, readZipEntry, type ExtractReport } from "../tree/extract.js";
+import type { ManifestEntry } from "../tree/manifest.js";
 
 export interface ApplyOptions {
   archivePath: string;

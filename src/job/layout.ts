@@ -1,5 +1,5 @@
-import type { BucketLocation } from "../../config/settings.js";
-import type { S3Object } from "../../aws/s3.js";
+import type { BucketLocation } from "../config/settings.js";
+import type { S3Object } from "../aws/s3.js";
 
 /** Where a run's objects live under the configured bucket and prefix. */
 export function objectAt(loc: BucketLocation, ...parts: string[]): S3Object {

@@ -1,11 +1,11 @@
-import type { Clock } from "../../clock.js";
-import { awsErrorToUserError } from "../../aws/errors.js";
-import { backoffMs, isTransient } from "../../aws/retry.js";
-import { UserError } from "../../errors.js";
-import { formatSeconds } from "../../ui/format.js";
-import type { Reporter } from "../../ui/reporter.js";
-import { describeJob, isDone, type Batch, type JobState } from "./jobs.js";
-import { LogTail, type Logs } from "./logs.js";
+import type { Clock } from "../clock.js";
+import { awsErrorToUserError } from "../aws/errors.js";
+import { backoffMs, isTransient } from "../aws/retry.js";
+import { UserError } from "../errors.js";
+import { formatSeconds } from "../ui/format.js";
+import type { Reporter } from "../ui/reporter.js";
+import { describeJob, isDone, type Batch, type JobState } from "./batch.js";
+import { LogTail, type Logs } from "./tail.js";
 
 export interface WatchOptions {
   batch: Batch;

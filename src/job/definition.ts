@@ -7,10 +7,10 @@ import {
   type RegisterJobDefinitionCommandInput,
 } from "@aws-sdk/client-batch";
 import { HeadBucketCommand } from "@aws-sdk/client-s3";
-import { aws } from "../../aws/errors.js";
-import type { S3 } from "../../aws/s3.js";
-import { UserError } from "../../errors.js";
-import type { Batch } from "./jobs.js";
+import { aws } from "../aws/errors.js";
+import type { S3 } from "../aws/s3.js";
+import { UserError } from "../errors.js";
+import type { Batch } from "./batch.js";
 
 /** The checks made before anything is uploaded: a wrong name fails in seconds. */
 

@@ -2,8 +2,8 @@ import { pipeline } from "node:stream/promises";
 import { Open, type CentralDirectory, type File as ZipRecord } from "unzipper";
 import { UserError } from "../errors.js";
 import { Crc32Meter } from "./crc32.js";
-import type { EntryType, ManifestEntry } from "./manifest.js";
-import { Refusal, comparePaths, unsafeEntryName } from "./paths.js";
+import type { EntryType, ManifestEntry } from "../tree/manifest.js";
+import { Refusal, comparePaths, unsafeEntryName } from "../tree/paths.js";
 
 /** An archive entry that passed every check that needs only the central directory. */
 export interface PlannedEntry {
