@@ -1,7 +1,6 @@
 import { Command, CommanderError, Help, type Option } from "commander";
 import { createRequire } from "node:module";
 import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
-import { processIO, type IO } from "./ui/io.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
 import { checkSetupCommand } from "./commands/check-setup/command.js";
@@ -13,6 +12,8 @@ import { logsCommand } from "./commands/logs/command.js";
 import { lsCommand } from "./commands/ls/command.js";
 import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
+import { processContext } from "./process.js";
+import type { Output } from "./ui/output.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 
@@ -39,12 +40,12 @@ function program(ctx: CommandContext): Command {
     .showHelpAfterError("(run with --help for usage)")
     .configureHelp({ optionDescription })
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.io.stdout.write(s), writeErr: (s) => ctx.io.stderr.write(s) });
+    .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
   p.hook("preAction", (root) => {
     const { quiet, verbose } = root.opts<{ quiet?: boolean; verbose?: boolean }>();
     if (quiet && verbose) throw new UsageError("--quiet and --verbose conflict: choose one");
-    ctx.io.setVerbosity(quiet ? "quiet" : verbose ? "verbose" : "normal");
+    ctx.out.setVerbosity(quiet ? "quiet" : verbose ? "verbose" : "normal");
   });
   return p;
 }
@@ -62,34 +63,41 @@ function inherit(command: Command, parent: Command): Command {
   return command;
 }
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: IO = processIO()): Promise<number> {
-  let exitCode: number = EXIT.ok;
-  const ctx: CommandContext = { io, env, setExit: (code) => (exitCode = code) };
+export async function main(argv: string[], ctx: CommandContext = processContext()): Promise<number> {
+  // Set before parsing, so that even a bad flag ends a --json stream with its exit event.
+  if (wantsJsonEvents(argv)) ctx.out.useJson();
   try {
     await program(ctx).parseAsync(argv, { from: "user" });
-    return exitCode;
+    return ctx.out.finish();
   } catch (err) {
-    return reportError(err, io, /^(1|true|yes|on)$/i.test(env.NBATCH_DEBUG ?? ""));
+    return ctx.out.finish(reportError(err, ctx.out, /^(1|true|yes|on)$/i.test(ctx.env.NBATCH_DEBUG ?? "")));
   }
 }
 
-/** The one place errors become exit codes. */
-function reportError(err: unknown, io: IO, debug: boolean): number {
+/** `nbatch [global flags] build ... --json ...`, the flag before any `--`. */
+function wantsJsonEvents(argv: readonly string[]): boolean {
+  const end = argv.includes("--") ? argv.indexOf("--") : argv.length;
+  const words = argv.slice(0, end);
+  return words.find((w) => !w.startsWith("-")) === "build" && words.includes("--json");
+}
+
+/** The one place errors become exit codes; returns the code and the line for the exit event. */
+function reportError(err: unknown, out: Output, debug: boolean): { code: number; error?: string } {
   if (err instanceof CommanderError) {
     // commander has already printed its message (or the help / version).
-    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    return err.exitCode === 0 ? { code: EXIT.ok } : { code: EXIT.usage, error: err.message };
   }
-  if (debug && err instanceof Error) io.stderr.write(`${err.stack}\n`);
+  if (debug && err instanceof Error) out.error(err.stack ?? String(err));
   if (err instanceof InterruptedError) {
-    io.info(err.message);
-    return err.exitCode;
+    out.info(err.message);
+    return { code: err.exitCode, error: err.message };
   }
   if (isUserError(err)) {
-    io.stderr.write(`nbatch: error: ${err.message}\n`);
-    return err.exitCode;
+    out.error(`nbatch: error: ${err.message}`);
+    return { code: err.exitCode, error: err.message };
   }
-  io.stderr.write(`nbatch: internal error: ${(err as Error)?.message ?? String(err)}\n`);
-  if (!debug) io.stderr.write("(set NBATCH_DEBUG=1 to see the stack trace, and please report it)\n");
-  return EXIT.failure;
+  const message = (err as Error)?.message ?? String(err);
+  out.error(`nbatch: internal error: ${message}`);
+  if (!debug) out.error("(set NBATCH_DEBUG=1 to see the stack trace, and please report it)");
+  return { code: EXIT.failure, error: message };
 }
-

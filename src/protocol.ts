@@ -1,14 +1,13 @@
+import { METADATA_DIR } from "./archive/metadata.js";
 import { UserError } from "./errors.js";
-import { PROTOCOL_VERSION, type ManifestEntry } from "./tree/manifest.js";
+import type { ManifestEntry } from "./tree/manifest.js";
 
-/**
- * The job protocol shared by the CLI and the agent (docs/protocol.md).
- * Bump PROTOCOL_VERSION in workdir/manifest.ts on any incompatible change.
- */
+/** The job protocol shared by the CLI and the agent (docs/protocol.md). Bump on any incompatible change. */
+export const PROTOCOL_VERSION = 1;
 
-/** Metadata entries inside nbatch's archives; `.nbatch/` is never uploaded or written locally. */
-export const INPUTS_MANIFEST_ENTRY = ".nbatch/manifest.json";
-export const RESULTS_ENTRY = ".nbatch/results.json";
+/** Metadata entries inside nbatch's archives (archive/metadata.ts). */
+export const INPUTS_MANIFEST_ENTRY = `${METADATA_DIR}/manifest.json`;
+export const RESULTS_ENTRY = `${METADATA_DIR}/results.json`;
 
 /** Environment variables the CLI sets on the job for the agent. */
 export const JOB_ENV = {

@@ -10,7 +10,7 @@ import { startRangeServer } from "./range-server.mjs";
 export const S3_LIKE = { latencyMs: 30, bytesPerSecond: 80 * 1024 * 1024 };
 
 export async function rangedCrossover(ctx, { archive, runs }) {
-  const { ENTRY_COST_BYTES } = await import(join(ctx.benchDir, "..", "dist", "aws", "s3-selective.js"));
+  const { ENTRY_COST_BYTES } = await import(join(ctx.benchDir, "..", "dist", "job", "fetch.js"));
   const server = await startRangeServer(S3_LIKE);
   server.put("bench", "results.zip", archive);
   const rows = [];

@@ -5,8 +5,8 @@ import { appendFile, cp, mkdir, utimes } from "node:fs/promises";
 import { createWriteStream } from "node:fs";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { RESULTS_ENTRY } from "../../dist/protocol.js";
-import { PROTOCOL_VERSION, statEntry } from "../../dist/tree/manifest.js";
+import { PROTOCOL_VERSION, RESULTS_ENTRY } from "../../dist/protocol.js";
+import { statEntry } from "../../dist/tree/manifest.js";
 import { packZip } from "../../dist/archive/pack.js";
 import { report } from "./common.mjs";
 

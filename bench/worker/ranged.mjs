@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Writable } from "node:stream";
-import { Open } from "unzipper";
-import { downloadToFile } from "../../dist/aws/s3.js";
-import { fetchRanges, rangesFor } from "../../dist/aws/s3-selective.js";
-import { openRemoteZip } from "../../dist/aws/s3-zip.js";
+import { rangesFor } from "../../dist/archive/ranges.js";
+import { openZip, openZipSource } from "../../dist/archive/zip-reader.js";
+import { byteSource, downloadToFile } from "../../dist/aws/s3.js";
+import { fetchRanges } from "../../dist/job/fetch.js";
 import { report, s3Client } from "./common.mjs";
 
 const [endpoint, bucket, key, method, fraction, seed] = process.argv.slice(2);
@@ -21,7 +21,7 @@ const CONCURRENCY = 4;
 
 /** The same selection for both methods: a seeded shuffle, taken until `fraction` of the compressed bytes. */
 function select(files) {
-  const entries = files.filter((f) => f.type === "File");
+  const entries = files.filter((f) => !f.path.endsWith("/"));
   const total = entries.reduce((n, f) => n + f.compressedSize, 0);
   let x = Number(seed) >>> 0;
   const rand = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) / 2 ** 32);
@@ -42,7 +42,7 @@ async function readAll(files) {
   const worker = async () => {
     while (next < files.length) {
       const f = files[next++];
-      await pipeline(f.stream(), new Writable({ write: (c, _e, cb) => ((out += c.length), cb()) }));
+      await pipeline(await f.open(), new Writable({ write: (c, _e, cb) => ((out += c.length), cb()) }));
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
@@ -55,16 +55,21 @@ const local = join(tmp, "a.zip");
 let chosen;
 if (method === "ranged") {
   // Forced, whatever the cost: the sweep measures both sides of the crossover.
-  const zip = await openRemoteZip(s3, { bucket, key });
-  chosen = select(zip.directory.files);
+  const source = await byteSource(s3, { bucket, key });
+  const remote = await openZipSource(source, key);
+  chosen = select(remote.records);
   const wanted = new Set(chosen.picked.map((f) => f.path));
-  await fetchRanges(zip, local, rangesFor(zip.directory, zip.size, (p) => wanted.has(p)));
+  await fetchRanges(source, local, rangesFor(remote, (p) => wanted.has(p)));
 } else {
   await downloadToFile(s3, { bucket, key }, local);
-  chosen = select((await Open.file(local)).files);
+  const whole = await openZip(local);
+  chosen = select(whole.records);
+  whole.close();
 }
 const wanted = new Set(chosen.picked.map((f) => f.path));
-const uncompressed = await readAll((await Open.file(local)).files.filter((f) => wanted.has(f.path)));
+const zip = await openZip(local);
+const uncompressed = await readAll(zip.records.filter((f) => wanted.has(f.path)));
+zip.close();
 const ms = performance.now() - started;
 await rm(tmp, { recursive: true, force: true });
 report({ ms, entries: chosen.picked.length, selectedBytes: chosen.bytes, archiveBytes: chosen.total, uncompressed });

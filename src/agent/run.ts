@@ -2,12 +2,15 @@ import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
-import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { toCommand } from "../job/control.js";
+import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
 import { shownPath } from "../ui/format.js";
-import type { IO } from "../ui/io.js";
+import type { Signals } from "../commands/context.js";
+import type { Output } from "../ui/output.js";
 import { diffManifests } from "../tree/diff.js";
-import { extractZip, readZipEntry } from "../tree/extract.js";
-import { PROTOCOL_VERSION, scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
+import { readZipEntry } from "../archive/entries.js";
+import { extractZip } from "../tree/extract.js";
+import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
 import { packZip } from "../archive/pack.js";
 import { createExcluder } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
@@ -20,14 +23,9 @@ export interface AgentOptions {
   cwd: string;
   env: Readonly<Record<string, string | undefined>>;
   store: Store;
-  io: IO;
-  /** Emits the signals the job receives (process, in production). */
-  signals: NodeJS.EventEmitter;
-  /** On a terminal, Ctrl-C already reaches the command (same process group): passing it on would make two. */
-  stdinIsTTY: boolean;
+  out: Output;
+  signals: Signals;
 }
-
-const FORWARDED = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 
 /**
  * The job side of the protocol: unpack the inputs, run the command, and
@@ -42,12 +40,10 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   const started = Date.now();
   let stopSignal: NodeJS.Signals | undefined;
   let child: ReturnType<typeof spawn> | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
+  const forwarding = toCommand(o.signals, o.out.stdinIsTTY, () => child, (sig) => {
     stopSignal ??= sig;
-    o.io.info(`nbatch agent: received ${sig}${child ? ", passing it to the command" : ""}`);
-    if (!(sig === "SIGINT" && o.stdinIsTTY)) child?.kill(sig);
-  };
-  for (const sig of FORWARDED) o.signals.on(sig, onSignal);
+    o.out.info(`nbatch agent: received ${sig}${child ? ", passing it to the command" : ""}`);
+  });
   try {
     const baseline = await withTempDir("agent", (tmp) => unpackInputs(o, inputsUrl, join(tmp, "inputs.zip")));
     const envUrl = o.env[JOB_ENV.envUrl];
@@ -64,14 +60,14 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       result.timings.commandFinished = Date.now();
       result.leftRunning = await noteLeftovers(o, runId);
     }
-    if (result.error) o.io.info(`nbatch agent: ${result.error}`);
+    if (result.error) o.out.info(`nbatch agent: ${result.error}`);
     if (envUrl && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
     await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
     // A job's container ends with its main process, and its leftovers with it; the local runner's job does the same.
     if (result.leftRunning) await endLeftovers(runId);
     return result.exitCode ?? 1;
   } finally {
-    for (const sig of FORWARDED) o.signals.off(sig, onSignal);
+    forwarding.dispose();
   }
 }
 
@@ -158,8 +154,8 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
     onSkip: (path, reason) => void skipped.push({ path, reason }),
   });
   await o.store.upload(url, body);
-  for (const s of skipped) o.io.warn(`nbatch agent: left ${shownPath(s.path)} out of the results: ${s.reason}`);
-  o.io.detail(`nbatch agent: uploaded the new or changed entries to ${url}`);
+  for (const s of skipped) o.out.warn(`nbatch agent: left ${shownPath(s.path)} out of the results: ${s.reason}`);
+  o.out.detail(`nbatch agent: uploaded the new or changed entries to ${url}`);
 }
 
 async function endLeftovers(runId: string): Promise<void> {
@@ -177,7 +173,7 @@ async function noteLeftovers(o: AgentOptions, runId: string): Promise<Results["l
   const left = await leftoverProcesses(`${JOB_ENV.runId}=${runId}`);
   if (!left.length) return undefined;
   const shown = left.slice(0, 5).map((p) => `${p.pid} ${p.command.slice(0, 60)}`).join("; ");
-  o.io.warn(
+  o.out.warn(
     `nbatch agent: the command exited but left ${left.length === 1 ? "a process" : `${left.length} processes`} running (${shown}${left.length > 5 ? "; ..." : ""}): ` +
       "what they write from now on is not in the results; end the command with `wait` to wait for them",
   );

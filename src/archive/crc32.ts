@@ -1,49 +1,13 @@
 import { createReadStream } from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
+import { crc32 } from "node:zlib";
 
 /**
- * CRC-32 (IEEE 802.3, the one zip uses). Node 20 has no zlib.crc32, so this
- * is a slicing-by-8 table implementation: eight 256-entry tables let the
- * loop consume eight bytes per step, several times faster than byte-wise.
+ * CRC-32, the one zip uses, from zlib's native code (Node 20.15 and later,
+ * the oldest nbatch runs on): about 8 times the speed of a JavaScript table
+ * (docs/performance.md).
  */
-
-const TABLES = buildTables();
-
-function buildTables(): Uint32Array[] {
-  const tables = Array.from({ length: 8 }, () => new Uint32Array(256));
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    tables[0]![n] = c >>> 0;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = tables[0]![n]!;
-    for (let t = 1; t < 8; t++) {
-      c = tables[0]![c & 0xff]! ^ (c >>> 8);
-      tables[t]![n] = c >>> 0;
-    }
-  }
-  return tables;
-}
-
-/** Continue a CRC over `data`; start with the default 0. Returns an unsigned 32-bit value. */
-export function crc32(data: Uint8Array, previous = 0): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [
-    Uint32Array, Uint32Array, Uint32Array, Uint32Array,
-    Uint32Array, Uint32Array, Uint32Array, Uint32Array,
-  ];
-  let crc = ~previous;
-  let i = 0;
-  const fast = data.length - (data.length % 8);
-  for (; i < fast; i += 8) {
-    const lo = (crc ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
-    crc =
-      t7[lo & 0xff]! ^ t6[(lo >>> 8) & 0xff]! ^ t5[(lo >>> 16) & 0xff]! ^ t4[lo >>> 24]! ^
-      t3[data[i + 4]!]! ^ t2[data[i + 5]!]! ^ t1[data[i + 6]!]! ^ t0[data[i + 7]!]!;
-  }
-  for (; i < data.length; i++) crc = t0[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return ~crc >>> 0;
-}
+export { crc32 };
 
 /** CRC and length of a local file, streamed. */
 export async function crc32File(path: string): Promise<{ crc: number; size: number }> {

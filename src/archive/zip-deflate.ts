@@ -1,11 +1,9 @@
 import * as zlib from "node:zlib";
-import { crc32 as portableCrc32 } from "./crc32.js";
 import type { Deflate } from "./zip-pace.js";
 
 const DEFLATE_OUT_CHUNK = 128 * 1024;
 
-/** zlib.crc32 is native (Node >= 20.15); the portable one covers older Node 20. */
-export const crc32: (data: Uint8Array, previous?: number) => number = zlib.crc32 ?? portableCrc32;
+export { crc32 } from "./crc32.js";
 
 /**
  * Deflates `buf` after its first `dict` bytes, which prime the window as

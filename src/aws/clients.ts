@@ -10,6 +10,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { AwsSettings } from "../config/settings.js";
 import { unsignedPayloadOverTls } from "./s3-payload.js";
+import { callContext, explainAwsError } from "./errors.js";
 import { applyS3Policy } from "./s3-policy.js";
 
 export interface AwsClients {
@@ -68,30 +69,55 @@ export function createAwsClients(aws: AwsSettings): AwsClients {
   return {
     get s3() {
       if (clients.s3) return clients.s3;
-      clients.s3 = new S3Client({
-        ...common,
-        ...(aws.endpoints.s3 ? { endpoint: aws.endpoints.s3, forcePathStyle: true } : {}),
-        // A bucket in another region is then used where it is instead of failing with a redirect.
-        followRegionRedirects: true,
-      });
+      clients.s3 = explained(
+        new S3Client({
+          ...common,
+          ...(aws.endpoints.s3 ? { endpoint: aws.endpoints.s3, forcePathStyle: true } : {}),
+          // A bucket in another region is then used where it is instead of failing with a redirect.
+          followRegionRedirects: true,
+        }),
+        "s3",
+        aws.region,
+        aws.endpoints.s3,
+      );
       if (aws.s3) applyS3Policy(clients.s3, aws.s3);
       unsignedPayloadOverTls(clients.s3);
       return clients.s3;
     },
     get batch() {
-      return (clients.batch ??= new BatchClient({ ...common, ...endpoint(aws.endpoints.batch) }));
+      return (clients.batch ??= explained(new BatchClient({ ...common, ...endpoint(aws.endpoints.batch) }), "batch", aws.region, aws.endpoints.batch));
     },
     get logs() {
-      return (clients.logs ??= new (lazy.logs().CloudWatchLogsClient)({ ...common, ...endpoint(aws.endpoints.logs) }));
+      return (clients.logs ??= explained(new (lazy.logs().CloudWatchLogsClient)({ ...common, ...endpoint(aws.endpoints.logs) }), "logs", aws.region, aws.endpoints.logs));
     },
     get sts() {
-      return (clients.sts ??= new (lazy.sts().STSClient)({ ...common, ...endpoint(aws.endpoints.sts) }));
+      return (clients.sts ??= explained(new (lazy.sts().STSClient)({ ...common, ...endpoint(aws.endpoints.sts) }), "sts", aws.region, aws.endpoints.sts));
     },
     destroy() {
       for (const client of Object.values(clients)) client.destroy();
       clients = {};
     },
   };
+}
+
+/**
+ * The client explains its own failures: outermost in its stack, after the
+ * SDK's retries, it turns what the user can fix into one line naming the
+ * action, the resource, the region and the endpoint (aws/errors.ts), and
+ * tags every other failure with the same, for whoever handles it last.
+ */
+export function explained<C extends { middlewareStack: { add: (...a: any[]) => void } }>(client: C, service: string, region: string, endpointUrl?: string): C {
+  client.middlewareStack.add(
+    (next: (args: { input: unknown }) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: unknown }) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        throw explainAwsError(err, callContext(service, context.commandName ?? "", args.input as Record<string, unknown>, region, endpointUrl));
+      }
+    },
+    { step: "initialize", priority: "high", name: "nbatchExplainErrors" },
+  );
+  return client;
 }
 
 function endpoint(url: string | undefined): { endpoint?: string } {

@@ -1,3 +1,5 @@
+import { sdkError } from "./errors.js";
+
 /** Which AWS failures are worth waiting out, and how long to wait. */
 
 const TRANSIENT_NAMES = new Set([
@@ -16,14 +18,14 @@ const TRANSIENT_NAMES = new Set([
 const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
 
 export function isThrottling(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const e = sdkError(err) as { name?: string; $metadata?: { httpStatusCode?: number } };
   return /throttl|toomanyrequests|slowdown|limitexceeded/i.test(e?.name ?? "") || e?.$metadata?.httpStatusCode === 429;
 }
 
 export function isTransient(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  const e = sdkError(err) as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
   if (!e || typeof e !== "object") return false;
-  if (TRANSIENT_NAMES.has(e.name ?? "") || isThrottling(err)) return true;
+  if (TRANSIENT_NAMES.has(e.name ?? "") || isThrottling(e)) return true;
   if (NETWORK_CODES.has(e.code ?? "")) return true;
   return (e.$metadata?.httpStatusCode ?? 0) >= 500;
 }

@@ -6,7 +6,7 @@ const WRITES = new Set(["PutObjectCommand", "CreateMultipartUploadCommand", "Cop
 
 /**
  * Applies the bucket-owner check and server-side encryption to every S3
- * call the client makes (ours, the multipart upload's parts, unzipper's
+ * call the client makes (ours, the multipart upload's parts, the zip reader's
  * ranged reads), so no code path can forget them.
  */
 export function applyS3Policy(client: S3Client, policy: S3Policy): void {

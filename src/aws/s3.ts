@@ -10,6 +10,8 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { UserError } from "../errors.js";
+import { sdkError } from "./errors.js";
+import type { ByteSource } from "../archive/zip-reader.js";
 import { uploadParts, type Body } from "./multipart.js";
 
 export type S3 = Pick<S3Client, "send">;
@@ -30,7 +32,7 @@ export function parseS3Url(url: string): S3Object {
 }
 
 export function isNotFound(err: unknown): boolean {
-  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const e = sdkError(err) as { name?: string; $metadata?: { httpStatusCode?: number } };
   return e?.name === "NotFound" || e?.name === "NoSuchKey" || e?.$metadata?.httpStatusCode === 404;
 }
 
@@ -107,6 +109,21 @@ export async function downloadToFile(s3: S3, obj: S3Object, path: string, onProg
     throw err;
   }
   return true;
+}
+
+/**
+ * An object as a source of byte ranges (a HeadObject, then ranged GETs);
+ * undefined when it does not exist. Every read asks for the version the
+ * HeadObject saw, so an object replaced meanwhile fails instead of mixing.
+ */
+export async function byteSource(s3: S3, obj: S3Object): Promise<ByteSource | undefined> {
+  const head = await unlessNotFound(s3.send(new HeadObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
+  if (!head) return undefined;
+  return {
+    size: head.ContentLength ?? 0,
+    read: async (start, end) =>
+      (await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key, Range: `bytes=${start}-${end - 1}`, IfMatch: head.ETag }))).Body as Readable,
+  };
 }
 
 export async function getText(s3: S3, obj: S3Object): Promise<string | undefined> {

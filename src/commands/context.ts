@@ -1,17 +1,32 @@
 import type { Command } from "commander";
-import type { IO } from "../ui/io.js";
+import type { Clock } from "../clock.js";
+import type { Output } from "../ui/output.js";
 
-/** What every command gets from cli.ts: the only place that reads process state. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** The signals a command may react to: the process, or a test's emitter. */
+export type Signals = Pick<NodeJS.EventEmitter, "on" | "off" | "once">;
+
+/**
+ * What every command gets: its output, a copy of the environment, the
+ * working directory, the clock and the signals. src/process.ts makes the
+ * real one, the only place that reads the process's state; tests make
+ * their own.
+ */
 export interface CommandContext {
-  io: IO;
-  env: Readonly<Record<string, string | undefined>>;
-  /** Records the exit code of the command that ran. */
-  setExit(code: number): void;
+  out: Output;
+  env: Env;
+  cwd: string;
+  clock: Clock;
+  signals: Signals;
+  /** How to start this same nbatch as a process: [node, bin/nbatch.js]. */
+  self: readonly string[];
 }
 
 /**
  * A command's commander definition. It only parses: its action lazy-loads
- * the command's run.ts, so `nbatch --help` never loads the AWS SDK.
+ * the command's run.ts, so `nbatch --help` never loads the AWS SDK. The
+ * action's exit code goes to ctx.out.
  */
 export type CommandDefinition = (ctx: CommandContext) => Command;
 

@@ -1,8 +1,9 @@
 import { UserError } from "../errors.js";
 import { checkProtocol, RESULTS_ENTRY, type Results } from "../protocol.js";
-import type { Reporter } from "../ui/reporter.js";
+import type { Output } from "../ui/output.js";
 import { formatBytes, plural, shownPath } from "../ui/format.js";
-import { extractZip, readZipEntry, type ExtractReport } from "../tree/extract.js";
+import { readZipEntry } from "../archive/entries.js";
+import { extractZip, type ExtractReport } from "../tree/extract.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 
 export interface ApplyOptions {
@@ -12,12 +13,17 @@ export interface ApplyOptions {
   /** The local directory as it was uploaded, to spot files edited while the job ran. */
   baseline: readonly ManifestEntry[];
   select?: (relPath: string) => boolean;
-  reporter: Reporter;
+  out: Output;
   maxBytes: number;
 }
 
-/** Applies a results archive to the local directory and reports what it did. */
-export async function applyResults(o: ApplyOptions): Promise<{ results: Results; report: ExtractReport }> {
+export interface Applied {
+  results: Results;
+  report: ExtractReport;
+}
+
+/** The apply stage: a results archive into the local directory, and what it did, told. */
+export async function applyResults(o: ApplyOptions): Promise<Applied> {
   const results = await readResults(o.archivePath);
   const report = await extractZip({
     archivePath: o.archivePath,
@@ -27,9 +33,9 @@ export async function applyResults(o: ApplyOptions): Promise<{ results: Results;
     baseline: new Map(o.baseline.map((e) => [e.path, e])),
     conflictTag: o.runId.slice(-8),
     maxBytes: o.maxBytes,
-    onFile: (path, action) => o.reporter.emit({ type: "download", path, action }),
+    onFile: (path, action) => o.out.emit({ type: "download", path, action }),
   });
-  reportApplied(o.reporter, results, report);
+  reportApplied(o.out, results, report);
   return { results, report };
 }
 
@@ -47,7 +53,7 @@ export async function readResults(archivePath: string): Promise<Results> {
   return results;
 }
 
-function reportApplied(io: Reporter, results: Results, report: ExtractReport): void {
+function reportApplied(io: Output, results: Results, report: ExtractReport): void {
   // Directory entries are bookkeeping; people count files and links.
   const files = new Set(results.files.filter((f) => f.type !== "dir").map((f) => f.path));
   const count = (paths: string[]) => paths.filter((p) => files.has(p)).length;

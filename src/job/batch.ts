@@ -1,7 +1,6 @@
 import { hostname, userInfo } from "node:os";
 import { plural } from "../ui/format.js";
 import { DescribeJobsCommand, TerminateJobCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
-import { aws } from "../aws/errors.js";
 
 export type Batch = Pick<BatchClient, "send">;
 
@@ -93,12 +92,20 @@ export function summary(job: JobState): string {
   return `Job ${job.status}${took}${how}`;
 }
 
-/** Batch shows this as the job's status reason: who stopped it, from where. */
-/** TerminateJob: cancels a job not yet started, stops a running one; the reason names who asked. */
-export async function terminateJob(batch: Batch, jobId: string, env: Readonly<Record<string, string | undefined>>, region: string): Promise<void> {
-  await aws({ action: "batch:TerminateJob", resource: `job ${jobId}`, region }, () =>
-    batch.send(new TerminateJobCommand({ jobId, reason: cancelReason(env) })),
-  );
+/** TerminateJob: cancels a job not yet started, stops a running one; the reason, which Batch shows, names who asked. */
+export async function terminateJob(batch: Batch, jobId: string, env: Readonly<Record<string, string | undefined>>): Promise<void> {
+  await batch.send(new TerminateJobCommand({ jobId, reason: cancelReason(env) }));
+}
+
+/**
+ * The log streams of a job's attempts, in order: those that ended, then the
+ * running one's. An attempt that never started has none (undefined).
+ */
+export function attemptStreams(job: JobState): (string | undefined)[] {
+  const streams = [...job.attemptStreams];
+  const current = job.logStreamName;
+  if (!isDone(job.status) && current && !streams.includes(current)) streams.push(current);
+  return streams;
 }
 
 export function cancelReason(env: Readonly<Record<string, string | undefined>>): string {

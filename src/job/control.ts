@@ -1,14 +1,66 @@
+/**
+ * What each signal means, in one place: four policies, one for each time a
+ * signal can arrive. Before the job is submitted (beforeSubmission), while
+ * it is watched (whileWatching), in the local runner's parent (toLocalJob)
+ * and in the agent, around the user's command (toCommand).
+ */
+import type { ChildProcess } from "node:child_process";
 import type { Clock } from "../clock.js";
-import type { Reporter } from "../ui/reporter.js";
+import type { Signals } from "../commands/context.js";
+import type { Output } from "../ui/output.js";
+
+export interface Disposable {
+  dispose(): void;
+}
+
+/** Subscribes handler to each signal; dispose() unsubscribes them all. */
+function listen(signals: Signals, names: readonly NodeJS.Signals[], handler: (sig: NodeJS.Signals) => void): Disposable {
+  for (const sig of names) signals.on(sig, handler);
+  return { dispose: () => names.forEach((sig) => signals.off(sig, handler)) };
+}
+
+/**
+ * Until the job exists, Ctrl-C, SIGTERM and a hangup (terminal closed, SSH
+ * dropped) abandon everything cleanly: the signal aborts the upload, whose
+ * multipart upload is then aborted, and nothing is submitted.
+ */
+export function beforeSubmission(signals: Signals): Disposable & { signal: AbortSignal } {
+  const interrupt = new AbortController();
+  const listening = listen(signals, ["SIGINT", "SIGTERM", "SIGHUP"], (sig) => interrupt.abort(sig));
+  return { signal: interrupt.signal, dispose: listening.dispose };
+}
+
+/**
+ * The local runner's agent runs as its own process, as a job would, and is
+ * waited for so it can upload its results rather than dying first. A
+ * terminal's Ctrl-C reaches it directly (same process group), so only
+ * signals sent to nbatch alone are passed on: SIGTERM, and SIGINT when stdin
+ * is not a terminal.
+ */
+export function toLocalJob(signals: Signals, child: ChildProcess, stdinIsTTY: boolean): Disposable {
+  return listen(signals, ["SIGTERM", "SIGINT"], (sig) => void (sig === "SIGINT" && stdinIsTTY ? undefined : child.kill(sig)));
+}
+
+/**
+ * In the agent: SIGTERM (Batch stopping the job, a spot reclaim), SIGINT and
+ * SIGHUP go on to the command, which then ends as it sees fit while the
+ * agent waits to upload what it made. The first one is remembered. On a
+ * terminal, Ctrl-C already reaches the command: passing it on would make two.
+ */
+export function toCommand(signals: Signals, stdinIsTTY: boolean, child: () => ChildProcess | undefined, heard: (sig: NodeJS.Signals) => void): Disposable {
+  return listen(signals, ["SIGTERM", "SIGINT", "SIGHUP"], (sig) => {
+    heard(sig);
+    if (!(sig === "SIGINT" && stdinIsTTY)) child()?.kill(sig);
+  });
+}
 
 /** What the user asked for with a signal while a job is watched. */
 export type ControlAction = "detach" | "cancel" | "exit";
 
-export interface ControlOptions {
-  signals: NodeJS.EventEmitter;
-  reporter: Reporter;
+export interface WatchControl {
+  signals: Signals;
+  out: Output;
   clock: Clock;
-  stdinIsTTY: boolean;
   detachOnInterrupt: boolean;
   jobId: string;
   onAction(action: ControlAction, signal: NodeJS.Signals): void;
@@ -24,7 +76,7 @@ const CONFIRM_WINDOW_MS = 10_000;
  * orphaned job. Ctrl-Z and SIGHUP detach. Once cancelling, one more Ctrl-C
  * exits at once.
  */
-export function controlJob(o: ControlOptions): { dispose(): void } {
+export function whileWatching(o: WatchControl): Disposable {
   let firstInterruptAt: number | undefined;
   let cancelling = false;
   const act = (action: ControlAction, sig: NodeJS.Signals) => {
@@ -36,27 +88,21 @@ export function controlJob(o: ControlOptions): { dispose(): void } {
     if (o.detachOnInterrupt && sig === "SIGINT") return act("detach", sig);
     const now = o.clock.now();
     const confirmed = firstInterruptAt !== undefined && now - firstInterruptAt <= CONFIRM_WINDOW_MS;
-    if (sig === "SIGINT" && o.stdinIsTTY && !confirmed) {
+    if (sig === "SIGINT" && o.out.stdinIsTTY && !confirmed) {
       firstInterruptAt = now;
-      o.reporter.info(`Press Ctrl-C again within ${CONFIRM_WINDOW_MS / 1000} seconds to cancel job ${o.jobId}, or Ctrl-Z to detach from it`);
+      o.out.info(`Press Ctrl-C again within ${CONFIRM_WINDOW_MS / 1000} seconds to cancel job ${o.jobId}, or Ctrl-Z to detach from it`);
       return;
     }
     act("cancel", sig);
   };
   const onDetach = (sig: NodeJS.Signals) => act("detach", sig);
-  const handlers: [NodeJS.Signals, (sig: NodeJS.Signals) => void][] = [
-    ["SIGINT", onInterrupt],
-    ["SIGTERM", onInterrupt],
-    ["SIGTSTP", onDetach],
-    ["SIGHUP", onDetach],
-  ];
-  for (const [sig, fn] of handlers) o.signals.on(sig, fn);
-  o.reporter.info(
+  const listening = [listen(o.signals, ["SIGINT", "SIGTERM"], onInterrupt), listen(o.signals, ["SIGTSTP", "SIGHUP"], onDetach)];
+  o.out.info(
     o.detachOnInterrupt
       ? "Ctrl-C, Ctrl-Z or SIGHUP detaches (the job keeps running); SIGTERM cancels the job"
-      : o.stdinIsTTY
+      : o.out.stdinIsTTY
         ? "Press Ctrl-C twice to cancel the job; Ctrl-Z detaches (the job keeps running)"
         : "SIGINT or SIGTERM cancels the job; SIGHUP or SIGTSTP detaches (the job keeps running)",
   );
-  return { dispose: () => handlers.forEach(([sig, fn]) => o.signals.off(sig, fn)) };
+  return { dispose: () => listening.forEach((l) => l.dispose()) };
 }

@@ -1,47 +1,12 @@
 import { createHash } from "node:crypto";
 import {
   DescribeJobDefinitionsCommand,
-  DescribeJobQueuesCommand,
   RegisterJobDefinitionCommand,
   type JobDefinition,
   type RegisterJobDefinitionCommandInput,
 } from "@aws-sdk/client-batch";
-import { HeadBucketCommand } from "@aws-sdk/client-s3";
-import { aws } from "../aws/errors.js";
-import type { S3 } from "../aws/s3.js";
 import { UserError } from "../errors.js";
 import type { Batch } from "./batch.js";
-
-/** The checks made before anything is uploaded: a wrong name fails in seconds. */
-
-export async function checkBucket(s3: S3, bucket: string, region: string, expectedOwner?: string): Promise<void> {
-  try {
-    await aws({ action: "s3:ListBucket", resource: `s3://${bucket}`, region }, () => s3.send(new HeadBucketCommand({ Bucket: bucket })));
-  } catch (err) {
-    // S3 answers a bucket of another account, under ExpectedBucketOwner, as access denied.
-    if (expectedOwner && err instanceof UserError && /^access denied/.test(err.message)) {
-      throw new UserError(
-        `bucket ${bucket} is not owned by account ${expectedOwner} (the s3-bucket-owner setting), or you may not list it: check the bucket name and that setting`,
-      );
-    }
-    throw err;
-  }
-}
-
-export async function checkQueue(batch: Batch, queue: string, region: string): Promise<void> {
-  const res = await aws({ action: "batch:DescribeJobQueues", resource: `job queue ${queue}`, region }, () =>
-    batch.send(new DescribeJobQueuesCommand({ jobQueues: [queue] })),
-  );
-  const q = res.jobQueues?.[0];
-  if (!q) {
-    throw new UserError(
-      `job queue "${queue}" not found in ${region}: check the queue setting (--aws-batch-queue, NBATCH_AWS_BATCH_QUEUE or [aws-batch] queue) and the region`,
-    );
-  }
-  if (q.state !== "ENABLED") {
-    throw new UserError(`job queue "${queue}" is ${q.state}: enable it (aws batch update-job-queue --job-queue ${queue} --state ENABLED) or use another queue`);
-  }
-}
 
 /**
  * The job definition to submit against: a "name:revision" or ARN as given,
@@ -52,12 +17,8 @@ export async function findJobDefinition(batch: Batch, name: string, region: stri
   const found: JobDefinition[] = [];
   let nextToken: string | undefined;
   do {
-    const res = await aws({ action: "batch:DescribeJobDefinitions", resource: `job definition ${name}`, region }, () =>
-      batch.send(
-        new DescribeJobDefinitionsCommand(
-          explicit ? { jobDefinitions: [name], nextToken } : { jobDefinitionName: name, status: "ACTIVE", nextToken },
-        ),
-      ),
+    const res = await batch.send(
+      new DescribeJobDefinitionsCommand(explicit ? { jobDefinitions: [name], nextToken } : { jobDefinitionName: name, status: "ACTIVE", nextToken }),
     );
     found.push(...(res.jobDefinitions ?? []).filter((d) => d.status !== "INACTIVE"));
     nextToken = res.nextToken;
@@ -112,9 +73,7 @@ export async function deriveJobDefinition(
   });
   if (existing) return existing;
   if (!o.register) return { ...content, jobDefinitionName: name, status: "to be registered" } as JobDefinition;
-  const res = await aws({ action: "batch:RegisterJobDefinition", resource: `job definition ${name}`, region }, () =>
-    batch.send(new RegisterJobDefinitionCommand({ jobDefinitionName: name, ...content })),
-  );
+  const res = await batch.send(new RegisterJobDefinitionCommand({ jobDefinitionName: name, ...content }));
   return { ...content, jobDefinitionName: name, jobDefinitionArn: res.jobDefinitionArn, revision: res.revision, status: "ACTIVE" } as JobDefinition;
 }
 

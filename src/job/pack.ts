@@ -1,6 +1,8 @@
 import type { Readable } from "node:stream";
-import { INPUTS_MANIFEST_ENTRY, type InputsManifest } from "../protocol.js";
-import { fingerprint, PROTOCOL_VERSION, scanDirectory, type Manifest } from "../tree/manifest.js";
+import { INPUTS_MANIFEST_ENTRY, PROTOCOL_VERSION, type InputsManifest } from "../protocol.js";
+import { createHash } from "node:crypto";
+import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manifest.js";
+import { comparePaths } from "../tree/paths.js";
 import { packZip, packZipChunks, type PackOptions } from "../archive/pack.js";
 import { shownPath } from "../ui/format.js";
 import { createExcluder } from "../tree/patterns.js";
@@ -40,4 +42,16 @@ function inputsPackOptions(inputs: Inputs, onRead?: (bytes: number) => void): Pa
     extra: [{ name: INPUTS_MANIFEST_ENTRY, data: JSON.stringify(meta) }],
     onRead,
   };
+}
+
+/** sha256 over the protocol version and one canonical line per entry, order-independent. */
+export function fingerprint(entries: readonly ManifestEntry[]): string {
+  const hash = createHash("sha256").update(`nbatch-manifest ${PROTOCOL_VERSION}\n`);
+  for (const e of [...entries].sort((a, b) => comparePaths(a.path, b.path))) {
+    // A directory's mtime moves whenever a child is added or removed, which
+    // the child entries already capture; leaving it out keeps the key stable.
+    const mtime = e.type === "dir" ? 0 : e.mtimeMs;
+    hash.update(JSON.stringify([e.path, e.type, e.size, mtime, e.mode, e.target ?? null]) + "\n");
+  }
+  return hash.digest("hex");
 }

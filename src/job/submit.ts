@@ -1,9 +1,11 @@
-import type { JobDefinition, SubmitJobCommandInput } from "@aws-sdk/client-batch";
+import { SubmitJobCommand, type JobDefinition, type SubmitJobCommandInput } from "@aws-sdk/client-batch";
+import { deleteObject, putText, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
 import { JOB_ENV } from "../protocol.js";
 import { jobName } from "../runid.js";
 import type { AwsBatchSettings, S3Policy } from "../config/settings.js";
 import { s3PolicyEnv } from "../aws/s3-policy.js";
+import type { BatchContext } from "./context.js";
 
 export interface SubmitPlan {
   runId: string;
@@ -56,4 +58,29 @@ export function submitInput(settings: AwsBatchSettings, plan: SubmitPlan): Submi
     ...(plan.retries !== undefined ? { retryStrategy: { attempts: plan.retries + 1 } } : {}),
     ...(plan.timeoutSeconds !== undefined ? { timeout: { attemptDurationSeconds: plan.timeoutSeconds } } : {}),
   };
+}
+
+export interface Submission {
+  input: SubmitJobCommandInput;
+  /** Where the --env values go, and the values. */
+  env?: { obj: S3Object; values: Record<string, string> };
+}
+
+/**
+ * The submit stage: the --env values go up, then SubmitJob. If the job
+ * cannot be submitted (or Ctrl-C comes first), the values are deleted: no
+ * job will read them, and they must not stay in the bucket.
+ */
+export async function submitJob(ctx: BatchContext, s: Submission, interrupted: () => Error | undefined): Promise<string> {
+  const { clients } = ctx;
+  try {
+    if (s.env) await putText(clients.s3, s.env.obj, JSON.stringify(s.env.values));
+    const stop = interrupted();
+    if (stop) throw stop;
+    const submitted = await clients.batch.send(new SubmitJobCommand(s.input));
+    return submitted.jobId!;
+  } catch (err) {
+    if (s.env) await deleteObject(clients.s3, s.env.obj).catch(() => undefined);
+    throw err;
+  }
 }

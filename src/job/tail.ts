@@ -14,9 +14,9 @@ export interface TailOptions {
   group: string;
   stream: string;
   clock: Clock;
-  /** Interval while lines flow; it doubles while idle, up to maxIntervalMs. */
-  minIntervalMs: number;
-  maxIntervalMs: number;
+  /** Interval while lines flow; it doubles while idle, up to maxIntervalMs (for follow and drain). */
+  minIntervalMs?: number;
+  maxIntervalMs?: number;
   onEvent(event: LogEvent): void;
   /** Called when a fetch fails transiently (throttling, network) and will be retried. */
   onTrouble?(err: unknown): void;
@@ -70,19 +70,25 @@ export class LogTail {
     }
   }
 
+  /** What CloudWatch holds now, from the first line (or the last token) to the end. */
+  async readToEnd(): Promise<void> {
+    while ((await this.fetch()) > 0);
+  }
+
   /** Fetches until stop aborts: fast while lines flow, backing off while idle or throttled. */
   async follow(stop: AbortSignal): Promise<void> {
-    let interval = this.o.minIntervalMs;
+    const { minIntervalMs = 0, maxIntervalMs = 0 } = this.o;
+    let interval = minIntervalMs;
     let failures = 0;
     while (!stop.aborted) {
       try {
         const n = await this.fetch();
         failures = 0;
-        interval = n > 0 ? this.o.minIntervalMs : Math.min(this.o.maxIntervalMs, interval * 2);
+        interval = n > 0 ? minIntervalMs : Math.min(maxIntervalMs, interval * 2);
       } catch (err) {
         if (!isTransient(err)) throw err;
         this.o.onTrouble?.(err);
-        interval = backoffMs(++failures, this.o.minIntervalMs, this.o.maxIntervalMs * 3, this.o.random);
+        interval = backoffMs(++failures, minIntervalMs, maxIntervalMs * 3, this.o.random);
       }
       await this.o.clock.sleep(interval, stop);
     }
@@ -90,6 +96,7 @@ export class LogTail {
 
   /** After the job stopped: CloudWatch may still be ingesting its last lines. */
   async drain(): Promise<void> {
+    const { minIntervalMs = 0, maxIntervalMs = 0 } = this.o;
     let empty = 0;
     let failures = 0;
     for (let i = 0; i < DRAIN_MAX_FETCHES && empty < DRAIN_EMPTY_FETCHES; i++) {
@@ -98,10 +105,10 @@ export class LogTail {
       } catch (err) {
         if (!isTransient(err)) throw err;
         this.o.onTrouble?.(err);
-        await this.o.clock.sleep(backoffMs(++failures, this.o.minIntervalMs, this.o.maxIntervalMs, this.o.random));
+        await this.o.clock.sleep(backoffMs(++failures, minIntervalMs, maxIntervalMs, this.o.random));
         continue;
       }
-      if (empty < DRAIN_EMPTY_FETCHES) await this.o.clock.sleep(this.o.minIntervalMs);
+      if (empty < DRAIN_EMPTY_FETCHES) await this.o.clock.sleep(minIntervalMs);
     }
   }
 }

@@ -1,17 +1,16 @@
 import type { Clock } from "../clock.js";
-import { awsErrorToUserError } from "../aws/errors.js";
 import { backoffMs, isTransient } from "../aws/retry.js";
 import { UserError } from "../errors.js";
 import { formatSeconds } from "../ui/format.js";
-import type { Reporter } from "../ui/reporter.js";
-import { describeJob, isDone, type Batch, type JobState } from "./batch.js";
+import type { Output } from "../ui/output.js";
+import { attemptStreams, describeJob, isDone, type Batch, type JobState } from "./batch.js";
 import { LogTail, type Logs } from "./tail.js";
 
 export interface WatchOptions {
   batch: Batch;
   logs: Logs;
   clock: Clock;
-  reporter: Reporter;
+  out: Output;
   jobId: string;
   pollIntervalMs: number;
   /** Aborts watching (detach); the job itself is not touched. */
@@ -45,12 +44,12 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
   const seenStreams = new Set<string>();
   let failures = 0;
   let unseen = 0;
-  const waiting = waitingReporter(o.reporter, o.clock, RUNNABLE_HINT_POLLS * o.pollIntervalMs);
-  const trouble = troubleReporter(o.reporter);
+  const waiting = waitingReporter(o.out, o.clock, RUNNABLE_HINT_POLLS * o.pollIntervalMs);
+  const trouble = troubleReporter(o.out);
 
   const newTail = (job: JobState, stream: string, attempt: number) => {
     seenStreams.add(stream);
-    if (job.maxAttempts > 1) o.reporter.info(`Log of attempt ${attempt} of ${job.maxAttempts}:`);
+    if (job.maxAttempts > 1) o.out.info(`Log of attempt ${attempt} of ${job.maxAttempts}:`);
     return new LogTail({
       logs: o.logs,
       group: job.logGroup,
@@ -59,7 +58,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
       minIntervalMs: Math.max(200, o.pollIntervalMs / 5),
       // Idle streams are polled at most every 1.5 s, so a line written after a quiet spell shows within 2 s.
       maxIntervalMs: Math.min(o.pollIntervalMs * 2, MAX_LOG_INTERVAL_MS),
-      onEvent: (e) => o.reporter.emit({ type: "log", jobId: job.id, attempt, ...e }),
+      onEvent: (e) => o.out.emit({ type: "log", jobId: job.id, attempt, ...e }),
       onTrouble: (err) => trouble.failed(err),
     });
   };
@@ -71,16 +70,25 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
     await t.following;
     // Detaching or exiting at once: no waiting for the last lines.
     if (o.stop.aborted) return;
-    await t.tail.drain().catch((err) => o.reporter.warn(`cannot read the rest of the job's log (${describe(err)})`));
+    await t.tail.drain().catch((err) => o.out.warn(`cannot read the rest of the job's log (${describe(err)})`));
     if (!t.tail.found) {
-      o.reporter.warn(`the job's log stream ${t.stream} never appeared in log group ${state?.logGroup}: check the awslogs-group option of the job definition and the logs:GetLogEvents permission`);
+      o.out.warn(`the job's log stream ${t.stream} never appeared in log group ${state?.logGroup}: check the awslogs-group option of the job definition and the logs:GetLogEvents permission`);
     }
   };
-  /** Attempts that ended before we saw them running: print their whole log first. */
-  const catchUp = async (job: JobState) => {
-    for (const [i, stream] of job.attemptStreams.entries()) {
+  /** Every attempt's log once, in order: those that ended before we saw them whole, then the live one, followed. */
+  const showStreams = async (job: JobState) => {
+    const streams = attemptStreams(job);
+    for (const [i, stream] of streams.entries()) {
       if (!stream || seenStreams.has(stream)) continue;
-      await newTail(job, stream, i + 1).drain().catch((err) => o.reporter.warn(`cannot read the log of attempt ${i + 1} (${describe(err)})`));
+      const live = !isDone(job.status) && i === streams.length - 1 && !job.attemptStreams.includes(stream);
+      if (live) {
+        const t = newTail(job, stream, i + 1);
+        const stop = new AbortController();
+        const following = t.follow(stop.signal).catch((err) => o.out.warn(`cannot read the job's log (${describe(err)}); still watching its status`));
+        tail = { stream, tail: t, stop, following };
+      } else {
+        await newTail(job, stream, i + 1).drain().catch((err) => o.out.warn(`cannot read the log of attempt ${i + 1} (${describe(err)})`));
+      }
     }
   };
 
@@ -92,7 +100,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
         failures = 0;
         trouble.ok();
       } catch (err) {
-        if (!isTransient(err)) throw awsErrorToUserError(err, { action: "batch:DescribeJobs", resource: `job ${o.jobId}` }) ?? err;
+        if (!isTransient(err)) throw err;
         trouble.failed(err);
         await o.clock.sleep(backoffMs(++failures, o.pollIntervalMs, o.pollIntervalMs * 6), o.stop);
         continue;
@@ -107,21 +115,15 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
       }
       if (next.status !== state?.status || next.attempt !== state?.attempt) {
         // The final status is told by the caller's summary, after the last log lines.
-        if (!isDone(next.status)) o.reporter.info(statusLine(next));
-        o.reporter.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
+        if (!isDone(next.status)) o.out.info(statusLine(next));
+        o.out.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
       }
       state = next;
 
       if (o.showLogs) {
-        const current = isDone(state.status) ? undefined : state.logStreamName;
-        if (tail && tail.stream !== current && state.attemptStreams.includes(tail.stream)) await finishTail();
-        await catchUp(state);
-        if (current && !seenStreams.has(current)) {
-          const t = newTail(state, current, state.attempt);
-          const stop = new AbortController();
-          const following = t.follow(stop.signal).catch((err) => o.reporter.warn(`cannot read the job's log (${describe(err)}); still watching its status`));
-          tail = { stream: current, tail: t, stop, following };
-        }
+        // The attempt being followed has ended: its last lines first, then what came after it.
+        if (tail && state.attemptStreams.includes(tail.stream)) await finishTail();
+        await showStreams(state);
       }
       if (isDone(state.status)) break;
       if (state.status === "RUNNABLE") waiting.tick(state);
@@ -141,7 +143,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
  * While a job waits for capacity: the elapsed time, redrawn on a terminal or
  * a line a minute in logs, and once it has waited long, a hint about why.
  */
-function waitingReporter(reporter: Reporter, clock: Clock, hintAfterMs: number) {
+function waitingReporter(out: Output, clock: Clock, hintAfterMs: number) {
   let since: number | undefined;
   let lastLine = 0;
   let hinted = false;
@@ -151,14 +153,14 @@ function waitingReporter(reporter: Reporter, clock: Clock, hintAfterMs: number) 
       since ??= now;
       const minutes = Math.floor((now - since) / 60_000);
       const waited = formatSeconds(Math.floor((now - since) / 1000));
-      if (reporter.io.stderrIsTTY) reporter.progress(`Job status: RUNNABLE for ${waited}`);
+      if (out.stderrIsTTY) out.progress(`Job status: RUNNABLE for ${waited}`);
       else if (minutes > lastLine) {
         lastLine = minutes;
-        reporter.info(`Job ${job.id} still RUNNABLE after ${waited}`);
+        out.info(`Job ${job.id} still RUNNABLE after ${waited}`);
       }
       if (!hinted && now - since >= hintAfterMs) {
         hinted = true;
-        reporter.warn(runnableHint(job.requested));
+        out.warn(runnableHint(job.requested));
       }
     },
     /** The job left RUNNABLE; a later wait (a retry) is timed afresh. */
@@ -187,18 +189,18 @@ function describe(err: unknown): string {
 }
 
 /** Says once that AWS can't be reached, and once that it can again. */
-function troubleReporter(reporter: Reporter) {
+function troubleReporter(out: Output) {
   let reported = false;
   return {
     failed(err: unknown) {
       if (reported) return;
       reported = true;
-      reporter.warn(`lost contact with AWS (${describe(err)}); still watching and retrying`);
+      out.warn(`lost contact with AWS (${describe(err)}); still watching and retrying`);
     },
     ok() {
       if (!reported) return;
       reported = false;
-      reporter.info("Back in contact with AWS");
+      out.info("Back in contact with AWS");
     },
   };
 }

@@ -3,12 +3,12 @@ import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { UsageError } from "../errors.js";
+import { toLocalJob } from "../job/control.js";
 import { JOB_ENV } from "../protocol.js";
 import { newRunId } from "../runid.js";
-import type { IO } from "../ui/io.js";
-import { createReporter } from "../ui/reporter.js";
+import type { CommandContext } from "../commands/context.js";
 import { formatBytes, plural } from "../ui/format.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
@@ -16,14 +16,9 @@ import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
 import type { BuildRequest } from "../job/request.js";
 import { applyResults, exitWithRefusals, readResults } from "../job/apply.js";
 
-export interface LocalDeps {
-  io: IO;
-  env: Readonly<Record<string, string | undefined>>;
-  signals: NodeJS.EventEmitter;
+export interface LocalDeps extends CommandContext {
   maxResultsBytes: number;
 }
-
-const AGENT = [process.execPath, fileURLToPath(new URL("../../bin/nbatch.js", import.meta.url)), "agent"];
 
 /**
  * The embedded default: the same pack, agent, results and unpack path as on
@@ -32,11 +27,11 @@ const AGENT = [process.execPath, fileURLToPath(new URL("../../bin/nbatch.js", im
  */
 export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<number> {
   if (!req.command.length) throw new UsageError("the local runner needs a command: nbatch build <dir> -- <command>");
-  const { io } = deps;
+  const { out } = deps;
   return withTempDir("local", async (tmp) => {
     const inputs = await scanInputs(req.dir, req.excludeFromUpload);
-    warnLeftOut(inputs, (line) => io.warn(line));
-    io.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
+    warnLeftOut(inputs, (line) => out.warn(line));
+    out.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     const runId = newRunId();
@@ -47,10 +42,10 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     }
     const work = join(tmp, "work");
     await mkdir(work);
-    io.info(`Running ${req.command.join(" ")} in ${work}`);
-    await runAgentProcess([...AGENT, "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    out.info(`Running ${req.command.join(" ")} in ${work}`);
+    await runAgentProcess([...deps.self, "agent", "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
     if (!req.follow.download) {
-      io.info("Results not applied (--no-download)");
+      out.info("Results not applied (--no-download)");
       return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;
     }
     const { results, report } = await applyResults({
@@ -59,27 +54,19 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       runId,
       baseline: inputs.manifest.entries,
       select: createSelector(req.download, req.excludeFromDownload),
-      reporter: createReporter(io, false),
+      out,
       maxBytes: deps.maxResultsBytes,
     });
     return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
   });
 }
 
-/**
- * Runs the agent as its own process, as a job would, and waits for it to
- * upload its results rather than dying first. A terminal's Ctrl-C reaches
- * it directly (same process group), so only signals sent to us alone are
- * passed on: SIGTERM, and SIGINT when stdin is not a terminal.
- */
+/** The agent as its own process, as a job would run it, under the local runner's signal policy. */
 function runAgentProcess(command: string[], cwd: string, env: NodeJS.ProcessEnv, deps: LocalDeps): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: "inherit" });
-    const forward = (sig: NodeJS.Signals) => void (sig === "SIGINT" && deps.io.stdinIsTTY ? undefined : child.kill(sig));
-    const signals = ["SIGTERM", "SIGINT"] as const;
-    for (const sig of signals) deps.signals.on(sig, forward);
-    const done = () => signals.forEach((sig) => deps.signals.off(sig, forward));
-    child.once("error", (err) => (done(), reject(err)));
-    child.once("exit", () => (done(), resolve()));
+    const forwarding = toLocalJob(deps.signals, child, deps.out.stdinIsTTY);
+    child.once("error", (err) => (forwarding.dispose(), reject(err)));
+    child.once("exit", () => (forwarding.dispose(), resolve()));
   });
 }

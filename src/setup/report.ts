@@ -1,10 +1,10 @@
-import type { IO } from "../ui/io.js";
+import type { Output } from "../ui/output.js";
 import { plural } from "../ui/format.js";
 import type { CheckResult, CheckStatus } from "./check.js";
 
 /**
  * The symbols stay without colour too (in CI logs and pipes): they are the
- * result, and `grep ✘` finds the failures. Colour only follows io.color.
+ * result, and `grep ✘` finds the failures. Colour only follows io.stdoutColor.
  */
 const MARK: Record<CheckStatus, { symbol: string; color: string }> = {
   ok: { symbol: "✔", color: "32" },
@@ -13,8 +13,8 @@ const MARK: Record<CheckStatus, { symbol: string; color: string }> = {
   skip: { symbol: "-", color: "2" },
 };
 
-export function printReport(io: IO, heading: string, results: readonly CheckResult[]): void {
-  const paint = (code: string, s: string) => (io.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+export function printReport(io: Output, heading: string, results: readonly CheckResult[]): void {
+  const paint = (code: string, s: string) => (io.stdoutColor ? `\x1b[${code}m${s}\x1b[0m` : s);
   const width = Math.max(...results.map((r) => r.title.length)) + 2;
   io.out(heading);
   for (const r of results) {

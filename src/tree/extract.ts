@@ -3,14 +3,15 @@ import { chmod, lutimes, mkdir, realpath, rename, rm, symlink, utimes } from "no
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.js";
-import { MODE_MASK, openArchive, planEntries, readVerified, verify, type PlannedEntry } from "../archive/reader.js";
+import { MODE_MASK, planEntries, readVerified, verify, type PlannedEntry } from "../archive/entries.js";
+import { openZip, type ZipDirectory } from "../archive/zip-reader.js";
 import { Crc32Meter, crc32File } from "../archive/crc32.js";
 import { differs } from "./diff.js";
 import { statEntry, type ManifestEntry } from "./manifest.js";
 import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
+import { eachLimited } from "../pool.js";
 import { sweepStaleTemps, tempBeside } from "./temp-files.js";
 
-export { readZipEntry } from "../archive/reader.js";
 
 export interface ExtractReport {
   written: string[];
@@ -42,19 +43,27 @@ const CONCURRENCY = 4;
  */
 export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
   const root = await realpath(opts.destRoot);
+  const directory = await openZip(opts.archivePath);
+  try {
+    return await extractFrom(directory, root, opts);
+  } finally {
+    directory.close();
+  }
+}
+
+async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractOptions): Promise<ExtractReport> {
   const report: ExtractReport = { written: [], identical: [], conflicts: [], refused: [], bytes: 0 };
-  const done = (path: string, action: "written" | "identical", list: string[]) => {
-    list.push(path);
-    opts.onFile?.(path, action);
-  };
   const refuse = (path: string, reason: string) => {
     report.refused.push({ path, reason });
     opts.onFile?.(path, "refused");
   };
+  const done = (path: string, action: "written" | "identical", list: string[]) => {
+    list.push(path);
+    opts.onFile?.(path, action);
+  };
   const attempt = (p: PlannedEntry, work: () => Promise<void>) =>
     work().catch((err: unknown) => refuse(p.path, reasonFor(err)));
-
-  const planned = planEntries(await openArchive(opts.archivePath), opts, refuse);
+  const planned = planEntries(directory, opts, refuse);
   // Each entry is cut off at its claimed size while written, so this bounds what is actually written too.
   const claimed = planned.reduce((sum, p) => sum + (p.type === "dir" ? 0 : p.size), 0);
   const limit = opts.maxBytes ?? DEFAULT_MAX_BYTES;
@@ -103,7 +112,7 @@ export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
     opts.onFile?.(p.path, "conflict");
   };
   try {
-    await eachLimited(planned.filter((e) => e.type !== "dir"), (p) => attempt(p, () => place(p)));
+    await eachLimited(planned.filter((e) => e.type !== "dir"), CONCURRENCY, (p) => attempt(p, () => place(p)));
   } finally {
     // Deepest first: a parent without write or search permission must not block its children.
     for (const p of created.reverse()) {
@@ -167,7 +176,7 @@ async function viaTemp(dest: string, fill: (tmp: string) => Promise<number>): Pr
 function writeFile(p: PlannedEntry, dest: string): Promise<number> {
   return viaTemp(dest, async (tmp) => {
     const meter = new Crc32Meter(p.size, () => new Refusal("size mismatch: more data than the archive declares"));
-    await pipeline(p.record.stream(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+    await pipeline(await p.record.open(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
     verify(meter, p.record, p.size);
     await chmod(tmp, p.mode);
     await utimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
@@ -191,18 +200,4 @@ function reasonFor(err: unknown): string {
     throw new UserError(`No space left on the disk while extracting into ${e.path ?? "the directory"}: free some space and try again.`);
   }
   return e.syscall ? `could not write (${e.code ?? e.message})` : `corrupt entry (${e.message})`;
-}
-
-/** Run `work` over items, at most CONCURRENCY at a time; a thrown error stops new work. */
-async function eachLimited<T>(items: readonly T[], work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { err: unknown } | undefined;
-  // On a failure no new item starts, but those under way finish before we return.
-  const worker = async () => {
-    while (!failure && next < items.length) {
-      await work(items[next++]!).catch((err: unknown) => void (failure ??= { err }));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
-  if (failure) throw failure.err;
 }

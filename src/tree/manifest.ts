@@ -1,12 +1,9 @@
-import { createHash } from "node:crypto";
 import type { Stats } from "node:fs";
 import { lstat, open, readdir, readlink, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import { comparePaths, hasDotsAfterName, isInside, printableName, realpathOfPrefix, untravelledName } from "./paths.js";
 import type { Exclusion } from "./patterns.js";
-
-export const PROTOCOL_VERSION = 1;
 
 export type EntryType = "file" | "dir" | "symlink";
 
@@ -122,18 +119,6 @@ export async function scanDirectory(
   manifest.excluded.sort((a, b) => comparePaths(a.path, b.path));
   manifest.skipped.sort((a, b) => comparePaths(a.path, b.path));
   return manifest;
-}
-
-/** sha256 over the protocol version and one canonical line per entry, order-independent. */
-export function fingerprint(entries: readonly ManifestEntry[]): string {
-  const hash = createHash("sha256").update(`nbatch-manifest ${PROTOCOL_VERSION}\n`);
-  for (const e of [...entries].sort((a, b) => comparePaths(a.path, b.path))) {
-    // A directory's mtime moves whenever a child is added or removed, which
-    // the child entries already capture; leaving it out keeps the key stable.
-    const mtime = e.type === "dir" ? 0 : e.mtimeMs;
-    hash.update(JSON.stringify([e.path, e.type, e.size, mtime, e.mode, e.target ?? null]) + "\n");
-  }
-  return hash.digest("hex");
 }
 
 /** lstat one path into an entry; undefined when it does not exist. */

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.js";
 import { formatBytes, formatSeconds } from "./format.js";
-import type { IO } from "./io.js";
+import type { Output } from "./output.js";
 
 export interface Progress {
   /** The bytes done so far (not an increment), and the total once known. */
@@ -17,7 +17,7 @@ const BAR_WIDTH = 24;
  * Bytes, rate and ETA: a bar redrawn in place on a terminal, a plain line
  * every few seconds elsewhere (CI logs), nothing with --quiet.
  */
-export function startProgress(io: IO, clock: Clock, label: string, knownTotal: number | undefined): Progress {
+export function startProgress(io: Output, clock: Clock, label: string, knownTotal: number | undefined): Progress {
   let total = knownTotal;
   const started = clock.now();
   let shownAt = started;

@@ -1,20 +1,18 @@
 import { EventEmitter } from "node:events";
 import { describe, expect, it } from "vitest";
-import { controlJob, type ControlAction } from "../../src/job/control.js";
-import { createReporter } from "../../src/ui/reporter.js";
+import { whileWatching, type ControlAction } from "../../src/job/control.js";
 import { createFakeClock } from "../support/clock.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput } from "../support/io.js";
 
 function setup(o: { tty: boolean; detachOnInterrupt?: boolean }) {
   const signals = new EventEmitter();
   const clock = createFakeClock();
-  const io = createTestIO();
+  const io = createTestOutput({ stdinIsTTY: o.tty });
   const actions: ControlAction[] = [];
-  const control = controlJob({
+  const control = whileWatching({
     signals,
-    reporter: createReporter(io, false),
+    out: io,
     clock,
-    stdinIsTTY: o.tty,
     detachOnInterrupt: o.detachOnInterrupt ?? false,
     jobId: "job-1",
     onAction: (a) => actions.push(a),

@@ -10,9 +10,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
 import { watchJob } from "../../src/job/watch.js";
 import { localIsoTime } from "../../src/ui/format.js";
-import { createReporter, type BuildEvent, type Reporter } from "../../src/ui/reporter.js";
+import type { BuildEvent, Output } from "../../src/ui/output.js";
 import { createFakeClock } from "../support/clock.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput } from "../support/io.js";
 
 const batchMock = mockClient(BatchClient);
 const logsMock = mockClient(CloudWatchLogsClient);
@@ -82,21 +82,20 @@ function setup(script: Answer[], streams: Record<string, string[]>, onDescribe: 
       nextForwardToken: `f/${to}`,
     };
   });
-  // The real reporter over the IO double, with what it is told also kept in order on one list.
-  const io = createTestIO();
-  const real = createReporter(io, false);
+  // The Output double, with what it is told also kept in order on one list.
+  const io = createTestOutput();
   const events: BuildEvent[] = [];
   const said: string[] = [];
-  const reporter: Reporter = {
-    ...real,
-    emit: (e) => {
+  const { emit, info, warn } = io;
+  const out: Output = Object.assign(io, {
+    emit: (e: BuildEvent) => {
       events.push(e);
       if (e.type === "log") said.push(`log: ${e.message}`);
-      real.emit(e);
+      emit(e);
     },
-    info: (line) => (said.push(`info: ${line}`), real.info(line)),
-    warn: (line) => (said.push(`warn: ${line}`), real.warn(line)),
-  };
+    info: (line: string) => (said.push(`info: ${line}`), info(line)),
+    warn: (line: string) => (said.push(`warn: ${line}`), warn(line)),
+  });
   const clock = createFakeClock(Date.UTC(2025, 0, 1), { autoAdvance: true });
   const stop = new AbortController();
   const watch = (o: { showLogs?: boolean } = {}) =>
@@ -104,7 +103,7 @@ function setup(script: Answer[], streams: Record<string, string[]>, onDescribe: 
       batch: new BatchClient({ region: "us-east-1" }),
       logs: new CloudWatchLogsClient({ region: "us-east-1" }),
       clock,
-      reporter,
+      out,
       jobId: JOB_ID,
       pollIntervalMs: 5000,
       stop: stop.signal,

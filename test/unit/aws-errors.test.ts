@@ -1,8 +1,10 @@
-import { HeadBucketCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
-import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, describe, expect, it } from "vitest";
-import { createAwsClients } from "../../src/aws/clients.js";
-import { aws, awsErrorToUserError, type AwsContext } from "../../src/aws/errors.js";
+import { Readable } from "node:stream";
+import { HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { describe, expect, it } from "vitest";
+import { explained } from "../../src/aws/clients.js";
+import { AwsUserError, awsErrorToUserError, callContext, contextOf, unhandledAwsError, type AwsContext } from "../../src/aws/errors.js";
+import { isTransient } from "../../src/aws/retry.js";
+import { isNotFound } from "../../src/aws/s3.js";
 import { UserError } from "../../src/errors.js";
 
 const put: AwsContext = { action: "s3:PutObject", resource: "s3://b/k", region: "us-east-1" };
@@ -138,33 +140,50 @@ describe("awsErrorToUserError", () => {
   });
 });
 
-describe("aws()", () => {
-  const s3 = mockClient(S3Client);
-  afterEach(() => {
-    s3.reset();
+describe("clients that explain their own errors", () => {
+  const credentials = { accessKeyId: "a", secretAccessKey: "b" };
+  /** A request handler that answers every request with this status and body, or fails to connect. */
+  const answering = (statusCode: number, body: string, headers: Record<string, string> = {}) => ({
+    handle: async () => ({ response: { statusCode, headers: { "content-type": "application/xml", ...headers }, body: Readable.from([Buffer.from(body)]) } }),
   });
-  // From the factory, which also keeps the SDK's Node version warning out of the test output.
-  const client = createAwsClients({ region: "us-east-1", endpoints: {} }).s3;
+  const refusing = { handle: async () => Promise.reject(netError("ECONNREFUSED", { address: "127.0.0.1", port: 9 })) };
+  const s3 = (requestHandler: unknown, endpoint?: string) =>
+    explained(new S3Client({ region: "us-east-1", credentials, requestHandler: requestHandler as never, forcePathStyle: true, maxAttempts: 1, ...(endpoint ? { endpoint } : {}) }), "s3", "us-east-1", endpoint);
 
-  it("returns the call's result", async () => {
-    s3.on(PutObjectCommand).resolves({ ETag: '"abc"' });
-    await expect(aws(put, () => client.send(new PutObjectCommand({ Bucket: "b", Key: "k", Body: "x" })))).resolves.toMatchObject({
-      ETag: '"abc"',
-    });
+  it("turn a failure the user can fix into one line naming the action, the resource and the region", async () => {
+    const client = s3(answering(403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"));
+    const call = client.send(new PutObjectCommand({ Bucket: "b", Key: "inputs/x.zip", Body: "x" }));
+    await expect(call).rejects.toBeInstanceOf(AwsUserError);
+    await expect(call).rejects.toThrow("access denied: s3:PutObject on s3://b/inputs/x.zip; ask your AWS administrator to grant it");
   });
 
-  it("rethrows a mapped SDK failure as a one-line UserError", async () => {
-    s3.on(PutObjectCommand).rejects(
-      new S3ServiceException({ name: "AccessDenied", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "Access Denied" }),
+  it("name the endpoint they cannot reach", async () => {
+    const call = s3(refusing, "http://127.0.0.1:9").send(new HeadBucketCommand({ Bucket: "b" }));
+    await expect(call).rejects.toThrow(/^cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+    // Retry loops still see the network failure under it.
+    expect(isTransient(await call.catch((e: unknown) => e))).toBe(true);
+  });
+
+  it("leave other failures as they are, for callers that retry or treat them as absent, but say what they were doing", async () => {
+    const err = await s3(answering(404, "")).send(new HeadObjectCommand({ Bucket: "b", Key: "inputs/x.zip" })).catch((e: unknown) => e);
+    expect(isNotFound(err)).toBe(true);
+    expect(contextOf(err)).toEqual({ action: "s3:GetObject", resource: "s3://b/inputs/x.zip", region: "us-east-1" });
+  });
+
+  it("give an unhandled server error the server's words, the call and a hint, as a user error", async () => {
+    const body = "<Error><Code>InvalidRequest</Code><Message>x-amz-server-side-encryption is not supported</Message></Error>";
+    const err = await s3(answering(400, body), "http://127.0.0.1:7480").send(new PutObjectCommand({ Bucket: "b", Key: "k", Body: "x" })).catch((e: unknown) => e);
+    const user = unhandledAwsError(err);
+    expect(user).toBeInstanceOf(UserError);
+    expect(user!.message).toBe(
+      "s3:PutObject on s3://b/k (region us-east-1) at http://127.0.0.1:7480 failed: InvalidRequest: x-amz-server-side-encryption is not supported (HTTP 400); " +
+        "an S3-compatible store may refuse what AWS accepts: try --sse none, or request_checksum_calculation = when_required in ~/.aws/config (docs/configuration.md)",
     );
-    const call = aws(put, () => client.send(new PutObjectCommand({ Bucket: "b", Key: "k", Body: "x" })));
-    await expect(call).rejects.toBeInstanceOf(UserError);
-    await expect(call).rejects.toThrow("access denied: s3:PutObject on s3://b/k; ask your AWS administrator to grant it");
   });
 
-  it("rethrows anything else unchanged", async () => {
-    const throttled = new S3ServiceException({ name: "SlowDown", $fault: "server", $metadata: { httpStatusCode: 503 } });
-    s3.on(HeadBucketCommand).rejects(throttled);
-    await expect(aws(headBucket, () => client.send(new HeadBucketCommand({ Bucket: "b" })))).rejects.toBe(throttled);
+  it("describe Batch calls by what they act on", () => {
+    expect(callContext("batch", "SubmitJobCommand", { jobQueue: "q", jobDefinition: "d" }, "eu-west-1")).toEqual({ action: "batch:SubmitJob", resource: "job queue q", region: "eu-west-1" });
+    expect(callContext("batch", "DescribeJobsCommand", { jobs: ["a", "b", "c", "d"] }, "r").resource).toBe("jobs a, b, c and 1 more");
+    expect(callContext("logs", "GetLogEventsCommand", { logGroupName: "/aws/batch/job", logStreamName: "s" }, "r")).toMatchObject({ action: "logs:GetLogEvents", resource: "log group /aws/batch/job" });
   });
 });

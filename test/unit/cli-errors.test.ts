@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
 import { checkProtocol, parseInputsManifest } from "../../src/protocol.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput, testContext } from "../support/io.js";
 
 describe("NBATCH_DEBUG", () => {
   it.each([
@@ -11,8 +11,8 @@ describe("NBATCH_DEBUG", () => {
     ["off", false],
     ["", false],
   ])("NBATCH_DEBUG=%j shows the stack: %s", async (value, shown) => {
-    const io = createTestIO();
-    const code = await main(["build", "/no/such/dir", "--", "true"], { NBATCH_DEBUG: value, HOME: "/nonexistent" }, io);
+    const io = createTestOutput();
+    const code = await main(["build", "/no/such/dir", "--", "true"], testContext({ NBATCH_DEBUG: value, HOME: "/nonexistent" }, { out: io }));
     expect(code).toBe(1);
     expect(io.stderrText()).toContain("nbatch: error: /no/such/dir: no such directory");
     expect(/\n\s+at /.test(io.stderrText())).toBe(shown);

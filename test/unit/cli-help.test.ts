@@ -1,10 +1,10 @@
 import { expect, it } from "vitest";
 import { main } from "../../src/cli.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput, testContext } from "../support/io.js";
 
 async function help(words: string[]): Promise<string> {
-  const io = createTestIO();
-  expect(await main([...words, "--help"], {}, io)).toBe(0);
+  const io = createTestOutput();
+  expect(await main([...words, "--help"], testContext({}, { out: io }))).toBe(0);
   return io.stdoutText();
 }
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
 import { readConfigFile } from "../../src/config/file.js";
 import { setKey, unsetKey } from "../../src/commands/config/ini-edit.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput, testContext } from "../support/io.js";
 
 describe("setKey and unsetKey", () => {
   const file = ["; my settings", "[core]", "runner = local  ; for now", "", "# the lab account", "[aws-batch]", "queue = a", "", "[other]", "x = 1", ""].join("\n");
@@ -48,8 +48,8 @@ describe("nbatch config", () => {
   let dir: string;
   let path: string;
   const run = async (args: string[], extraEnv: Record<string, string> = {}) => {
-    const io = createTestIO();
-    const code = await main(["config", ...args], { HOME: dir, NBATCH_CONFIG: path, ...extraEnv }, io);
+    const io = createTestOutput();
+    const code = await main(["config", ...args], testContext({ HOME: dir, NBATCH_CONFIG: path, ...extraEnv }, { out: io }));
     return { code, stdout: io.stdoutText(), stderr: io.stderrText() };
   };
 

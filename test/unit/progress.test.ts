@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { startProgress } from "../../src/ui/progress.js";
 import { createFakeClock } from "../support/clock.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput } from "../support/io.js";
 
 async function run(tty: boolean, quiet = false) {
-  const io = createTestIO({ tty });
+  const io = createTestOutput({ tty });
   if (quiet) io.setVerbosity("quiet");
   const clock = createFakeClock();
   const p = startProgress(io, clock, "Uploading", 100_000_000);

@@ -20,7 +20,7 @@ import type { SetupContext } from "../../src/setup/check.js";
 import { checkBucket } from "../../src/setup/checks-bucket.js";
 import { coveringRule } from "../../src/setup/lifecycle.js";
 import { printReport } from "../../src/setup/report.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput } from "../support/io.js";
 
 describe("coveringRule", () => {
   const expire = (rule: Partial<LifecycleRule>): LifecycleRule => ({ ID: "r", Status: "Enabled", Expiration: { Days: 30 }, ...rule });
@@ -132,15 +132,20 @@ describe("printReport", () => {
   ];
 
   it("keeps the symbols in plain text, and colours them only on a terminal", () => {
-    const plain = createTestIO();
+    const plain = createTestOutput();
     printReport(plain, "Checking", results);
     expect(plain.stdoutText()).toBe("Checking\n✔ a    fine\n✘ bee  broken\n       fix: mend it\n1 required check failed: fix the ✘ lines first.\n");
-    const tty = createTestIO({ tty: true });
+    const tty = createTestOutput({ tty: true });
     printReport(tty, "Checking", results);
     expect(tty.stdoutText()).toContain("\x1b[31m✘\x1b[0m bee");
-    const noColor = createTestIO({ tty: true, noColor: true });
-    printReport(noColor, "Checking", results);
-    expect(noColor.stdoutText()).not.toContain("\x1b[");
+    for (const env of [{ NO_COLOR: "1" }, { CLICOLOR: "0" }, { TERM: "dumb" }] as Record<string, string>[]) {
+      const noColor = createTestOutput({ tty: true, env });
+      printReport(noColor, "Checking", results);
+      expect(noColor.stdoutText(), JSON.stringify(env)).not.toContain("\x1b[");
+    }
+    const forced = createTestOutput({ env: { CLICOLOR_FORCE: "1" } });
+    printReport(forced, "Checking", results);
+    expect(forced.stdoutText()).toContain("\x1b[31m✘\x1b[0m bee");
   });
 });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
 import { bareName, DEFAULT_NAMES, POLICIES, policyText, userPolicy, type PolicyNames } from "../../src/setup/policies.js";
 import { repoRoot } from "../support/cli.js";
-import { createTestIO } from "../support/io.js";
+import { createTestOutput, testContext } from "../support/io.js";
 
 /** docs/iam/ is for an administrator to edit: an obvious placeholder bucket, any region and account. */
 const DOCS: PolicyNames = {
@@ -27,8 +27,8 @@ describe("docs/iam", () => {
 
 describe("nbatch setup aws-batch", () => {
   const run = async (...args: string[]) => {
-    const io = createTestIO();
-    const code = await main(["setup", "aws-batch", ...args], { HOME: "/nonexistent", NBATCH_CONFIG: "/nonexistent/config" }, io);
+    const io = createTestOutput();
+    const code = await main(["setup", "aws-batch", ...args], testContext({ HOME: "/nonexistent", NBATCH_CONFIG: "/nonexistent/config" }, { out: io }));
     return { code, stdout: io.stdoutText(), stderr: io.stderrText() };
   };
 

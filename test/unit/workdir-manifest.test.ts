@@ -3,7 +3,8 @@ import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "no
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { fingerprint, scanDirectory, statEntry, type ManifestEntry } from "../../src/tree/manifest.js";
+import { fingerprint } from "../../src/job/pack.js";
+import { scanDirectory, statEntry, type ManifestEntry } from "../../src/tree/manifest.js";
 import { createExcluder } from "../../src/tree/patterns.js";
 import { tempDir } from "./workdir-helpers.js";
 

@@ -8,5 +8,5 @@ export const agentCommand: CommandDefinition = (ctx) =>
     .addHelpText("after", "\nExample (what nbatch build submits):\n  nbatch agent -- make all")
     .action(async (command: string[]) => {
       const { agentRun } = await import("./run.js");
-      ctx.setExit(await agentRun(command, ctx));
+      ctx.out.exitCode(await agentRun(command, ctx));
     });

@@ -14,12 +14,11 @@ export async function agentRun(command: string[], ctx: CommandContext): Promise<
   try {
     return await runAgent({
       command,
-      cwd: process.cwd(),
+      cwd: ctx.cwd,
       env: ctx.env,
       store: createStore((): S3Client => clients.s3),
-      io: ctx.io,
-      signals: process,
-      stdinIsTTY: ctx.io.stdinIsTTY,
+      out: ctx.out,
+      signals: ctx.signals,
     });
   } finally {
     clients.destroy();

@@ -45,5 +45,5 @@ Ctrl-Z or SIGHUP detaches from it.`,
     )
     .action(async (dir: string | undefined, command: string[], flags) => {
       const { buildRun } = await import("./run.js");
-      ctx.setExit(await buildRun(dir, command, flags, ctx));
+      ctx.out.exitCode(await buildRun(dir, command, flags, ctx));
     });

@@ -5,9 +5,7 @@ import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
 import type { BuildRequest, FollowPrefs } from "../../job/request.js";
 import { shellQuote } from "../../ui/format.js";
-import { createReporter, type Reporter } from "../../ui/reporter.js";
-import type { AwsClients } from "../../aws/clients.js";
-import type { Clock } from "../../clock.js";
+import type { BatchContext } from "../../job/context.js";
 import { awsSettingsInput } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
 import { checkFlags, type BuildFlags } from "./flags.js";
@@ -16,12 +14,13 @@ import { parseRetries, parseSecrets, parseTags, parseTimeout, resolveEnv } from 
 export type { BuildFlags };
 
 export async function buildRun(dirArg: string | undefined, command: string[], flags: BuildFlags, ctx: CommandContext): Promise<number> {
+  if (flags.json) ctx.out.useJson();
   const settings = resolveSettings({
     ...awsSettingsInput(flags, ctx.env),
     runner: flags.awsBatch || flags.attach ? "aws-batch" : flags.local ? "local" : undefined,
   });
   checkFlags(flags, dirArg, command, settings.runner);
-  const dir = dirArg === undefined ? undefined : await checkDirectory(dirArg);
+  const dir = dirArg === undefined ? undefined : await checkDirectory(ctx.cwd, dirArg);
   const follow: FollowPrefs = {
     detach: Boolean(flags.detach),
     detachOnInterrupt: Boolean(flags.detachOnInterrupt),
@@ -32,14 +31,10 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
       ...(flags.awsProfile ? ["--aws-profile", shellQuote(flags.awsProfile)] : []),
     ],
   };
-  const reporter = createReporter(ctx.io, Boolean(flags.json));
   if (flags.attach) {
-    return withAws(settings, reporter, async (deps) => {
+    return withAws(ctx, settings, async (deps) => {
       const { runAttach } = await import("../../runners/aws-batch/attach.js");
-      return runAttach(
-        { jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: downloadPatterns(flags), excludeFromDownload: flags.excludeFromDownload, follow },
-        { ...deps, reporter, env: ctx.env, stdinIsTTY: ctx.io.stdinIsTTY },
-      );
+      return runAttach({ jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: downloadPatterns(flags), excludeFromDownload: flags.excludeFromDownload, follow }, deps);
     });
   }
   const req: BuildRequest = {
@@ -59,30 +54,20 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   };
   if (settings.runner === "local") {
     const { runLocal } = await import("../../runners/local.js");
-    return runLocal(req, { io: ctx.io, env: ctx.env, signals: process, maxResultsBytes: settings.maxResultsBytes });
+    return runLocal(req, { ...ctx, maxResultsBytes: settings.maxResultsBytes });
   }
-  return withAws(settings, reporter, async (deps) => {
+  return withAws(ctx, settings, async (deps) => {
     const { runAwsBatch } = await import("../../runners/aws-batch/run.js");
-    return runAwsBatch(req, { ...deps, reporter, env: ctx.env, stdinIsTTY: ctx.io.stdinIsTTY });
+    return runAwsBatch(req, deps);
   });
 }
 
-/**
- * Loads the AWS side only when needed, and closes its sockets after. A
- * failure still ends a --json stream with an exit event, so scripts see why.
- */
-async function withAws<T>(
-  settings: Settings,
-  reporter: Reporter,
-  fn: (deps: { settings: Settings; clients: AwsClients; clock: Clock; signals: NodeJS.EventEmitter }) => Promise<T>,
-): Promise<T> {
-  const [{ createAwsClients }, { realClock }] = await Promise.all([import("../../aws/clients.js"), import("../../clock.js")]);
+/** Loads the AWS side only when needed, and closes its sockets after. */
+async function withAws<T>(ctx: CommandContext, settings: Settings, fn: (deps: BatchContext) => Promise<T>): Promise<T> {
+  const { createAwsClients } = await import("../../aws/clients.js");
   const clients = createAwsClients(settings.aws);
   try {
-    return await fn({ settings, clients, clock: realClock, signals: process });
-  } catch (err) {
-    if (reporter.json) reporter.emit({ type: "exit", code: (err as { exitCode?: number }).exitCode ?? 1, error: (err as Error).message });
-    throw err;
+    return await fn({ ...ctx, settings, clients });
   } finally {
     clients.destroy();
   }
@@ -93,8 +78,8 @@ function downloadPatterns(flags: BuildFlags): string[] {
   return Array.isArray(flags.download) ? flags.download : [];
 }
 
-async function checkDirectory(dir: string): Promise<string> {
-  const path = resolve(dir);
+async function checkDirectory(cwd: string, dir: string): Promise<string> {
+  const path = resolve(cwd, dir);
   const info = await stat(path).catch(() => undefined);
   if (!info) throw new UserError(`${dir}: no such directory`);
   if (!info.isDirectory()) throw new UserError(`${dir} is not a directory: nbatch build runs over a directory`);

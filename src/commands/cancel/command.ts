@@ -19,5 +19,5 @@ Examples:
     )
     .action(async (id: string, flags) => {
       const { cancelRun } = await import("./run.js");
-      ctx.setExit(await cancelRun(id, flags, ctx));
+      ctx.out.exitCode(await cancelRun(id, flags, ctx));
     });

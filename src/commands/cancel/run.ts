@@ -1,5 +1,3 @@
-import { aws } from "../../aws/errors.js";
-import { realClock } from "../../clock.js";
 import { describeJob, isDone, summary, terminateJob, type JobState } from "../../job/batch.js";
 import type { CommandContext } from "../context.js";
 import { describeOne, withJobSession, type AwsFlags, type JobSession, type JobView } from "../status/lookup.js";
@@ -15,36 +13,36 @@ const WAITING = new Set(["SUBMITTED", "PENDING", "RUNNABLE"]);
  * started and stops one that has (its agent still uploads partial results).
  */
 export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandContext): Promise<number> {
-  const { io } = ctx;
+  const { out } = ctx;
   return withJobSession(flags, ctx, async (session) => {
     const view = await describeOne(session, id);
     const job = view.state;
     if (!job) {
-      io.info(`Job ${view.id} ended long ago (Batch has forgotten it); nothing to cancel`);
+      out.info(`Job ${view.id} ended long ago (Batch has forgotten it); nothing to cancel`);
       return 0;
     }
     if (isDone(job.status)) {
-      io.info(`Job ${job.id} has already ${job.status}; nothing to cancel`);
+      out.info(`Job ${job.id} has already ${job.status}; nothing to cancel`);
       return 0;
     }
-    await terminateJob(session.clients(view.region, view.profile).batch, job.id, ctx.env, view.region);
-    io.info(
+    await terminateJob(session.clients(view.region, view.profile).batch, job.id, ctx.env);
+    out.info(
       WAITING.has(job.status)
         ? `Cancelled job ${job.id} (it was ${job.status}, not yet started)`
         : `Stopping job ${job.id} (it was ${job.status}); its command gets SIGTERM and the agent uploads what it made so far`,
     );
     if (!flags.wait) return 0;
-    io.info(summary(await waitUntilDone(session, view, job)));
+    out.info(summary(await waitUntilDone(session, view, job, ctx)));
     return 0;
   });
 }
 
-async function waitUntilDone(session: JobSession, { region, profile }: JobView, job: JobState): Promise<JobState> {
+async function waitUntilDone(session: JobSession, { region, profile }: JobView, job: JobState, ctx: CommandContext): Promise<JobState> {
   const batch = session.clients(region, profile).batch;
   let state = job;
   while (!isDone(state.status)) {
-    await realClock.sleep(session.settings.awsBatch.pollIntervalMs);
-    state = (await aws({ action: "batch:DescribeJobs", resource: `job ${job.id}`, region }, () => describeJob(batch, job.id))) ?? state;
+    await ctx.clock.sleep(session.settings.awsBatch.pollIntervalMs);
+    state = (await describeJob(batch, job.id)) ?? state;
   }
   return state;
 }

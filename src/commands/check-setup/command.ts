@@ -24,5 +24,5 @@ Examples:
     )
     .action(async (flags) => {
       const { checkSetupRun } = await import("./run.js");
-      ctx.setExit(await checkSetupRun(flags, ctx));
+      ctx.out.exitCode(await checkSetupRun(flags, ctx));
     });

@@ -18,15 +18,15 @@ export async function checkSetupRun(flags: CheckSetupFlags, ctx: CommandContext)
   const settings = resolveSettings({ ...awsSettingsInput(flags, ctx.env), runner: flags.awsBatch ? "aws-batch" : undefined });
   if (settings.runner === "local") {
     const results = [checkNode(), check("runner", "runner", "ok", "local: jobs run on this machine, which needs no setup; pass --aws-batch to check the AWS Batch setup")];
-    if (flags.json) ctx.io.out(jsonReport("local", undefined, results));
-    else printReport(ctx.io, "Checking the setup of the local runner", results);
+    if (flags.json) ctx.out.out(jsonReport("local", undefined, results));
+    else printReport(ctx.out, "Checking the setup of the local runner", results);
     return 0;
   }
   const clients = createAwsClients(settings.aws);
   try {
     const results = [checkNode(), ...(await runChecks({ settings, clients, probeId: randomUUID() }))];
-    if (flags.json) ctx.io.out(jsonReport("aws-batch", settings.aws.region, results));
-    else printReport(ctx.io, `Checking the AWS Batch setup in ${settings.aws.region}`, results);
+    if (flags.json) ctx.out.out(jsonReport("aws-batch", settings.aws.region, results));
+    else printReport(ctx.out, `Checking the AWS Batch setup in ${settings.aws.region}`, results);
     return exitCodeOf(results);
   } finally {
     clients.destroy();

@@ -18,5 +18,5 @@ Examples:
     )
     .action(async (shell: (typeof SHELLS)[number], _flags: unknown, command: Command) => {
       const { completionRun } = await import("./run.js");
-      ctx.setExit(completionRun(shell, command.parent!, ctx));
+      ctx.out.exitCode(completionRun(shell, command.parent!, ctx));
     });

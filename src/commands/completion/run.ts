@@ -9,6 +9,6 @@ const GENERATORS = { bash: bashScript, zsh: zshScript, fish: fishScript };
 
 /** `nbatch completion SHELL`: the script for the whole program, from its commander tree. */
 export function completionRun(shell: keyof typeof GENERATORS, program: Command, ctx: CommandContext): number {
-  ctx.io.stdout.write(GENERATORS[shell](commandSpecs(program)));
+  ctx.out.document(GENERATORS[shell](commandSpecs(program)));
   return 0;
 }

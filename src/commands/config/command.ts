@@ -37,7 +37,7 @@ const listCommand = (ctx: CommandContext) =>
     .addHelpText("after", "\nExamples:\n  nbatch config list\n  nbatch config list --show-origin\n  nbatch config list --show-origin --aws-batch-queue other-queue")
     .action(async (flags) => {
       const { configList } = await import("./run.js");
-      ctx.setExit(await configList(flags, ctx));
+      ctx.out.exitCode(await configList(flags, ctx));
     });
 
 const getCommand = (ctx: CommandContext) =>
@@ -47,7 +47,7 @@ const getCommand = (ctx: CommandContext) =>
     .addHelpText("after", '\nExamples:\n  nbatch config get aws-batch.s3-bucket\n  bucket=$(nbatch config get aws-batch.s3-bucket) || echo "no bucket set"')
     .action(async (key: string) => {
       const { configGet } = await import("./run.js");
-      ctx.setExit(await configGet(key, ctx));
+      ctx.out.exitCode(await configGet(key, ctx));
     });
 
 const setCommand = (ctx: CommandContext) =>
@@ -58,7 +58,7 @@ const setCommand = (ctx: CommandContext) =>
     .addHelpText("after", "\nExamples:\n  nbatch config set core.runner aws-batch\n  nbatch config set aws-batch.memory 15GiB")
     .action(async (key: string, value: string) => {
       const { configSet } = await import("./run.js");
-      ctx.setExit(await configSet(key, value, ctx));
+      ctx.out.exitCode(await configSet(key, value, ctx));
     });
 
 const unsetCommand = (ctx: CommandContext) =>
@@ -68,5 +68,5 @@ const unsetCommand = (ctx: CommandContext) =>
     .addHelpText("after", "\nExample:\n  nbatch config unset aws-batch.cpus")
     .action(async (key: string) => {
       const { configUnset } = await import("./run.js");
-      ctx.setExit(await configUnset(key, ctx));
+      ctx.out.exitCode(await configUnset(key, ctx));
     });

@@ -36,14 +36,14 @@ export async function configList(flags: ConfigListFlags, ctx: CommandContext): P
   resolveSettings(input);
   const rows = SETTING_ROWS.map((row) => ({ row, source: sourceOf(row, input.flags[row.name], ctx.env) }));
   if (!flags.showOrigin) {
-    for (const { row, source } of rows) if (source) ctx.io.out(`${row.name}=${source.text}`);
+    for (const { row, source } of rows) if (source) ctx.out.out(`${row.name}=${source.text}`);
     return 0;
   }
   const labels = rows.map(({ source }) => originLabel(source, ctx.env));
   const width = Math.max(...labels.map((l) => l.length)) + 2;
   rows.forEach(({ row, source }, i) => {
     const value = source ? `${row.name}=${source.text}` : `${row.name} (not set: ${row.defaultNote ?? "no default"})`;
-    ctx.io.out(labels[i]!.padEnd(width) + value);
+    ctx.out.out(labels[i]!.padEnd(width) + value);
   });
   return 0;
 }
@@ -53,7 +53,7 @@ export async function configGet(key: string, ctx: CommandContext): Promise<numbe
   const row = rowFor(key);
   const source = sourceOf(row, undefined, ctx.env);
   if (!source) {
-    ctx.io.info(`${key} is not set (without it: ${row.defaultNote ?? "no default"})`);
+    ctx.out.info(`${key} is not set (without it: ${row.defaultNote ?? "no default"})`);
     return 1;
   }
   try {
@@ -62,7 +62,7 @@ export async function configGet(key: string, ctx: CommandContext): Promise<numbe
     if (!(err instanceof InvalidValueError)) throw err;
     throw new UserError(`invalid ${err.what} ${JSON.stringify(err.value)} (from ${source.from}): ${err.hint}`);
   }
-  ctx.io.out(source.text);
+  ctx.out.out(source.text);
   return 0;
 }
 
@@ -73,7 +73,7 @@ export async function configSet(key: string, value: string, ctx: CommandContext)
   const path = configPath(ctx.env);
   readConfigFile(path, ctx.env);
   await writeAtomically(path, setKey(await readText(path), row.section, row.key, value.trim()));
-  ctx.io.info(`Set ${key} = ${value.trim()} in ${displayPath(path, ctx.env)}`);
+  ctx.out.info(`Set ${key} = ${value.trim()} in ${displayPath(path, ctx.env)}`);
   warnIfOverridden(row, ctx);
   return 0;
 }
@@ -85,16 +85,16 @@ export async function configUnset(key: string, ctx: CommandContext): Promise<num
   const shown = displayPath(path, ctx.env);
   const edited = unsetKey(await readText(path), row.section, row.key);
   if (edited === undefined) {
-    ctx.io.info(`${key} is not set in ${shown}; nothing to do`);
+    ctx.out.info(`${key} is not set in ${shown}; nothing to do`);
     return 0;
   }
   await writeAtomically(path, edited);
-  ctx.io.info(`Removed ${key} from ${shown}`);
+  ctx.out.info(`Removed ${key} from ${shown}`);
   warnIfOverridden(row, ctx);
   return 0;
 }
 
 function warnIfOverridden(row: SettingRow<unknown>, ctx: CommandContext): void {
   const name = row.env.find((n) => ctx.env[n]);
-  if (name) ctx.io.warn(`${name} is set in your environment and takes precedence over the config file`);
+  if (name) ctx.out.warn(`${name} is set in your environment and takes precedence over the config file`);
 }

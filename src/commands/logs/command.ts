@@ -19,5 +19,5 @@ Examples:
     )
     .action(async (id: string, flags) => {
       const { logsRun } = await import("./run.js");
-      ctx.setExit(await logsRun(id, flags, ctx));
+      ctx.out.exitCode(await logsRun(id, flags, ctx));
     });

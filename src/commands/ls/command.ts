@@ -21,5 +21,5 @@ Examples:
     )
     .action(async (flags) => {
       const { lsRun } = await import("./run.js");
-      ctx.setExit(await lsRun(flags, ctx));
+      ctx.out.exitCode(await lsRun(flags, ctx));
     });

@@ -18,21 +18,21 @@ export async function lsRun(flags: LsFlags, ctx: CommandContext): Promise<number
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${flags.limit}: give a whole number of runs, 1 or more`);
   const runs = await listRuns(ctx.env, { limit });
   if (!runs.length) {
-    ctx.io.info(emptyHistoryHint(ctx));
+    ctx.out.info(emptyHistoryHint(ctx));
     return 0;
   }
   return withJobSession(flags, ctx, async (session) => {
     const views = await session.describe(runs.map((record) => ({ id: record.jobId, record })));
     if (flags.json) {
-      for (const v of views) ctx.io.out(JSON.stringify(jobJson(v)));
+      for (const v of views) ctx.out.out(JSON.stringify(jobJson(v)));
       return 0;
     }
     const rows = views.map((v) => {
       const r = v.record!;
       return [localTime(r.submittedAt), v.id, statusText(v), exitText(v), displayPath(r.dir, ctx.env), shorten(r.command.join(" "))];
     });
-    for (const line of formatTable(["SUBMITTED", "JOB ID", "STATUS", "EXIT", "DIR", "COMMAND"], rows)) ctx.io.out(line);
-    printForgotten(ctx.io, views, ctx.env);
+    for (const line of formatTable(["SUBMITTED", "JOB ID", "STATUS", "EXIT", "DIR", "COMMAND"], rows)) ctx.out.out(line);
+    printForgotten(ctx.out, views, ctx.env);
     return 0;
   });
 }

@@ -33,5 +33,5 @@ Examples:
     )
     .action(async (flags) => {
       const { setupAwsBatchRun } = await import("./run.js");
-      ctx.setExit(await setupAwsBatchRun(flags, ctx));
+      ctx.out.exitCode(await setupAwsBatchRun(flags, ctx));
     });

@@ -19,7 +19,7 @@ const TEMPLATE_URL = new URL("../../../docs/cloudformation.yaml", import.meta.ur
 export async function setupAwsBatchRun(flags: SetupAwsBatchFlags, ctx: CommandContext): Promise<number> {
   if (flags.printTemplate) {
     if (flags.printPolicies) throw new UsageError("--print-template and --print-policies conflict: choose one");
-    ctx.io.stdout.write(await readFile(TEMPLATE_URL, "utf8"));
+    ctx.out.document(await readFile(TEMPLATE_URL, "utf8"));
     return 0;
   }
   if (!flags.printPolicies) {
@@ -36,7 +36,7 @@ export async function setupAwsBatchRun(flags: SetupAwsBatchFlags, ctx: CommandCo
     account: "*",
   };
   const chosen = POLICIES.filter((p) => !flags.policy || p.file === `${flags.policy}-policy.json`);
-  ctx.io.stdout.write(
+  ctx.out.document(
     chosen.map((p) => (flags.policy ? "" : `# ${p.file}: ${p.purpose}\n`) + policyText(p.build(names))).join("\n"),
   );
   return 0;

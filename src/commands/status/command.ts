@@ -17,5 +17,5 @@ Examples:
     )
     .action(async (ids: string[], flags) => {
       const { statusRun } = await import("./run.js");
-      ctx.setExit(await statusRun(ids, flags, ctx));
+      ctx.out.exitCode(await statusRun(ids, flags, ctx));
     });

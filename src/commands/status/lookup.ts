@@ -6,7 +6,6 @@
  */
 import type { AwsClients } from "../../aws/clients.js";
 import { createAwsClients } from "../../aws/clients.js";
-import { aws } from "../../aws/errors.js";
 import { resolveSettings } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
@@ -74,10 +73,7 @@ function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
       const found = new Map<string, JobState>();
       await Promise.all(
         [...byPlace.values()].map(async ({ region, profile, ids }) => {
-          const states = await aws(
-            { action: "batch:DescribeJobs", resource: `jobs in ${region}`, region, endpoint: settings.aws.endpoints.batch },
-            () => describeJobs(session.clients(region, profile).batch, ids),
-          );
+          const states = await describeJobs(session.clients(region, profile).batch, ids);
           for (const s of states) found.set(s.id, s);
         }),
       );

@@ -2,7 +2,7 @@
 import { displayPath, type Env } from "../../config/file.js";
 import { formatDuration, isDone } from "../../job/batch.js";
 import { localIsoTime } from "../../ui/format.js";
-import type { IO } from "../../ui/io.js";
+import type { Output } from "../../ui/output.js";
 import type { JobView } from "./lookup.js";
 
 const FORGOTTEN = "forgotten by Batch";
@@ -69,13 +69,13 @@ export function jobJson(v: JobView): Record<string, unknown> {
  * Batch forgets a job some days after it ends, but its results stay in S3:
  * say where, and how to bring them home.
  */
-export function printForgotten(io: IO, views: readonly JobView[], env: Env): void {
+export function printForgotten(out: Output, views: readonly JobView[], env: Env): void {
   const forgotten = views.filter((v) => !v.state && v.record);
   if (!forgotten.length) return;
   const which = views.length === 1 ? "this job" : `${forgotten.length} of these jobs`;
-  io.info(`Batch has forgotten ${which}; the results stay in S3 and can still be downloaded:`);
+  out.info(`Batch has forgotten ${which}; the results stay in S3 and can still be downloaded:`);
   for (const v of forgotten) {
-    io.info(`  nbatch build --attach ${v.id} ${shellWord(displayPath(v.record!.dir, env))}    # ${v.record!.resultsUrl}`);
+    out.info(`  nbatch build --attach ${v.id} ${shellWord(displayPath(v.record!.dir, env))}    # ${v.record!.resultsUrl}`);
   }
 }
 

@@ -1,7 +1,7 @@
 import { DescribeJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
-import { aws } from "../../aws/errors.js";
 import { objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
-import { readS3ZipEntry } from "../../aws/s3-zip.js";
+import { readRemoteEntry } from "../../job/fetch.js";
+import type { BatchContext } from "../../job/context.js";
 import { UserError } from "../../errors.js";
 import { findRun } from "../../history.js";
 import { INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
@@ -10,8 +10,7 @@ import { createSelector } from "../../tree/patterns.js";
 import { exitWithRefusals } from "../../job/apply.js";
 import type { FollowPrefs } from "../../job/request.js";
 import { isDone } from "../../job/batch.js";
-import { downloadResults, followJob, type FollowTarget } from "./follow.js";
-import type { AwsBatchDeps } from "./run.js";
+import { bringResultsHome, followJob, type FollowTarget } from "./follow.js";
 
 export interface AttachRequest {
   jobId: string;
@@ -36,12 +35,9 @@ interface RunUrls {
  * the live tail, then the results. A job Batch has forgotten can still have
  * its results brought home, through the local run history.
  */
-export async function runAttach(req: AttachRequest, deps: AwsBatchDeps): Promise<number> {
+export async function runAttach(req: AttachRequest, deps: BatchContext): Promise<number> {
   const region = deps.settings.aws.region;
-  const describe = async (jobId: string) =>
-    (await aws({ action: "batch:DescribeJobs", resource: `job ${jobId}`, region }, () =>
-      deps.clients.batch.send(new DescribeJobsCommand({ jobs: [jobId] })),
-    )).jobs?.[0];
+  const describe = async (jobId: string) => (await deps.clients.batch.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0];
   let job = await describe(req.jobId);
   const record = job ? undefined : await findRun(deps.env, req.jobId);
   if (!job && !record) {
@@ -68,9 +64,10 @@ export async function runAttach(req: AttachRequest, deps: AwsBatchDeps): Promise
     select: createSelector(req.download, req.excludeFromDownload),
   };
   const ended = !job || isDone(job.status!);
-  if (req.cancel && ended) deps.reporter.warn(`nothing to cancel: job ${jobId} has already ended`);
+  if (req.cancel && ended) deps.out.warn(`nothing to cancel: job ${jobId} has already ended`);
   if (job) return followJob(target, req.follow, deps, req.cancel && !ended);
-  deps.reporter.info(`Batch no longer knows job ${jobId}; using the results it left at ${s3Url(urls.results)}`);
+  deps.out.exitCode(0, { jobId });
+  deps.out.info(`Batch no longer knows job ${jobId}; using the results it left at ${s3Url(urls.results)}`);
   return dir ? resultsOfForgottenJob(deps, target, dir) : 0;
 }
 
@@ -85,23 +82,21 @@ function urlsFromJob(job: JobDetail): RunUrls {
 }
 
 /** The directory as it was uploaded, from the manifest inside the inputs archive. */
-async function baseline(deps: AwsBatchDeps, inputs: S3Object): Promise<ManifestEntry[]> {
-  const raw = await aws({ action: "s3:GetObject", resource: s3Url(inputs), region: deps.settings.aws.region }, () =>
-    readS3ZipEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY),
-  );
+async function baseline(deps: BatchContext, inputs: S3Object): Promise<ManifestEntry[]> {
+  const raw = await readRemoteEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY);
   if (!raw) {
-    deps.reporter.warn(`the inputs archive ${s3Url(inputs)} is gone: local files that differ from the results will be kept, with the job's version beside them`);
+    deps.out.warn(`the inputs archive ${s3Url(inputs)} is gone: local files that differ from the results will be kept, with the job's version beside them`);
     return [];
   }
   return parseInputsManifest(raw, `the inputs archive ${s3Url(inputs)}`).entries;
 }
 
-async function resultsOfForgottenJob(deps: AwsBatchDeps, target: FollowTarget, dir: string): Promise<number> {
+async function resultsOfForgottenJob(deps: BatchContext, target: FollowTarget, dir: string): Promise<number> {
   const gone = () => new UserError(`job ${target.jobId} left no results at ${s3Url(target.results)}, or they have expired`);
+  // Asked first: the warning for a live job that left no results would mislead here.
   if (!(await objectExists(deps.clients.s3, target.results))) throw gone();
-  const { status, results } = await downloadResults(deps, target, dir);
-  if (!results) throw gone();
-  const code = exitWithRefusals(results.exitCode ?? 1, status === "refused");
-  deps.reporter.emit({ type: "exit", code, jobId: target.jobId });
-  return code;
+  const applied = await bringResultsHome(deps, target, dir);
+  if (!applied) throw gone();
+  deps.out.exitCode(0, { jobId: target.jobId });
+  return exitWithRefusals(applied.results.exitCode ?? 1, applied.report.refused.length > 0);
 }

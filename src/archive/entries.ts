@@ -1,9 +1,14 @@
+/**
+ * What may be taken from an archive, decided from its central directory
+ * alone, and entries read with their size and CRC checked.
+ */
 import { pipeline } from "node:stream/promises";
-import { Open, type CentralDirectory, type File as ZipRecord } from "unzipper";
 import { UserError } from "../errors.js";
-import { Crc32Meter } from "./crc32.js";
 import type { EntryType, ManifestEntry } from "../tree/manifest.js";
 import { Refusal, comparePaths, unsafeEntryName } from "../tree/paths.js";
+import { Crc32Meter } from "./crc32.js";
+import { isMetadata } from "./metadata.js";
+import { openZip, type ZipDirectory, type ZipRecord } from "./zip-reader.js";
 
 /** An archive entry that passed every check that needs only the central directory. */
 export interface PlannedEntry {
@@ -24,18 +29,9 @@ const MAX_METADATA_BYTES = 256 * 1024 ** 2;
 const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFLNK = 0o120000;
-const UNIX_HOST = 3;
 // setuid/setgid bits from an archive are dropped: an unpacked file should
 // never gain privileges it did not have on the machine that made it.
 export const MODE_MASK = 0o1777;
-
-export async function openArchive(archivePath: string): Promise<CentralDirectory> {
-  try {
-    return await Open.file(archivePath);
-  } catch (err) {
-    throw new UserError(`${archivePath} is not a readable zip archive (${(err as Error).message}).`, { cause: err });
-  }
-}
 
 /**
  * Decide from the central directory alone what may be written: names,
@@ -45,42 +41,42 @@ export async function openArchive(archivePath: string): Promise<CentralDirectory
  * before their children. Nothing on disk is touched.
  */
 export function planEntries(
-  directory: CentralDirectory,
+  directory: ZipDirectory,
   opts: PlanOptions,
   refuse: (path: string, reason: string) => void,
 ): PlannedEntry[] {
   const seen = new Set<string>();
   const links = new Set<string>();
   const planned: PlannedEntry[] = [];
-  for (const record of directory.files) {
+  for (const record of directory.records) {
     const unsafe = unsafeEntryName(record.path);
     if (unsafe) {
       refuse(record.path, unsafe);
       continue;
     }
     const path = record.path.replace(/\/$/, "");
-    if (path === ".nbatch" || path.startsWith(".nbatch/")) continue;
+    if (isMetadata(path)) continue;
     if (seen.has(path)) {
       refuse(path, "duplicate entry in the archive");
       continue;
     }
     seen.add(path);
-    const unixMode = record.versionMadeBy >> 8 === UNIX_HOST ? record.externalFileAttributes >>> 16 : 0;
+    const { unixMode } = record;
     const format = unixMode & S_IFMT;
     const type: EntryType =
       record.path.endsWith("/") || format === S_IFDIR ? "dir" : format === S_IFLNK ? "symlink" : "file";
     if (type === "symlink") links.add(path);
     if (record.flags & 1) refuse(path, "encrypted entry");
-    else if (record.compressionMethod !== 0 && record.compressionMethod !== 8) {
-      refuse(path, `unsupported compression method ${record.compressionMethod}`);
-    } else if (!Number.isSafeInteger(record.uncompressedSize)) refuse(path, "invalid size");
+    else if (record.method !== 0 && record.method !== 8) {
+      refuse(path, `unsupported compression method ${record.method}`);
+    } else if (!Number.isSafeInteger(record.size)) refuse(path, "invalid size");
     else if (!opts.select || opts.select(path)) {
       const meta = opts.meta?.get(path);
       const exact = meta?.type === type ? meta : undefined;
       const fallbackMode = type === "dir" ? 0o755 : type === "symlink" ? 0o777 : 0o644;
       const mode = exact?.mode ?? ((unixMode & 0o7777) || fallbackMode);
-      const mtimeMs = exact?.mtimeMs ?? (record.lastModifiedDateTime.getTime() || 0);
-      planned.push({ record, path, type, size: record.uncompressedSize, mode: mode & MODE_MASK, mtimeMs });
+      const mtimeMs = exact?.mtimeMs ?? record.mtimeMs;
+      planned.push({ record, path, type, size: record.size, mode: mode & MODE_MASK, mtimeMs });
     }
   }
   return planned
@@ -101,7 +97,7 @@ function ancestors(path: string): string[] {
 export async function readVerified(record: ZipRecord, size: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const meter = new Crc32Meter(size, () => new Refusal("size mismatch: more data than the archive declares"));
-  await pipeline(record.stream(), meter, async (source: AsyncIterable<Buffer>) => {
+  await pipeline(await record.open(), meter, async (source: AsyncIterable<Buffer>) => {
     for await (const chunk of source) chunks.push(chunk);
   });
   verify(meter, record, size);
@@ -115,18 +111,23 @@ export function verify(meter: Crc32Meter, record: ZipRecord, size: number): void
 
 /** A small metadata entry (such as .nbatch/results.json), CRC-checked; undefined when absent. */
 export async function readZipEntry(archivePath: string, name: string): Promise<Buffer | undefined> {
-  return readEntry(await openArchive(archivePath), name, archivePath);
+  const directory = await openZip(archivePath);
+  try {
+    return await readEntry(directory, name, archivePath);
+  } finally {
+    directory.close();
+  }
 }
 
 /** The same from any central directory (a local file, or ranged reads of an S3 object). */
-export async function readEntry(directory: CentralDirectory, name: string, label: string): Promise<Buffer | undefined> {
-  const record = directory.files.find((f) => f.path === name);
+export async function readEntry(directory: ZipDirectory, name: string, label: string): Promise<Buffer | undefined> {
+  const record = directory.records.find((f) => f.path === name);
   if (!record) return undefined;
-  if (record.uncompressedSize > MAX_METADATA_BYTES) {
+  if (record.size > MAX_METADATA_BYTES) {
     throw new UserError(`${name} in ${label} is larger than ${MAX_METADATA_BYTES} bytes: the archive is corrupt.`);
   }
   try {
-    return await readVerified(record, record.uncompressedSize);
+    return await readVerified(record, record.size);
   } catch (err) {
     throw new UserError(`${name} in ${label} cannot be read (${(err as Error).message}): the archive is corrupt.`);
   }
