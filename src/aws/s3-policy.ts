@@ -14,7 +14,8 @@ export function applyS3Policy(client: S3Client, policy: S3Policy): void {
     (next, context) => async (args) => {
       const input = args.input as Record<string, unknown>;
       if (policy.expectedBucketOwner && "Bucket" in input) input.ExpectedBucketOwner ??= policy.expectedBucketOwner;
-      if (WRITES.has(context.commandName ?? "")) {
+      // "none": no header at all, for S3-compatible stores that refuse it (the bucket's own default still applies).
+      if (WRITES.has(context.commandName ?? "") && policy.sse !== "none") {
         input.ServerSideEncryption ??= policy.sse;
         if (policy.sse !== "AES256" && policy.sseKmsKeyId) input.SSEKMSKeyId ??= policy.sseKmsKeyId;
       }

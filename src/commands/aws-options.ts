@@ -14,7 +14,7 @@ const PLACEHOLDER: Record<string, string> = {
   "aws-batch.memory": "size",
   "aws-batch.agent-command": "command",
   "aws-batch.s3-bucket-owner": "account-id",
-  "aws-batch.sse": "AES256|aws:kms",
+  "aws-batch.sse": "AES256|aws:kms|none",
   "aws-batch.sse-kms-key-id": "key",
   "core.max-results-size": "size",
 };

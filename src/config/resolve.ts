@@ -6,7 +6,7 @@ import { UserError, UsageError } from "../errors.js";
 import { profileRegion } from "./aws-profile.js";
 import { configPath, displayPath, envValue, readConfigFile, type ConfigFile, type Env } from "./file.js";
 import type { AwsSettings, BucketLocation, Origin, Runner, Settings } from "./settings.js";
-import { SETTINGS, SETTING_ROWS, type SettingRow } from "./table.js";
+import { SETTINGS, SETTING_ROWS, type SettingKey, type SettingRow, type SettingValues } from "./table.js";
 import { InvalidValueError } from "./units.js";
 
 export interface ResolveInput {
@@ -38,28 +38,16 @@ export function resolveSettings(input: ResolveInput): Settings {
   const file = readConfigFile(path, input.env);
   const origins: Record<string, Origin> = {};
 
-  function resolve<T>(row: SettingRow<T>): T | undefined {
+  const values = {} as Record<string, unknown>;
+  for (const [key, row] of Object.entries(SETTINGS) as [SettingKey, SettingRow][]) {
     const source = findSource(row, flags[row.name], input.env, file, displayPath(path, input.env));
     origins[row.name] = source?.origin ?? "default";
-    return source && parseFrom(row, source);
+    values[key] = source && parseFrom(row, source);
   }
-
+  const v = values as SettingValues;
   return {
-    runner: resolve(SETTINGS.runner)!,
-    aws: {
-      ...resolveAws(input),
-      s3: { expectedBucketOwner: resolve(SETTINGS.s3BucketOwner), sse: resolve(SETTINGS.sse)!, sseKmsKeyId: resolve(SETTINGS.sseKmsKeyId) },
-    },
-    maxResultsBytes: resolve(SETTINGS.maxResultsSize)!,
-    awsBatch: {
-      job: resolve(SETTINGS.job)!,
-      queue: resolve(SETTINGS.queue)!,
-      s3Bucket: resolve(SETTINGS.s3Bucket),
-      cpus: resolve(SETTINGS.cpus),
-      memoryMiB: resolve(SETTINGS.memory),
-      agentCommand: resolve(SETTINGS.agentCommand)!,
-      pollIntervalMs: resolve(SETTINGS.pollInterval)!,
-    },
+    values: v,
+    aws: { ...resolveAws(input), s3: { expectedBucketOwner: v.s3BucketOwner, sse: v.sse, sseKmsKeyId: v.sseKmsKeyId } },
     configFile: path,
     configFileShown: displayPath(path, input.env),
     debug: isTruthy(envValue(input.env, "NBATCH_DEBUG")),
@@ -69,7 +57,7 @@ export function resolveSettings(input: ResolveInput): Settings {
 
 /** Where a setting's text comes from, by precedence; undefined when it is unset with no default. */
 export function findSource(
-  row: SettingRow<unknown>,
+  row: SettingRow,
   flag: string | undefined,
   env: Env,
   file: ConfigFile | undefined,
@@ -147,7 +135,7 @@ function isTruthy(value: string | undefined): boolean {
 
 /** The bucket, or the error that says the three ways to set one. */
 export function requireBucket(settings: Settings): BucketLocation {
-  const bucket = settings.awsBatch.s3Bucket;
+  const bucket = settings.values.s3Bucket;
   if (bucket) return bucket;
   throw new UserError(
     "no S3 bucket configured: pass --aws-batch-s3-bucket, set NBATCH_AWS_BATCH_S3_BUCKET, " +

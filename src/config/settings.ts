@@ -1,8 +1,10 @@
 /**
  * The typed settings object. Resolved once at start (resolve.ts) from
  * flag > NBATCH_* environment variable > ini file > default; nothing else
- * reads process.env or the config file.
+ * reads process.env or the config file. Each setting of the table
+ * (table.ts) is a field of `values`, typed by its row.
  */
+import type { SettingValues } from "./table.js";
 
 export type Runner = "aws-batch" | "local";
 
@@ -15,7 +17,7 @@ export interface BucketLocation {
   prefix: string;
 }
 
-export type Sse = "AES256" | "aws:kms" | "aws:kms:dsse";
+export type Sse = "AES256" | "aws:kms" | "aws:kms:dsse" | "none";
 
 /** Applied to every S3 call by the client factory, in the CLI and in the agent alike. */
 export interface S3Policy {
@@ -30,36 +32,20 @@ export interface AwsSettings {
   /** Where the region came from ("--aws-region", "AWS_REGION", "profile lab"); absent for the built-in default. */
   regionFrom?: string;
   profile?: string;
-  /** Endpoint overrides from AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>. */
   /** Undefined only for clients made outside a resolved configuration (tests). */
   s3?: S3Policy;
+  /** Endpoint overrides from AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>. */
   endpoints: { s3?: string; batch?: string; logs?: string; sts?: string };
 }
 
-export interface AwsBatchSettings {
-  job: string;
-  queue: string;
-  /** Undefined when not configured: there is no default bucket. */
-  s3Bucket?: BucketLocation;
-  cpus?: number;
-  memoryMiB?: number;
-  /** The command that starts the agent inside the job. Default ["nbatch", "agent"]. */
-  agentCommand: string[];
-  /** DescribeJobs interval; the log tail adapts between a fifth of it and twice it. */
-  pollIntervalMs: number;
-}
-
 export interface Settings {
-  runner: Runner;
+  values: SettingValues;
   aws: AwsSettings;
-  awsBatch: AwsBatchSettings;
   /** The config file that was (or would be) read. */
   configFile: string;
   /** The same, as people write it (~/.config/nbatch/config). */
   configFileShown: string;
   debug: boolean;
-  /** Results archives claiming or expanding to more than this are refused. */
-  maxResultsBytes: number;
   /** Origin of each resolved setting, keyed by its ini name ("aws-batch.queue"). */
   origins: Record<string, Origin>;
 }

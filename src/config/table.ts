@@ -13,7 +13,7 @@ import {
   parsePollIntervalMs,
 } from "./units.js";
 
-export interface SettingRow<T> {
+export interface SettingRow<T = unknown> {
   /** "section.key", e.g. "aws-batch.queue". */
   readonly name: string;
   readonly section: string;
@@ -30,7 +30,12 @@ export interface SettingRow<T> {
   readonly parse: (text: string) => T;
 }
 
-function row<T>(name: string, spec: Omit<SettingRow<T>, "name" | "section" | "key" | "env"> & { env?: string[] }): SettingRow<T> {
+type RowSpec<T> = Omit<SettingRow<T>, "name" | "section" | "key" | "env"> & { env?: string[] };
+
+/** A setting with a default always has a value; one without may be unset. */
+function row<T>(name: string, spec: RowSpec<T> & { default: string }): SettingRow<T> & { default: string };
+function row<T>(name: string, spec: RowSpec<T>): SettingRow<T>;
+function row<T>(name: string, spec: RowSpec<T>): SettingRow<T> {
   const dot = name.indexOf(".");
   const canonicalEnv = `NBATCH_${name.replace(/[.-]/g, "_").toUpperCase()}`;
   return { ...spec, name, section: name.slice(0, dot), key: name.slice(dot + 1), env: [canonicalEnv, ...(spec.env ?? [])] };
@@ -50,8 +55,8 @@ function parseAccountId(text: string): string {
 
 function parseSse(text: string): Sse {
   const value = text.trim();
-  if (value === "AES256" || value === "aws:kms" || value === "aws:kms:dsse") return value;
-  throw new InvalidValueError("server-side encryption", text, "use AES256 (SSE-S3) or aws:kms");
+  if (value === "AES256" || value === "aws:kms" || value === "aws:kms:dsse" || value === "none") return value;
+  throw new InvalidValueError("server-side encryption", text, "use AES256 (SSE-S3), aws:kms, or none for stores that refuse the header");
 }
 
 /** Job definitions and queues are names or ARNs, never blank or spaced. */
@@ -93,7 +98,7 @@ export const SETTINGS = {
     defaultNote: "the job definition's",
     parse: parseCpus,
   }),
-  memory: row<number>("aws-batch.memory", {
+  memoryMiB: row<number>("aws-batch.memory", {
     flag: "--aws-batch-memory",
     description: "memory for the job, e.g. 15GiB, 7200MB or 4096 (MiB)",
     defaultNote: "the job definition's",
@@ -113,7 +118,7 @@ export const SETTINGS = {
   }),
   sse: row<Sse>("aws-batch.sse", {
     flag: "--sse",
-    description: "server-side encryption of uploads: AES256 (SSE-S3) or aws:kms",
+    description: "server-side encryption of uploads: AES256 (SSE-S3), aws:kms, or none (S3-compatible stores that refuse the header)",
     default: "AES256",
     parse: parseSse,
   }),
@@ -123,13 +128,13 @@ export const SETTINGS = {
     defaultNote: "the account's aws/s3 key",
     parse: nameParser("KMS key", "alias/nbatch"),
   }),
-  maxResultsSize: row<number>("core.max-results-size", {
+  maxResultsBytes: row<number>("core.max-results-size", {
     flag: "--max-results-size",
     description: "largest results archive (unpacked) nbatch will apply, e.g. 200GiB",
     default: "100GiB",
     parse: (text) => parseMemoryMiB(text) * 1024 * 1024,
   }),
-  pollInterval: row<number>("aws-batch.poll-interval", {
+  pollIntervalMs: row<number>("aws-batch.poll-interval", {
     env: ["NBATCH_POLL_INTERVAL"],
     description: "seconds between job status checks (at least 0.1)",
     default: "5",
@@ -139,4 +144,9 @@ export const SETTINGS = {
 
 export type SettingKey = keyof typeof SETTINGS;
 
-export const SETTING_ROWS: readonly SettingRow<unknown>[] = Object.values(SETTINGS);
+/** Every setting's resolved value, typed from its row: adding a setting is adding a row. */
+export type SettingValues = {
+  [K in SettingKey]: (typeof SETTINGS)[K] extends SettingRow<infer T> & { default: string } ? T : (typeof SETTINGS)[K] extends SettingRow<infer T> ? T | undefined : never;
+};
+
+export const SETTING_ROWS: readonly SettingRow[] = Object.values(SETTINGS);

@@ -3,7 +3,8 @@ import { deleteObject, putText, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
 import { JOB_ENV } from "../protocol.js";
 import { jobName } from "../runid.js";
-import type { AwsBatchSettings, S3Policy } from "../config/settings.js";
+import type { S3Policy } from "../config/settings.js";
+import type { SettingValues } from "../config/table.js";
 import { s3PolicyEnv } from "../aws/s3-policy.js";
 import type { BatchContext } from "./context.js";
 
@@ -22,7 +23,10 @@ export interface SubmitPlan {
 }
 
 /** The SubmitJob request of the job protocol (docs/protocol.md). */
-export function submitInput(settings: AwsBatchSettings, plan: SubmitPlan): SubmitJobCommandInput {
+/** The settings that shape a SubmitJob request. */
+export type SubmitSettings = Pick<SettingValues, "queue" | "cpus" | "memoryMiB" | "agentCommand">;
+
+export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJobCommandInput {
   const def = plan.jobDefinition;
   const command = plan.userCommand.length ? plan.userCommand : (def.containerProperties?.command ?? []);
   if (!command.length) {

@@ -12,7 +12,7 @@ const TITLES = { queue: "job queue", compute: "compute environments" };
 
 /** The queue is ENABLED and VALID; its compute environments scale to 0 and can fit the job. */
 export async function checkBatch(ctx: SetupContext, definition: JobDefinition | undefined): Promise<CheckResult[]> {
-  const { queue: name } = ctx.settings.awsBatch;
+  const { queue: name } = ctx.settings.values;
   const { region } = ctx.settings.aws;
   const res = await attempt({ action: "batch:DescribeJobQueues", resource: `job queue ${name}`, region }, () =>
     ctx.clients.batch.send(new DescribeJobQueuesCommand({ jobQueues: [name] })),
@@ -54,7 +54,7 @@ async function checkCompute(ctx: SetupContext, queue: JobQueueDetail, definition
     return check(id, TITLES.compute, "fail", `no ENABLED and VALID compute environment: ${listing}`, "enable or repair a compute environment of the queue in the AWS Batch console");
   }
 
-  const fixed = { cpus: ctx.settings.awsBatch.cpus, memoryMiB: ctx.settings.awsBatch.memoryMiB };
+  const fixed = { cpus: ctx.settings.values.cpus, memoryMiB: ctx.settings.values.memoryMiB };
   const fromDefinition = requestedBy(definition);
   const wanted = { cpus: fixed.cpus ?? fromDefinition.cpus, memoryMiB: fixed.memoryMiB ?? fromDefinition.memoryMiB };
   const fit = fitOf(usable, wanted);

@@ -16,7 +16,7 @@ const TITLES = { lifecycle: "bucket lifecycle", encryption: "bucket encryption",
 
 /** The bucket: reachable and writable (required), then lifecycle, encryption and public access (advisory). */
 export async function checkBucket(ctx: SetupContext): Promise<CheckResult[]> {
-  const loc = ctx.settings.awsBatch.s3Bucket;
+  const loc = ctx.settings.values.s3Bucket;
   const rest = (because: string) => [
     skipped("bucket-lifecycle", TITLES.lifecycle, because),
     skipped("bucket-encryption", TITLES.encryption, because),

@@ -6,7 +6,7 @@ import { attempt, check, skipped, type CheckResult, type SetupContext } from "./
 
 /** The job definition (ACTIVE, image, timeout, retry, job role) and its log group's retention. */
 export async function checkJob(ctx: SetupContext): Promise<{ definition?: JobDefinition; results: CheckResult[] }> {
-  const { job } = ctx.settings.awsBatch;
+  const { job } = ctx.settings.values;
   const { region } = ctx.settings.aws;
   const found = await attempt({ action: "batch:DescribeJobDefinitions", resource: `job definition ${job}`, region }, () =>
     findJobDefinition(ctx.clients.batch, job, region),

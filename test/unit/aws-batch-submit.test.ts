@@ -1,18 +1,16 @@
 import type { JobDefinition } from "@aws-sdk/client-batch";
 import { describe, expect, it } from "vitest";
-import type { AwsBatchSettings } from "../../src/config/settings.js";
 import { UserError } from "../../src/errors.js";
-import { submitInput, type SubmitPlan } from "../../src/job/submit.js";
+import { submitInput, type SubmitPlan, type SubmitSettings } from "../../src/job/submit.js";
 
 const RUN_ID = "0194e3a4-5b6c-7d8e-9f01-23456789abcd";
 const ARN = "arn:aws:batch:us-east-1:123456789012:job-definition/nbatch-job:3";
 
-const settings = (o: Partial<AwsBatchSettings> = {}): AwsBatchSettings => ({
-  job: "nbatch-job",
+const settings = (o: Partial<SubmitSettings> = {}): SubmitSettings => ({
   queue: "nbatch-job-queue",
-  s3Bucket: { bucket: "lab-bucket", prefix: "jobs" },
+  cpus: undefined,
+  memoryMiB: undefined,
   agentCommand: ["nbatch", "agent"],
-  pollIntervalMs: 5000,
   ...o,
 });
 
@@ -97,7 +95,7 @@ describe("submitInput", () => {
   });
 
   it("sends resourceRequirements only for what is set", () => {
-    const rr = (s: Partial<AwsBatchSettings>) => submitInput(settings(s), plan()).containerOverrides!.resourceRequirements;
+    const rr = (s: Partial<SubmitSettings>) => submitInput(settings(s), plan()).containerOverrides!.resourceRequirements;
     expect(rr({})).toBeUndefined();
     expect("resourceRequirements" in submitInput(settings(), plan()).containerOverrides!).toBe(false);
     expect(rr({ cpus: 0.25 })).toEqual([{ type: "VCPU", value: "0.25" }]);

@@ -48,21 +48,21 @@ const cases: Case[] = [
     env: "NBATCH_CORE_RUNNER",
     values: { env: "local", file: "aws-batch" },
     expected: { flag: "aws-batch", env: "local", file: "aws-batch", default: "local" },
-    pick: (s) => s.runner,
+    pick: (s) => s.values.runner,
   },
   {
     name: "aws-batch.job",
     env: "NBATCH_AWS_BATCH_JOB",
     values: { flag: "flag-job", env: "env-job", file: "file-job:3" },
     expected: { flag: "flag-job", env: "env-job", file: "file-job:3", default: "nbatch-job" },
-    pick: (s) => s.awsBatch.job,
+    pick: (s) => s.values.job,
   },
   {
     name: "aws-batch.queue",
     env: "NBATCH_AWS_BATCH_QUEUE",
     values: { flag: "flag-q", env: "env-q", file: "file-q" },
     expected: { flag: "flag-q", env: "env-q", file: "file-q", default: "nbatch-job-queue" },
-    pick: (s) => s.awsBatch.queue,
+    pick: (s) => s.values.queue,
   },
   {
     name: "aws-batch.s3-bucket",
@@ -74,21 +74,21 @@ const cases: Case[] = [
       file: { bucket: "file-bucket", prefix: "a/b" },
       default: undefined,
     },
-    pick: (s) => s.awsBatch.s3Bucket,
+    pick: (s) => s.values.s3Bucket,
   },
   {
     name: "aws-batch.cpus",
     env: "NBATCH_AWS_BATCH_CPUS",
     values: { flag: "16", env: "0.5", file: "8" },
     expected: { flag: 16, env: 0.5, file: 8, default: undefined },
-    pick: (s) => s.awsBatch.cpus,
+    pick: (s) => s.values.cpus,
   },
   {
     name: "aws-batch.memory",
     env: "NBATCH_AWS_BATCH_MEMORY",
     values: { flag: "1GiB", env: "2048", file: "15GiB" },
     expected: { flag: 1024, env: 2048, file: 15360, default: undefined },
-    pick: (s) => s.awsBatch.memoryMiB,
+    pick: (s) => s.values.memoryMiB,
   },
   {
     name: "aws-batch.agent-command",
@@ -100,14 +100,14 @@ const cases: Case[] = [
       file: ["my agent", "go"],
       default: ["nbatch", "agent"],
     },
-    pick: (s) => s.awsBatch.agentCommand,
+    pick: (s) => s.values.agentCommand,
   },
   {
     name: "aws-batch.poll-interval",
     env: "NBATCH_AWS_BATCH_POLL_INTERVAL",
     values: { env: "0.5", file: "30" },
     expected: { env: 500, file: 30000, default: 5000 },
-    pick: (s) => s.awsBatch.pollIntervalMs,
+    pick: (s) => s.values.pollIntervalMs,
   },
   {
     name: "aws-batch.s3-bucket-owner",
@@ -135,7 +135,7 @@ const cases: Case[] = [
     env: "NBATCH_CORE_MAX_RESULTS_SIZE",
     values: { flag: "1GiB", env: "10MiB", file: "2TiB" },
     expected: { flag: 1024 ** 3, env: 10 * 1024 ** 2, file: 2 * 1024 ** 4, default: 100 * 1024 ** 3 },
-    pick: (s) => s.maxResultsBytes,
+    pick: (s) => s.values.maxResultsBytes,
   },
 ];
 
@@ -188,8 +188,8 @@ describe("resolveSettings", () => {
   });
 
   it("accepts NBATCH_POLL_INTERVAL as a short name, after the long one", () => {
-    expect(resolve({ env: { NBATCH_POLL_INTERVAL: "2" } }).awsBatch.pollIntervalMs).toBe(2000);
-    expect(resolve({ env: { NBATCH_POLL_INTERVAL: "2", NBATCH_AWS_BATCH_POLL_INTERVAL: "3" } }).awsBatch.pollIntervalMs).toBe(3000);
+    expect(resolve({ env: { NBATCH_POLL_INTERVAL: "2" } }).values.pollIntervalMs).toBe(2000);
+    expect(resolve({ env: { NBATCH_POLL_INTERVAL: "2", NBATCH_AWS_BATCH_POLL_INTERVAL: "3" } }).values.pollIntervalMs).toBe(3000);
   });
 
   it("records the config file path it used", () => {
@@ -235,8 +235,8 @@ describe("resolveSettings", () => {
   it("does not parse a lower layer that a higher one overrides", () => {
     const path = configFile("[aws-batch]\ncpus = many\n[core]\nrunner = cloud\n");
     const s = resolve({ runner: "local", flags: { "aws-batch.cpus": "2" }, env: { NBATCH_CONFIG: path } });
-    expect(s.awsBatch.cpus).toBe(2);
-    expect(s.runner).toBe("local");
+    expect(s.values.cpus).toBe(2);
+    expect(s.values.runner).toBe("local");
   });
 
   it("rejects an unknown runner", () => {

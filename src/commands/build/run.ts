@@ -19,7 +19,7 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     ...awsSettingsInput(flags, ctx.env),
     runner: flags.awsBatch || flags.attach ? "aws-batch" : flags.local ? "local" : undefined,
   });
-  checkFlags(flags, dirArg, command, settings.runner);
+  checkFlags(flags, dirArg, command, settings.values.runner);
   const dir = dirArg === undefined ? undefined : await checkDirectory(ctx.cwd, dirArg);
   const follow: FollowPrefs = {
     detach: Boolean(flags.detach),
@@ -52,9 +52,9 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     dryRun: Boolean(flags.dryRun),
     follow,
   };
-  if (settings.runner === "local") {
+  if (settings.values.runner === "local") {
     const { runLocal } = await import("../../runners/local.js");
-    return runLocal(req, { ...ctx, maxResultsBytes: settings.maxResultsBytes });
+    return runLocal(req, { ...ctx, maxResultsBytes: settings.values.maxResultsBytes });
   }
   return withAws(ctx, settings, async (deps) => {
     const { runAwsBatch } = await import("../../runners/aws-batch/run.js");

@@ -41,7 +41,7 @@ async function waitUntilDone(session: JobSession, { region, profile }: JobView, 
   const batch = session.clients(region, profile).batch;
   let state = job;
   while (!isDone(state.status)) {
-    await ctx.clock.sleep(session.settings.awsBatch.pollIntervalMs);
+    await ctx.clock.sleep(session.settings.values.pollIntervalMs);
     state = (await describeJob(batch, job.id)) ?? state;
   }
   return state;

@@ -16,7 +16,7 @@ export interface CheckSetupFlags extends AwsFlags {
 /** `nbatch check-setup`: exit 1 when a required check failed. */
 export async function checkSetupRun(flags: CheckSetupFlags, ctx: CommandContext): Promise<number> {
   const settings = resolveSettings({ ...awsSettingsInput(flags, ctx.env), runner: flags.awsBatch ? "aws-batch" : undefined });
-  if (settings.runner === "local") {
+  if (settings.values.runner === "local") {
     const results = [checkNode(), check("runner", "runner", "ok", "local: jobs run on this machine, which needs no setup; pass --aws-batch to check the AWS Batch setup")];
     if (flags.json) ctx.out.out(jsonReport("local", undefined, results));
     else printReport(ctx.out, "Checking the setup of the local runner", results);

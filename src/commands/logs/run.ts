@@ -25,7 +25,7 @@ export async function logsRun(id: string, flags: LogsFlags, ctx: CommandContext)
         clock: ctx.clock,
         out,
         jobId: job.id,
-        pollIntervalMs: session.settings.awsBatch.pollIntervalMs,
+        pollIntervalMs: session.settings.values.pollIntervalMs,
         stop: new AbortController().signal,
         showLogs: true,
       });

@@ -29,8 +29,8 @@ export async function setupAwsBatchRun(flags: SetupAwsBatchFlags, ctx: CommandCo
   const names = {
     ...DEFAULT_NAMES,
     bucket: requireBucket(settings),
-    queue: settings.awsBatch.queue,
-    job: settings.awsBatch.job,
+    queue: settings.values.queue,
+    job: settings.values.job,
     logGroup: flags.logGroup,
     region: "*",
     account: "*",

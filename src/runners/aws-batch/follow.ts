@@ -75,7 +75,7 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
       clock: ctx.clock,
       out,
       jobId: target.jobId,
-      pollIntervalMs: ctx.settings.awsBatch.pollIntervalMs,
+      pollIntervalMs: ctx.settings.values.pollIntervalMs,
       stop: stop.signal,
       showLogs: prefs.logs,
     });
@@ -109,7 +109,7 @@ export async function bringResultsHome(ctx: BatchContext, target: FollowTarget, 
       );
       return undefined;
     }
-    return applyResults({ archivePath, dir, runId: target.runId, baseline: target.baseline, select: target.select, out, maxBytes: ctx.settings.maxResultsBytes });
+    return applyResults({ archivePath, dir, runId: target.runId, baseline: target.baseline, select: target.select, out, maxBytes: ctx.settings.values.maxResultsBytes });
   });
 }
 

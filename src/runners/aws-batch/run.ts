@@ -39,7 +39,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const runId = newRunId(ctx.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
     const resultsObj = resultsObject(loc, runId);
-    const input = submitInput(settings.awsBatch, {
+    const input = submitInput(settings.values, {
       runId,
       dirName: basename(req.dir),
       jobDefinition,
@@ -61,7 +61,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     following.catch(() => undefined);
     const interrupted = () => (interrupt.signal.aborted ? new InterruptedError("Interrupted before the job was submitted; nothing was submitted") : undefined);
     const jobId = await submitJob(ctx, { input, env: envObj && { obj: envObj, values: req.env } }, interrupted);
-    const queue = settings.awsBatch.queue;
+    const queue = settings.values.queue;
     out.info(`Submitted job ${jobId} (${input.jobName}) to queue ${queue}`);
     out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue });
     out.exitCode(0, { jobId });
@@ -93,8 +93,8 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
 async function jobDefinitionFor(req: BuildRequest, ctx: BatchContext, bucketChecked: Promise<void>): Promise<JobDefinition> {
   const { clients, settings } = ctx;
   const region = settings.aws.region;
-  await Promise.all([bucketChecked, checkQueue(clients.batch, settings.awsBatch.queue, region)]);
-  const def = await findJobDefinition(clients.batch, settings.awsBatch.job, region);
+  await Promise.all([bucketChecked, checkQueue(clients.batch, settings.values.queue, region)]);
+  const def = await findJobDefinition(clients.batch, settings.values.job, region);
   if (!req.image && !req.secrets.length) return def;
   return deriveJobDefinition(clients.batch, def, { image: req.image, secrets: req.secrets }, region, { register: !req.dryRun });
 }
