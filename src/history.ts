@@ -4,9 +4,10 @@
  * region and results) after Batch has forgotten the job.
  */
 import { constants } from "node:fs";
-import { mkdir, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join } from "node:path";
 import { envValue, homeDir, type Env } from "./config/file.js";
+import { replaceFile } from "./tree/temp-files.js";
 
 export interface RunRecord {
   runId: string;
@@ -121,12 +122,5 @@ async function trim(path: string): Promise<void> {
   const runs = await readRecords(path);
   if (runs.length <= MAX_RECORDS) return;
   const kept = newestFirst(runs).slice(0, KEEP_RECORDS).reverse();
-  const tmp = `${path}.${process.pid}.tmp`;
-  try {
-    await writeFile(tmp, kept.map((r) => JSON.stringify(r) + "\n").join(""), { mode: 0o600 });
-    await rename(tmp, path);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await replaceFile(path, (tmp) => writeFile(tmp, kept.map((r) => JSON.stringify(r) + "\n").join(""), { mode: 0o600 }));
 }

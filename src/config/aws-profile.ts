@@ -1,36 +1,43 @@
 /**
- * The region of an AWS CLI profile, read from the shared config file the
- * way the AWS CLI does. Our own small scan, because the ini package splits
- * section names at dots and "[profile my.team]" is a valid profile.
+ * A profile of the AWS CLI's shared config file (~/.aws/config, or
+ * $AWS_CONFIG_FILE), read with the one ini grammar (config/ini.ts): the
+ * settings nbatch follows the way the AWS CLI v2 does (docs/configuration.md).
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { envValue, homeDir, type Env } from "./file.js";
+import { envValue, homeDir, readSmallTextFile, type Env } from "./file.js";
+import { iniSections, parseIni } from "./ini.js";
 
 export function awsConfigPath(env: Env): string {
   return envValue(env, "AWS_CONFIG_FILE") ?? join(homeDir(env), ".aws", "config");
 }
 
-/** The profile's region, or undefined when the file, the profile or its region is missing. */
-export function profileRegion(env: Env, profile = "default"): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(awsConfigPath(env), "utf8");
-  } catch {
-    // No readable AWS config file simply means no profile region: the default applies.
-    return undefined;
-  }
-  const wanted = profile === "default" ? ["default", "profile default"] : [`profile ${profile}`];
-  let inProfile = false;
-  for (const line of text.split(/\r?\n/)) {
-    const header = /^\s*\[\s*([^\]]+?)\s*\]/.exec(line);
-    if (header) {
-      inProfile = wanted.includes(header[1]!.replace(/\s+/g, " "));
-      continue;
-    }
-    // Indented lines are sub-settings of a nested key (e.g. "s3 =\n  region = ..."), not the profile's own.
-    const setting = /^(\S[^=]*?)\s*=\s*(.*?)\s*(?:\s[;#].*)?$/.exec(line);
-    if (inProfile && setting && setting[1] === "region" && setting[2]) return setting[2];
-  }
-  return undefined;
+export interface AwsProfile {
+  /** The profile's own settings, nested ones as "s3.addressing_style". */
+  get(key: string): string | undefined;
+  /** A setting for one service from the profile's `services` section: `[services name]` then `s3 =` / `  endpoint_url = ...`. */
+  service(service: string, key: string): string | undefined;
 }
+
+/**
+ * The named profile (default "default"). A missing or unreadable file, or
+ * profile, has no settings: the defaults apply, as for the AWS CLI.
+ */
+export function awsProfile(env: Env, profile = "default"): AwsProfile {
+  let sections = new Map<string, Map<string, string>>();
+  try {
+    const path = awsConfigPath(env);
+    const text = readSmallTextFile(path, path, "set AWS_CONFIG_FILE to another file");
+    if (text !== undefined) sections = iniSections(parseIni(text, { nested: true }));
+  } catch {
+    // An unreadable AWS config is the AWS CLI's to complain about; nbatch uses its defaults.
+  }
+  const own = profile === "default" ? (sections.get("default") ?? sections.get("profile default")) : sections.get(`profile ${profile}`);
+  const services = own?.get("services");
+  const serviceSection = services === undefined ? undefined : sections.get(`services ${services}`);
+  return {
+    get: (key) => nonEmpty(own?.get(key)),
+    service: (service, key) => nonEmpty(serviceSection?.get(`${service}.${key}`)),
+  };
+}
+
+const nonEmpty = (value: string | undefined) => (value === "" ? undefined : value);

@@ -1,13 +1,13 @@
 /**
- * Locating and reading the ini config file. The ini package accepts almost
- * anything, so each line is checked first: a typo must be reported with its
- * line number, not silently ignored.
+ * Locating and reading the ini config file (config/ini.ts). Each line is
+ * checked: a typo must be reported with its line number, not silently
+ * ignored.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import { decode } from "ini";
 import { UserError } from "../errors.js";
+import { iniSections, parseIni, type IniLine } from "./ini.js";
 import { SETTING_ROWS } from "./table.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -39,61 +39,66 @@ export function displayPath(path: string, env: Env): string {
   return path.startsWith(home + "/") ? "~" + path.slice(home.length) : path;
 }
 
-const BLANK_OR_COMMENT = /^\s*([;#].*)?$/;
-const SECTION = /^\s*\[[^\]]+\]\s*([;#].*)?$/;
-const KEY_VALUE = /^\s*[A-Za-z0-9][\w.-]*\s*=/;
+/** Past this, a "config file" is something else (/dev/zero, a log named by mistake). */
+const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** The file's sections, or undefined when it does not exist. */
 export function readConfigFile(path: string, env: Env = {}): ConfigFile | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return undefined;
-    throw new UserError(
-      `cannot read config file ${displayPath(path, env)} (${code ?? String(err)}): fix its permissions or set NBATCH_CONFIG to another file`,
-      { cause: err },
-    );
-  }
-  checkLines(text, displayPath(path, env));
-  return sections(decode(text));
+  const shown = displayPath(path, env);
+  const text = readSmallTextFile(path, shown, "set NBATCH_CONFIG to another file");
+  if (text === undefined) return undefined;
+  const lines = parseIni(text);
+  checkLines(lines, shown);
+  const out: ConfigFile = {};
+  for (const [name, values] of iniSections(lines)) out[name] = Object.fromEntries(values);
+  return out;
 }
 
-function checkLines(text: string, shownPath: string): void {
-  let section: string | undefined;
-  text.split(/\r?\n/).forEach((line, i) => {
-    const where = `${shownPath} line ${i + 1}`;
-    if (BLANK_OR_COMMENT.test(line)) return;
-    if (SECTION.test(line)) {
-      section = /\[([^\]]+)\]/.exec(line)![1]!.trim();
-      if (!KNOWN.has(section)) throw new UserError(`${where}: unknown section [${section}]; nbatch reads [${[...KNOWN.keys()].join("] and [")}]`);
-    } else if (!KEY_VALUE.test(line)) {
-      throw new UserError(`${where}: expected \`key = value\` or \`[section]\`, found ${JSON.stringify(line.trim())}`);
-    } else if (section === undefined) {
-      throw new UserError(`${where}: \`${line.trim()}\` comes before any [section]; put it under [core] or [aws-batch]`);
+/**
+ * A settings file's text; undefined when it does not exist. Only a regular
+ * file of sane size is read: a FIFO would hang, /dev/zero would fill memory.
+ */
+export function readSmallTextFile(path: string, shown: string, fix: string): string | undefined {
+  let info;
+  try {
+    info = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw new UserError(`cannot read ${shown} (${code ?? String(err)}): fix its permissions or ${fix}`, { cause: err });
+  }
+  if (!info.isFile()) throw new UserError(`${shown} is not a regular file: ${fix}`);
+  if (info.size > MAX_CONFIG_BYTES) throw new UserError(`${shown} is ${info.size} bytes, too large for a settings file (at most 1 MiB): ${fix}`);
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UserError(`cannot read ${shown} (${code ?? String(err)}): fix its permissions or ${fix}`, { cause: err });
+  }
+}
+
+function checkLines(lines: readonly IniLine[], shownPath: string): void {
+  const seen = new Map<string, number>();
+  for (const line of lines) {
+    const where = `${shownPath} line ${line.index + 1}`;
+    if (line.kind === "blank" || line.kind === "comment") continue;
+    if (line.kind === "section") {
+      if (!KNOWN.has(line.section!)) throw new UserError(`${where}: unknown section [${line.section}]; nbatch reads [${[...KNOWN.keys()].join("] and [")}]`);
+    } else if (line.kind === "other" || line.parent) {
+      throw new UserError(`${where}: expected \`key = value\` or \`[section]\`, found ${JSON.stringify(line.text.trim())}`);
+    } else if (line.section === undefined) {
+      throw new UserError(`${where}: \`${line.text.trim()}\` comes before any [section]; put it under [core] or [aws-batch]`);
     } else {
       // A typo such as `memroy` must not silently leave the job at its default size.
-      const key = line.slice(0, line.indexOf("=")).trim();
-      const keys = KNOWN.get(section)!;
-      if (!keys.has(key)) throw new UserError(`${where}: unknown key "${key}" in [${section}]; known keys: ${[...keys].join(", ")}`);
+      const keys = KNOWN.get(line.section)!;
+      if (!keys.has(line.key!)) throw new UserError(`${where}: unknown key "${line.key}" in [${line.section}]; known keys: ${[...keys].join(", ")}`);
+      const name = `${line.section}.${line.key}`;
+      const first = seen.get(name);
+      if (first !== undefined) throw new UserError(`${where}: ${line.key} is set again in [${line.section}] (first on line ${first + 1}): keep one`);
+      seen.set(name, line.index);
     }
-  });
+  }
 }
 
 /** The sections and keys of the settings table. */
 const KNOWN = SETTING_ROWS.reduce((m, row) => m.set(row.section, (m.get(row.section) ?? new Set()).add(row.key)), new Map<string, Set<string>>());
-
-/** Keeps only flat sections, with every value as the text the user wrote. */
-function sections(decoded: Record<string, unknown>): ConfigFile {
-  const out: ConfigFile = {};
-  for (const [name, body] of Object.entries(decoded)) {
-    if (typeof body !== "object" || body === null) continue;
-    out[name] = {};
-    for (const [key, value] of Object.entries(body)) {
-      // ini turns "true", "false" and "null" into non-strings; give them back as written.
-      if (typeof value !== "object" || value === null) out[name][key] = String(value);
-    }
-  }
-  return out;
-}

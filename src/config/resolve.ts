@@ -3,7 +3,7 @@
  * default, once, at start. Nothing else reads process.env or the file.
  */
 import { UserError, UsageError } from "../errors.js";
-import { profileRegion } from "./aws-profile.js";
+import { awsProfile } from "./aws-profile.js";
 import { configPath, displayPath, envValue, readConfigFile, type ConfigFile, type Env } from "./file.js";
 import type { AwsSettings, BucketLocation, Origin, Runner, Settings } from "./settings.js";
 import { SETTINGS, SETTING_ROWS, type SettingKey, type SettingRow, type SettingValues } from "./table.js";
@@ -94,7 +94,7 @@ function resolveAws(input: ResolveInput): Omit<AwsSettings, "s3"> {
     ["--aws-region", () => input.region || undefined],
     ["AWS_REGION", () => envValue(env, "AWS_REGION")],
     ["AWS_DEFAULT_REGION", () => envValue(env, "AWS_DEFAULT_REGION")],
-    [`profile ${profile ?? "default"}`, () => profileRegion(env, profile)],
+    [`profile ${profile ?? "default"}`, () => awsProfile(env, profile).get("region")],
   ];
   let region = DEFAULT_REGION;
   let regionFrom: string | undefined;

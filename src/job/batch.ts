@@ -1,5 +1,5 @@
 import { hostname, userInfo } from "node:os";
-import { plural } from "../ui/format.js";
+import { formatDuration } from "../ui/format.js";
 import { DescribeJobsCommand, TerminateJobCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
 
 export type Batch = Pick<BatchClient, "send">;
@@ -75,14 +75,6 @@ export async function describeJobs(batch: Batch, ids: readonly string[]): Promis
 
 export async function describeJob(batch: Batch, id: string): Promise<JobState | undefined> {
   return (await describeJobs(batch, [id]))[0];
-}
-
-/** "3.2 minutes", "41 seconds", "2.1 hours". */
-export function formatDuration(ms: number): string {
-  const s = ms / 1000;
-  if (s < 90) return plural(Math.round(s), "second");
-  if (s < 90 * 60) return `${(s / 60).toFixed(1)} minutes`;
-  return `${(s / 3600).toFixed(1)} hours`;
 }
 
 /** The closing line: "Job SUCCEEDED after 3.2 minutes (exited 0)". */

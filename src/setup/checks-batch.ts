@@ -5,7 +5,8 @@ import {
   type JobDefinition,
   type JobQueueDetail,
 } from "@aws-sdk/client-batch";
-import { capacityOf, formatMiB, requestedBy } from "./capacity.js";
+import { formatMiB } from "../ui/format.js";
+import { capacityOf, requestedBy } from "./capacity.js";
 import { attempt, check, skipped, type CheckResult, type SetupContext } from "./check.js";
 
 const TITLES = { queue: "job queue", compute: "compute environments" };

@@ -1,6 +1,7 @@
 import type { JobDefinition } from "@aws-sdk/client-batch";
 import { DescribeLogGroupsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { DEFAULT_LOG_GROUP, formatDuration } from "../job/batch.js";
+import { DEFAULT_LOG_GROUP } from "../job/batch.js";
+import { formatDuration } from "../ui/format.js";
 import { findJobDefinition } from "../job/definition.js";
 import { attempt, check, skipped, type CheckResult, type SetupContext } from "./check.js";
 

@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { chmod, lutimes, mkdir, realpath, rename, rm, symlink, utimes } from "node:fs/promises";
+import { chmod, lutimes, mkdir, realpath, symlink, utimes } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.js";
@@ -10,7 +10,7 @@ import { differs } from "./diff.js";
 import { statEntry, type ManifestEntry } from "./manifest.js";
 import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
 import { eachLimited } from "../pool.js";
-import { sweepStaleTemps, tempBeside } from "./temp-files.js";
+import { replaceFile, sweepStaleTemps } from "./temp-files.js";
 
 
 export interface ExtractReport {
@@ -160,21 +160,8 @@ function isEdited(local: ManifestEntry, base: ManifestEntry | undefined): boolea
   return base === undefined || differs(base, local);
 }
 
-/** Temp file beside the target, verified, stamped, then renamed: a crash leaves old or complete. */
-async function viaTemp(dest: string, fill: (tmp: string) => Promise<number>): Promise<number> {
-  const tmp = tempBeside(dest);
-  try {
-    const bytes = await fill(tmp);
-    await rename(tmp, dest);
-    return bytes;
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
 function writeFile(p: PlannedEntry, dest: string): Promise<number> {
-  return viaTemp(dest, async (tmp) => {
+  return replaceFile(dest, async (tmp) => {
     const meter = new Crc32Meter(p.size, () => new Refusal("size mismatch: more data than the archive declares"));
     await pipeline(await p.record.open(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
     verify(meter, p.record, p.size);
@@ -185,7 +172,7 @@ function writeFile(p: PlannedEntry, dest: string): Promise<number> {
 }
 
 function writeLink(p: PlannedEntry, target: string, dest: string): Promise<number> {
-  return viaTemp(dest, async (tmp) => {
+  return replaceFile(dest, async (tmp) => {
     await symlink(target, tmp);
     await lutimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
     return p.size;

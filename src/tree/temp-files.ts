@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { lstat, mkdtemp, readdir, realpath, rm } from "node:fs/promises";
+import { lstat, mkdtemp, readdir, realpath, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { isInside } from "./paths.js";
@@ -14,6 +14,23 @@ const PREFIX = ".nbatch-tmp-";
 
 export function tempBeside(dest: string): string {
   return join(dirname(dest), `${PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
+}
+
+/**
+ * Fills a temporary file beside dest, then renames it over dest: a crash, a
+ * full disk or a failed check leaves the old file or the new one, never half
+ * of one, and no temporary file once fill has failed.
+ */
+export async function replaceFile<T>(dest: string, fill: (tmp: string) => Promise<T>): Promise<T> {
+  const tmp = tempBeside(dest);
+  try {
+    const result = await fill(tmp);
+    await rename(tmp, dest);
+    return result;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }
 
 function alive(pid: number): boolean {

@@ -25,7 +25,7 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
 }
 
-/** A short span of time: "45 s", "3 min 10 s", "2 h 5 min". */
+/** A span still running or left, as a counter: "45 s", "3 min 10 s", "2 h 5 min". */
 export function formatSeconds(seconds: number): string {
   if (seconds < 60) return `${seconds} s`;
   if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
@@ -36,9 +36,26 @@ export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
 
-/** Quotes a word for a POSIX shell, only when it needs it. */
+/** Quotes a word for a POSIX shell, only when it needs it; a leading ~/ stays outside the quotes, so it still expands. */
 export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+  if (/^[A-Za-z0-9_./:=@%+~,-]+$/.test(word)) return word;
+  const [home, rest] = word.startsWith("~/") ? ["~/", word.slice(2)] : ["", word];
+  return `${home}'${rest.replace(/'/g, `'\\''`)}'`;
+}
+
+/** "3.2 minutes", "41 seconds", "2.1 hours": how long something took. */
+export function formatDuration(ms: number): string {
+  const s = ms / 1000;
+  if (s < 90) return plural(Math.round(s), "second");
+  if (s < 90 * 60) return `${(s / 60).toFixed(1)} minutes`;
+  return `${(s / 3600).toFixed(1)} hours`;
+}
+
+/** Binary sizes, as memory is asked for: 512 MiB, 15 GiB, 7.5 GiB. */
+export function formatMiB(mib: number): string {
+  if (mib < 1024) return `${mib} MiB`;
+  const gib = mib / 1024;
+  return `${Number.isInteger(gib) ? gib : gib.toFixed(1)} GiB`;
 }
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { awsConfigPath, profileRegion } from "../../src/config/aws-profile.js";
+import { awsConfigPath, awsProfile } from "../../src/config/aws-profile.js";
 import { resolveSettings, type ResolveInput } from "../../src/config/resolve.js";
 
 let dir: string;
@@ -93,7 +93,7 @@ describe("region", () => {
     mkdirSync(join(home, ".aws"), { recursive: true });
     writeFileSync(join(home, ".aws", "config"), "[profile default]\nregion = sa-east-1\n");
     expect(awsConfigPath({ HOME: home })).toBe(join(home, ".aws", "config"));
-    expect(profileRegion({ HOME: home })).toBe("sa-east-1");
+    expect(awsProfile({ HOME: home }).get("region")).toBe("sa-east-1");
     expect(aws({ env: { HOME: home, AWS_CONFIG_FILE: "" } }).region).toBe("sa-east-1");
   });
 });

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
 import { readConfigFile } from "../../src/config/file.js";
-import { setKey, unsetKey } from "../../src/commands/config/ini-edit.js";
+import { setKey, unsetKey } from "../../src/config/ini-edit.js";
 import { createTestOutput, testContext } from "../support/io.js";
 
 describe("setKey and unsetKey", () => {

@@ -1,9 +1,11 @@
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
 import { configPath, displayPath, readConfigFile } from "../../src/config/file.js";
+import { quoteValue } from "../../src/config/ini.js";
 
 describe("configPath", () => {
   it("prefers NBATCH_CONFIG", () => {
@@ -114,12 +116,56 @@ describe("readConfigFile", () => {
     const path = join(dir, "config");
     mkdirSync(path);
     expect(() => readConfigFile(path)).toThrow(UserError);
-    expect(() => readConfigFile(path)).toThrow(/cannot read config file .*config \(EISDIR\)/);
+    expect(() => readConfigFile(path)).toThrow(/config is not a regular file: set NBATCH_CONFIG to another file/);
   });
 
   it.skipIf(process.getuid?.() === 0)("reports a file without read permission", () => {
     const path = write("[core]\n");
     chmodSync(path, 0o000);
     expect(() => readConfigFile(path)).toThrow(/\(EACCES\): fix its permissions or set NBATCH_CONFIG/);
+  });
+});
+
+describe("readConfigFile on files that are not what they seem", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "nbatch-config-"));
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (text: string) => {
+    const path = join(dir, "config");
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it("reads a file that starts with a UTF-8 byte order mark", () => {
+    const path = write("\uFEFF[aws-batch]\nqueue = q\n");
+    expect(readConfigFile(path)).toEqual({ "aws-batch": { queue: "q" } });
+  });
+
+  it("reports a key set twice, with both lines", () => {
+    const path = write("[aws-batch]\nmemory = 4GiB\n\nmemory = 8GiB\n");
+    expect(() => readConfigFile(path)).toThrow(/config line 4: memory is set again in \[aws-batch\] \(first on line 2\): keep one/);
+  });
+
+  it("refuses a FIFO and a device instead of hanging or filling memory", () => {
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    expect(() => readConfigFile(fifo)).toThrow(/fifo is not a regular file/);
+    expect(() => readConfigFile("/dev/zero")).toThrow(/\/dev\/zero is not a regular file/);
+  });
+
+  it("refuses a file far larger than settings ever are", () => {
+    const path = write(`[aws-batch]\n${"# padding\n".repeat(120_000)}`);
+    expect(() => readConfigFile(path)).toThrow(/is \d+ bytes, too large for a settings file \(at most 1 MiB\)/);
+  });
+
+  it("keeps a value with comment characters and quotes, written by nbatch, as it was", () => {
+    for (const value of ['say "hi" ; now', "a # b", '"quoted"']) {
+      const path = write(`[aws-batch]\nagent-command = ${quoteValue(value)}\n`);
+      expect(readConfigFile(path)?.["aws-batch"]?.["agent-command"]).toBe(value);
+    }
   });
 });

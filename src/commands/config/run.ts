@@ -5,7 +5,7 @@ import { UsageError, UserError } from "../../errors.js";
 import { InvalidValueError } from "../../config/units.js";
 import { awsSettingsInput, type AwsFlags } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
-import { setKey, unsetKey } from "./ini-edit.js";
+import { setKey, unsetKey } from "../../config/ini-edit.js";
 import { readText, writeAtomically } from "./write.js";
 
 export interface ConfigListFlags extends AwsFlags {

@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { chmod, mkdir, readFile, realpath, stat, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { replaceFile } from "../../tree/temp-files.js";
 
 /** The file's text, or "" when it does not exist yet. */
 export async function readText(path: string): Promise<string> {
@@ -17,13 +17,8 @@ export async function writeAtomically(path: string, text: string): Promise<void>
   await mkdir(dirname(target), { recursive: true });
   // An existing file keeps its mode; a new one gets the umask's, like any file the user creates.
   const mode = await stat(target).then((s) => s.mode & 0o777, () => undefined);
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
-  try {
+  await replaceFile(target, async (temp) => {
     await writeFile(temp, text);
     if (mode !== undefined) await chmod(temp, mode);
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  });
 }

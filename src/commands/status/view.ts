@@ -1,7 +1,7 @@
 /** How the job commands show jobs: aligned text tables for people, one JSON object per job for scripts. */
 import { displayPath, type Env } from "../../config/file.js";
-import { formatDuration, isDone } from "../../job/batch.js";
-import { localIsoTime } from "../../ui/format.js";
+import { isDone } from "../../job/batch.js";
+import { formatDuration, localIsoTime, shellQuote } from "../../ui/format.js";
 import type { Output } from "../../ui/output.js";
 import type { JobView } from "./lookup.js";
 
@@ -75,13 +75,6 @@ export function printForgotten(out: Output, views: readonly JobView[], env: Env)
   const which = views.length === 1 ? "this job" : `${forgotten.length} of these jobs`;
   out.info(`Batch has forgotten ${which}; the results stay in S3 and can still be downloaded:`);
   for (const v of forgotten) {
-    out.info(`  nbatch build --attach ${v.id} ${shellWord(displayPath(v.record!.dir, env))}    # ${v.record!.resultsUrl}`);
+    out.info(`  nbatch build --attach ${v.id} ${shellQuote(displayPath(v.record!.dir, env))}    # ${v.record!.resultsUrl}`);
   }
-}
-
-/** A path as a shell word: quoted only when it needs to be, keeping ~/ expandable. */
-function shellWord(path: string): string {
-  if (/^[\w@%+=:,./~-]+$/.test(path)) return path;
-  const [home, rest] = path.startsWith("~/") ? ["~/", path.slice(2)] : ["", path];
-  return `${home}'${rest.replace(/'/g, `'\\''`)}'`;
 }

@@ -2,35 +2,22 @@
  * Edits one key of an ini file's text, keeping every other line (comments,
  * blank lines, order, other sections) as the user wrote it.
  */
-import { safe } from "ini";
-
-const SECTION = /^\s*\[\s*([^\]]+?)\s*\]\s*([;#].*)?$/;
-const KEY = /^\s*([A-Za-z0-9][\w.-]*)\s*=/;
+import { parseIni, quoteValue } from "./ini.js";
 
 interface Location {
   /** Line indexes of key = ... lines of the key in the section. */
   keys: number[];
-  /** The index after the last key line of the section's last occurrence, or undefined without the section. */
+  /** The index after the last entry of the section's last occurrence, or undefined without the section. */
   end?: number;
 }
 
-function locate(lines: readonly string[], section: string, key: string): Location {
+function locate(text: string, section: string, key: string): Location {
   const found: Location = { keys: [] };
-  let inSection = false;
-  lines.forEach((line, i) => {
-    const header = SECTION.exec(line);
-    if (header) {
-      inSection = header[1] === section;
-      if (inSection) found.end = i + 1;
-      return;
-    }
-    if (!inSection) return;
-    const match = KEY.exec(line);
-    if (match) {
-      found.end = i + 1;
-      if (match[1] === key) found.keys.push(i);
-    }
-  });
+  for (const line of parseIni(text)) {
+    if (line.section !== section || (line.kind !== "section" && line.kind !== "entry")) continue;
+    found.end = line.index + 1;
+    if (line.kind === "entry" && line.key === key && !line.parent) found.keys.push(line.index);
+  }
   return found;
 }
 
@@ -38,11 +25,11 @@ const splitLines = (text: string) => (text === "" ? [] : text.replace(/\r?\n$/, 
 const joinLines = (lines: string[], eol: string) => (lines.length ? lines.join(eol) + eol : "");
 const eolOf = (text: string) => (text.includes("\r\n") ? "\r\n" : "\n");
 
-/** Sets section.key: the last existing line is rewritten in place (the one ini reads), else a line is added. */
+/** Sets section.key: the last existing line is rewritten in place (the one that counts), else a line is added. */
 export function setKey(text: string, section: string, key: string, value: string): string {
   const lines = splitLines(text);
-  const { keys, end } = locate(lines, section, key);
-  const entry = `${key} = ${safe(value)}`;
+  const { keys, end } = locate(text, section, key);
+  const entry = `${key} = ${quoteValue(value)}`;
   const last = keys.at(-1);
   if (last !== undefined) {
     const indent = /^\s*/.exec(lines[last]!)![0];
@@ -59,7 +46,7 @@ export function setKey(text: string, section: string, key: string, value: string
 /** Removes every line of section.key; undefined when there was none. */
 export function unsetKey(text: string, section: string, key: string): string | undefined {
   const lines = splitLines(text);
-  const { keys } = locate(lines, section, key);
+  const { keys } = locate(text, section, key);
   if (!keys.length) return undefined;
   return joinLines(lines.filter((_, i) => !keys.includes(i)), eolOf(text));
 }
