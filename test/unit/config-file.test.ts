@@ -124,21 +124,6 @@ describe("readConfigFile", () => {
     chmodSync(path, 0o000);
     expect(() => readConfigFile(path)).toThrow(/\(EACCES\): fix its permissions or set NBATCH_CONFIG/);
   });
-});
-
-describe("readConfigFile on files that are not what they seem", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "nbatch-config-"));
-  });
-  afterEach(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const write = (text: string) => {
-    const path = join(dir, "config");
-    writeFileSync(path, text);
-    return path;
-  };
 
   it("reads a file that starts with a UTF-8 byte order mark", () => {
     const path = write("\uFEFF[aws-batch]\nqueue = q\n");
