@@ -1,5 +1,6 @@
 import { Command, CommanderError, Help, type Option } from "commander";
 import { createRequire } from "node:module";
+import { unhandledAwsError } from "./aws/errors.js";
 import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
@@ -92,9 +93,11 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
     out.info(err.message);
     return { code: err.exitCode, error: err.message };
   }
-  if (isUserError(err)) {
-    out.error(`nbatch: error: ${err.message}`);
-    return { code: err.exitCode, error: err.message };
+  // A server's or the network's answer that no caller handled is the user's to fix or retry, not a bug.
+  const user = isUserError(err) ? err : unhandledAwsError(err);
+  if (user) {
+    out.error(`nbatch: error: ${user.message}`);
+    return { code: user.exitCode, error: user.message };
   }
   const message = (err as Error)?.message ?? String(err);
   out.error(`nbatch: internal error: ${message}`);
