@@ -8,10 +8,11 @@ import { BatchClient } from "@aws-sdk/client-batch";
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
 import type { STSClient } from "@aws-sdk/client-sts";
-import type { AwsSettings } from "../config/settings.js";
+import type { AwsSettings, Service } from "../config/settings.js";
 import { unsignedPayloadOverTls } from "./s3-payload.js";
 import { callContext, explainAwsError } from "./errors.js";
 import { applyS3Policy } from "./s3-policy.js";
+import { requestHandlerFor } from "./transport.js";
 
 export interface AwsClients {
   readonly s3: S3Client;
@@ -31,14 +32,10 @@ const lazy = {
   credentials: () => load("@aws-sdk/credential-providers") as typeof import("@aws-sdk/credential-providers"),
 };
 
-/** Throttling and transient faults are retried by the SDK; our own backoff sits above this. */
-const MAX_ATTEMPTS = 5;
-const REQUEST_TIMEOUT_MS = 300_000;
-
 /**
  * The credential chain prints a console warning when a profile and access
- * keys are both set; nbatch documents that the profile wins, so the warning
- * would only be noise from a dependency.
+ * keys are both set; nbatch has already chosen between them as the AWS CLI
+ * does (config/aws.ts), so the warning would only be noise from a dependency.
  */
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -57,24 +54,27 @@ function quietSdkNodeNotice(): void {
 
 export function createAwsClients(aws: AwsSettings): AwsClients {
   quietSdkNodeNotice();
-  const common = {
+  const credentials = credentialsFor(aws);
+  // Throttling and transient faults are retried by the SDK; nbatch's own backoff sits above this.
+  const common = (service: Service) => ({
     region: aws.region,
-    retryMode: "standard",
-    maxAttempts: MAX_ATTEMPTS,
-    // A request with no answer after 5 minutes (an 8 MiB part even at 30 kB/s) fails and is retried, instead of hanging nbatch.
-    requestHandler: { requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
-    ...(aws.profile ? { credentials: lazy.credentials().fromNodeProviderChain({ profile: aws.profile, logger: quiet }) } : {}),
-  };
+    retryMode: aws.retries?.mode ?? "standard",
+    maxAttempts: aws.retries?.maxAttempts ?? 5,
+    requestHandler: requestHandlerFor(aws, service),
+    ...(credentials ? { credentials } : {}),
+    ...endpoint(aws.endpoints[service]),
+  });
   let clients: { s3?: S3Client; batch?: BatchClient; logs?: CloudWatchLogsClient; sts?: STSClient } = {};
   return {
     get s3() {
       if (clients.s3) return clients.s3;
       clients.s3 = explained(
         new S3Client({
-          ...common,
-          ...(aws.endpoints.s3 ? { endpoint: aws.endpoints.s3, forcePathStyle: true } : {}),
+          ...common("s3"),
+          forcePathStyle: aws.s3PathStyle ?? aws.endpoints.s3 !== undefined,
           // A bucket in another region is then used where it is instead of failing with a redirect.
           followRegionRedirects: true,
+          ...(aws.requestChecksumCalculation ? { requestChecksumCalculation: aws.requestChecksumCalculation } : {}),
         }),
         "s3",
         aws.region,
@@ -85,19 +85,27 @@ export function createAwsClients(aws: AwsSettings): AwsClients {
       return clients.s3;
     },
     get batch() {
-      return (clients.batch ??= explained(new BatchClient({ ...common, ...endpoint(aws.endpoints.batch) }), "batch", aws.region, aws.endpoints.batch));
+      return (clients.batch ??= explained(new BatchClient(common("batch")), "batch", aws.region, aws.endpoints.batch));
     },
     get logs() {
-      return (clients.logs ??= explained(new (lazy.logs().CloudWatchLogsClient)({ ...common, ...endpoint(aws.endpoints.logs) }), "logs", aws.region, aws.endpoints.logs));
+      return (clients.logs ??= explained(new (lazy.logs().CloudWatchLogsClient)(common("logs")), "logs", aws.region, aws.endpoints.logs));
     },
     get sts() {
-      return (clients.sts ??= explained(new (lazy.sts().STSClient)({ ...common, ...endpoint(aws.endpoints.sts) }), "sts", aws.region, aws.endpoints.sts));
+      return (clients.sts ??= explained(new (lazy.sts().STSClient)(common("sts")), "sts", aws.region, aws.endpoints.sts));
     },
     destroy() {
       for (const client of Object.values(clients)) client.destroy();
       clients = {};
     },
   };
+}
+
+/** The credentials config/aws.ts chose; undefined leaves the SDK's default chain. */
+function credentialsFor(aws: AwsSettings) {
+  const chosen = aws.credentials ?? (aws.profile ? { source: "profile" as const, profile: aws.profile, from: "" } : undefined);
+  if (chosen?.source === "profile") return lazy.credentials().fromNodeProviderChain({ profile: chosen.profile, logger: quiet });
+  if (chosen?.source === "env") return lazy.credentials().fromEnv();
+  return undefined;
 }
 
 /**

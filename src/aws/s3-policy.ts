@@ -1,5 +1,5 @@
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { S3Policy } from "../config/settings.js";
+import type { AwsSettings, S3Policy } from "../config/settings.js";
 
 /** Commands that create objects, which must be encrypted at rest. */
 const WRITES = new Set(["PutObjectCommand", "CreateMultipartUploadCommand", "CopyObjectCommand"]);
@@ -25,11 +25,17 @@ export function applyS3Policy(client: S3Client, policy: S3Policy): void {
   );
 }
 
-/** The policy as NBATCH_* variables, so the agent inside the job applies the same one. */
-export function s3PolicyEnv(policy: S3Policy): { name: string; value: string }[] {
+/**
+ * What the agent inside the job needs to treat S3 as the CLI does: the
+ * policy as NBATCH_* variables, and the checksum setting (a store that
+ * refuses checksums refuses the agent's upload too).
+ */
+export function agentS3Env(aws: Pick<AwsSettings, "s3" | "requestChecksumCalculation">): { name: string; value: string }[] {
+  const policy = aws.s3;
   return [
-    { name: "NBATCH_AWS_BATCH_SSE", value: policy.sse },
-    ...(policy.sseKmsKeyId ? [{ name: "NBATCH_AWS_BATCH_SSE_KMS_KEY_ID", value: policy.sseKmsKeyId }] : []),
-    ...(policy.expectedBucketOwner ? [{ name: "NBATCH_AWS_BATCH_S3_BUCKET_OWNER", value: policy.expectedBucketOwner }] : []),
+    ...(policy ? [{ name: "NBATCH_AWS_BATCH_SSE", value: policy.sse }] : []),
+    ...(policy?.sseKmsKeyId ? [{ name: "NBATCH_AWS_BATCH_SSE_KMS_KEY_ID", value: policy.sseKmsKeyId }] : []),
+    ...(policy?.expectedBucketOwner ? [{ name: "NBATCH_AWS_BATCH_S3_BUCKET_OWNER", value: policy.expectedBucketOwner }] : []),
+    ...(aws.requestChecksumCalculation ? [{ name: "AWS_REQUEST_CHECKSUM_CALCULATION", value: aws.requestChecksumCalculation.toLowerCase() }] : []),
   ];
 }

@@ -3,9 +3,9 @@
  * default, once, at start. Nothing else reads process.env or the file.
  */
 import { UserError, UsageError } from "../errors.js";
-import { awsProfile } from "./aws-profile.js";
+import { resolveAws } from "./aws.js";
 import { configPath, displayPath, envValue, readConfigFile, type ConfigFile, type Env } from "./file.js";
-import type { AwsSettings, BucketLocation, Origin, Runner, Settings } from "./settings.js";
+import type { BucketLocation, Origin, Runner, Settings } from "./settings.js";
 import { SETTINGS, SETTING_ROWS, type SettingKey, type SettingRow, type SettingValues } from "./table.js";
 import { InvalidValueError } from "./units.js";
 
@@ -19,8 +19,6 @@ export interface ResolveInput {
   profile?: string;
   env: Env;
 }
-
-const DEFAULT_REGION = "us-east-1";
 
 export interface Source {
   origin: Origin;
@@ -47,7 +45,7 @@ export function resolveSettings(input: ResolveInput): Settings {
   const v = values as SettingValues;
   return {
     values: v,
-    aws: { ...resolveAws(input), s3: { expectedBucketOwner: v.s3BucketOwner, sse: v.sse, sseKmsKeyId: v.sseKmsKeyId } },
+    aws: { ...resolveAws({ env: input.env, region: input.region, profile: input.profile }), s3: { expectedBucketOwner: v.s3BucketOwner, sse: v.sse, sseKmsKeyId: v.sseKmsKeyId } },
     configFile: path,
     configFileShown: displayPath(path, input.env),
     debug: isTruthy(envValue(input.env, "NBATCH_DEBUG")),
@@ -84,49 +82,6 @@ function parseFrom<T>(row: SettingRow<T>, source: Source): T {
     const message = `invalid ${err.what} ${JSON.stringify(err.value)} (from ${source.from}): ${err.hint}`;
     throw source.origin === "flag" ? new UsageError(message) : new UserError(message);
   }
-}
-
-function resolveAws(input: ResolveInput): Omit<AwsSettings, "s3"> {
-  const { env } = input;
-  const profile = input.profile || envValue(env, "AWS_PROFILE");
-  // Tried in order, lazily: the AWS config file is only read when nothing earlier names a region.
-  const sources: [string, () => string | undefined][] = [
-    ["--aws-region", () => input.region || undefined],
-    ["AWS_REGION", () => envValue(env, "AWS_REGION")],
-    ["AWS_DEFAULT_REGION", () => envValue(env, "AWS_DEFAULT_REGION")],
-    [`profile ${profile ?? "default"}`, () => awsProfile(env, profile).get("region")],
-  ];
-  let region = DEFAULT_REGION;
-  let regionFrom: string | undefined;
-  for (const [from, value] of sources) {
-    const found = value();
-    if (found !== undefined) {
-      [region, regionFrom] = [found, from];
-      break;
-    }
-  }
-  const endpoint = (service: string) => endpointUrl(env, `AWS_ENDPOINT_URL_${service}`) ?? endpointUrl(env, "AWS_ENDPOINT_URL");
-  return {
-    region,
-    ...(regionFrom ? { regionFrom } : {}),
-    ...(profile ? { profile } : {}),
-    endpoints: { s3: endpoint("S3"), batch: endpoint("BATCH"), logs: endpoint("CLOUDWATCH_LOGS"), sts: endpoint("STS") },
-  };
-}
-
-function endpointUrl(env: Env, name: string): string | undefined {
-  const value = envValue(env, name);
-  if (value === undefined) return undefined;
-  let protocol: string | undefined;
-  try {
-    protocol = new URL(value).protocol;
-  } catch {
-    protocol = undefined;
-  }
-  if (protocol !== "http:" && protocol !== "https:") {
-    throw new UserError(`invalid endpoint ${JSON.stringify(value)} (from ${name}): use a URL such as http://localhost:5000`);
-  }
-  return value;
 }
 
 function isTruthy(value: string | undefined): boolean {

@@ -27,6 +27,22 @@ export interface S3Policy {
   sseKmsKeyId?: string;
 }
 
+export type Service = "s3" | "batch" | "logs" | "sts";
+
+/** Which credentials the clients use, and why (config/aws.ts). */
+export interface Credentials {
+  source: "profile" | "env" | "chain";
+  profile?: string;
+  from: string;
+}
+
+export interface Proxies {
+  https?: string;
+  http?: string;
+  /** Hosts or domain suffixes reached directly; "*" for all. */
+  noProxy: string[];
+}
+
 export interface AwsSettings {
   region: string;
   /** Where the region came from ("--aws-region", "AWS_REGION", "profile lab"); absent for the built-in default. */
@@ -34,8 +50,17 @@ export interface AwsSettings {
   profile?: string;
   /** Undefined only for clients made outside a resolved configuration (tests). */
   s3?: S3Policy;
-  /** Endpoint overrides from AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE>. */
-  endpoints: { s3?: string; batch?: string; logs?: string; sts?: string };
+  /** Endpoint overrides, and where each came from (environment, or the profile). */
+  endpoints: Partial<Record<Service, string>>;
+  endpointsFrom?: Partial<Record<Service, string>>;
+  credentials?: Credentials;
+  /** S3 addressed by path (bucket in the path, not the host name). */
+  s3PathStyle?: boolean;
+  retries?: { maxAttempts: number; mode: "standard" | "adaptive" };
+  /** The certificates to trust instead of the system's: a PEM file. */
+  caBundle?: { path: string; from: string };
+  requestChecksumCalculation?: "WHEN_SUPPORTED" | "WHEN_REQUIRED";
+  proxies?: Proxies;
 }
 
 export interface Settings {

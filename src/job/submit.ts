@@ -3,9 +3,9 @@ import { deleteObject, putText, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
 import { JOB_ENV } from "../protocol.js";
 import { jobName } from "../runid.js";
-import type { S3Policy } from "../config/settings.js";
+import type { AwsSettings } from "../config/settings.js";
 import type { SettingValues } from "../config/table.js";
-import { s3PolicyEnv } from "../aws/s3-policy.js";
+import { agentS3Env } from "../aws/s3-policy.js";
 import type { BatchContext } from "./context.js";
 
 export interface SubmitPlan {
@@ -19,7 +19,8 @@ export interface SubmitPlan {
   retries?: number;
   timeoutSeconds?: number;
   tags: Record<string, string>;
-  s3Policy?: S3Policy;
+  /** How the agent must treat S3 (the S3 policy, the checksum setting). */
+  aws?: Pick<AwsSettings, "s3" | "requestChecksumCalculation">;
 }
 
 /** The SubmitJob request of the job protocol (docs/protocol.md). */
@@ -42,7 +43,7 @@ export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJ
           { name: JOB_ENV.attempts, value: String(plan.retries !== undefined ? plan.retries + 1 : (def.retryStrategy?.attempts ?? 1)) },
         ]
       : []),
-    ...(plan.s3Policy ? s3PolicyEnv(plan.s3Policy) : []),
+    ...(plan.aws ? agentS3Env(plan.aws) : []),
   ];
   const resourceRequirements = [
     ...(settings.cpus !== undefined ? [{ type: "VCPU" as const, value: String(settings.cpus) }] : []),

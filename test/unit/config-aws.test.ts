@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UserError } from "../../src/errors.js";
+import { proxyFor } from "../../src/aws/transport.js";
+import { resolveAws } from "../../src/config/aws.js";
+import { UsageError, UserError } from "../../src/errors.js";
 import { awsConfigPath, awsProfile } from "../../src/config/aws-profile.js";
 import { resolveSettings, type ResolveInput } from "../../src/config/resolve.js";
 
@@ -140,5 +142,59 @@ describe("endpoints", () => {
     const run = () => aws({ env: { AWS_ENDPOINT_URL_S3: "localhost:5000" } });
     expect(run).toThrow(UserError);
     expect(run).toThrow('invalid endpoint "localhost:5000" (from AWS_ENDPOINT_URL_S3): use a URL such as http://localhost:5000');
+  });
+});
+
+describe("proxies and NO_PROXY", () => {
+  const proxies = (noProxy: string) => ({ https: "http://proxy:3128", http: "http://proxy:3128", noProxy: noProxy.split(",").filter(Boolean) });
+  it.each([
+    ["", "https://s3.us-east-1.amazonaws.com", "http://proxy:3128"],
+    [".amazonaws.com", "https://s3.us-east-1.amazonaws.com", undefined],
+    ["amazonaws.com", "https://batch.eu-west-1.amazonaws.com", undefined],
+    ["*.amazonaws.com", "https://logs.eu-west-1.amazonaws.com", undefined],
+    ["*", "https://anything.example", undefined],
+    ["s3.lab.internal:9000", "http://s3.lab.internal:9000", undefined],
+    ["s3.lab.internal:9000", "http://s3.lab.internal:9001", "http://proxy:3128"],
+    ["notamazonaws.com", "https://s3.us-east-1.amazonaws.com", "http://proxy:3128"],
+    ["127.0.0.1", "http://127.0.0.1:5000", undefined],
+  ])("NO_PROXY=%j: %s goes through %s", (noProxy, url, expected) => {
+    expect(proxyFor(new URL(url), proxies(noProxy))).toBe(expected);
+  });
+
+  it("takes the lower-case variables before the upper-case ones, and ALL_PROXY behind both", () => {
+    expect(resolveAws({ env: { HTTPS_PROXY: "http://upper:1", https_proxy: "http://lower:1" } }).proxies?.https).toBe("http://lower:1");
+    expect(resolveAws({ env: { ALL_PROXY: "proxy.lab:3128" } }).proxies).toMatchObject({ https: "http://proxy.lab:3128", http: "http://proxy.lab:3128" });
+  });
+});
+
+describe("endpoints, retries and credentials, as the AWS CLI reads them", () => {
+  const config = (text: string) => {
+    const path = join(mkdtempSync(join(dir, "profile-")), "config");
+    writeFileSync(path, text);
+    return path;
+  };
+
+  it("puts the environment before the profile's [services] section before its endpoint_url", () => {
+    const file = config("[profile lab]\nendpoint_url = http://all:1\nservices = here\n[services here]\ns3 =\n  endpoint_url = http://s3:1\n");
+    const aws = resolveAws({ env: { AWS_CONFIG_FILE: file, AWS_ENDPOINT_URL_BATCH: "http://batch:1" }, profile: "lab" });
+    expect(aws.endpoints).toEqual({ s3: "http://s3:1", batch: "http://batch:1", logs: "http://all:1", sts: "http://all:1" });
+    expect(aws.s3PathStyle).toBe(true);
+    expect(resolveAws({ env: { AWS_CONFIG_FILE: file, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true" }, profile: "lab" }).endpoints.s3).toBeUndefined();
+  });
+
+  it("chooses credentials as the AWS CLI does", () => {
+    const keys = { AWS_ACCESS_KEY_ID: "k", AWS_SECRET_ACCESS_KEY: "s" };
+    expect(resolveAws({ env: { ...keys, AWS_PROFILE: "lab" } }).credentials).toMatchObject({ source: "env" });
+    expect(resolveAws({ env: { ...keys, AWS_PROFILE: "lab" }, profile: "other" }).credentials).toMatchObject({ source: "profile", profile: "other" });
+    expect(resolveAws({ env: { AWS_PROFILE: "lab" } }).credentials).toMatchObject({ source: "profile", profile: "lab" });
+    expect(resolveAws({ env: {} }).credentials).toMatchObject({ source: "chain" });
+  });
+
+  it("reads max_attempts and retry_mode, the environment first, and refuses nonsense as a usage error", () => {
+    const file = config("[default]\nmax_attempts = 7\nretry_mode = adaptive\n");
+    expect(resolveAws({ env: { AWS_CONFIG_FILE: file } }).retries).toEqual({ maxAttempts: 7, mode: "adaptive" });
+    expect(resolveAws({ env: { AWS_CONFIG_FILE: file, AWS_MAX_ATTEMPTS: "2", AWS_RETRY_MODE: "legacy" } }).retries).toEqual({ maxAttempts: 2, mode: "standard" });
+    expect(() => resolveAws({ env: { AWS_MAX_ATTEMPTS: "0" } })).toThrow(UsageError);
+    expect(() => resolveAws({ env: { AWS_REQUEST_CHECKSUM_CALCULATION: "never" } })).toThrow(UsageError);
   });
 });

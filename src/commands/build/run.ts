@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { resolve } from "node:path";
+import { describeAws } from "../../config/aws.js";
 import { resolveSettings } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
@@ -65,6 +66,7 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
 /** Loads the AWS side only when needed, and closes its sockets after. */
 async function withAws<T>(ctx: CommandContext, settings: Settings, fn: (deps: BatchContext) => Promise<T>): Promise<T> {
   const { createAwsClients } = await import("../../aws/clients.js");
+  ctx.out.detail(describeAws(settings.aws));
   const clients = createAwsClients(settings.aws);
   try {
     return await fn({ ...ctx, settings, clients });

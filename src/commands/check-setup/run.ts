@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createAwsClients } from "../../aws/clients.js";
+import { describeAws } from "../../config/aws.js";
 import { resolveSettings } from "../../config/resolve.js";
 import { check } from "../../setup/check.js";
 import { exitCodeOf, runChecks } from "../../setup/checks.js";
@@ -22,6 +23,7 @@ export async function checkSetupRun(flags: CheckSetupFlags, ctx: CommandContext)
     else printReport(ctx.out, "Checking the setup of the local runner", results);
     return 0;
   }
+  ctx.out.detail(describeAws(settings.aws));
   const clients = createAwsClients(settings.aws);
   try {
     const results = [checkNode(), ...(await runChecks({ settings, clients, probeId: randomUUID() }))];

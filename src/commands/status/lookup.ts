@@ -6,6 +6,7 @@
  */
 import type { AwsClients } from "../../aws/clients.js";
 import { createAwsClients } from "../../aws/clients.js";
+import { describeAws } from "../../config/aws.js";
 import { resolveSettings } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
@@ -43,6 +44,7 @@ export interface JobSession {
 
 function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
   const settings = resolveSettings({ flags: {}, region: flags.awsRegion, profile: flags.awsProfile, env: ctx.env });
+  ctx.out.detail(describeAws(settings.aws));
   const made = new Map<string, AwsClients>();
   const session: JobSession = {
     settings,

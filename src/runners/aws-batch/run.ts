@@ -50,7 +50,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       retries: req.retries,
       timeoutSeconds: req.timeoutSeconds,
       tags: req.tags,
-      s3Policy: settings.aws.s3,
+      aws: settings.aws,
     });
     if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, input);
 
