@@ -88,9 +88,12 @@ describeWithMoto("nbatch build: downloads survive kill -9", () => {
     for (let i = 0; i < OLD_FILES; i++) files[name(i)] = old(i);
     const dir = await w.makeDir("crash", files);
 
-    const build = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", "sleep 1.5; node make.mjs"], { env });
+    // The job waits until the local edit is made, so the edit is made while it runs.
+    const edited = w.gate();
+    const build = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", `${edited.wait}; node make.mjs`], { env });
     await build.waitForOutput("Job status: RUNNING", 30_000);
     await writeFile(join(dir, "edited.txt"), LOCAL_EDIT);
+    await edited.open();
     const jobId = w.executor.jobs().find((j) => j.jobName === w.submits().at(-1).jobName)?.jobId;
     expect(jobId).toBeDefined();
     // First while the results are coming down, then three times while they are being written.
