@@ -1,5 +1,5 @@
 import { removeTree } from "../../src/tree/temp-files.js";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createBucket, uniqueBucketName } from "./aws.js";
@@ -118,4 +118,11 @@ export async function writeTree(dir: string, files: TreeFiles): Promise<void> {
     await writeFile(join(dir, path), text, { mode });
   }
   await mkdir(dir, { recursive: true });
+}
+
+/** What a command wrote with `env -0 > path`, less what the shells on the way add (PWD, and maybe SHLVL, _). */
+export async function readEnvDump(path: string): Promise<Record<string, string>> {
+  const env = Object.fromEntries((await readFile(path, "utf8")).split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  for (const name of ["PWD", "SHLVL", "_", "OLDPWD"]) delete env[name];
+  return env;
 }
