@@ -32,8 +32,7 @@ const CAPACITY_HINT = /RUNNABLE.*(capacity|no room)/i;
 /**
  * The scenarios mostly wait (on retries, backoff, an outage), so they all
  * run together in beforeAll, each with its own proxy, and each test checks
- * one outcome. (Concurrent tests would not do: spawnCli ties its clean-up to
- * the current test, which vitest cannot tell apart when tests overlap.)
+ * one outcome.
  */
 function scenario(fn: () => Promise<Outcome>): Promise<Outcome> {
   const outcome = fn();
@@ -134,7 +133,7 @@ describeWithMoto("nbatch build survives faults", () => {
       }
       return { r: await p.result, rules: [], dir };
     });
-    // Settled inside the hook: a CLI started while a test runs would be killed when that test ends.
+    // Settled here, so that the waiting counts against this hook's timeout rather than a test's.
     await Promise.allSettled(Object.values(outcomes));
   }, 90_000);
   afterAll(() => Promise.all([w?.stop(), stuck?.stop()]));
