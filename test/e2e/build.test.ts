@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { listKeys } from "../support/aws.js";
 import { describeWithMoto } from "../support/moto.js";
-import { startWorld, type World } from "../support/world.js";
+import { readEnvDump, startWorld, type World } from "../support/world.js";
 
 const LOG_LINE = /^\[batch\] \[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d\] /;
 
@@ -35,6 +35,32 @@ describeWithMoto("nbatch build --aws-batch: the round trip", () => {
     const names = submit.containerOverrides.environment.map((e: { name: string }) => e.name).sort();
     expect(names).toEqual(["NBATCH_AWS_BATCH_SSE", "NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
     expect(submit.jobName).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
+  });
+
+  it("gives the command the container's environment plus the job protocol's variables and Batch's, and nothing of the CLI's own", async () => {
+    const dir = await w.makeDir("job-env", {});
+    // The CLI's own credentials and SDK settings: they must stay on this machine.
+    const own = { AWS_ACCESS_KEY_ID: "AKIACLIOWNKEY0000007", AWS_SECRET_ACCESS_KEY: "cli-own-secret-7", AWS_SESSION_TOKEN: "cli-own-token-7", AWS_SDK_UA_APP_ID: "cli-own-app" };
+    const r = await w.nbatch(["build", "--aws-batch", dir, "--", "sh", "-c", "env -0 > env.bin"], { env: { ...w.env, ...own } });
+    expect(r.code, r.stderr).toBe(0);
+    const seen = await readEnvDump(join(dir, "env.bin"));
+    const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+    const container = w.executor.containerEnv(jobId)!;
+    // The agent passes the container's environment on whole, adding nothing.
+    expect(seen).toEqual(container.all);
+    const added = Object.keys(container.all).filter((k) => !(k in container.image)).sort();
+    expect(added).toEqual([
+      "AWS_BATCH_JOB_ATTEMPT",
+      "AWS_BATCH_JOB_ID",
+      "AWS_BATCH_JQ_NAME",
+      "NBATCH_AWS_BATCH_SSE",
+      "NBATCH_INPUTS_URL",
+      "NBATCH_RESULTS_URL",
+      "NBATCH_RUN_ID",
+    ]);
+    expect(Object.keys(seen).filter((k) => k.startsWith("AWS_SDK"))).toEqual([]);
+    expect(Object.values(seen).filter((v) => Object.values(own).some((o) => v.includes(o)))).toEqual([]);
+    expect(seen.AWS_ACCESS_KEY_ID).toBe(container.image.AWS_ACCESS_KEY_ID);
   });
 
   it("propagates a failing command's exit code and still brings back its partial results", async () => {

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { spawnCli, type CliProcess } from "../support/cli.js";
 import { describeWithMoto } from "../support/moto.js";
+import { seededRandom } from "../support/seeded-random.js";
 import { startWorld, type World } from "../support/world.js";
 
 const FILES = 300;
@@ -32,9 +33,13 @@ rmSync("gone", { recursive: true });
 const LOCAL_EDIT = "edited here while the job ran\n";
 
 describeWithMoto("nbatch build: downloads survive kill -9", () => {
+  // The kills land at random moments; a failure names the seed that replays them.
+  const random = seededRandom();
+  const replay = `NBATCH_TEST_SEED=${random.seed}`;
   let w: World;
   let env: Record<string, string>;
   beforeAll(async () => {
+    console.log(`crash safety: kill delays from ${replay}`);
     w = await startWorld();
     // Downloads killed midway leave their archive in TMPDIR: keep it inside the world.
     env = { ...w.env, TMPDIR: await w.makeDir("tmp", {}) };
@@ -73,7 +78,7 @@ describeWithMoto("nbatch build: downloads survive kill -9", () => {
       if (trigger) void p.waitForOutput(trigger, 40_000).then(resolve, resolve);
     });
     watcher?.close();
-    await sleep(Math.random() * maxDelayMs);
+    await sleep(random.next() * maxDelayMs);
     p.kill("SIGKILL");
     await p.result;
   }
@@ -83,22 +88,25 @@ describeWithMoto("nbatch build: downloads survive kill -9", () => {
     for (let i = 0; i < OLD_FILES; i++) files[name(i)] = old(i);
     const dir = await w.makeDir("crash", files);
 
-    const build = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", "sleep 1.5; node make.mjs"], { env });
+    // The job waits until the local edit is made, so the edit is made while it runs.
+    const edited = w.gate();
+    const build = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", `${edited.wait}; node make.mjs`], { env });
     await build.waitForOutput("Job status: RUNNING", 30_000);
     await writeFile(join(dir, "edited.txt"), LOCAL_EDIT);
+    await edited.open();
     const jobId = w.executor.jobs().find((j) => j.jobName === w.submits().at(-1).jobName)?.jobId;
     expect(jobId).toBeDefined();
     // First while the results are coming down, then three times while they are being written.
     await killWhenWriting(build, dir, "Job SUCCEEDED", 300);
-    await expectConsistent(dir, "killed after the job ended");
+    await expectConsistent(dir, `killed after the job ended (${replay})`);
     for (const round of [1, 2, 3]) {
       await killWhenWriting(spawnCli(["build", "--attach", jobId!, dir], { env }), dir, undefined, 100 * round);
-      await expectConsistent(dir, `killed during download ${round}`);
+      await expectConsistent(dir, `killed during download ${round} (${replay})`);
     }
 
     const r = await spawnCli(["build", "--attach", jobId!, dir], { env }).result;
     expect(r.code, r.stderr).toBe(0);
-    await expectConsistent(dir, "after --attach");
+    await expectConsistent(dir, `after --attach (${replay})`);
     for (let i = 0; i < FILES; i++) expect((await readFile(join(dir, name(i)))).equals(content(i)), name(i)).toBe(true);
     const all = await readdir(dir, { recursive: true });
     expect(all.filter((p) => p.includes(".nbatch-tmp-"))).toEqual([]);

@@ -2,12 +2,12 @@ import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createBucket, listKeys, s3, uniqueBucketName } from "../support/aws.js";
 import { spawnCli, type CliResult } from "../support/cli.js";
 import type { FaultProxy, Rule } from "../support/fault-proxy.js";
 import { describeWithMoto } from "../support/moto.js";
+import { until } from "../support/until.js";
 import { startWorld, type World } from "../support/world.js";
 
 const LOG_LINE = /^\[batch\] \[[^\]]+\] (.*)$/;
@@ -24,8 +24,6 @@ interface Outcome {
   proxy?: FaultProxy;
   rules: Rule[];
   dir: string;
-  /** Milliseconds from the first RUNNABLE to the capacity hint. */
-  hintAfterMs?: number;
 }
 
 const POLL_SECONDS = 0.1;
@@ -34,8 +32,7 @@ const CAPACITY_HINT = /RUNNABLE.*(capacity|no room)/i;
 /**
  * The scenarios mostly wait (on retries, backoff, an outage), so they all
  * run together in beforeAll, each with its own proxy, and each test checks
- * one outcome. (Concurrent tests would not do: spawnCli ties its clean-up to
- * the current test, which vitest cannot tell apart when tests overlap.)
+ * one outcome.
  */
 function scenario(fn: () => Promise<Outcome>): Promise<Outcome> {
   const outcome = fn();
@@ -85,19 +82,29 @@ describeWithMoto("nbatch build survives faults", () => {
         proxy.add({ service: "s3", operation: "HeadObject" }, { error: "Throttling" }, { times: 3 }),
         proxy.add({ service: "s3", operation: "GetObject" }, { error: "Throttling" }, { times: 3 }),
       ];
-      const job = 'for i in $(seq 1 200); do echo "line $i"; [ $((i % 40)) = 0 ] && sleep 0.3; done; echo made > made.txt';
-      const r = await w.nbatch(["build", "--aws-batch", dir, "--", "sh", "-c", job], { env });
-      return { r, proxy, rules, dir };
+      // The second half of the log is written only once the reads of the first have been throttled.
+      const half = w.gate();
+      const job = `for i in $(seq 1 100); do echo "line $i"; done; ${half.wait}; for i in $(seq 101 200); do echo "line $i"; done; echo made > made.txt`;
+      const p = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", job], { env });
+      await until("six throttled log reads", () => rules[1]!.hits === 6, 40_000);
+      await half.open();
+      return { r: await p.result, proxy, rules, dir };
     });
 
     outcomes.networkLoss = scenario(async () => {
       const { proxy, env } = await w.proxy();
       const dir = await w.makeDir("network-loss", {});
-      const p = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", "for i in $(seq 1 60); do echo tick $i; sleep 0.1; done"], { env });
-      await p.waitForOutput("] tick 3", 40_000).catch(() => undefined);
-      // Longer than the SDK's own retries (at most ~3 s for a refused connection), so nbatch notices.
+      // The job writes half its log, waits out the first part of the outage, writes the rest and ends during it.
+      const outage = w.gate();
+      const job = `for i in $(seq 1 30); do echo tick $i; done; ${outage.wait}; for i in $(seq 31 60); do echo tick $i; done`;
+      const p = spawnCli(["build", "--aws-batch", dir, "--", "sh", "-c", job], { env });
+      await p.waitForOutput("] tick 30", 40_000);
       const rules = [proxy.add({ service: "batch" }, "drop"), proxy.add({ service: "logs" }, "drop")];
-      await sleep(4000);
+      // Outlasting the SDK's own retries: nbatch itself has noticed.
+      await p.waitForOutput(/lost contact/i, 40_000);
+      await outage.open();
+      const status = () => w.executor.jobs().find((j) => j.jobName!.startsWith("nbatch-network-loss-"))?.status;
+      await until("the job to end", () => status() === "SUCCEEDED", 40_000);
       rules.forEach((rule) => rule.remove());
       return { r: await p.result, proxy, rules, dir };
     });
@@ -115,19 +122,18 @@ describeWithMoto("nbatch build survives faults", () => {
       const p = spawnCli(["build", "--aws-batch", "--aws-batch-cpus", "64", "--aws-batch-memory", "500GiB", dir, "--", "true"], {
         env: { ...stuck.env, NBATCH_POLL_INTERVAL: String(POLL_SECONDS) },
       });
-      let hintAfterMs: number | undefined;
+      const polls = () => stuck.executor.requests.filter((q) => q.operation === "DescribeJobs").length;
       try {
-        await p.waitForOutput("Job status: RUNNABLE", 30_000);
-        const runnableAt = Date.now();
         await p.waitForOutput(CAPACITY_HINT, 30_000);
-        hintAfterMs = Date.now() - runnableAt;
-        await sleep(1000);
+        // Chances to say it again: a hint repeated on every poll would show by then.
+        const hinted = polls();
+        await until("ten more polls", () => polls() >= hinted + 10);
       } finally {
         p.kill("SIGINT");
       }
-      return { r: await p.result, rules: [], dir, hintAfterMs };
+      return { r: await p.result, rules: [], dir };
     });
-    // Settled inside the hook: a CLI started while a test runs would be killed when that test ends.
+    // Settled here, so that the waiting counts against this hook's timeout rather than a test's.
     await Promise.allSettled(Object.values(outcomes));
   }, 90_000);
   afterAll(() => Promise.all([w?.stop(), stuck?.stop()]));
@@ -177,6 +183,7 @@ describeWithMoto("nbatch build survives faults", () => {
     expect(rules[0]!.hits).toBeGreaterThan(0);
     expect(rules[1]!.hits).toBeGreaterThan(0);
     expect(count(r.stderr, /lost contact/i)).toBe(1);
+    expect(r.stderr).toContain("Back in contact with AWS");
     expect(logLines(r.stdout, "tick ")).toEqual(numbered("tick", 60));
     expect(r.stderr).toMatch(/Job SUCCEEDED/);
   });
@@ -191,10 +198,15 @@ describeWithMoto("nbatch build survives faults", () => {
     expect(await readFile(join(dir, "out.txt"), "utf8")).toBe("out\n");
   });
 
-  it("shows a hint about the queue's capacity for the vCPUs and memory asked for, once, after 60 polls in RUNNABLE", async () => {
-    const { r, hintAfterMs } = await outcomes.stuck!;
-    expect(hintAfterMs).toBeGreaterThanOrEqual(60 * POLL_SECONDS * 1000 - 500);
-    const line = r.stderr.split("\n").find((l) => CAPACITY_HINT.test(l))!;
+  // How long it waits before the hint is timed with a fake clock in test/unit/aws-batch-watch.test.ts.
+  it("shows a hint about the queue's capacity for the vCPUs and memory asked for, once, while the job is RUNNABLE", async () => {
+    const { r } = await outcomes.stuck!;
+    const lines = r.stderr.split("\n");
+    const runnable = lines.findIndex((l) => l.startsWith("Job status: RUNNABLE"));
+    const hint = lines.findIndex((l) => CAPACITY_HINT.test(l));
+    expect(runnable).toBeGreaterThanOrEqual(0);
+    expect(hint).toBeGreaterThan(runnable);
+    const line = lines[hint]!;
     expect(line).toContain("64 vCPUs");
     expect(line).toContain("512000 MiB");
     expect(count(r.stderr, CAPACITY_HINT)).toBe(1);

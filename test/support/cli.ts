@@ -1,11 +1,31 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { onTestFinished } from "vitest";
+import { afterAll, afterEach, beforeEach } from "vitest";
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 /** The installed entry point; it runs the built dist/, so e2e runs need `npm run build` first. */
 export const nbatchBin = join(repoRoot, "bin", "nbatch.js");
+
+/**
+ * CLI processes still running, each with whether a test started it. A test's
+ * failed assertion must not leave its CLI running, but vitest's global
+ * onTestFinished attaches to whichever test started last, the wrong one when a
+ * file's tests run concurrently. So a leftover of a test is killed once no test
+ * of the file is running (its own has ended then, whichever it was), and every
+ * leftover, also one a hook started, once the file is done.
+ */
+const running = new Map<ChildProcess, { startedInTest: boolean }>();
+let testsUnderWay = 0;
+beforeEach(() => void testsUnderWay++);
+afterEach(() => (--testsUnderWay === 0 ? killLeftovers((p) => p.startedInTest) : undefined));
+afterAll(() => killLeftovers(() => true));
+
+// Waits for the exit, not for "close": a job's process may hold the output pipes open after nbatch is gone.
+async function killLeftovers(which: (p: { startedInTest: boolean }) => boolean): Promise<void> {
+  const leftovers = [...running].filter(([, p]) => which(p)).map(([child]) => child);
+  await Promise.all(leftovers.map((child) => new Promise((resolve) => (child.once("exit", resolve), child.kill("SIGKILL")))));
+}
 
 export interface CliOptions {
   /** The whole environment of the CLI, apart from PATH (inherited unless given). */
@@ -67,12 +87,9 @@ export function spawnCli(args: string[], opts: CliOptions): CliProcess {
       resolve({ code, signal, stdout, stderr });
     });
   });
-  // A failed assertion must not leave the CLI running.
-  try {
-    onTestFinished(() => void (child.exitCode === null && child.signalCode === null && child.kill("SIGKILL")));
-  } catch {
-    // Called outside a test (e.g. in beforeAll): the caller owns the process.
-  }
+  running.set(child, { startedInTest: testsUnderWay > 0 });
+  child.once("exit", () => running.delete(child));
+  child.once("error", () => running.delete(child));
 
   const waitForOutput = (pattern: string | RegExp, waitMs = timeoutMs) =>
     new Promise<void>((resolve, reject) => {

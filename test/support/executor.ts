@@ -32,6 +32,11 @@ export interface BatchExecutor {
   requests: { operation: string; body: any }[];
   /** The jobs as DescribeJobs would report them. */
   jobs(): Job[];
+  /**
+   * The environment each attempt's container was started with (`all`), and the
+   * part of it that is the image's and the job role's rather than the job's (`image`).
+   */
+  containerEnv(jobId: string, attempt?: number): { image: Record<string, string>; all: Record<string, string> } | undefined;
   /** Drops a finished job, as Batch does some days after it ends. */
   forget(jobId: string): void;
   /** Setup helpers that bypass HTTP, so they never show up in `requests`. */
@@ -65,6 +70,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
     credentials: { accessKeyId: "test", secretAccessKey: "test" },
   });
   const registry = new Registry(region);
+  const containerEnvs = new Map<string, { image: Record<string, string>; all: Record<string, string> }>();
   const runner = new JobRunner({
     stepDelayMs: opts.stepDelayMs ?? 30,
     runnableDelayMs: opts.runnableDelayMs,
@@ -78,7 +84,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
       // A job definition's user (a non-root image) owns the job's directories, as the image's would.
       const user = job.container?.user ? await lookupUser(job.container.user) : undefined;
       if (user) await Promise.all([dir, cwd, home, tmp].map((d) => chown(d, user.uid, user.gid)));
-      const env: Record<string, string> = {
+      const image: Record<string, string> = {
         PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
         HOME: home,
         TMPDIR: tmp,
@@ -87,10 +93,12 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
         AWS_REGION: region,
         AWS_ENDPOINT_URL: opts.motoEndpoint,
       };
+      const env = { ...image };
       for (const { name, value } of job.container?.environment ?? []) env[name!] = value ?? "";
       env.AWS_BATCH_JOB_ID = job.jobId!;
       env.AWS_BATCH_JOB_ATTEMPT = String(attempt);
       env.AWS_BATCH_JQ_NAME = job.jobQueue!.replace(/^.*\//, "");
+      containerEnvs.set(`${job.jobId}:${attempt}`, { image, all: env });
       return { cwd, env, user };
     },
   });
@@ -122,6 +130,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
     endpoint: `http://127.0.0.1:${port}`,
     requests,
     jobs: () => [...runner.jobs.values()].map((j) => structuredClone(j.detail)),
+    containerEnv: (jobId, attempt = 1) => structuredClone(containerEnvs.get(`${jobId}:${attempt}`)),
     forget: (jobId) => void runner.jobs.delete(jobId),
     async createComputeEnvironment(input) {
       return registry.createComputeEnvironment(input).computeEnvironmentArn!;

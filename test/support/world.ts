@@ -1,5 +1,5 @@
 import { removeTree } from "../../src/tree/temp-files.js";
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createBucket, uniqueBucketName } from "./aws.js";
@@ -27,9 +27,18 @@ export interface World {
   nbatch(args: string[], opts?: Partial<CliOptions>): ReturnType<typeof runCli>;
   /** The SubmitJob bodies the executor received. */
   submits(): any[];
+  /** A fresh gate, for a job that must go on until the test lets it. */
+  gate(): Gate;
   /** A fault proxy in front of this world's moto and executor (stopped with the world), and the CLI env that goes through it. */
   proxy(): Promise<{ proxy: FaultProxy; env: Record<string, string> }>;
   stop(): Promise<void>;
+}
+
+/** Holds a job at a point until the test opens it: the job waits on a condition, not on a timer being long enough. */
+export interface Gate {
+  /** A shell command that returns once the gate is open. */
+  wait: string;
+  open(): Promise<void>;
 }
 
 export async function startWorld(opts: { region?: string; stepDelayMs?: number; runnableDelayMs?: number } = {}): Promise<World> {
@@ -43,6 +52,7 @@ export async function startWorld(opts: { region?: string; stepDelayMs?: number; 
     runnableDelayMs: opts.runnableDelayMs,
   });
   const proxies: FaultProxy[] = [];
+  let gates = 0;
   const root = await mkdtemp(join(tmpdir(), "nbatch-world-"));
   const home = join(root, "home");
   await mkdir(home);
@@ -80,6 +90,10 @@ export async function startWorld(opts: { region?: string; stepDelayMs?: number; 
       return path;
     },
     nbatch: (args, o = {}) => runCli(args, { ...o, env: o.env ?? env }),
+    gate() {
+      const path = join(root, `gate-${++gates}`);
+      return { wait: `until [ -e '${path}' ]; do sleep 0.05; done`, open: () => writeFile(path, "") };
+    },
     submits: () => executor.requests.filter((r) => r.operation === "SubmitJob").map((r) => r.body),
     async proxy() {
       const proxy = await startFaultProxy({ default: moto, batch: executor.endpoint });
@@ -104,4 +118,11 @@ export async function writeTree(dir: string, files: TreeFiles): Promise<void> {
     await writeFile(join(dir, path), text, { mode });
   }
   await mkdir(dir, { recursive: true });
+}
+
+/** What a command wrote with `env -0 > path`, less what the shells on the way add (PWD, and maybe SHLVL, _). */
+export async function readEnvDump(path: string): Promise<Record<string, string>> {
+  const env = Object.fromEntries((await readFile(path, "utf8")).split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  for (const name of ["PWD", "SHLVL", "_", "OLDPWD"]) delete env[name];
+  return env;
 }

@@ -279,6 +279,28 @@ describe("watchJob", () => {
     expect(s.clock.sleeps.filter((ms) => ms === 5000)).toHaveLength(2);
   });
 
+  it("hints once at the queue's capacity when the job has been RUNNABLE for 60 polls, and afresh after it leaves", async () => {
+    const isHint = (l: string) => l.startsWith("warn: the job is still RUNNABLE: the queue's compute environments may have no room for the vCPUs and memory it asks for.");
+    const runnable = (n: number) => Array.from({ length: n }, () => job("RUNNABLE", { maxAttempts: 2 }));
+    // The DescribeJobs call after which each hint was said.
+    const hintedAfter: number[] = [];
+    let hints = 0;
+    const s = setup(
+      [job("SUBMITTED"), ...runnable(80), job("RUNNING", { maxAttempts: 2 }), ...runnable(61), job("FAILED", { maxAttempts: 2, exitCode: 1 })],
+      {},
+      (call) => {
+        const now = s.said.filter(isHint).length;
+        if (now > hints) hintedAfter.push(call - 1);
+        hints = now;
+      },
+    );
+    await s.watch({ showLogs: false });
+    // Calls 2 to 81 are RUNNABLE: the hint comes at the 61st, when 60 poll intervals have passed
+    // since the first; RUNNING resets the wait, so the second comes at the 61st RUNNABLE after it.
+    expect(hintedAfter).toEqual([62, 143]);
+    expect(s.said.filter(isHint)).toHaveLength(2);
+  });
+
   it("keeps watching the status when the log cannot be read", async () => {
     const s = setup([job("RUNNING", { stream: S1 }), job("RUNNING", { stream: S1 }), job("SUCCEEDED", { stream: S1, attempts: [S1] })], {});
     logsMock.on(GetLogEventsCommand).rejects(Object.assign(new Error("not allowed to read logs"), { name: "AccessDeniedException" }));
