@@ -62,7 +62,7 @@ async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractO
     opts.onFile?.(path, action);
   };
   const attempt = (p: PlannedEntry, work: () => Promise<void>) =>
-    work().catch((err: unknown) => refuse(p.path, reasonFor(err)));
+    work().catch((err: unknown) => refuse(p.path, reasonFor(err, root)));
   const planned = planEntries(directory, opts, refuse);
   // Each entry is cut off at its claimed size while written, so this bounds what is actually written too.
   const claimed = planned.reduce((sum, p) => sum + (p.type === "dir" ? 0 : p.size), 0);
@@ -180,11 +180,11 @@ function writeLink(p: PlannedEntry, target: string, dest: string): Promise<numbe
 }
 
 /** Why one entry failed. A full disk is not about one entry: it stops the extraction. */
-function reasonFor(err: unknown): string {
+function reasonFor(err: unknown, root: string): string {
   if (err instanceof Refusal) return err.message;
   const e = err as NodeJS.ErrnoException;
   if (e.code === "ENOSPC" || e.code === "EDQUOT") {
-    throw new UserError(`No space left on the disk while extracting into ${e.path ?? "the directory"}: free some space and try again.`);
+    throw new UserError(`No space left on the disk while extracting into ${root}: free some space and try again.`);
   }
   return e.syscall ? `could not write (${e.code ?? e.message})` : `corrupt entry (${e.message})`;
 }

@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { MiddlewareStack } from "@smithy/types";
 import { afterAll, afterEach, beforeAll, expect, it, vi } from "vitest";
 import { createAwsClients, type AwsClients } from "../../src/aws/clients.js";
+import { sdkError } from "../../src/aws/errors.js";
 
 // What the factory promises: a request unanswered for 5 minutes fails, and the SDK makes 5 attempts in all.
 const REQUEST_TIMEOUT_MS = 300_000;
@@ -88,9 +89,12 @@ it.for(Object.keys(calls) as (keyof typeof calls)[])("a %s request that gets no 
       // The backoff before the next attempt is then the one timer left.
       if (n < ATTEMPTS) await vi.advanceTimersToNextTimerAsync();
     }
+    // The client explains the failure to the user; the SDK's TimeoutError is under it.
     const err = (await outcome) as Error;
-    expect(err.name).toBe("TimeoutError");
-    expect(err.message).toContain(`${REQUEST_TIMEOUT_MS} ms requestTimeout`);
+    expect(err.message).toMatch(new RegExp(`^cannot reach ${endpoint}: TimeoutError`));
+    const timeout = sdkError(err) as Error;
+    expect(timeout.name).toBe("TimeoutError");
+    expect(timeout.message).toContain(`${REQUEST_TIMEOUT_MS} ms requestTimeout`);
     expect(attempts.map((a) => a.end! - a.start)).toEqual(Array(ATTEMPTS).fill(REQUEST_TIMEOUT_MS));
     expect(received.length).toBe(before + ATTEMPTS);
   } finally {
