@@ -15,6 +15,7 @@ import { packZip } from "../archive/pack.js";
 import { createExcluder } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { leftoverProcesses } from "./leftovers.js";
+import { resumeFromResults } from "./resume.js";
 import type { Store } from "./store.js";
 
 export interface AgentOptions {
@@ -45,11 +46,19 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     o.out.info(`nbatch agent: received ${sig}${child ? ", passing it to the command" : ""}`);
   });
   try {
-    const baseline = await withTempDir("agent", (tmp) => unpackInputs(o, inputsUrl, join(tmp, "inputs.zip")));
+    const attempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1);
+    const baseline = await withTempDir("agent", async (tmp) => {
+      const unpacked = await unpackInputs(o, inputsUrl, join(tmp, "inputs.zip"));
+      if (o.env[JOB_ENV.resume] === "1" && attempt > 1) {
+        const resumed = await resumeFromResults(o.store, resultsUrl, o.cwd, join(tmp, "results.zip"));
+        o.out.info(resumed ? `nbatch agent: attempt ${attempt} resumes from the ${resumed.written} entries the attempt before it left` : `nbatch agent: attempt ${attempt} starts afresh: the attempt before it left no results`);
+      }
+      return unpacked;
+    });
     const envUrl = o.env[JOB_ENV.envUrl];
     const userEnv = await readEnv(o, envUrl);
     // A retry needs the values again: earlier attempts delete them only once the command succeeded.
-    const lastAttempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1) >= Number(o.env[JOB_ENV.attempts] ?? 1);
+    const lastAttempt = attempt >= Number(o.env[JOB_ENV.attempts] ?? 1);
     if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
