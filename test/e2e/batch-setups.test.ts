@@ -32,6 +32,11 @@ describeWithMoto("nbatch build: how attempts end", () => {
     expect(r.code).toBe(137);
     expect(r.stderr).toContain("OutOfMemoryError: Container killed due to memory usage (it had 2 GiB)");
     expect(r.stderr).toContain("--aws-batch-memory 4GiB");
+    const status = await w.nbatch(["status", "--json", jobIdIn(r.stderr)]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: "FAILED", reason: expect.stringMatching(/^OutOfMemoryError/), fix: expect.stringContaining("--aws-batch-memory 4GiB") });
+    const table = await w.nbatch(["status", jobIdIn(r.stderr)]);
+    expect(table.stdout).toMatch(/^JOB ID\s.*\sWHY$/m);
+    expect(table.stdout).toContain("OutOfMemoryError: Container killed due to memory usage (it had 2 GiB)");
   });
 
   it("--retries alone retries an attempt lost to a spot reclaim, and says so, but not a command that failed", async () => {
@@ -85,6 +90,22 @@ describeWithMoto("nbatch build: how attempts end", () => {
     expect(await readFile(join(dir, "step2.done"), "utf8")).toBe("two\n");
     // What the first attempt deleted stays deleted in the job (local copies are kept, as always).
     expect(r.stderr).toContain("The job deleted 1 path (Makefile.in); local copies are kept");
+  });
+
+  it("a command that ignores SIGTERM is killed after the agent's grace period, so what it made is still uploaded", async () => {
+    await w.executor.registerJobDefinition({
+      jobDefinitionName: "short-grace",
+      type: "container",
+      containerProperties: { image: "nbatch-test", environment: [{ name: "NBATCH_AGENT_STOP_GRACE", value: "0.3" }] },
+    });
+    const dir = await w.makeDir("stubborn", {});
+    const script = "if [ -e step1.done ]; then echo resumed; exit 0; fi; echo one > step1.done; trap '' TERM; echo working; sleep 60";
+    const args = ["build", "--aws-batch", "--aws-batch-job", "short-grace", "--retries", "1", "--resume", dir, "--", "sh", "-c", script];
+    const r = await runUntil(args, "] working", (id) => w.executor.reclaim(id));
+    expect(r.stdout).toMatch(/nbatch agent: the command did not end within 0\.3 s of SIGTERM; killing it/);
+    expect(r.stdout).toMatch(/\] resumed$/m);
+    expect(r.code).toBe(0);
+    expect(await readFile(join(dir, "step1.done"), "utf8")).toBe("one\n");
   });
 });
 
