@@ -88,10 +88,15 @@ export interface Submission {
  */
 export async function submitJob(ctx: BatchContext, s: Submission, interrupted: () => Error | undefined): Promise<string> {
   const { clients } = ctx;
-  try {
-    if (s.env) await putText(clients.s3, s.env.obj, JSON.stringify(s.env.values));
+  const check = () => {
     const stop = interrupted();
     if (stop) throw stop;
+  };
+  // A Ctrl-C during the upload must not leave the values in the bucket, even for a moment.
+  check();
+  try {
+    if (s.env) await putText(clients.s3, s.env.obj, JSON.stringify(s.env.values));
+    check();
     const submitted = await clients.batch.send(new SubmitJobCommand(s.input));
     return submitted.jobId!;
   } catch (err) {

@@ -198,7 +198,9 @@ function statusLine(job: JobState): string {
 
 function describe(err: unknown): string {
   const e = err as Error;
-  return e.name && e.name !== "Error" ? `${e.name}: ${e.message}` : e.message;
+  // An explained failure is already a sentence for people; the SDK's own keep their name ("TimeoutError: ...").
+  if (err instanceof UserError || !e.name || e.name === "Error") return e.message;
+  return `${e.name}: ${e.message}`;
 }
 
 /** Says once that AWS can't be reached, and once that it can again. */

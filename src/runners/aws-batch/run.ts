@@ -77,7 +77,8 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       dir: req.dir,
       queue,
       region: settings.aws.region,
-      profile: settings.aws.profile,
+      // Only a profile that gave the credentials says which account the job is in.
+      profile: settings.aws.credentials?.source === "profile" ? settings.aws.credentials.profile : undefined,
       bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
       resultsUrl: s3Url(resultsObj),
       inputsUrl: s3Url(inputsObj),
@@ -90,9 +91,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   } finally {
     interrupt.dispose();
   }
-  if (req.follow.detach && !interrupt.signal.aborted) return follow.detach(target, req.follow, out, "Submitted with --detach");
-  // A Ctrl-C that raced SubmitJob is a Ctrl-C after submission: cancel what was just started.
-  return follow.followJob(target, req.follow, ctx, interrupt.signal.aborted);
+  // A signal that raced SubmitJob means what it means after submission: a hangup detaches, Ctrl-C and SIGTERM cancel.
+  const raced = interrupt.signal.aborted ? (interrupt.signal.reason as NodeJS.Signals) : undefined;
+  if (raced === "SIGHUP") return follow.detach(target, req.follow, out, "Detached");
+  if (req.follow.detach && !raced) return follow.detach(target, req.follow, out, "Submitted with --detach");
+  return follow.followJob(target, req.follow, ctx, raced !== undefined);
 }
 
 /**
