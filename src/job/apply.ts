@@ -58,6 +58,7 @@ function reportApplied(io: Output, results: Results, report: ExtractReport): voi
   const files = new Set(results.files.filter((f) => f.type !== "dir").map((f) => f.path));
   const count = (paths: string[]) => paths.filter((p) => files.has(p)).length;
   const parts = [`${plural(count(report.written), "file")} written (${formatBytes(report.bytes)})`];
+  if (count(report.touched)) parts.push(`${count(report.touched)} given the job's time or mode only`);
   if (count(report.identical)) parts.push(`${count(report.identical)} already up to date`);
   io.info(`Results: ${parts.join(", ")}`);
   for (const c of report.conflicts) {
