@@ -136,7 +136,7 @@ export const SETTINGS = {
   }),
   pollIntervalMs: row<number>("aws-batch.poll-interval", {
     env: ["NBATCH_POLL_INTERVAL"],
-    description: "seconds between job status checks (at least 0.1)",
+    description: "seconds between job status checks (0.1 to 3600)",
     default: "5",
     parse: parsePollIntervalMs,
   }),

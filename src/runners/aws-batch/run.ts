@@ -9,6 +9,7 @@ import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition } from "../../job/definition.js";
 import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
 import { scanInputs, warnLeftOut } from "../../job/pack.js";
+import { checkSubmitLimits } from "../../job/limits.js";
 import { checkBucket, checkQueue } from "../../job/preflight.js";
 import type { BuildRequest } from "../../job/request.js";
 import { submitInput, submitJob } from "../../job/submit.js";
@@ -52,6 +53,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       tags: req.tags,
       aws: settings.aws,
     });
+    checkSubmitLimits(input);
     if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, input);
 
     out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
