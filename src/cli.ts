@@ -14,6 +14,7 @@ import { lsCommand } from "./commands/ls/command.js";
 import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
 import { processContext } from "./process.js";
+import { printable } from "./ui/format.js";
 import type { Output } from "./ui/output.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -95,12 +96,13 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
   }
   // A server's or the network's answer that no caller handled is the user's to fix or retry, not a bug.
   const user = isUserError(err) ? err : unhandledAwsError(err);
+  // A message may quote a job's paths or a server's words: it is shown escaped, as one line.
   if (user) {
-    out.error(`nbatch: error: ${user.message}`);
+    out.error(`nbatch: error: ${printable(user.message)}`);
     return { code: user.exitCode, error: user.message };
   }
   const message = (err as Error)?.message ?? String(err);
-  out.error(`nbatch: internal error: ${message}`);
+  out.error(`nbatch: internal error: ${printable(message)}`);
   if (!debug) out.error("(set NBATCH_DEBUG=1 to see the stack trace, and please report it)");
   return { code: EXIT.failure, error: message };
 }

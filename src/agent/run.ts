@@ -80,7 +80,7 @@ async function unpackInputs(o: AgentOptions, url: string, zipPath: string): Prom
   const raw = await readZipEntry(zipPath, INPUTS_MANIFEST_ENTRY);
   const manifest: InputsManifest = raw ? parseInputsManifest(raw, `the inputs archive ${url}`) : { protocol: PROTOCOL_VERSION, entries: [] };
   const report = await extractZip({ archivePath: zipPath, destRoot: o.cwd, meta: new Map(manifest.entries.map((e) => [e.path, e])) });
-  if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => r.path).join(", ")}`);
+  if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => shownPath(r.path)).join(", ")}`);
   // What is on disk now, not what the manifest claims: the diff after the run must compare like with like.
   return (await scanDirectory(o.cwd, () => ({ excluded: false }))).entries;
 }

@@ -8,6 +8,7 @@ import {
   InvalidValueError,
   parseBucket,
   parseCommand,
+  parseCount,
   parseCpus,
   parseMemoryMiB,
   parsePollIntervalMs,
@@ -133,6 +134,12 @@ export const SETTINGS = {
     description: "largest results archive (unpacked) nbatch will apply, e.g. 200GiB",
     default: "100GiB",
     parse: (text) => parseMemoryMiB(text) * 1024 * 1024,
+  }),
+  maxResultsEntries: row<number>("core.max-results-entries", {
+    flag: "--max-results-entries",
+    description: "most entries (files, links, directories) a results archive may hold for nbatch to apply it; each costs about a kilobyte of memory",
+    default: "100000",
+    parse: (text) => parseCount(text, "entry count"),
   }),
   pollIntervalMs: row<number>("aws-batch.poll-interval", {
     env: ["NBATCH_POLL_INTERVAL"],

@@ -45,6 +45,13 @@ export function parseCpus(text: string): number {
   return value;
 }
 
+/** A whole number, at least 1: "100000". */
+export function parseCount(text: string, what: string): number {
+  const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(Number.isSafeInteger(value) && value >= 1)) throw new InvalidValueError(what, text, "use a whole number such as 100000");
+  return value;
+}
+
 const DURATION = new RegExp(`^(?:${NUMBER}d)?(?:${NUMBER}h)?(?:${NUMBER}m)?(?:${NUMBER}s?)?$`, "i");
 const SECONDS_PER_PART = [86400, 3600, 60, 1];
 

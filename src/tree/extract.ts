@@ -20,19 +20,25 @@ export interface ExtractReport {
   identical: string[];
   conflicts: { path: string; savedAs: string }[];
   refused: { path: string; reason: string }[];
+  /** The directories among the paths above: people count files and links. */
+  directories: string[];
   bytes: number;
 }
 
 export type ExtractAction = "written" | "touched" | "identical" | "conflict" | "refused";
 
 export interface ExtractOptions {
-  archivePath: string;
   destRoot: string;
+  /** What to call the archive in messages. */
+  label: string;
   select?: (relPath: string) => boolean;
   meta?: ReadonlyMap<string, ManifestEntry>;
   baseline?: ReadonlyMap<string, ManifestEntry>;
   conflictTag?: string;
   maxBytes?: number;
+  maxEntries?: number;
+  /** Stops before the next entry (a signal while extracting); what is written so far stays whole. */
+  signal?: AbortSignal;
   onFile?: (path: string, action: ExtractAction) => void;
 }
 
@@ -45,18 +51,19 @@ const CONCURRENCY = 4;
  * symlink, over a file the user edited meanwhile, or as a half-written
  * file. Refused entries are reported and the others go on.
  */
-export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
-  const root = await realpath(opts.destRoot);
-  const directory = await openZip(opts.archivePath);
+export async function extractZip(opts: Omit<ExtractOptions, "label"> & { archivePath: string }): Promise<ExtractReport> {
+  const directory = await openZip(opts.archivePath, { maxEntries: opts.maxEntries });
   try {
-    return await extractFrom(directory, root, opts);
+    return await extractDirectory(directory, { label: opts.archivePath, ...opts });
   } finally {
     directory.close();
   }
 }
 
-async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractOptions): Promise<ExtractReport> {
-  const report: ExtractReport = { written: [], touched: [], identical: [], conflicts: [], refused: [], bytes: 0 };
+/** The same from an archive already opened (the results, whose results.json is read first). */
+export async function extractDirectory(directory: ZipDirectory, opts: ExtractOptions): Promise<ExtractReport> {
+  const root = await realpath(opts.destRoot);
+  const report: ExtractReport = { written: [], touched: [], identical: [], conflicts: [], refused: [], directories: [], bytes: 0 };
   const refuse = (path: string, reason: string) => {
     report.refused.push({ path, reason });
     opts.onFile?.(path, "refused");
@@ -66,14 +73,17 @@ async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractO
     opts.onFile?.(path, action);
   };
   const attempt = (p: PlannedEntry, work: () => Promise<void>) =>
-    work().catch((err: unknown) => refuse(p.path, reasonFor(err, root)));
+    work().catch((err: unknown) => {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      refuse(p.path, reasonFor(err, root));
+    });
   const planned = planEntries(directory, opts, refuse);
   // Each entry is cut off at its claimed size while written, so this bounds what is actually written too.
   const claimed = planned.reduce((sum, p) => sum + (p.type === "dir" ? 0 : p.size), 0);
   const limit = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   if (claimed > limit) {
     throw new UserError(
-      `${opts.archivePath} claims ${claimed} bytes, more than the limit of ${limit}: the archive is corrupt or hostile, nothing was extracted.`,
+      `${opts.label} claims ${claimed} bytes, more than the limit of ${limit} (max-results-size): the archive is corrupt or hostile, nothing was extracted`,
     );
   }
 
@@ -81,7 +91,10 @@ async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractO
   const verified = new Set<string>();
   const created: PlannedEntry[] = [];
   // Directories first, parents before children, so their own entries create them.
-  for (const p of planned.filter((e) => e.type === "dir")) {
+  const dirs = planned.filter((e) => e.type === "dir");
+  report.directories = dirs.map((p) => p.path);
+  for (const p of dirs) {
+    opts.signal?.throwIfAborted();
     await attempt(p, async () => {
       await ensureParentDirs(root, p.path, verified);
       const local = await statEntry(root, p.path);
@@ -101,6 +114,7 @@ async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractO
   }
 
   const place = async (p: PlannedEntry) => {
+    opts.signal?.throwIfAborted();
     await ensureParentDirs(root, p.path, verified);
     const target = p.type === "symlink" ? await readLinkTarget(p, root) : undefined;
     const abs = join(root, p.path);
@@ -216,7 +230,7 @@ function reasonFor(err: unknown, root: string): string {
   if (err instanceof Refusal) return err.message;
   const e = err as NodeJS.ErrnoException;
   if (e.code === "ENOSPC" || e.code === "EDQUOT") {
-    throw new UserError(`No space left on the disk while extracting into ${root}: free some space and try again.`);
+    throw new UserError(`no space left on the disk while extracting into ${root}: free some space`);
   }
   return e.syscall ? `could not write (${e.code ?? e.message})` : `corrupt entry (${e.message})`;
 }

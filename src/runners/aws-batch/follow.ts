@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { deleteObject, s3Url, type S3Object } from "../../aws/s3.js";
 import { EXIT } from "../../errors.js";
-import { applyResults, exitWithRefusals, type Applied } from "../../job/apply.js";
+import { applyResults, exitWithRefusals, resultLimits, type Applied } from "../../job/apply.js";
 import { summary, terminateJob, type JobState } from "../../job/batch.js";
 import type { BatchContext } from "../../job/context.js";
 import { whileWatching, type ControlAction } from "../../job/control.js";
@@ -109,7 +109,8 @@ export async function bringResultsHome(ctx: BatchContext, target: FollowTarget, 
       );
       return undefined;
     }
-    return applyResults({ archivePath, dir, runId: target.runId, baseline: target.baseline, select: target.select, out, maxBytes: ctx.settings.values.maxResultsBytes });
+    const limits = resultLimits(ctx.settings.values);
+    return applyResults({ archivePath, source: s3Url(target.results), dir, runId: target.runId, baseline: target.baseline, select: target.select, out, limits });
   });
 }
 
