@@ -89,7 +89,10 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
     // commander has already printed its message (or the help / version).
     return err.exitCode === 0 ? { code: EXIT.ok } : { code: EXIT.usage, error: err.message };
   }
-  if (debug && err instanceof Error) out.error(err.stack ?? String(err));
+  if (debug && err instanceof Error) {
+    out.error(err.stack ?? String(err));
+    if (err.cause instanceof Error) out.error(`caused by: ${err.cause.stack ?? String(err.cause)}`);
+  }
   if (err instanceof InterruptedError) {
     out.info(err.message);
     return { code: err.exitCode, error: err.message };

@@ -40,6 +40,8 @@ export const DEFAULT_UPLOAD_EXCLUSIONS: readonly string[] = [
   "/*.key",
   // Reserved: nbatch keeps its own metadata under .nbatch/ inside archives.
   ".nbatch/",
+  // nbatch's own files being written (tree/temp-files.ts), left behind only by a process killed outright.
+  ".nbatch-tmp-*",
 ];
 
 export interface Exclusion {

@@ -7,6 +7,7 @@ import { createBucket, listKeys, s3, uniqueBucketName } from "../support/aws.js"
 import { spawnCli, type CliResult } from "../support/cli.js";
 import type { FaultProxy, Rule } from "../support/fault-proxy.js";
 import { describeWithMoto } from "../support/moto.js";
+import { scenario } from "../support/scenario.js";
 import { until } from "../support/until.js";
 import { startWorld, type World } from "../support/world.js";
 
@@ -28,17 +29,6 @@ interface Outcome {
 
 const POLL_SECONDS = 0.1;
 const CAPACITY_HINT = /RUNNABLE.*(capacity|no room)/i;
-
-/**
- * The scenarios mostly wait (on retries, backoff, an outage), so they all
- * run together in beforeAll, each with its own proxy, and each test checks
- * one outcome.
- */
-function scenario(fn: () => Promise<Outcome>): Promise<Outcome> {
-  const outcome = fn();
-  outcome.catch(() => undefined);
-  return outcome;
-}
 
 describeWithMoto("nbatch build survives faults", () => {
   let w: World;
