@@ -172,7 +172,7 @@ async function endLeftovers(runId: string): Promise<void> {
 async function noteLeftovers(o: AgentOptions, runId: string): Promise<Results["leftRunning"]> {
   const left = await leftoverProcesses(`${JOB_ENV.runId}=${runId}`);
   if (!left.length) return undefined;
-  const shown = left.slice(0, 5).map((p) => `${p.pid} ${p.command.slice(0, 60)}`).join("; ");
+  const shown = left.slice(0, 5).map((p) => `${p.pid} ${shownPath(p.command.slice(0, 60))}`).join("; ");
   o.out.warn(
     `nbatch agent: the command exited but left ${left.length === 1 ? "a process" : `${left.length} processes`} running (${shown}${left.length > 5 ? "; ..." : ""}): ` +
       "what they write from now on is not in the results; end the command with `wait` to wait for them",
