@@ -14,6 +14,7 @@ import { lsCommand } from "./commands/ls/command.js";
 import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
 import { processContext } from "./process.js";
+import { printable } from "./ui/format.js";
 import type { Output } from "./ui/output.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -88,19 +89,23 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
     // commander has already printed its message (or the help / version).
     return err.exitCode === 0 ? { code: EXIT.ok } : { code: EXIT.usage, error: err.message };
   }
-  if (debug && err instanceof Error) out.error(err.stack ?? String(err));
+  if (debug && err instanceof Error) {
+    out.error(err.stack ?? String(err));
+    if (err.cause instanceof Error) out.error(`caused by: ${err.cause.stack ?? String(err.cause)}`);
+  }
   if (err instanceof InterruptedError) {
     out.info(err.message);
     return { code: err.exitCode, error: err.message };
   }
   // A server's or the network's answer that no caller handled is the user's to fix or retry, not a bug.
   const user = isUserError(err) ? err : unhandledAwsError(err);
+  // A message may quote a job's paths or a server's words: it is shown escaped, as one line.
   if (user) {
-    out.error(`nbatch: error: ${user.message}`);
+    out.error(`nbatch: error: ${printable(user.message)}`);
     return { code: user.exitCode, error: user.message };
   }
   const message = (err as Error)?.message ?? String(err);
-  out.error(`nbatch: internal error: ${message}`);
+  out.error(`nbatch: internal error: ${printable(message)}`);
   if (!debug) out.error("(set NBATCH_DEBUG=1 to see the stack trace, and please report it)");
   return { code: EXIT.failure, error: message };
 }

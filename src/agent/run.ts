@@ -119,7 +119,7 @@ async function unpackInputs(o: AgentOptions, url: string, zipPath: string): Prom
   const raw = await readZipEntry(zipPath, INPUTS_MANIFEST_ENTRY);
   const manifest: InputsManifest = raw ? parseInputsManifest(raw, `the inputs archive ${url}`) : { protocol: PROTOCOL_VERSION, entries: [] };
   const report = await extractZip({ archivePath: zipPath, destRoot: o.cwd, meta: new Map(manifest.entries.map((e) => [e.path, e])) });
-  if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => r.path).join(", ")}`);
+  if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => shownPath(r.path)).join(", ")}`);
   // What is on disk now, not what the manifest claims: the diff after the run must compare like with like.
   return (await scanDirectory(o.cwd, () => ({ excluded: false }))).entries;
 }
@@ -211,7 +211,7 @@ async function endLeftovers(runId: string): Promise<void> {
 async function noteLeftovers(o: AgentOptions, runId: string): Promise<Results["leftRunning"]> {
   const left = await leftoverProcesses(`${JOB_ENV.runId}=${runId}`);
   if (!left.length) return undefined;
-  const shown = left.slice(0, 5).map((p) => `${p.pid} ${p.command.slice(0, 60)}`).join("; ");
+  const shown = left.slice(0, 5).map((p) => `${p.pid} ${shownPath(p.command.slice(0, 60))}`).join("; ");
   o.out.warn(
     `nbatch agent: the command exited but left ${left.length === 1 ? "a process" : `${left.length} processes`} running (${shown}${left.length > 5 ? "; ..." : ""}): ` +
       "what they write from now on is not in the results; end the command with `wait` to wait for them",

@@ -15,11 +15,14 @@ import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
 import type { BuildRequest } from "../job/request.js";
-import { applyResults, exitWithRefusals, readResults } from "../job/apply.js";
+import { applyResults, exitWithRefusals, readResults, resultLimits } from "../job/apply.js";
+import type { SettingValues } from "../config/table.js";
 
 export interface LocalDeps extends CommandContext {
-  maxResultsBytes: number;
+  values: SettingValues;
 }
+
+const SOURCE = "the job's results archive";
 
 /**
  * The embedded default: the same pack, agent, results and unpack path as on
@@ -53,16 +56,17 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     }
     if (!req.follow.download) {
       out.info("Results not applied (--no-download)");
-      return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;
+      return (await readResults(join(tmp, "results.zip"), SOURCE, runId, resultLimits(deps.values))).exitCode ?? 1;
     }
     const { results, report } = await applyResults({
       archivePath: join(tmp, "results.zip"),
+      source: SOURCE,
       dir: req.dir,
       runId,
       baseline: inputs.manifest.entries,
       select: createSelector(req.download, req.excludeFromDownload),
       out,
-      maxBytes: deps.maxResultsBytes,
+      limits: resultLimits(deps.values),
     });
     return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
   });

@@ -5,7 +5,11 @@ import picomatch from "picomatch";
  * What never travels to the job unless the user re-includes it with `!`.
  * Snakemake's log/ and metadata/ do travel: a rerun needs them to know what
  * is up to date. The secret-holding names are exact, so environment.yaml
- * (a conda spec) is not caught by `.env*`.
+ * (a conda spec) is not caught by `.env*`. Credential files with names only
+ * tools use are left out at any depth; `*.pem` and `*.key` only in the root,
+ * where a home directory or a project keeps its keys, since data (TLS test
+ * fixtures, Keynote's .key files) may legitimately have those endings deeper
+ * down. docs/security.md lists them.
  */
 export const DEFAULT_UPLOAD_EXCLUSIONS: readonly string[] = [
   ".git/",
@@ -20,8 +24,24 @@ export const DEFAULT_UPLOAD_EXCLUSIONS: readonly string[] = [
   ".netrc",
   ".aws/",
   ".ssh/",
+  ".git-credentials",
+  ".npmrc",
+  ".pypirc",
+  ".pgpass",
+  "**/.docker/config.json",
+  "**/.kube/config",
+  "id_rsa",
+  "id_dsa",
+  "id_ecdsa",
+  "id_ecdsa_sk",
+  "id_ed25519",
+  "id_ed25519_sk",
+  "/*.pem",
+  "/*.key",
   // Reserved: nbatch keeps its own metadata under .nbatch/ inside archives.
   ".nbatch/",
+  // nbatch's own files being written (tree/temp-files.ts), left behind only by a process killed outright.
+  ".nbatch-tmp-*",
 ];
 
 export interface Exclusion {

@@ -107,6 +107,8 @@ describe("nbatch build on this machine (the embedded default)", () => {
     const dir = await makeDir("exclusions", {
       ".env": "SECRET=1",
       ".env.production": "SECRET=2",
+      ".npmrc": "//registry/:_authToken=t",
+      "tls.key": "PRIVATE",
       ".git/config": "[core]",
       "__pycache__/m.cpython-312.pyc": "x",
       "pkg/helper.pyc": "x",
@@ -116,7 +118,7 @@ describe("nbatch build on this machine (the embedded default)", () => {
       "environment.yaml": "name: conda-env",
       "keep.txt": "kept",
     });
-    const r = await nbatch(["build", "--local", "--exclude-from-upload", "data/", dir, "--", "sh", "-c", "find . -type f ! -name seen.txt | sort > seen.txt"]);
+    const r = await nbatch(["build", "--local", "--exclude-from-upload", "data/", dir, "--", "sh", "-c", "find . -type f ! -name seen.txt | sort > seen.txt; echo job > made.pem"]);
     expect(r.code).toBe(0);
     expect((await readFile(join(dir, "seen.txt"), "utf8")).trim().split("\n")).toEqual([
       "./.snakemake/log/run.log",
@@ -126,6 +128,8 @@ describe("nbatch build on this machine (the embedded default)", () => {
     // Nothing excluded was touched locally.
     expect(await readFile(join(dir, ".env"), "utf8")).toBe("SECRET=1");
     expect(await readFile(join(dir, "data/huge.bin"), "utf8")).toBe("big");
+    // The agent leaves out of the results what uploads leave out.
+    await expect(readFile(join(dir, "made.pem"))).rejects.toThrow(/ENOENT/);
   });
 
   it("runs examples/hello, on a copy of it", async () => {

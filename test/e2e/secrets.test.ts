@@ -86,6 +86,37 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
     expect(JSON.stringify(described.container!.environment)).not.toContain(secretArn);
   });
 
+  it("leaves credential files and private keys in the root out of the upload, shows each with --dry-run, and takes one on purpose with !pattern", async () => {
+    const secrets = {
+      ".git-credentials": "https://u:token@host",
+      ".npmrc": "//registry/:_authToken=t",
+      "web/.npmrc": "//registry/:_authToken=t",
+      ".pypirc": "[pypi]\npassword = p",
+      ".pgpass": "db:5432:*:u:p",
+      ".docker/config.json": '{"auths":{}}',
+      "home/.kube/config": "users: []",
+      id_rsa: "PRIVATE",
+      "keys/id_ed25519": "PRIVATE",
+      "server.pem": "PRIVATE",
+      "tls.key": "PRIVATE",
+    };
+    // Data that only looks like keys deeper down, public halves and other Docker files do travel.
+    const data = ["certs/ca.pem", "data/slides.key", ".docker/notes.txt", "id_rsa.pub", "notes.txt"];
+    const dir = await w.makeDir("credential-files", { ...secrets, ...Object.fromEntries(data.map((p) => [p, "data"])) });
+    const dry = await w.nbatch(["build", "--aws-batch", "--dry-run", dir, "--", "true"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const excluded = Object.fromEntries([...dry.stderr.matchAll(/^ {2}(\S+) {2}\((.+)\)$/gm)].map((m) => [m[1], m[2]]));
+    for (const path of Object.keys(secrets)) expect.soft(excluded[path], path).toMatch(/^default: /);
+    for (const path of data) expect.soft(excluded[path], path).toBeUndefined();
+
+    const r = await w.nbatch(["build", "--aws-batch", "--exclude-from-upload", "!/tls.key", dir, "--", "sh", "-c", "find . -type f ! -name seen.txt > seen.txt; echo new > made.pem"]);
+    expect(r.code, r.stderr).toBe(0);
+    const seen = (await readFile(join(dir, "seen.txt"), "utf8")).trim().split("\n").map((p) => p.slice(2)).sort();
+    expect(seen).toEqual([...data, "tls.key"].sort());
+    // What the job makes under those names does not come back either.
+    await expect(readFile(join(dir, "made.pem"))).rejects.toThrow(/ENOENT/);
+  });
+
   it("has the agent delete the env object as soon as it has read it", async () => {
     const dir = await w.makeDir("env-read", {});
     const p = spawnCli(["build", "--aws-batch", "--env", "TOKEN=read-me", dir, "--", "sh", "-c", 'test "$TOKEN" = read-me && echo has read; sleep 1'], { env: w.env });

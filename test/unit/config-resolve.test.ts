@@ -144,6 +144,13 @@ const cases: Case[] = [
     expected: { flag: 1024 ** 3, env: 10 * 1024 ** 2, file: 2 * 1024 ** 4, default: 100 * 1024 ** 3 },
     pick: (s) => s.values.maxResultsBytes,
   },
+  {
+    name: "core.max-results-entries",
+    env: "NBATCH_CORE_MAX_RESULTS_ENTRIES",
+    values: { flag: "5", env: "2000", file: "1000000" },
+    expected: { flag: 5, env: 2000, file: 1_000_000, default: 100_000 },
+    pick: (s) => s.values.maxResultsEntries,
+  },
 ];
 
 it("the cases cover every row of the table", () => {

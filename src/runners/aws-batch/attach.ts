@@ -68,7 +68,7 @@ export async function runAttach(req: AttachRequest, deps: BatchContext): Promise
   if (job) return followJob(target, req.follow, deps, req.cancel && !ended);
   deps.out.exitCode(0, { jobId });
   deps.out.info(`Batch no longer knows job ${jobId}; using the results it left at ${s3Url(urls.results)}`);
-  return dir ? resultsOfForgottenJob(deps, target, dir) : 0;
+  return dir ? resultsOfForgottenJob(deps, target, dir, req.follow) : 0;
 }
 
 function urlsFromJob(job: JobDetail): RunUrls {
@@ -91,11 +91,11 @@ async function baseline(deps: BatchContext, inputs: S3Object): Promise<ManifestE
   return parseInputsManifest(raw, `the inputs archive ${s3Url(inputs)}`).entries;
 }
 
-async function resultsOfForgottenJob(deps: BatchContext, target: FollowTarget, dir: string): Promise<number> {
+async function resultsOfForgottenJob(deps: BatchContext, target: FollowTarget, dir: string, prefs: FollowPrefs): Promise<number> {
   const gone = () => new UserError(`job ${target.jobId} left no results at ${s3Url(target.results)}, or they have expired`);
   // Asked first: the warning for a live job that left no results would mislead here.
   if (!(await objectExists(deps.clients.s3, target.results))) throw gone();
-  const applied = await bringResultsHome(deps, target, dir);
+  const applied = await bringResultsHome(deps, target, dir, prefs);
   if (!applied) throw gone();
   deps.out.exitCode(0, { jobId: target.jobId });
   return exitWithRefusals(applied.results.exitCode ?? 1, applied.report.refused.length > 0);

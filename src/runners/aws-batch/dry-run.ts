@@ -1,7 +1,7 @@
 import type { SubmitJobCommandInput } from "@aws-sdk/client-batch";
 import { s3Url, type S3Object } from "../../aws/s3.js";
 import { EXIT } from "../../errors.js";
-import { formatBytes, plural } from "../../ui/format.js";
+import { formatBytes, plural, shownPath } from "../../ui/format.js";
 import type { Output } from "../../ui/output.js";
 import type { Inputs } from "../../job/pack.js";
 
@@ -12,7 +12,7 @@ export function printDryRun(out: Output, inputs: Inputs, obj: S3Object, upload: 
   out.info(upload ? `  to ${s3Url(obj)}` : `  but they are already at ${s3Url(obj)}: nothing would be uploaded`);
   if (m.excluded.length) {
     out.info(`Excluded (${m.excluded.length}):`);
-    for (const e of m.excluded) out.info(`  ${e.path}  (${e.rule})`);
+    for (const e of m.excluded) out.info(`  ${shownPath(e.path)}  (${e.rule})`);
   }
   out.info("Would submit (SubmitJob):");
   const request = JSON.stringify(input, null, 2);

@@ -9,6 +9,7 @@ import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
 import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
 import { scanInputs, warnLeftOut } from "../../job/pack.js";
+import { checkSubmitLimits } from "../../job/limits.js";
 import { checkFargateSize, checkResources, platformOf } from "../../job/platform.js";
 import { checkBucket, checkDefinitionForm, checkQueue, defaultShare, queueEnvironments, shareFor } from "../../job/preflight.js";
 import { retryStrategyFor } from "../../job/retries.js";
@@ -57,6 +58,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       tags: req.tags,
       aws: settings.aws,
     });
+    checkSubmitLimits(input);
     if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, input);
 
     out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
