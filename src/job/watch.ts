@@ -46,6 +46,8 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
   let unseen = 0;
   const waiting = waitingReporter(o.out, o.clock, RUNNABLE_HINT_POLLS * o.pollIntervalMs);
   const trouble = troubleReporter(o.out);
+  let final: JobState | undefined;
+  const emitStatus = (s: JobState) => o.out.emit({ type: "status", jobId: s.id, status: s.status, attempt: s.attempt, attempts: s.maxAttempts, reason: s.statusReason });
 
   const newTail = (job: JobState, stream: string, attempt: number) => {
     seenStreams.add(stream);
@@ -114,9 +116,12 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
         throw new UserError(`job ${o.jobId} not found: Batch forgets jobs some days after they end`);
       }
       if (next.status !== state?.status || next.attempt !== state?.attempt) {
-        // The final status is told by the caller's summary, after the last log lines.
-        if (!isDone(next.status)) o.out.info(statusLine(next));
-        o.out.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
+        // The final status is told by the caller's summary, and its event sent, after the last log lines.
+        if (isDone(next.status)) final = next;
+        else {
+          o.out.info(statusLine(next));
+          emitStatus(next);
+        }
       }
       state = next;
 
@@ -131,6 +136,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
       await o.clock.sleep(o.pollIntervalMs, o.stop);
     }
     await finishTail();
+    if (final) emitStatus(final);
   } finally {
     // Whatever ended the watch, the log tail must not go on polling.
     tail?.stop.abort();
