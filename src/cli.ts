@@ -7,6 +7,7 @@ import { buildCommand } from "./commands/build/command.js";
 import { checkSetupCommand } from "./commands/check-setup/command.js";
 import { completionCommand } from "./commands/completion/command.js";
 import { configCommand } from "./commands/config/command.js";
+import { helpCommand } from "./commands/help/command.js";
 import { setupCommand } from "./commands/setup/command.js";
 import { cancelCommand } from "./commands/cancel/command.js";
 import { logsCommand } from "./commands/logs/command.js";
@@ -30,6 +31,7 @@ const COMMANDS: CommandDefinition[] = [
   configCommand,
   completionCommand,
   setupCommand,
+  helpCommand,
 ];
 
 function program(ctx: CommandContext): Command {
@@ -39,6 +41,7 @@ function program(ctx: CommandContext): Command {
     .option("-q, --quiet", "only errors, warnings and the job's own output")
     .option("-v, --verbose", "more detail about each step")
     .showHelpAfterError("(run with --help for usage)")
+    .helpCommand(false)
     .configureHelp({ optionDescription })
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });

@@ -34,3 +34,17 @@ it("shows real defaults but not the empty list a repeatable option starts from",
   expect(text).not.toContain("(default: [])");
   expect(text).toContain("(default:");
 });
+
+it("nbatch help names a command's help, and says when there is no such command", async () => {
+  const run = async (words: string[]) => {
+    const io = createTestOutput();
+    const code = await main(words, testContext({}, { out: io }));
+    return { code, stdout: io.stdoutText(), stderr: io.stderrText() };
+  };
+  expect(await run(["help", "config", "set"])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: nbatch config set /) });
+  expect((await run(["help"])).stdout).toMatch(/^Usage: nbatch \[options\] \[command\]/);
+  const unknown = await run(["help", "nosuch"]);
+  expect(unknown).toMatchObject({ code: 2, stdout: "" });
+  expect(unknown.stderr).toBe('nbatch: error: unknown command "nosuch" for nbatch: use one of build, status, logs, cancel, ls, agent, check-setup, config, completion, setup\n');
+  expect((await run(["help", "config", "nosuch"])).stderr).toMatch(/^nbatch: error: unknown command "nosuch" for nbatch config: use one of list, get, set, unset\n$/);
+});
