@@ -23,6 +23,8 @@ describeWithMoto("nbatch build: job control", () => {
     const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "sleep 1; echo late > late.txt; echo finished"]);
     expect(r.code).toBe(0);
     const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+    // The id alone on stdout, for id=$(nbatch build --detach ...), even with --quiet.
+    expect(r.stdout).toBe(`${jobId}\n`);
     const attach = /Re-attach with:\n\s+(nbatch build .*)/.exec(r.stderr)![1]!;
     expect(attach).toBe(`nbatch build --attach ${jobId} ${dir}`);
     expect(await exists(join(dir, "late.txt"))).toBe(false);
@@ -48,8 +50,9 @@ describeWithMoto("nbatch build: job control", () => {
 
   it("--attach --cancel stops a running job at once, without a directory", async () => {
     const dir = await w.makeDir("cancel", {});
-    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sleep", "60"]);
-    const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+    const r = await w.nbatch(["build", "--aws-batch", "--detach", "--quiet", dir, "--", "sleep", "60"]);
+    const jobId = r.stdout.trim();
+    expect(r.stderr).toBe("");
     const started = Date.now();
     const c = await w.nbatch(["build", "--attach", jobId, "--cancel"]);
     expect(Date.now() - started).toBeLessThan(15_000);

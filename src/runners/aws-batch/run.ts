@@ -85,7 +85,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   } finally {
     interrupt.dispose();
   }
-  if (req.follow.detach && !interrupt.signal.aborted) return follow.detach(target, req.follow, out, "Submitted with --detach");
+  if (req.follow.detach && !interrupt.signal.aborted) {
+    // The id alone on stdout, for id=$(nbatch build --detach ...); --json says it in its events.
+    if (!out.json) out.out(target.jobId);
+    return follow.detach(target, req.follow, out, "Submitted with --detach");
+  }
   // A Ctrl-C that raced SubmitJob is a Ctrl-C after submission: cancel what was just started.
   return follow.followJob(target, req.follow, ctx, interrupt.signal.aborted);
 }
