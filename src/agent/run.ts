@@ -12,7 +12,7 @@ import { readZipEntry } from "../archive/entries.js";
 import { extractZip } from "../tree/extract.js";
 import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
 import { packZip } from "../archive/pack.js";
-import { createExcluder } from "../tree/patterns.js";
+import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { leftoverProcesses } from "./leftovers.js";
 import type { Store } from "./store.js";
@@ -124,8 +124,8 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
   let changed: ManifestEntry[] = [];
   let deleted: string[] = [];
   try {
-    // Results leave out what uploads leave out by default (.git, caches, secrets).
-    const after = await scanDirectory(o.cwd, createExcluder([]), { skipUnreadable: true });
+    // Results leave out what uploads leave out by default (.git, caches, secrets), but for what Snakemake's storage fetched.
+    const after = await scanDirectory(o.cwd, createExcluder(RESULTS_REINCLUDED), { skipUnreadable: true });
     ({ changed, deleted } = diffManifests(baseline, after.entries));
     skipped.push(...after.skipped);
   } catch (err) {

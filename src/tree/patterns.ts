@@ -80,3 +80,11 @@ function expand(raw: string): string[] {
   if (!anchored && !p.includes("/")) p = `**/${p}`;
   return dirOnly ? [`${p}/**`] : [p, `${p}/**`];
 }
+
+/**
+ * What the results bring back although uploads leave it out: Snakemake's
+ * storage plugins keep the inputs they downloaded under .snakemake/storage/.
+ * A local copy is the laptop's own and never sent; the job's comes home,
+ * so the next run, here or there, finds them.
+ */
+export const RESULTS_REINCLUDED: readonly string[] = ["!**/.snakemake/storage/"];

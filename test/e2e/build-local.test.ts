@@ -119,6 +119,21 @@ describe("nbatch build on this machine (the embedded default)", () => {
     expect(await readFile(join(dir, "data/huge.bin"), "utf8")).toBe("big");
   });
 
+  it("brings back what Snakemake's storage fetched in the job, but never uploads a local .snakemake/storage/", async () => {
+    const dir = await makeDir("snakemake-storage", { ".snakemake/storage/http/local.txt": "laptop's", ".snakemake/log/old.log": "log" });
+    const job = [
+      "test -e .snakemake/storage/http/local.txt && echo uploaded > leaked.txt",
+      "mkdir -p .snakemake/storage/s3/bucket .snakemake/tmp",
+      "echo fetched > .snakemake/storage/s3/bucket/data.csv",
+      "echo scratch > .snakemake/tmp/scratch",
+    ].join("; ");
+    const r = await nbatch(["build", dir, "--", "sh", "-c", job]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(join(dir, ".snakemake/storage/s3/bucket/data.csv"), "utf8")).toBe("fetched\n");
+    expect(await readdir(dir)).not.toContain("leaked.txt");
+    expect(await readdir(join(dir, ".snakemake"))).not.toContain("tmp");
+  });
+
   it("runs examples/hello, on a copy of it", async () => {
     const example = join(repoRoot, "examples", "hello");
     const before = await readdir(example, { recursive: true });
