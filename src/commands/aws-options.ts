@@ -5,6 +5,7 @@
 import { Option, type Command } from "commander";
 import type { ResolveInput } from "../config/resolve.js";
 import { SETTING_ROWS } from "../config/table.js";
+import { collect } from "./context.js";
 
 const PLACEHOLDER: Record<string, string> = {
   "aws-batch.job": "name",
@@ -17,6 +18,9 @@ const PLACEHOLDER: Record<string, string> = {
   "aws-batch.sse": "AES256|aws:kms|none",
   "aws-batch.sse-kms-key-id": "key",
   "core.max-results-size": "size",
+  "aws-batch.image": "image",
+  "build.download": "pattern",
+  "build.exclude-from-download": "pattern",
 };
 
 const FLAG_ROWS = SETTING_ROWS.filter((row) => row.flag !== undefined);
@@ -33,7 +37,10 @@ export interface AwsFlags {
 export function addSettingOptions(command: Command, only?: readonly string[]): Command {
   for (const row of FLAG_ROWS.filter((r) => !only || only.includes(r.name))) {
     const fallback = row.default ?? row.defaultNote;
-    command.option(`${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`, fallback ? `${row.description} (default: ${fallback})` : row.description);
+    const flag = `${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`;
+    const description = (row.list ? `${row.description} (repeatable)` : row.description) + (fallback ? ` (default: ${fallback})` : "");
+    if (row.list) command.option(flag, description, collect, []);
+    else command.option(flag, description);
   }
   return command;
 }
@@ -61,6 +68,8 @@ export function awsSettingsInput(flags: AwsFlags, env: ResolveInput["env"]): Res
   for (const row of FLAG_ROWS) {
     const value = (flags as Record<string, unknown>)[attribute(row.flag!)];
     if (typeof value === "string") settingFlags[row.name] = value;
+    // A repeated flag's values go to the resolver as the JSON list the setting's parser reads.
+    else if (Array.isArray(value) && value.length) settingFlags[row.name] = JSON.stringify(value);
   }
   return { flags: settingFlags, region: flags.awsRegion, profile: flags.awsProfile, env };
 }

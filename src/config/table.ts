@@ -11,6 +11,7 @@ import {
   parseCpus,
   parseMemoryMiB,
   parsePollIntervalMs,
+  parseWords,
 } from "./units.js";
 
 export interface SettingRow<T = unknown> {
@@ -28,6 +29,15 @@ export interface SettingRow<T = unknown> {
   /** What to show as the default when there is none. */
   readonly defaultNote?: string;
   readonly parse: (text: string) => T;
+  /** A list, from shell words or a JSON array; its flag is repeatable. */
+  readonly list?: boolean;
+  /**
+   * Whether a project's nbatch.ini may set it. A project file comes with a
+   * repository anyone may have written: it may say what the work needs, never
+   * where data goes, what guards it, what the job may do in the account or
+   * what starts it (docs/configuration.md, "The project file").
+   */
+  readonly project?: boolean;
 }
 
 type RowSpec<T> = Omit<SettingRow<T>, "name" | "section" | "key" | "env"> & { env?: string[] };
@@ -58,6 +68,9 @@ function parseSse(text: string): Sse {
   if (value === "AES256" || value === "aws:kms" || value === "aws:kms:dsse" || value === "none") return value;
   throw new InvalidValueError("server-side encryption", text, "use AES256 (SSE-S3), aws:kms, or none for stores that refuse the header");
 }
+
+/** A list of patterns: shell words (quotes for spaces) or a JSON array. */
+const patterns = (what: string) => (text: string) => parseWords(text, what);
 
 /** Job definitions and queues are names or ARNs, never blank or spaced. */
 function nameParser(what: string, example: string): (text: string) => string {
@@ -97,12 +110,50 @@ export const SETTINGS = {
     description: "vCPUs for the job",
     defaultNote: "the job definition's",
     parse: parseCpus,
+    project: true,
   }),
   memoryMiB: row<number>("aws-batch.memory", {
     flag: "--aws-batch-memory",
     description: "memory for the job, e.g. 15GiB, 7200MB or 4096 (MiB)",
     defaultNote: "the job definition's",
     parse: parseMemoryMiB,
+    project: true,
+  }),
+  image: row<string>("aws-batch.image", {
+    flag: "--image",
+    description: "container image to run instead of the job definition's (nbatch registers a job definition like it)",
+    defaultNote: "the job definition's",
+    parse: nameParser("image", "ghcr.io/my-lab/pipeline:2.1"),
+    project: true,
+  }),
+  command: row<string[]>("build.command", {
+    description: "the command nbatch build runs when none is given after -- (shell words or a JSON array)",
+    defaultNote: "none: on AWS Batch, the job definition's",
+    parse: (text) => parseCommand(text, "command", "snakemake --cores all"),
+    project: true,
+  }),
+  excludeFromUpload: row<string[]>("build.exclude-from-upload", {
+    description: "gitignore-style patterns of paths never to upload, added to .nbatchignore's and --exclude-from-upload's",
+    defaultNote: "none beyond the built-in exclusions",
+    parse: patterns("upload exclusions"),
+    list: true,
+    project: true,
+  }),
+  download: row<string[]>("build.download", {
+    flag: "--download",
+    description: "only download results matching these globs (** {a,b} and ! negation)",
+    defaultNote: "everything the job created or changed",
+    parse: patterns("download patterns"),
+    list: true,
+    project: true,
+  }),
+  excludeFromDownload: row<string[]>("build.exclude-from-download", {
+    flag: "--exclude-from-download",
+    description: "do not download results matching these globs",
+    defaultNote: "none",
+    parse: patterns("download exclusions"),
+    list: true,
+    project: true,
   }),
   agentCommand: row<string[]>("aws-batch.agent-command", {
     flag: "--agent-command",

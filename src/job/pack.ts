@@ -5,7 +5,7 @@ import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manife
 import { comparePaths } from "../tree/paths.js";
 import { packZip, packZipChunks, type PackOptions } from "../archive/pack.js";
 import { shownPath } from "../ui/format.js";
-import { createExcluder } from "../tree/patterns.js";
+import { createExcluder, type SourcedPattern } from "../tree/patterns.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and its key. */
 export interface Inputs {
@@ -14,7 +14,7 @@ export interface Inputs {
   fingerprint: string;
 }
 
-export async function scanInputs(dir: string, excludeFromUpload: readonly string[]): Promise<Inputs> {
+export async function scanInputs(dir: string, excludeFromUpload: readonly (string | SourcedPattern)[]): Promise<Inputs> {
   const manifest = await scanDirectory(dir, createExcluder(excludeFromUpload));
   return { dir, manifest, fingerprint: fingerprint(manifest.entries) };
 }

@@ -9,7 +9,9 @@ import { toLocalJob } from "../job/control.js";
 import { JOB_ENV } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
-import { formatBytes, plural } from "../ui/format.js";
+import { formatBytes, plural, shellQuote } from "../ui/format.js";
+import { displayPath } from "../config/file.js";
+import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
@@ -26,7 +28,10 @@ export interface LocalDeps extends CommandContext {
  * user sees exactly what would be uploaded, run and brought back.
  */
 export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<number> {
-  if (!req.command.length) throw new UsageError("the local runner needs a command: nbatch build <dir> -- <command>");
+  if (!req.command.length) {
+    const file = displayPath(projectFilePath(req.dir), deps.env);
+    throw new UsageError(`no command to run: give it after -- (nbatch build ${shellQuote(displayPath(req.dir, deps.env))} -- make), or put "command = make" under [build] in ${file}`);
+  }
   const { out } = deps;
   return withTempDir("local", async (tmp) => {
     const inputs = await scanInputs(req.dir, req.excludeFromUpload);

@@ -134,13 +134,13 @@ describe("nbatch build on this machine (the embedded default)", () => {
     expect(await readdir(join(dir, ".snakemake"))).not.toContain("tmp");
   });
 
-  it("runs examples/hello, on a copy of it", async () => {
+  it("runs examples/hello, on a copy of it, with the command its nbatch.ini names", async () => {
     const example = join(repoRoot, "examples", "hello");
     const before = await readdir(example, { recursive: true });
     const dir = join(root, "hello");
     await cp(example, dir, { recursive: true, filter: (src) => !src.startsWith(join(example, "out")) });
-    const r = await nbatch(["build", dir, "--", "./hello.sh"]);
-    expect(r.code).toBe(0);
+    const r = await nbatch(["build", dir]);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("greeted 3 names");
     expect(await readFile(join(dir, "out/greetings.txt"), "utf8")).toBe("Hello, Ada!\nHello, Grace!\nHello, Rosalind!\n");
     expect(await modeOf(join(dir, "out/show.sh"))).toBe(0o755);

@@ -6,15 +6,12 @@ export const buildCommand: CommandDefinition = (ctx) =>
   addAwsOptions(new Command("build"))
     .description("Run <command> over <dir>: on AWS Batch with --aws-batch, else on this machine")
     .argument("[dir]", "the directory to upload, run in, and bring results back to")
-    .argument("[command...]", "the command to run (after --); default: the job definition's command")
+    .argument("[command...]", "the command to run (after --); default: [build] command in <dir>/nbatch.ini, else the job definition's")
     .option("--aws-batch", "run on AWS Batch (default when [core] runner = aws-batch)")
     .option("--local", "run on this machine, through the same pack/run/unpack path")
-    .option("--image <image>", "run a container image other than the job definition's")
     .option("--secret <NAME=ARN>", "set NAME in the job from a Secrets Manager secret or SSM parameter (repeatable)", collect, [])
     .option("--env <NAME[=VALUE]>", "pass an environment variable to the job (repeatable); values never appear in the job description", collect, [])
     .option("--exclude-from-upload <pattern>", "gitignore-style pattern of paths not to upload (repeatable)", collect, [])
-    .option("--download <pattern>", "only download results matching this glob (repeatable; ** {a,b} and ! negation)", collect, [])
-    .option("--exclude-from-download <pattern>", "do not download results matching this glob (repeatable)", collect, [])
     .option("--no-download", "do not download results")
     .option("--no-logs", "do not show the job's log")
     .option("--detach", "return once the job is submitted, printing how to re-attach")
@@ -30,7 +27,7 @@ export const buildCommand: CommandDefinition = (ctx) =>
       "after",
       `
 Examples:
-  nbatch build examples/hello -- ./hello.sh                  # on this machine
+  nbatch build examples/hello                                 # on this machine; its nbatch.ini names the command
   nbatch build --aws-batch ./analysis -- make all             # on AWS Batch
   nbatch build --aws-batch --aws-batch-memory 15GiB --aws-batch-cpus 8 ./wf -- snakemake -j8
   nbatch build --aws-batch --env NCBI_API_KEY ./wf -- ./fetch.sh

@@ -1,8 +1,9 @@
 import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { describeAws } from "../../config/aws.js";
 import { resolveSettings } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
+import { SETTING_ROWS } from "../../config/table.js";
 import { UserError } from "../../errors.js";
 import type { BuildRequest, FollowPrefs } from "../../job/request.js";
 import { shellQuote } from "../../ui/format.js";
@@ -19,8 +20,11 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   const settings = resolveSettings({
     ...awsSettingsInput(flags, ctx.env),
     runner: flags.awsBatch || flags.attach ? "aws-batch" : flags.local ? "local" : undefined,
+    // The directory's own nbatch.ini; a missing directory is said below, after the flags are checked.
+    projectDir: dirArg === undefined ? undefined : resolve(ctx.cwd, dirArg),
   });
-  checkFlags(flags, dirArg, command, settings.values.runner);
+  const values = settings.values;
+  checkFlags(flags, dirArg, command, values.runner);
   const dir = dirArg === undefined ? undefined : await checkDirectory(ctx.cwd, dirArg);
   const follow: FollowPrefs = {
     detach: Boolean(flags.detach),
@@ -35,18 +39,19 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   if (flags.attach) {
     return withAws(ctx, settings, async (deps) => {
       const { runAttach } = await import("../../runners/aws-batch/attach.js");
-      return runAttach({ jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: downloadPatterns(flags), excludeFromDownload: flags.excludeFromDownload, follow }, deps);
+      return runAttach({ jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: values.download ?? [], excludeFromDownload: values.excludeFromDownload ?? [], follow }, deps);
     });
   }
   const req: BuildRequest = {
     dir: dir!,
-    command,
+    command: command.length ? command : (values.command ?? []),
     env: resolveEnv(flags.env, ctx.env),
-    image: flags.image,
+    image: values.image,
     secrets: parseSecrets(flags.secret),
-    excludeFromUpload: flags.excludeFromUpload,
-    download: downloadPatterns(flags),
-    excludeFromDownload: flags.excludeFromDownload,
+    // Exclusions only add up, so no flag can make the upload take what the project keeps home.
+    excludeFromUpload: [...(values.excludeFromUpload ?? []).map((pattern) => ({ pattern, source: settingFrom(settings, "build.exclude-from-upload") })), ...flags.excludeFromUpload],
+    download: values.download ?? [],
+    excludeFromDownload: values.excludeFromDownload ?? [],
     retries: flags.retries === undefined ? undefined : parseRetries(flags.retries),
     timeoutSeconds: flags.timeout === undefined ? undefined : parseTimeout(flags.timeout),
     tags: parseTags(flags.tag),
@@ -75,9 +80,11 @@ async function withAws<T>(ctx: CommandContext, settings: Settings, fn: (deps: Ba
   }
 }
 
-/** commander's --no-download makes `download` false; otherwise it holds the --download patterns. */
-function downloadPatterns(flags: BuildFlags): string[] {
-  return Array.isArray(flags.download) ? flags.download : [];
+/** Where a setting without a flag came from, for the rules --dry-run lists: "nbatch.ini", "NBATCH_...". */
+function settingFrom(settings: Settings, name: string): string {
+  const origin = settings.origins[name];
+  if (origin === "project") return basename(settings.projectFileShown!);
+  return origin === "file" ? settings.configFileShown : SETTING_ROWS.find((r) => r.name === name)!.env[0]!;
 }
 
 async function checkDirectory(cwd: string, dir: string): Promise<string> {

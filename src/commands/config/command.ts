@@ -31,18 +31,22 @@ Examples:
 const listCommand = (ctx: CommandContext) =>
   addAwsOptions(
     new Command("list")
-      .description("Print every setting that has a value: flag > NBATCH_* environment variable > config file > default")
+      .description("Print every setting that has a value: flag > NBATCH_* environment variable > the project's nbatch.ini > config file > default")
+      .argument("[dir]", "the project directory whose nbatch.ini applies (default: the current directory)")
       .option("--show-origin", "also show where each value comes from, and the settings that are unset"),
   )
-    .addHelpText("after", "\nExamples:\n  nbatch config list\n  nbatch config list --show-origin\n  nbatch config list --show-origin --aws-batch-queue other-queue")
-    .action(async (flags) => {
+    .addHelpText(
+      "after",
+      "\nExamples:\n  nbatch config list\n  nbatch config list --show-origin\n  nbatch config list --show-origin ./wf\n  nbatch config list --show-origin --aws-batch-queue other-queue",
+    )
+    .action(async (dir: string | undefined, flags) => {
       const { configList } = await import("./run.js");
-      ctx.out.exitCode(await configList(flags, ctx));
+      ctx.out.exitCode(await configList(dir, flags, ctx));
     });
 
 const getCommand = (ctx: CommandContext) =>
   new Command("get")
-    .description("Print a setting's effective value (exit status 1 when it is unset)")
+    .description("Print a setting's effective value, the current directory's nbatch.ini included (exit status 1 when it is unset)")
     .addArgument(keyArgument("aws-batch.queue"))
     .addHelpText("after", '\nExamples:\n  nbatch config get aws-batch.s3-bucket\n  bucket=$(nbatch config get aws-batch.s3-bucket) || echo "no bucket set"')
     .action(async (key: string) => {

@@ -1,5 +1,6 @@
-import { configPath, displayPath, readConfigFile, type Env } from "../../config/file.js";
-import { findSource, resolveSettings, type Source } from "../../config/resolve.js";
+import { configPath, displayPath, readConfigFile } from "../../config/file.js";
+import { resolve } from "node:path";
+import { findSource, resolveSettings, settingsFiles, type Source } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
 import { SETTING_ROWS, type SettingRow } from "../../config/table.js";
 import { UsageError, UserError } from "../../errors.js";
@@ -19,14 +20,9 @@ function rowFor(key: string): SettingRow<unknown> {
   return row;
 }
 
-function sourceOf(row: SettingRow<unknown>, flag: string | undefined, env: Env): Source | undefined {
-  const path = configPath(env);
-  return findSource(row, flag, env, readConfigFile(path, env), displayPath(path, env));
-}
-
-function originLabel(source: Source | undefined, env: Env): string {
+function originLabel(source: Source | undefined): string {
   if (!source) return "unset";
-  if (source.origin === "file") return `file ${displayPath(configPath(env), env)}`;
+  if (source.file) return `${source.origin} ${source.file}`;
   return source.origin === "default" ? "default" : `${source.origin} ${source.from}`;
 }
 
@@ -40,13 +36,14 @@ interface Listed {
 }
 
 /** `nbatch config list`: every effective value, and with --show-origin where it came from. */
-export async function configList(flags: ConfigListFlags, ctx: CommandContext): Promise<number> {
-  const input = awsSettingsInput(flags, ctx.env);
+export async function configList(dir: string | undefined, flags: ConfigListFlags, ctx: CommandContext): Promise<number> {
+  const input = { ...awsSettingsInput(flags, ctx.env), projectDir: resolve(ctx.cwd, dir ?? ".") };
   // Resolving first reports an invalid value, with where it came from, before anything is listed.
   const settings = resolveSettings(input);
+  const files = settingsFiles(ctx.env, input.projectDir);
   const listed: Listed[] = SETTING_ROWS.map((row) => {
-    const source = sourceOf(row, input.flags[row.name], ctx.env);
-    return { name: row.name, value: source?.text, origin: originLabel(source, ctx.env), unsetNote: row.defaultNote ?? "no default" };
+    const source = findSource(row, input.flags[row.name], ctx.env, files);
+    return { name: row.name, value: source?.text, origin: originLabel(source), unsetNote: row.defaultNote ?? "no default" };
   });
   listed.push(...awsListed(settings.aws, flags));
   if (!flags.showOrigin) {
@@ -72,7 +69,7 @@ function awsListed(aws: Settings["aws"], flags: AwsFlags): Listed[] {
 /** `nbatch config get KEY`: the effective value; exit 1 when it is unset. */
 export async function configGet(key: string, ctx: CommandContext): Promise<number> {
   const row = rowFor(key);
-  const source = sourceOf(row, undefined, ctx.env);
+  const source = findSource(row, undefined, ctx.env, settingsFiles(ctx.env, ctx.cwd));
   if (!source) {
     ctx.out.info(`${key} is not set (without it: ${row.defaultNote ?? "no default"})`);
     return 1;
