@@ -5,6 +5,7 @@ import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manife
 import { comparePaths } from "../tree/paths.js";
 import { packZip, packZipChunks, type PackOptions } from "../archive/pack.js";
 import { shownPath } from "../ui/format.js";
+import { readIgnoreFile } from "../tree/ignore-file.js";
 import { createExcluder, type SourcedPattern } from "../tree/patterns.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and its key. */
@@ -14,14 +15,21 @@ export interface Inputs {
   fingerprint: string;
 }
 
+/** The directory after the built-in exclusions, its .nbatchignore, then the given ones. */
 export async function scanInputs(dir: string, excludeFromUpload: readonly (string | SourcedPattern)[]): Promise<Inputs> {
-  const manifest = await scanDirectory(dir, createExcluder(excludeFromUpload));
+  const manifest = await scanDirectory(dir, createExcluder([...readIgnoreFile(dir), ...excludeFromUpload]));
   return { dir, manifest, fingerprint: fingerprint(manifest.entries) };
 }
 
 /** Paths left out because their names cannot travel: each is said, so nothing goes missing unnoticed. */
 export function warnLeftOut(inputs: Inputs, warn: (line: string) => void): void {
   for (const s of inputs.manifest.skipped) warn(`not uploading ${shownPath(s.path)}: ${s.reason}`);
+}
+
+/** Each path left out and the rule that left it out, for --dry-run and -v. */
+export function excludedLines(inputs: Inputs): string[] {
+  const { excluded } = inputs.manifest;
+  return excluded.length ? [`Excluded (${excluded.length}):`, ...excluded.map((e) => `  ${shownPath(e.path)}  (${e.rule})`)] : [];
 }
 
 /** The inputs archive as a stream, with the exact manifest inside for the agent. */

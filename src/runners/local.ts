@@ -14,7 +14,7 @@ import { displayPath } from "../config/file.js";
 import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
 import type { BuildRequest } from "../job/request.js";
 import { applyResults, exitWithRefusals, readResults } from "../job/apply.js";
 
@@ -33,10 +33,18 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     throw new UsageError(`no command to run: give it after -- (nbatch build ${shellQuote(displayPath(req.dir, deps.env))} -- make), or put "command = make" under [build] in ${file}`);
   }
   const { out } = deps;
+  const inputs = await scanInputs(req.dir, req.excludeFromUpload);
+  warnLeftOut(inputs, (line) => out.warn(line));
+  const size = `${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}`;
+  if (req.dryRun) {
+    out.info(`Would pack ${req.dir} (${size})`);
+    for (const line of excludedLines(inputs)) out.info(line);
+    out.info(`Would run ${req.command.join(" ")} on a copy of it`);
+    return 0;
+  }
   return withTempDir("local", async (tmp) => {
-    const inputs = await scanInputs(req.dir, req.excludeFromUpload);
-    warnLeftOut(inputs, (line) => out.warn(line));
-    out.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
+    out.info(`Packing ${req.dir} (${size}) into ${tmp}`);
+    for (const line of excludedLines(inputs)) out.detail(line);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     const runId = newRunId();

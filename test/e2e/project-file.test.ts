@@ -54,6 +54,28 @@ describe("the project file, nbatch.ini, on this machine", () => {
     expect(await readdir(flags)).not.toContain("other.txt");
   });
 
+  it("leaves out what .nbatchignore says, after the built-in exclusions and before the flag's; --dry-run lists each with its rule", async () => {
+    const ignore = ["# big things the workflow fetches or makes in the job", "data/", "", "*.bam", "!keep.bam", "results/"].join("\n");
+    const dir = await makeDir("ignored", { ".nbatchignore": ignore, "data/raw.fa": ">x", "a.bam": "b", "keep.bam": "k", "results/old.txt": "o", "notes.txt": "n", ".env": "SECRET=1" });
+    const dry = await nbatch(["build", "--dry-run", "--exclude-from-upload", "notes.txt", dir, "--", "make"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr.split("\n")).toEqual([
+      `Would pack ${dir} (2 files, ${ignore.length + 1} B)`,
+      "Excluded (5):",
+      "  .env  (default: .env)",
+      "  a.bam  (.nbatchignore:4: *.bam)",
+      "  data  (.nbatchignore:2: data/)",
+      "  notes.txt  (notes.txt)",
+      "  results  (.nbatchignore:6: results/)",
+      "Would run make on a copy of it",
+      "",
+    ]);
+    const r = await nbatch(["-v", "build", dir, "--", "sh", "-c", "find . -type f ! -name seen.txt | sort > seen.txt"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("  data  (.nbatchignore:2: data/)\n");
+    expect((await readFile(join(dir, "seen.txt"), "utf8")).split("\n")).toEqual(["./.nbatchignore", "./keep.bam", "./notes.txt", ""]);
+  });
+
   it("refuses a setting that is the user's, naming the file and its line", async () => {
     const dir = await makeDir("refused", { "nbatch.ini": "[build]\ncommand = true\n\n[aws-batch]\ncpus = 2\ns3-bucket = s3://someone-elses-bucket\n" });
     const r = await nbatch(["build", dir]);
@@ -110,5 +132,17 @@ describeWithMoto("the project file on AWS Batch", () => {
       { type: "MEMORY", value: "3072" },
     ]);
     expect(envOf(mine()[1], "NBATCH_RUN_ID")).toBeDefined();
+  });
+
+  it("--dry-run lists what .nbatchignore and the project file leave out, each with its rule", async () => {
+    const dir = await w.makeDir("project-dry", { ".nbatchignore": "data/\n", "nbatch.ini": "[build]\nexclude-from-upload = *.bam\n", "data/x": "x", "a.bam": "b", "in.txt": "i" });
+    const r = await w.nbatch(["build", "--aws-batch", "--dry-run", "--json", dir, "--", "true"]);
+    expect(r.code, r.stderr).toBe(0);
+    const dry = r.stdout.trim().split("\n").map((l) => JSON.parse(l)).find((e) => e.type === "dry-run");
+    expect(dry.excluded).toEqual([
+      { path: "a.bam", rule: "nbatch.ini: *.bam" },
+      { path: "data", rule: ".nbatchignore:1: data/" },
+    ]);
+    expect(dry.files).toBe(3);
   });
 });

@@ -21,7 +21,7 @@ export const buildCommand: CommandDefinition = (ctx) =>
     .option("--retries <n>", "retry a failed job up to n times (Batch retryStrategy)")
     .option("--timeout <duration>", "stop each attempt after this long, e.g. 90m or 6h (at least 60s)")
     .option("--tag <KEY=VALUE>", "tag the job (repeatable); tags propagate to its ECS task", collect, [])
-    .option("--dry-run", "show what would be uploaded and submitted, and do nothing")
+    .option("--dry-run", "show what would be uploaded (each excluded path and its rule) and run or submitted, and do nothing")
     .option("--json", "print newline-delimited JSON events on stdout (text goes to stderr)")
     .addHelpText(
       "after",

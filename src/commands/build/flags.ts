@@ -46,7 +46,7 @@ export function checkFlags(f: BuildFlags, dir: string | undefined, command: stri
   if (f.cancel) fail("--cancel goes with --attach <job-id>; to stop a job by id, use nbatch cancel <job-id>");
   if (dir === undefined) fail("missing the directory: nbatch build [options] <dir> [-- command ...]");
   if (runner === "local") {
-    const batchOnly = { image: f.image, secret: f.secret.length, detach: f.detach, "detach-on-interrupt": f.detachOnInterrupt, retries: f.retries, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, json: f.json };
+    const batchOnly = { image: f.image, secret: f.secret.length, detach: f.detach, "detach-on-interrupt": f.detachOnInterrupt, retries: f.retries, timeout: f.timeout, tag: f.tag.length, json: f.json };
     for (const [name, value] of Object.entries(batchOnly)) if (value) fail(`--${name} needs --aws-batch: the local runner runs on this machine`);
   }
   if (f.detach && f.download !== false && f.download.length + f.excludeFromDownload.length > 0) {

@@ -8,7 +8,7 @@ import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition } from "../../job/definition.js";
 import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
-import { scanInputs, warnLeftOut } from "../../job/pack.js";
+import { excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
 import { checkBucket, checkQueue } from "../../job/preflight.js";
 import type { BuildRequest } from "../../job/request.js";
 import { submitInput, submitJob } from "../../job/submit.js";
@@ -53,6 +53,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       aws: settings.aws,
     });
     if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, input);
+    for (const line of excludedLines(inputs)) out.detail(line);
 
     out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
     await uploadInputs(ctx, inputs, inputsObj, !exists, interrupt.signal);
