@@ -94,6 +94,20 @@ describe("nbatch build on this machine (the embedded default)", () => {
     expect(await readFile(join(dir, "seen.txt"), "utf8")).toBe("hunter2 shell-value\n");
   });
 
+  it("delivers --envdir files as variables: the file's name and contents, less one newline; --env wins", async () => {
+    const dir = await makeDir("envdir-run", {});
+    const envdir = await makeDir("envdir", { TOKEN: "from-file\n", PEM: "line 1\nline 2\n\n", SHADOWED: "file", ".DS_Store": "junk" });
+    const r = await nbatch(["build", "--envdir", envdir, "--env", "SHADOWED=flag", dir, "--", "sh", "-c", 'printf "%s|%s|%s|%s" "$TOKEN" "$PEM" "$SHADOWED" "${_DS_Store-unset}" > seen.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(join(dir, "seen.txt"), "utf8")).toBe("from-file|line 1\nline 2\n|flag|unset");
+    const bad = await makeDir("envdir-bad", { "my-key": "x" });
+    expect(await nbatch(["build", "--envdir", bad, dir, "--", "true"])).toMatchObject({
+      code: 2,
+      stderr: `nbatch: error: --envdir ${bad}: "my-key" is not a valid variable name (letters, digits and _, not starting with a digit): rename it, or move it out\n`,
+    });
+    expect((await nbatch(["build", "--envdir", join(root, "none"), dir, "--", "true"])).stderr).toBe(`nbatch: error: --envdir ${join(root, "none")}: no such directory\n`);
+  });
+
   it("hides excluded files from the command: secrets, .git/, caches and --exclude-from-upload", async () => {
     const dir = await makeDir("exclusions", {
       ".env": "SECRET=1",

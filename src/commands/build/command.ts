@@ -11,6 +11,7 @@ export const buildCommand: CommandDefinition = (ctx) =>
     .option("--local", "run on this machine, through the same pack/run/unpack path")
     .option("--secret <NAME=ARN>", "set NAME in the job from a Secrets Manager secret or SSM parameter (repeatable)", collect, [])
     .option("--env <NAME[=VALUE]>", "pass an environment variable to the job (repeatable); values never appear in the job description", collect, [])
+    .option("--envdir <dir>", "pass each file in dir as a variable: its name, and its contents as the value (repeatable; --env wins)", collect, [])
     .option("--exclude-from-upload <pattern>", "gitignore-style pattern of paths not to upload (repeatable)", collect, [])
     .option("--no-download", "do not download results")
     .option("--no-logs", "do not show the job's log")

@@ -10,6 +10,7 @@ import { shellQuote } from "../../ui/format.js";
 import type { BatchContext } from "../../job/context.js";
 import { awsSettingsInput } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
+import { readEnvDirs } from "./envdir.js";
 import { checkFlags, type BuildFlags } from "./flags.js";
 import { parseRetries, parseSecrets, parseTags, parseTimeout, resolveEnv } from "./parse.js";
 
@@ -45,7 +46,7 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   const req: BuildRequest = {
     dir: dir!,
     command: command.length ? command : (values.command ?? []),
-    env: resolveEnv(flags.env, ctx.env),
+    env: { ...(await readEnvDirs(flags.envdir, ctx.cwd)), ...resolveEnv(flags.env, ctx.env) },
     image: values.image,
     secrets: parseSecrets(flags.secret),
     // Exclusions only add up, so no flag can make the upload take what the project keeps home.
