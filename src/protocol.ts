@@ -19,6 +19,15 @@ export const JOB_ENV = {
   attempts: "NBATCH_ATTEMPTS",
 } as const;
 
+/**
+ * The agent's options, on its command line rather than in the environment:
+ * an agent too old to know one refuses it (and the job fails, saying so)
+ * instead of running the command in the wrong place.
+ */
+export function agentOptions(o: { workdir?: string }): string[] {
+  return o.workdir ? ["--workdir", o.workdir] : [];
+}
+
 /** Set by AWS Batch in every job: the 1-based number of the attempt. */
 export const BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT";
 

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
-import { join } from "node:path";
+import { realpath, stat } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import { toCommand } from "../job/control.js";
 import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
@@ -19,8 +20,10 @@ import type { Store } from "./store.js";
 
 export interface AgentOptions {
   command: string[];
-  /** The job's working directory: inputs are unpacked here and the command runs here. */
+  /** The job's working directory: inputs are unpacked here, and the results are what changed here. */
   cwd: string;
+  /** Where in cwd the command runs (--workdir), relative to it; cwd itself without one. */
+  workdir?: string;
   env: Readonly<Record<string, string | undefined>>;
   store: Store;
   out: Output;
@@ -52,10 +55,12 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     const lastAttempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1) >= Number(o.env[JOB_ENV.attempts] ?? 1);
     if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
+    const runIn = await commandDirectory(o);
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
+    else if (!runIn.ok) result.error = runIn.error;
     else {
       result.timings = { started, commandStarted: Date.now(), finished: 0 };
-      child = spawn(o.command[0]!, o.command.slice(1), { cwd: o.cwd, stdio: "inherit", env: childEnv(o.env, userEnv) });
+      child = spawn(o.command[0]!, o.command.slice(1), { cwd: runIn.path, stdio: "inherit", env: childEnv(o.env, userEnv) });
       Object.assign(result, await waitFor(child));
       result.timings.commandFinished = Date.now();
       result.leftRunning = await noteLeftovers(o, runId);
@@ -69,6 +74,16 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   } finally {
     forwarding.dispose();
   }
+}
+
+/** The directory the command runs in: cwd, or a directory of the inputs that is really inside it. */
+async function commandDirectory(o: AgentOptions): Promise<{ ok: true; path: string } | { ok: false; error: string }> {
+  if (!o.workdir) return { ok: true, path: o.cwd };
+  const path = resolve(o.cwd, o.workdir);
+  const [root, real] = await Promise.all([realpath(o.cwd), realpath(path).catch(() => undefined)]);
+  const inside = real !== undefined && (real === root || real.startsWith(root + sep));
+  const isDir = inside && (await stat(real).then((s) => s.isDirectory(), () => false));
+  return isDir ? { ok: true, path } : { ok: false, error: `cannot run the command in ${shownPath(o.workdir)}: it is not a directory of the inputs` };
 }
 
 function fail(message: string): never {

@@ -19,6 +19,7 @@ const PLACEHOLDER: Record<string, string> = {
   "aws-batch.sse-kms-key-id": "key",
   "core.max-results-size": "size",
   "aws-batch.image": "image",
+  "build.workdir": "subdir",
   "build.download": "pattern",
   "build.exclude-from-download": "pattern",
 };

@@ -3,6 +3,7 @@
  * --show-origin` and shell completion all read it, so a setting's name,
  * flag, environment variables and default are written down exactly once.
  */
+import { posix } from "node:path";
 import type { BucketLocation, Runner, Sse } from "./settings.js";
 import {
   InvalidValueError,
@@ -69,6 +70,16 @@ function parseSse(text: string): Sse {
   throw new InvalidValueError("server-side encryption", text, "use AES256 (SSE-S3), aws:kms, or none for stores that refuse the header");
 }
 
+/** A subdirectory of the uploaded directory, relative to it with no way out of it; "." for the directory itself. */
+function parseWorkdir(text: string): string {
+  const value = posix.normalize(text.trim()).replace(/\/+$/, "");
+  if (value === "" || value === ".") return ".";
+  if (posix.isAbsolute(value) || value.includes("\\") || value === ".." || value.startsWith("../")) {
+    throw new InvalidValueError("working directory", text, "use a subdirectory of the uploaded directory, relative to it, such as pathogen/ or workflows/flu");
+  }
+  return value;
+}
+
 /** A list of patterns: shell words (quotes for spaces) or a JSON array. */
 const patterns = (what: string) => (text: string) => parseWords(text, what);
 
@@ -130,6 +141,13 @@ export const SETTINGS = {
     description: "the command nbatch build runs when none is given after -- (shell words or a JSON array)",
     defaultNote: "none: on AWS Batch, the job definition's",
     parse: (text) => parseCommand(text, "command", "snakemake --cores all"),
+    project: true,
+  }),
+  workdir: row<string>("build.workdir", {
+    flag: "--workdir",
+    description: "run the command in this subdirectory of <dir>; results still come back relative to <dir>",
+    defaultNote: "<dir> itself",
+    parse: parseWorkdir,
     project: true,
   }),
   excludeFromUpload: row<string[]>("build.exclude-from-upload", {

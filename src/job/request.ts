@@ -6,6 +6,8 @@ export interface BuildRequest {
   dir: string;
   /** The command (after --, else the project's); empty means the job definition's own (aws-batch only). */
   command: string[];
+  /** The subdirectory of dir the command runs in, relative to dir; undefined for dir itself. */
+  workdir?: string;
   /** --env values, resolved: never shown in the job description. */
   env: Record<string, string>;
   image?: string;

@@ -1,7 +1,7 @@
 import { SubmitJobCommand, type JobDefinition, type SubmitJobCommandInput } from "@aws-sdk/client-batch";
 import { deleteObject, putText, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
-import { JOB_ENV } from "../protocol.js";
+import { agentOptions, JOB_ENV } from "../protocol.js";
 import { jobName } from "../runid.js";
 import type { AwsSettings } from "../config/settings.js";
 import type { SettingValues } from "../config/table.js";
@@ -13,6 +13,8 @@ export interface SubmitPlan {
   dirName: string;
   jobDefinition: JobDefinition;
   userCommand: string[];
+  /** The subdirectory the command runs in, if not the top. */
+  workdir?: string;
   inputsUrl: string;
   resultsUrl: string;
   envUrl?: string;
@@ -54,7 +56,7 @@ export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJ
     jobQueue: settings.queue,
     jobDefinition: def.jobDefinitionArn ?? (def.revision ? `${def.jobDefinitionName}:${def.revision}` : def.jobDefinitionName!),
     containerOverrides: {
-      command: [...settings.agentCommand, "--", ...command],
+      command: [...settings.agentCommand, ...agentOptions(plan), "--", ...command],
       environment,
       ...(resourceRequirements.length ? { resourceRequirements } : {}),
     },

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { UsageError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
-import { JOB_ENV } from "../protocol.js";
+import { agentOptions, JOB_ENV } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
 import { formatBytes, plural, shellQuote } from "../ui/format.js";
@@ -14,7 +14,7 @@ import { displayPath } from "../config/file.js";
 import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { checkWorkdir, excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
 import type { BuildRequest } from "../job/request.js";
 import { applyResults, exitWithRefusals, readResults } from "../job/apply.js";
 
@@ -35,11 +35,12 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
   const { out } = deps;
   const inputs = await scanInputs(req.dir, req.excludeFromUpload);
   warnLeftOut(inputs, (line) => out.warn(line));
+  checkWorkdir(inputs, req.workdir);
   const size = `${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}`;
   if (req.dryRun) {
     out.info(`Would pack ${req.dir} (${size})`);
     for (const line of excludedLines(inputs)) out.info(line);
-    out.info(`Would run ${req.command.join(" ")} on a copy of it`);
+    out.info(`Would run ${req.command.join(" ")} on a copy of it${req.workdir ? `, in ${req.workdir}` : ""}`);
     return 0;
   }
   return withTempDir("local", async (tmp) => {
@@ -55,8 +56,8 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     }
     const work = join(tmp, "work");
     await mkdir(work);
-    out.info(`Running ${req.command.join(" ")} in ${work}`);
-    await runAgentProcess([...deps.self, "agent", "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    out.info(`Running ${req.command.join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
+    await runAgentProcess([...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
     if (!req.follow.download) {
       out.info("Results not applied (--no-download)");
       return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;

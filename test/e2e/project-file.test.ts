@@ -76,6 +76,33 @@ describe("the project file, nbatch.ini, on this machine", () => {
     expect((await readFile(join(dir, "seen.txt"), "utf8")).split("\n")).toEqual(["./.nbatchignore", "./keep.bam", "./notes.txt", ""]);
   });
 
+  it("runs the command in --workdir, or the file's workdir, and brings results back relative to the whole tree", async () => {
+    const files = { "shared/rules.smk": "r", "pathogen/Snakefile": "s", "data/big": "b", ".nbatchignore": "data/\n" };
+    const dir = await makeDir("monorepo", files);
+    const job = ["sh", "-c", "pwd > where.txt; ls > here.txt; echo top > ../top.txt"];
+    const r = await nbatch(["build", "--workdir", "./pathogen/", dir, "--", ...job]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(join(dir, "pathogen/where.txt"), "utf8")).toMatch(/\/work\/pathogen\n$/);
+    expect(await readFile(join(dir, "pathogen/here.txt"), "utf8")).toBe("Snakefile\nhere.txt\nwhere.txt\n");
+    expect(await readFile(join(dir, "top.txt"), "utf8")).toBe("top\n");
+
+    const fromFile = await makeDir("monorepo-file", { ...files, "nbatch.ini": "[build]\nworkdir = pathogen\ncommand = sh -c 'pwd > where.txt'\n" });
+    expect((await nbatch(["build", fromFile])).code).toBe(0);
+    expect(await readFile(join(fromFile, "pathogen/where.txt"), "utf8")).toMatch(/\/work\/pathogen\n$/);
+
+    for (const [workdir, why] of [
+      ["nosuch", "there is no such directory in it"],
+      ["data", "it is left out of the upload (.nbatchignore:1: data/)"],
+      ["shared/rules.smk", "there is no such directory in it"],
+    ]) {
+      expect(await nbatch(["build", "--workdir", workdir!, dir, "--", "true"])).toMatchObject({
+        code: 1,
+        stderr: `nbatch: error: cannot run in ${workdir} of ${dir}: ${why}; give --workdir a directory that is uploaded\n`,
+      });
+    }
+    expect((await nbatch(["build", "--workdir", "../elsewhere", dir, "--", "true"])).code).toBe(2);
+  });
+
   it("refuses a setting that is the user's, naming the file and its line", async () => {
     const dir = await makeDir("refused", { "nbatch.ini": "[build]\ncommand = true\n\n[aws-batch]\ncpus = 2\ns3-bucket = s3://someone-elses-bucket\n" });
     const r = await nbatch(["build", dir]);
@@ -132,6 +159,17 @@ describeWithMoto("the project file on AWS Batch", () => {
       { type: "MEMORY", value: "3072" },
     ]);
     expect(envOf(mine()[1], "NBATCH_RUN_ID")).toBeDefined();
+  });
+
+  it("runs the command in the working directory, which the agent takes on its command line", async () => {
+    const dir = await w.makeDir("batch-workdir", { "pathogen/Snakefile": "s", "nbatch.ini": "[build]\nworkdir = pathogen\n" });
+    const r = await w.nbatch(["build", "--aws-batch", dir, "--", "sh", "-c", "ls > here.txt; echo top > ../top.txt"]);
+    expect(r.code, r.stderr).toBe(0);
+    const submit = w.submits().find((s) => s.jobName.startsWith("nbatch-batch-workdir-"));
+    // An agent that does not know --workdir refuses it, rather than run the command at the top.
+    expect(submit.containerOverrides.command).toEqual(["nbatch", "agent", "--workdir", "pathogen", "--", "sh", "-c", "ls > here.txt; echo top > ../top.txt"]);
+    expect(await readFile(join(dir, "pathogen/here.txt"), "utf8")).toBe("Snakefile\nhere.txt\n");
+    expect(await readFile(join(dir, "top.txt"), "utf8")).toBe("top\n");
   });
 
   it("--dry-run lists what .nbatchignore and the project file leave out, each with its rule", async () => {

@@ -152,6 +152,13 @@ const cases: Case[] = [
     pick: (s) => s.values.command,
   },
   {
+    name: "build.workdir",
+    env: "NBATCH_BUILD_WORKDIR",
+    values: { flag: "./pathogen/", env: "a/./b/", file: "workflows/flu" },
+    expected: { flag: "pathogen", env: "a/b", file: "workflows/flu", default: undefined },
+    pick: (s) => s.values.workdir,
+  },
+  {
     name: "build.exclude-from-upload",
     env: "NBATCH_BUILD_EXCLUDE_FROM_UPLOAD",
     values: { env: "data/ results/", file: '["my data/", "*.bam"]' },
@@ -247,8 +254,17 @@ describe.each(cases)("$name", (c) => {
 it("a project file may carry only what the work needs, never where data goes or what guards it", () => {
   const allowed = SETTING_ROWS.filter((r) => r.project).map((r) => r.name);
   expect(allowed.sort()).toEqual(
-    ["aws-batch.cpus", "aws-batch.memory", "aws-batch.image", "build.command", "build.exclude-from-upload", "build.download", "build.exclude-from-download"].sort(),
+    ["aws-batch.cpus", "aws-batch.memory", "aws-batch.image", "build.command", "build.workdir", "build.exclude-from-upload", "build.download", "build.exclude-from-download"].sort(),
   );
+});
+
+it("takes a working directory only inside the uploaded directory", () => {
+  const workdir = (text: string) => resolve({ flags: { "build.workdir": text } }).values.workdir;
+  expect([workdir("."), workdir("./"), workdir("a/../b"), workdir("x//y/")]).toEqual([".", ".", "b", "x/y"]);
+  for (const bad of ["/abs", "..", "../up", "a/../../up", "a\\b"]) {
+    expect(() => workdir(bad)).toThrow(`invalid working directory ${JSON.stringify(bad)} (from --workdir): use a subdirectory of the uploaded directory`);
+    expect(() => workdir(bad)).toThrow(UsageError);
+  }
 });
 
 describe("resolveSettings", () => {

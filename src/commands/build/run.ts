@@ -46,6 +46,7 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   const req: BuildRequest = {
     dir: dir!,
     command: command.length ? command : (values.command ?? []),
+    workdir: values.workdir === "." ? undefined : values.workdir,
     env: { ...(await readEnvDirs(flags.envdir, ctx.cwd)), ...resolveEnv(flags.env, ctx.env) },
     image: values.image,
     secrets: parseSecrets(flags.secret),

@@ -8,7 +8,7 @@ import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition } from "../../job/definition.js";
 import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
-import { excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
+import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
 import { checkBucket, checkQueue } from "../../job/preflight.js";
 import type { BuildRequest } from "../../job/request.js";
 import { submitInput, submitJob } from "../../job/submit.js";
@@ -35,6 +35,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const present = Promise.all([scanned, bucketChecked]).then(([inputs]) => objectExists(clients.s3, inputsObject(loc, inputs.fingerprint)));
     const [inputs, jobDefinition, exists] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), present]);
     warnLeftOut(inputs, (line) => out.warn(line));
+    checkWorkdir(inputs, req.workdir);
     const inputsObj = inputsObject(loc, inputs.fingerprint);
     const runId = newRunId(ctx.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
@@ -44,6 +45,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       dirName: basename(req.dir),
       jobDefinition,
       userCommand: req.command,
+      workdir: req.workdir,
       inputsUrl: s3Url(inputsObj),
       resultsUrl: s3Url(resultsObj),
       envUrl: envObj && s3Url(envObj),
