@@ -7,6 +7,7 @@ import type { AwsSettings } from "../config/settings.js";
 import type { SettingValues } from "../config/table.js";
 import { agentS3Env } from "../aws/s3-policy.js";
 import type { BatchContext } from "./context.js";
+import { definedOnly, definitionResources, resourceEnv } from "./resources.js";
 
 export interface SubmitPlan {
   runId: string;
@@ -46,6 +47,7 @@ export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJ
         ]
       : []),
     ...(plan.aws ? agentS3Env(plan.aws) : []),
+    ...resourceEnv({ ...definitionResources(def), ...definedOnly({ cpus: settings.cpus, memoryMiB: settings.memoryMiB }) }),
   ];
   const resourceRequirements = [
     ...(settings.cpus !== undefined ? [{ type: "VCPU" as const, value: String(settings.cpus) }] : []),

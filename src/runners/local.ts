@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { availableParallelism, totalmem } from "node:os";
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -16,10 +17,13 @@ import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { checkWorkdir, excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
 import type { BuildRequest } from "../job/request.js";
+import { definedOnly, resourceEnv, type Resources } from "../job/resources.js";
 import { applyResults, exitWithRefusals, readResults } from "../job/apply.js";
 
 export interface LocalDeps extends CommandContext {
   maxResultsBytes: number;
+  /** The vCPUs and memory asked for; the command is told the machine's otherwise. */
+  asked: Resources;
 }
 
 /**
@@ -50,6 +54,8 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     const runId = newRunId();
     const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
+    const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
+    for (const { name, value } of resourceEnv({ ...machine, ...definedOnly(deps.asked) })) jobEnv[name] = value;
     if (Object.keys(req.env).length) {
       await writeFile(join(tmp, "env.json"), JSON.stringify(req.env), { mode: 0o600 });
       jobEnv[JOB_ENV.envUrl] = url("env.json");

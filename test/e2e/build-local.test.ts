@@ -1,5 +1,5 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot, runCli } from "../support/cli.js";
@@ -38,8 +38,14 @@ describe("nbatch build on this machine (the embedded default)", () => {
     // Apart from what the shell adds, exactly what nbatch means to give.
     const seen = await readEnvDump(join(dir, "env.bin"));
     const added = Object.keys(seen).filter((k) => !(k in shell)).sort();
-    expect(added).toEqual(["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
+    expect(added).toEqual(["NBATCH_CPUS", "NBATCH_INPUTS_URL", "NBATCH_MEMORY_MIB", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
     for (const [name, value] of Object.entries(shell)) expect(seen[name], name).toBe(value);
+    // What the command was given: this machine, unless vCPUs or memory were asked for.
+    expect(seen.NBATCH_CPUS).toBe(String(availableParallelism()));
+    expect(seen.NBATCH_MEMORY_MIB).toBe(String(Math.floor(totalmem() / 2 ** 20)));
+    const asked = await runCli(["build", "--local", "--aws-batch-cpus", "3", dir, "--", "sh", "-c", "env -0 > env.bin"], { env: { ...shell, NBATCH_AWS_BATCH_MEMORY: "2GiB" } });
+    expect(asked.code, asked.stderr).toBe(0);
+    expect(await readEnvDump(join(dir, "env.bin"))).toMatchObject({ NBATCH_CPUS: "3", NBATCH_MEMORY_MIB: "2048" });
     expect(Object.keys(seen).filter((k) => k.startsWith("AWS_SDK"))).toEqual([]);
   });
 

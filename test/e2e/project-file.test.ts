@@ -158,7 +158,9 @@ describeWithMoto("the project file on AWS Batch", () => {
       { type: "VCPU", value: "3" },
       { type: "MEMORY", value: "3072" },
     ]);
-    expect(envOf(mine()[1], "NBATCH_RUN_ID")).toBeDefined();
+    // The job's command is told what it was given.
+    expect([envOf(mine()[0], "NBATCH_CPUS"), envOf(mine()[0], "NBATCH_MEMORY_MIB")]).toEqual(["2", "2048"]);
+    expect([envOf(mine()[1], "NBATCH_CPUS"), envOf(mine()[1], "NBATCH_MEMORY_MIB")]).toEqual(["3", "3072"]);
   });
 
   it("runs the command in the working directory, which the agent takes on its command line", async () => {

@@ -62,7 +62,7 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   };
   if (settings.values.runner === "local") {
     const { runLocal } = await import("../../runners/local.js");
-    return runLocal(req, { ...ctx, maxResultsBytes: settings.values.maxResultsBytes });
+    return runLocal(req, { ...ctx, maxResultsBytes: values.maxResultsBytes, asked: { cpus: values.cpus, memoryMiB: values.memoryMiB } });
   }
   return withAws(ctx, settings, async (deps) => {
     const { runAwsBatch } = await import("../../runners/aws-batch/run.js");
