@@ -82,6 +82,24 @@ describe("nbatch build on this machine (the embedded default)", () => {
     expect(await readdir(tmp)).toEqual([]);
   });
 
+  it("says once that it ran here when AWS Batch is set up but no runner was chosen, and how to choose", async () => {
+    const dir = await makeDir("unchosen", {});
+    const note =
+      "Running on this machine: no runner was chosen, although AWS Batch is set up (aws-batch.s3-bucket from ~/.config/nbatch/config). " +
+      "Add --aws-batch to run there, or make it the default: nbatch config set core.runner aws-batch";
+    await writeTree(join(env.XDG_CONFIG_HOME!, "nbatch"), { config: "[aws-batch]\ns3-bucket = s3://lab/jobs\n" });
+    try {
+      const r = await nbatch(["build", dir, "--", "true"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.split("\n").filter((l) => l === note)).toHaveLength(1);
+      expect((await nbatch(["build", "--local", dir, "--", "true"])).stderr).not.toContain("Running on this machine");
+      expect((await nbatch(["build", dir, "--", "true"], { NBATCH_CORE_RUNNER: "local" })).stderr).not.toContain("Running on this machine");
+    } finally {
+      await rm(join(env.XDG_CONFIG_HOME!, "nbatch"), { recursive: true, force: true });
+    }
+    expect((await nbatch(["build", dir, "--", "true"])).stderr).not.toContain("Running on this machine");
+  });
+
   it("exits with the command's status and still brings back its partial results", async () => {
     const dir = await makeDir("fails", {});
     const r = await nbatch(["build", dir, "--", "sh", "-c", "echo half > partial.txt; echo failing >&2; exit 3"]);

@@ -61,6 +61,8 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     follow,
   };
   if (settings.values.runner === "local") {
+    const unchosen = unchosenRunnerNote(settings);
+    if (unchosen) ctx.out.info(unchosen);
     const { runLocal } = await import("../../runners/local.js");
     return runLocal(req, { ...ctx, maxResultsBytes: values.maxResultsBytes, asked: { cpus: values.cpus, memoryMiB: values.memoryMiB } });
   }
@@ -82,7 +84,18 @@ async function withAws<T>(ctx: CommandContext, settings: Settings, fn: (deps: Ba
   }
 }
 
-/** Where a setting without a flag came from, for the rules --dry-run lists: "nbatch.ini", "NBATCH_...". */
+/** Settings that name AWS resources: someone who set one means to use AWS Batch some of the time. */
+const AWS_BATCH_NAMES = ["aws-batch.s3-bucket", "aws-batch.queue", "aws-batch.job"];
+
+/** When AWS Batch is set up but no runner was chosen, the local run says so, and how to choose. */
+function unchosenRunnerNote(settings: Settings): string | undefined {
+  if (settings.origins["core.runner"] !== "default") return undefined;
+  const name = AWS_BATCH_NAMES.find((n) => settings.origins[n] === "env" || settings.origins[n] === "file");
+  if (!name) return undefined;
+  return `Running on this machine: no runner was chosen, although AWS Batch is set up (${name} from ${settingFrom(settings, name)}). Add --aws-batch to run there, or make it the default: nbatch config set core.runner aws-batch`;
+}
+
+/** Where a setting without a flag came from, as people name it: "nbatch.ini", "~/.config/nbatch/config", "NBATCH_...". */
 function settingFrom(settings: Settings, name: string): string {
   const origin = settings.origins[name];
   if (origin === "project") return basename(settings.projectFileShown!);
