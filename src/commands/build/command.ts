@@ -16,7 +16,7 @@ export const buildCommand: CommandDefinition = (ctx) =>
     .option("--no-download", "do not download results")
     .option("--no-logs", "do not show the job's log")
     .option("--detach", "return once the job is submitted, printing how to re-attach")
-    .option("--attach <job-id>", "follow a job submitted earlier: status, log so far, live log, then results")
+    .option("--attach <job-id>", "follow a job submitted earlier: status, log so far, live log, then results (into <dir>, else the directory it came from)")
     .option("--cancel", "with --attach: stop the job at once")
     .option("--detach-on-interrupt", "make Ctrl-C detach from the job instead of cancelling it")
     .option("--retries <n>", "retry a failed job up to n times (Batch retryStrategy)")

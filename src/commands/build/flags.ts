@@ -41,7 +41,6 @@ export function checkFlags(f: BuildFlags, dir: string | undefined, command: stri
     if (command.length) fail("--attach takes a directory but no command: the job's command was set when it was submitted");
     const submitOnly = { env: f.env.length, envdir: f.envdir.length, secret: f.secret.length, image: f.image, "exclude-from-upload": f.excludeFromUpload.length, retries: f.retries, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, detach: f.detach };
     for (const [name, value] of Object.entries(submitOnly)) if (value) fail(`--${name} applies when submitting a job, not with --attach`);
-    if (dir === undefined && f.download !== false && !f.cancel) fail("--attach needs the directory to download results into (or --no-download)");
     return;
   }
   if (f.cancel) fail("--cancel goes with --attach <job-id>; to stop a job by id, use nbatch cancel <job-id>");
