@@ -25,6 +25,7 @@ export interface Applied {
 /** The apply stage: a results archive into the local directory, and what it did, told. */
 export async function applyResults(o: ApplyOptions): Promise<Applied> {
   const results = await readResults(o.archivePath);
+  const types = new Map(results.files.map((e) => [e.path, e.type]));
   const report = await extractZip({
     archivePath: o.archivePath,
     destRoot: o.dir,
@@ -33,11 +34,18 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
     baseline: new Map(o.baseline.map((e) => [e.path, e])),
     conflictTag: o.runId.slice(-8),
     maxBytes: o.maxBytes,
-    onFile: (path, action) => o.out.emit({ type: "download", path, action }),
+    onFile: (path, action) => {
+      o.out.emit({ type: "download", path, action });
+      if (types.get(path) !== "dir") o.out.detail(`  ${FILE_ACTIONS[action]} ${shownPath(path)}`);
+    },
   });
+  for (const f of results.files) if (f.type !== "dir" && o.select && !o.select(f.path)) o.out.detail(`  not selected ${shownPath(f.path)}`);
   reportApplied(o.out, results, report);
   return { results, report };
 }
+
+/** What -v says of each file of the results. */
+const FILE_ACTIONS = { written: "wrote", identical: "already up to date", conflict: "kept the local edit of", refused: "refused" } as const;
 
 /** A command that succeeded but left results nbatch refused is not a success: on every runner. */
 export function exitWithRefusals(code: number, refused: boolean): number {

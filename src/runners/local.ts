@@ -11,6 +11,7 @@ import { agentOptions, JOB_ENV } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
 import { formatBytes, plural, shellQuote } from "../ui/format.js";
+import { stagesLine } from "../ui/timings.js";
 import { displayPath } from "../config/file.js";
 import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
@@ -51,7 +52,10 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     out.info(`Packing ${req.dir} (${size}) into ${tmp}`);
     for (const line of excludedLines(inputs)) out.detail(line);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
+    const { clock } = deps;
+    const packing = clock.now();
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
+    const packMs = clock.now() - packing;
     const runId = newRunId();
     const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
     const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
@@ -63,11 +67,14 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const work = join(tmp, "work");
     await mkdir(work);
     out.info(`Running ${req.command.join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
+    const running = clock.now();
     await runAgentProcess([...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    const runMs = clock.now() - running;
     if (!req.follow.download) {
       out.info("Results not applied (--no-download)");
       return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;
     }
+    const unpacking = clock.now();
     const { results, report } = await applyResults({
       archivePath: join(tmp, "results.zip"),
       dir: req.dir,
@@ -77,6 +84,8 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       out,
       maxBytes: deps.maxResultsBytes,
     });
+    const took = stagesLine([["pack", packMs], ["run", runMs], ["unpack", clock.now() - unpacking]]);
+    if (took) out.detail(took);
     return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
   });
 }

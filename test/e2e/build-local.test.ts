@@ -100,6 +100,21 @@ describe("nbatch build on this machine (the embedded default)", () => {
     expect((await nbatch(["build", dir, "--", "true"])).stderr).not.toContain("Running on this machine");
   });
 
+  it("with -v, lists each file that came back, was up to date or not selected, and how long each stage took", async () => {
+    const dir = await makeDir("verbose", { "same.txt": "same\n" });
+    const job = "echo new > new.txt; echo same > same.tmp && mv same.tmp same.txt; echo skip > skip.log; mkdir -p sub; echo s > sub/s.txt";
+    const r = await nbatch(["-v", "build", "--exclude-from-download", "*.log", dir, "--", "sh", "-c", job]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split("\n");
+    expect(lines).toEqual(expect.arrayContaining(["  wrote new.txt", "  wrote sub/s.txt", "  not selected skip.log"]));
+    expect(lines.some((l) => l === "  already up to date same.txt" || l === "  wrote same.txt")).toBe(true);
+    expect(lines).not.toContain("  wrote sub");
+    expect(lines).toContainEqual(expect.stringMatching(/^Took: pack \d+\.\d s, run \d+\.\d s, unpack \d+\.\d s$/));
+    // Without -v, none of it.
+    const quiet = await nbatch(["build", dir, "--", "sh", "-c", "echo again > new.txt"]);
+    expect(quiet.stderr).not.toMatch(/^ {2}wrote |^Took: /m);
+  });
+
   it("exits with the command's status and still brings back its partial results", async () => {
     const dir = await makeDir("fails", {});
     const r = await nbatch(["build", dir, "--", "sh", "-c", "echo half > partial.txt; echo failing >&2; exit 3"]);

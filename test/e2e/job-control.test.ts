@@ -58,6 +58,15 @@ describeWithMoto("nbatch build: job control", () => {
     expect(await w.nbatch(["build", "--attach", jobId, join(w.home, "nosuch")])).toMatchObject({ code: 1, stderr: `nbatch: error: ${join(w.home, "nosuch")}: no such directory\n` });
   });
 
+  it("-v lists each file that came back and how long upload, wait, run and download took", async () => {
+    const dir = await w.makeDir("verbose-batch", { "in.txt": "in" });
+    const r = await w.nbatch(["-v", "build", "--aws-batch", dir, "--", "sh", "-c", "echo out > out.txt"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split("\n");
+    expect(lines).toContain("  wrote out.txt");
+    expect(lines).toContainEqual(expect.stringMatching(/^Took: upload \d+\.\d s, wait \d+\.\d s, run \d+\.\d s, download \d+\.\d s$/));
+  });
+
   it("--attach of a finished job shows its whole log, and --no-logs / --no-download do what they say", async () => {
     const dir = await w.makeDir("attach-done", {});
     const first = await w.nbatch(["build", "--aws-batch", "--no-logs", "--no-download", dir, "--", "sh", "-c", "for i in 1 2 3; do echo line $i; done; echo x > made.txt"]);

@@ -12,6 +12,7 @@ import type { ManifestEntry } from "../../tree/manifest.js";
 import { withTempDir } from "../../tree/temp-files.js";
 import { shellQuote } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
+import { stagesLine } from "../../ui/timings.js";
 
 /** A submitted job and where its results go. */
 export interface FollowTarget {
@@ -25,6 +26,8 @@ export interface FollowTarget {
   baseline: readonly ManifestEntry[];
   /** The --download selection; undefined brings back everything. */
   select?: (relPath: string) => boolean;
+  /** How long the inputs took to upload, when they were uploaded. */
+  uploadMs?: number;
 }
 
 /** The command that re-attaches to a job. */
@@ -89,7 +92,15 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
   }
   out.info(summary(job));
   out.exitCode(0, { status: job.status, jobExitCode: job.exitCode });
+  const downloading = ctx.clock.now();
   const applied = prefs.download && target.dir ? await bringResultsHome(ctx, target, target.dir) : undefined;
+  const took = stagesLine([
+    ["upload", target.uploadMs],
+    ["wait", job.startedAt && job.createdAt && job.startedAt - job.createdAt],
+    ["run", job.stoppedAt && job.startedAt && job.stoppedAt - job.startedAt],
+    ["download", applied && ctx.clock.now() - downloading],
+  ]);
+  if (took) out.detail(took);
   if (target.env) await deleteObject(clients.s3, target.env).catch(() => undefined);
   return action === "cancel" ? EXIT.interrupted : exitCode(job, applied);
 }

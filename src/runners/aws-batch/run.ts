@@ -58,7 +58,9 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     for (const line of excludedLines(inputs)) out.detail(line);
 
     out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
+    const uploading = ctx.clock.now();
     await uploadInputs(ctx, inputs, inputsObj, !exists, interrupt.signal);
+    const uploadMs = exists ? undefined : ctx.clock.now() - uploading;
     // Following (log tail, results, the zip reader) loads beside SubmitJob, not before the upload.
     const following = import("./follow.js");
     following.catch(() => undefined);
@@ -82,7 +84,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       submittedAt: ctx.clock.now(),
       command: req.command,
     }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
-    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload) };
+    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), uploadMs };
     // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
     follow = await following;
   } finally {
