@@ -1,4 +1,4 @@
-import { Command, CommanderError, Help, type Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { unhandledAwsError } from "./aws/errors.js";
 import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
@@ -15,6 +15,7 @@ import { lsCommand } from "./commands/ls/command.js";
 import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
 import { processContext } from "./process.js";
+import { helpColumns, helpConfiguration } from "./ui/help.js";
 import type { Output } from "./ui/output.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -42,7 +43,7 @@ function program(ctx: CommandContext): Command {
     .option("-v, --verbose", "more detail about each step")
     .showHelpAfterError("(run with --help for usage)")
     .helpCommand(false)
-    .configureHelp({ optionDescription })
+    .configureHelp(helpConfiguration(helpColumns(ctx.env, ctx.out.columns)))
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
@@ -54,15 +55,12 @@ function program(ctx: CommandContext): Command {
   return p;
 }
 
-/** Commander's option help, without "(default: [])" on repeatable options: an empty list says nothing. */
-function optionDescription(this: Help, option: Option): string {
-  const empty = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
-  return Help.prototype.optionDescription.call(this, empty ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option);
-}
-
 /** Output, help and exit handling reach nested subcommands (`config set`) too. */
 function inherit(command: Command, parent: Command): Command {
   command.copyInheritedSettings(parent);
+  // A command whose options are grouped lists --help in its last group, not under an "Options:" of its own.
+  const last = command.options.at(-1)?.helpGroupHeading;
+  if (last) command.addHelpOption(new Option("-h, --help", "display help for command").helpGroup(last));
   for (const sub of command.commands) inherit(sub, command);
   return command;
 }

@@ -33,6 +33,8 @@ export interface Output {
   readonly stderrIsTTY: boolean;
   /** Whether stdout takes colour (a report such as check-setup's). */
   readonly stdoutColor: boolean;
+  /** The width of the terminal stdout is, if it is one: help is laid out to it. */
+  readonly columns?: number;
   readonly json: boolean;
   /** From here on, JSON events on stdout (build --json); set before anything can fail. */
   useJson(): void;
@@ -61,7 +63,7 @@ export interface Output {
 }
 
 export interface OutputOptions {
-  stdout: Writable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean; columns?: number };
   stderr: Writable & { isTTY?: boolean };
   stdinIsTTY: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -112,6 +114,7 @@ export function createOutput(opts: OutputOptions): Output {
     stdinIsTTY: opts.stdinIsTTY,
     stderrIsTTY,
     stdoutColor: colorFor(opts.stdout, opts.env),
+    ...(opts.stdout.isTTY && opts.stdout.columns ? { columns: opts.stdout.columns } : {}),
     get json() {
       return json;
     },

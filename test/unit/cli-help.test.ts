@@ -1,4 +1,4 @@
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
 import { createTestOutput, testContext } from "../support/io.js";
 
@@ -28,9 +28,32 @@ it("every command's --help shows examples", async () => {
   expect(checked).toEqual(expect.arrayContaining(["check-setup", "config set", "completion", "setup aws-batch"]));
 });
 
+describe.each([60, 80, 120])("nbatch build --help at %i columns", (columns) => {
+  const text = async (env: Record<string, string>, o: { columns?: number } = {}) => {
+    const io = createTestOutput();
+    const out = Object.assign(io, { columns: o.columns });
+    expect(await main(["build", "--help"], testContext(env, { out }))).toBe(0);
+    return io.stdoutText();
+  };
+
+  it("groups the options, wraps within the width at spaces only, and keeps every description whole", async () => {
+    for (const help of [await text({ COLUMNS: String(columns) }), await text({}, { columns })]) {
+      // The examples are commands to copy, shown as they are; everything before them fits.
+      const laidOut = help.slice(0, help.indexOf("\nExamples:"));
+      for (const line of laidOut.split("\n")) expect(line.length, line).toBeLessThanOrEqual(columns);
+      const headings = laidOut.split("\n").filter((l) => /^\S.*:$/.test(l));
+      expect(headings).toEqual(["Arguments:", "Where to run:", "Resources:", "What travels:", "Job control:", "Output:"]);
+      const flat = laidOut.replace(/\s+/g, " ");
+      for (const description of ["S3 bucket and optional key prefix for inputs and results, e.g. s3://my-lab-nbatch/jobs (default: none: required, never guessed)", "AWS account id that must own the bucket; sent as ExpectedBucketOwner on every S3 call (default: not checked)", "display help for command"]) {
+        expect(flat).toContain(description);
+      }
+    }
+  });
+});
+
 it("shows real defaults but not the empty list a repeatable option starts from", async () => {
   const text = await help(["build"]);
-  expect(text).toMatch(/--tag <KEY=VALUE>.*\(repeatable\)[^\n]*ECS task\n/);
+  expect(text.replace(/\s+/g, " ")).toMatch(/--tag <KEY=VALUE> tag the job \(repeatable\); tags propagate to its ECS task --dry-run/);
   expect(text).not.toContain("(default: [])");
   expect(text).toContain("(default:");
 });

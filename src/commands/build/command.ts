@@ -1,8 +1,36 @@
 import { Command } from "commander";
 import { addAwsOptions } from "../aws-options.js";
 import { collect, type CommandDefinition } from "../context.js";
+import { groupOptions } from "../option-groups.js";
+
+/** build's many options, by what they are about. */
+const GROUPS = {
+  "Where to run:": ["--aws-batch", "--local", "--aws-batch-job", "--aws-batch-queue", "--aws-batch-s3-bucket", "--aws-region", "--aws-profile", "--image", "--workdir", "--agent-command"],
+  "Resources:": ["--aws-batch-cpus", "--aws-batch-memory", "--timeout", "--retries"],
+  "What travels:": [
+    "--env",
+    "--envdir",
+    "--secret",
+    "--exclude-from-upload",
+    "--download",
+    "--exclude-from-download",
+    "--no-download",
+    "--max-results-size",
+    "--aws-batch-s3-bucket-owner",
+    "--sse",
+    "--sse-kms-key-id",
+  ],
+  "Job control:": ["--detach", "--attach", "--cancel", "--detach-on-interrupt", "--tag", "--dry-run"],
+  "Output:": ["--no-logs", "--json"],
+};
 
 export const buildCommand: CommandDefinition = (ctx) =>
+  groupOptions(definition(), GROUPS).action(async (dir: string | undefined, command: string[], flags) => {
+    const { buildRun } = await import("./run.js");
+    ctx.out.exitCode(await buildRun(dir, command, flags, ctx));
+  });
+
+const definition = () =>
   addAwsOptions(new Command("build"))
     .description("Run <command> over <dir>: on AWS Batch with --aws-batch, else on this machine")
     .argument("[dir]", "the directory to upload, run in, and bring results back to")
@@ -28,20 +56,16 @@ export const buildCommand: CommandDefinition = (ctx) =>
       "after",
       `
 Examples:
-  nbatch build examples/hello                                 # on this machine; its nbatch.ini names the command
-  nbatch build --aws-batch ./analysis -- make all             # on AWS Batch
-  nbatch build --aws-batch --aws-batch-memory 15GiB --aws-batch-cpus 8 ./wf -- snakemake -j8
+  nbatch build examples/hello                  # nbatch.ini names the command
+  nbatch build --aws-batch ./analysis -- make all
+  nbatch build --aws-batch --aws-batch-cpus 8 ./wf -- snakemake --cores 8
   nbatch build --aws-batch --env NCBI_API_KEY ./wf -- ./fetch.sh
-  nbatch build --aws-batch --detach ./wf -- make              # submit and return
-  nbatch build --attach 5e0b3c1a-... ./wf                     # come back to it later
-  nbatch build --attach 5e0b3c1a-... --cancel --no-download   # stop it
-  nbatch build --aws-batch --dry-run ./wf -- make             # what would be sent
-  nbatch build --aws-batch --json --detach ./wf -- make | jq -r 'select(.type=="submitted").jobId'
+  nbatch build --aws-batch --workdir phylogenetic ./zika -- snakemake
+  id=$(nbatch build --aws-batch --detach ./wf -- make)     # submit and return
+  nbatch build --attach "$id"                  # later: its log, then results
+  nbatch build --attach "$id" --cancel --no-download       # stop it
+  nbatch build --dry-run ./wf -- make          # what would travel, what not
 
 Ctrl-C twice (once when stdin is not a terminal) cancels a submitted job;
 Ctrl-Z or SIGHUP detaches from it.`,
-    )
-    .action(async (dir: string | undefined, command: string[], flags) => {
-      const { buildRun } = await import("./run.js");
-      ctx.out.exitCode(await buildRun(dir, command, flags, ctx));
-    });
+    );

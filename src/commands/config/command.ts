@@ -1,12 +1,17 @@
-import { Argument, Command } from "commander";
+import { Argument, Command, Help } from "commander";
+import { helpColumns, helpConfiguration } from "../../ui/help.js";
 import { SETTING_ROWS } from "../../config/table.js";
 import { addAwsOptions } from "../aws-options.js";
 import type { CommandContext, CommandDefinition } from "../context.js";
 
 /** Choices, so commander rejects a typo and shell completion offers the names. */
 const keyArgument = (example: string) => new Argument("<key>", `the setting, e.g. ${example}`).choices(SETTING_ROWS.map((row) => row.name));
-const NAME_WIDTH = Math.max(...SETTING_ROWS.map((row) => row.name.length)) + 2;
-const SETTINGS_HELP = SETTING_ROWS.map((row) => `  ${row.name.padEnd(NAME_WIDTH)}${row.description}`).join("\n");
+const NAME_WIDTH = Math.max(...SETTING_ROWS.map((row) => row.name.length));
+/** The settings as the help lists its options: wrapped to the width help is laid out at. */
+const settingsHelp = (ctx: CommandContext) => {
+  const help = Object.assign(new Help(), helpConfiguration(helpColumns(ctx.env, ctx.out.columns)));
+  return SETTING_ROWS.map((row) => help.formatItem(row.name, NAME_WIDTH, row.description, help)).join("\n");
+};
 
 export const configCommand: CommandDefinition = (ctx) =>
   new Command("config")
@@ -15,7 +20,7 @@ export const configCommand: CommandDefinition = (ctx) =>
       "after",
       `
 Settings:
-${SETTINGS_HELP}
+${settingsHelp(ctx)}
 
 Examples:
   nbatch config set aws-batch.s3-bucket s3://my-lab-nbatch/jobs
