@@ -17,6 +17,8 @@ export const JOB_ENV = {
   envUrl: "NBATCH_ENV_URL",
   /** How many attempts the job may make, so only the last one deletes the env object at once. */
   attempts: "NBATCH_ATTEMPTS",
+  /** Where the agent keeps a gzipped copy of the command's output (agent/log-copy.ts); none without it. */
+  logUrl: "NBATCH_LOG_URL",
   /** For the command, not the agent: what the job was given (job/resources.ts). */
   cpus: "NBATCH_CPUS",
   memoryMiB: "NBATCH_MEMORY_MIB",

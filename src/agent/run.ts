@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import { realpath, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
@@ -16,6 +16,7 @@ import { packZip } from "../archive/pack.js";
 import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { leftoverProcesses } from "./leftovers.js";
+import { LogCopy } from "./log-copy.js";
 import type { Store } from "./store.js";
 
 export interface AgentOptions {
@@ -55,13 +56,15 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     const lastAttempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1) >= Number(o.env[JOB_ENV.attempts] ?? 1);
     if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
+    let copy: LogCopy | undefined;
     const runIn = await commandDirectory(o);
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
     else if (!runIn.ok) result.error = runIn.error;
     else {
       result.timings = { started, commandStarted: Date.now(), finished: 0 };
-      child = spawn(o.command[0]!, o.command.slice(1), { cwd: runIn.path, stdio: "inherit", env: childEnv(o.env, userEnv) });
-      Object.assign(result, await waitFor(child));
+      const run = await runCommand(o, runIn.path, userEnv, (c) => (child = c));
+      Object.assign(result, run.ended);
+      copy = run.copy;
       result.timings.commandFinished = Date.now();
       result.leftRunning = await noteLeftovers(o, runId);
     }
@@ -70,6 +73,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
     // A job's container ends with its main process, and its leftovers with it; the local runner's job does the same.
     if (result.leftRunning) await endLeftovers(runId);
+    if (copy) await keepLogCopy(o, copy, stopSignal !== undefined);
     return result.exitCode ?? 1;
   } finally {
     forwarding.dispose();
@@ -111,6 +115,30 @@ async function readEnv(o: AgentOptions, url: string | undefined): Promise<Record
 function childEnv(env: AgentOptions["env"], userEnv: Record<string, string>): NodeJS.ProcessEnv {
   const { [JOB_ENV.envUrl]: _hidden, ...rest } = env;
   return { ...rest, ...userEnv };
+}
+
+/** Runs the command; with NBATCH_LOG_URL its output is also copied, to be kept once the results are up (log-copy.ts). */
+async function runCommand(
+  o: AgentOptions,
+  cwd: string,
+  userEnv: Record<string, string>,
+  started: (child: ChildProcess) => void,
+): Promise<{ ended: Pick<Results, "exitCode" | "signal" | "error">; copy?: LogCopy }> {
+  const copy = o.env[JOB_ENV.logUrl] ? await LogCopy.create() : undefined;
+  const child = spawn(o.command[0]!, o.command.slice(1), { cwd, stdio: copy ? ["inherit", "pipe", "pipe"] : "inherit", env: childEnv(o.env, userEnv) });
+  started(child);
+  copy?.tee(child, o.out);
+  return { ended: await waitFor(child), copy };
+}
+
+/** The log's copy goes up after the results, which matter more when the job is being stopped. */
+async function keepLogCopy(o: AgentOptions, copy: LogCopy, stopping: boolean): Promise<void> {
+  const url = o.env[JOB_ENV.logUrl]!;
+  try {
+    await copy.save((body) => o.store.upload(url, body), stopping ? 200 : 2000);
+  } catch (err) {
+    o.out.warn(`nbatch agent: could not keep a copy of the log at ${url} (${(err as Error).message}); the job's log has it all`);
+  }
 }
 
 function waitFor(child: ReturnType<typeof spawn>): Promise<Pick<Results, "exitCode" | "signal" | "error">> {

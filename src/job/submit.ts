@@ -19,6 +19,8 @@ export interface SubmitPlan {
   inputsUrl: string;
   resultsUrl: string;
   envUrl?: string;
+  /** Where the agent keeps its copy of the log. */
+  logUrl?: string;
   retries?: number;
   timeoutSeconds?: number;
   tags: Record<string, string>;
@@ -46,6 +48,7 @@ export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJ
           { name: JOB_ENV.attempts, value: String(plan.retries !== undefined ? plan.retries + 1 : (def.retryStrategy?.attempts ?? 1)) },
         ]
       : []),
+    ...(plan.logUrl ? [{ name: JOB_ENV.logUrl, value: plan.logUrl }] : []),
     ...(plan.aws ? agentS3Env(plan.aws) : []),
     ...resourceEnv({ ...definitionResources(def), ...definedOnly({ cpus: settings.cpus, memoryMiB: settings.memoryMiB }) }),
   ];

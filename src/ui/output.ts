@@ -44,6 +44,8 @@ export interface Output {
   out(line: string): void;
   /** A whole document for stdout as it is: help, a completion script, a template. */
   document(text: string): void;
+  /** Where a command's own output passes through as it is, bytes and all (the agent's copy of the log). */
+  raw(which: "stdout" | "stderr"): Writable;
   /** A status line, on stderr; silent with --quiet. */
   info(line: string): void;
   /** A detail shown only with --verbose. */
@@ -123,6 +125,7 @@ export function createOutput(opts: OutputOptions): Output {
     setVerbosity: (v) => void (verbosity = v),
     out: (line) => (json ? err(line) : stdoutLine(line)),
     document: (text) => void opts.stdout.write(text),
+    raw: (which) => (which === "stdout" ? opts.stdout : opts.stderr),
     info: (line) => verbosity !== "quiet" && err(line),
     detail: (line) => verbosity === "verbose" && err(line),
     warn: (line) => err(paint("33", "warning: ") + line),

@@ -2,7 +2,8 @@ import { join } from "node:path";
 import { deleteObject, s3Url, type S3Object } from "../../aws/s3.js";
 import { EXIT } from "../../errors.js";
 import { applyResults, exitWithRefusals, type Applied } from "../../job/apply.js";
-import { summary, terminateJob, type JobState } from "../../job/batch.js";
+import { attemptStreams, summary, terminateJob, type JobState } from "../../job/batch.js";
+import { rememberLogs } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { whileWatching, type ControlAction } from "../../job/control.js";
 import { fetchArchive } from "../../job/fetch.js";
@@ -85,6 +86,8 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
   } finally {
     control.dispose();
   }
+  // Where the log is, for `nbatch logs` once Batch has forgotten the job.
+  await rememberLogs(ctx.env, target.runId, job.logGroup, attemptStreams(job)).catch(() => undefined);
   if (action === "detach") return detach(target, prefs, out, "Detached");
   if (action === "exit") {
     out.info(`Stopped watching; job ${target.jobId} was asked to stop and may still be stopping`);

@@ -7,7 +7,7 @@ import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition } from "../../job/definition.js";
-import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
+import { envObject, inputsObject, logObject, resultsObject } from "../../job/layout.js";
 import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
 import { checkBucket, checkQueue } from "../../job/preflight.js";
 import type { BuildRequest } from "../../job/request.js";
@@ -49,6 +49,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       inputsUrl: s3Url(inputsObj),
       resultsUrl: s3Url(resultsObj),
       envUrl: envObj && s3Url(envObj),
+      logUrl: s3Url(logObject(loc, runId)),
       retries: req.retries,
       timeoutSeconds: req.timeoutSeconds,
       tags: req.tags,
@@ -81,6 +82,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
       resultsUrl: s3Url(resultsObj),
       inputsUrl: s3Url(inputsObj),
+      logUrl: s3Url(logObject(loc, runId)),
       submittedAt: ctx.clock.now(),
       command: req.command,
     }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
