@@ -5,7 +5,7 @@ import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
 import { checkSetupCommand } from "./commands/check-setup/command.js";
-import { completionCommand } from "./commands/completion/command.js";
+import { completeValuesCommand, completionCommand } from "./commands/completion/command.js";
 import { configCommand } from "./commands/config/command.js";
 import { helpCommand } from "./commands/help/command.js";
 import { setupCommand } from "./commands/setup/command.js";
@@ -47,6 +47,7 @@ function program(ctx: CommandContext): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
+  p.addCommand(inherit(completeValuesCommand(ctx), p), { hidden: true });
   p.hook("preAction", (root) => {
     const { quiet, verbose } = root.opts<{ quiet?: boolean; verbose?: boolean }>();
     if (quiet && verbose) throw new UsageError("--quiet and --verbose conflict: choose one");

@@ -15,7 +15,7 @@ const PLACEHOLDER: Record<string, string> = {
   "aws-batch.memory": "size",
   "aws-batch.agent-command": "command",
   "aws-batch.s3-bucket-owner": "account-id",
-  "aws-batch.sse": "AES256|aws:kms|none",
+  "aws-batch.sse": "encryption",
   "aws-batch.sse-kms-key-id": "key",
   "core.max-results-size": "size",
   "aws-batch.image": "image",
@@ -40,8 +40,10 @@ export function addSettingOptions(command: Command, only?: readonly string[]): C
     const fallback = row.default ?? row.defaultNote;
     const flag = `${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`;
     const description = (row.list ? `${row.description} (repeatable)` : row.description) + (fallback ? ` (default: ${fallback})` : "");
-    if (row.list) command.option(flag, description, collect, []);
-    else command.option(flag, description);
+    const option = new Option(flag, description);
+    if (row.list) option.argParser(collect).default([]);
+    if (row.choices) option.choices(row.choices);
+    command.addOption(option);
   }
   return command;
 }

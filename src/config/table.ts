@@ -30,6 +30,8 @@ export interface SettingRow<T = unknown> {
   /** What to show as the default when there is none. */
   readonly defaultNote?: string;
   readonly parse: (text: string) => T;
+  /** The only values it takes, for its flag and for completion. */
+  readonly choices?: readonly string[];
   /** A list, from shell words or a JSON array; its flag is repeatable. */
   readonly list?: boolean;
   /**
@@ -96,6 +98,7 @@ export const SETTINGS = {
   runner: row<Runner>("core.runner", {
     description: "where `nbatch build` runs by default: aws-batch or local (--aws-batch / --local choose per run)",
     default: "local",
+    choices: ["aws-batch", "local"],
     parse: parseRunner,
   }),
   job: row<string>("aws-batch.job", {
@@ -189,6 +192,7 @@ export const SETTINGS = {
     flag: "--sse",
     description: "server-side encryption of uploads: AES256 (SSE-S3), aws:kms, or none (S3-compatible stores that refuse the header)",
     default: "AES256",
+    choices: ["AES256", "aws:kms", "aws:kms:dsse", "none"],
     parse: parseSse,
   }),
   sseKmsKeyId: row<string>("aws-batch.sse-kms-key-id", {

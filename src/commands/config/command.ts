@@ -1,5 +1,6 @@
 import { Argument, Command, Help } from "commander";
 import { helpColumns, helpConfiguration } from "../../ui/help.js";
+import { completeWith } from "../completion/values.js";
 import { SETTING_ROWS } from "../../config/table.js";
 import { addAwsOptions } from "../aws-options.js";
 import type { CommandContext, CommandDefinition } from "../context.js";
@@ -63,7 +64,7 @@ const setCommand = (ctx: CommandContext) =>
   new Command("set")
     .description("Set a setting in the config file, keeping its other lines and comments")
     .addArgument(keyArgument("aws-batch.queue"))
-    .argument("<value>", "its value; checked before the file is written")
+    .addArgument(completeWith(new Argument("<value>", "its value; checked before the file is written"), "setting-values"))
     .addHelpText("after", "\nExamples:\n  nbatch config set core.runner aws-batch\n  nbatch config set aws-batch.memory 15GiB")
     .action(async (key: string, value: string) => {
       const { configSet } = await import("./run.js");
