@@ -5,6 +5,7 @@
 import { Option, type Command } from "commander";
 import type { ResolveInput } from "../config/resolve.js";
 import { SETTING_ROWS } from "../config/table.js";
+import { offerChoices } from "./completion/values.js";
 import { collect } from "./context.js";
 
 const PLACEHOLDER: Record<string, string> = {
@@ -42,8 +43,7 @@ export function addSettingOptions(command: Command, only?: readonly string[]): C
     const description = (row.list ? `${row.description} (repeatable)` : row.description) + (fallback ? ` (default: ${fallback})` : "");
     const option = new Option(flag, description);
     if (row.list) option.argParser(collect).default([]);
-    if (row.choices) option.choices(row.choices);
-    command.addOption(option);
+    command.addOption(row.choices ? offerChoices(option, row.choices) : option);
   }
   return command;
 }

@@ -30,7 +30,7 @@ export interface SettingRow<T = unknown> {
   /** What to show as the default when there is none. */
   readonly defaultNote?: string;
   readonly parse: (text: string) => T;
-  /** The only values it takes, for its flag and for completion. */
+  /** The only values it takes, offered by completion (its parser is what refuses others). */
   readonly choices?: readonly string[];
   /** A list, from shell words or a JSON array; its flag is repeatable. */
   readonly list?: boolean;

@@ -15,6 +15,7 @@ export interface BuildFlags extends AwsFlags {
   env: string[];
   envdir: string[];
   excludeFromUpload: string[];
+  workdir?: string;
   /** The --download patterns, or false with --no-download. */
   download: string[] | false;
   excludeFromDownload: string[];
@@ -39,7 +40,7 @@ export function checkFlags(f: BuildFlags, dir: string | undefined, command: stri
   if (f.attach) {
     if (f.local) fail("--attach follows an AWS Batch job: it cannot be used with --local");
     if (command.length) fail("--attach takes a directory but no command: the job's command was set when it was submitted");
-    const submitOnly = { env: f.env.length, envdir: f.envdir.length, secret: f.secret.length, image: f.image, "exclude-from-upload": f.excludeFromUpload.length, retries: f.retries, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, detach: f.detach };
+    const submitOnly = { env: f.env.length, envdir: f.envdir.length, secret: f.secret.length, image: f.image, "exclude-from-upload": f.excludeFromUpload.length, workdir: f.workdir, retries: f.retries, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, detach: f.detach };
     for (const [name, value] of Object.entries(submitOnly)) if (value) fail(`--${name} applies when submitting a job, not with --attach`);
     return;
   }

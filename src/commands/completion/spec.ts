@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { isListed } from "../context.js";
-import { dynamicOf, type Dynamic } from "./values.js";
+import { dynamicOf, offeredChoices, type Dynamic } from "./values.js";
 
 export interface OptionSpec {
   /** "--aws-batch-queue", "-V". */
@@ -51,7 +51,7 @@ export function commandSpecs(root: Command, path: string[] = []): CommandSpec[] 
           names: [o.short, o.long].filter((n): n is string => Boolean(n)),
           description: o.description,
           takesValue: o.required || o.optional,
-          ...(o.argChoices ? { choices: o.argChoices } : {}),
+          ...withChoices(o.argChoices ?? offeredChoices(o)),
           ...withDynamic(dynamicOf(o, /<([^>]+)>/.exec(o.flags)?.[1] ?? "")),
         })),
       HELP,
@@ -60,13 +60,14 @@ export function commandSpecs(root: Command, path: string[] = []): CommandSpec[] 
       name: a.name(),
       description: a.description,
       variadic: a.variadic,
-      ...(a.argChoices ? { choices: a.argChoices } : {}),
+      ...withChoices(a.argChoices ?? offeredChoices(a)),
       ...withDynamic(dynamicOf(a, a.name())),
     })),
   };
   return [spec, ...root.commands.filter(isListed).flatMap((c) => commandSpecs(c, [...path, c.name()]))];
 }
 
+const withChoices = (choices: readonly string[] | undefined) => (choices ? { choices } : {});
 const withDynamic = (dynamic: Dynamic | undefined) => (dynamic ? { dynamic } : {});
 
 /** A word in single quotes, for any of the three shells. */

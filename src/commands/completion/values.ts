@@ -9,6 +9,21 @@ import type { Argument, Option } from "commander";
 export type Dynamic = "jobs" | "setting-values";
 
 const marked = new WeakMap<Argument | Option, Dynamic>();
+const offered = new WeakMap<Argument | Option, readonly string[]>();
+
+/**
+ * Values completion offers for what checks its own values (a setting, whose
+ * parser says what is wrong in nbatch's one line), where commander's choices
+ * would answer a typo in a format of its own.
+ */
+export function offerChoices<T extends Argument | Option>(target: T, choices: readonly string[]): T {
+  offered.set(target, choices);
+  return target;
+}
+
+export function offeredChoices(target: Argument | Option): readonly string[] | undefined {
+  return offered.get(target);
+}
 
 export function completeWith<T extends Argument | Option>(target: T, kind: Dynamic): T {
   marked.set(target, kind);
