@@ -58,7 +58,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const packing = clock.now();
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     const packMs = clock.now() - packing;
-    const runId = newRunId();
+    const runId = newRunId(clock.now());
     const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
     const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
     for (const { name, value } of resourceEnv({ ...machine, ...definedOnly({ cpus: deps.values.cpus, memoryMiB: deps.values.memoryMiB }) })) jobEnv[name] = value;
