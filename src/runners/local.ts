@@ -68,7 +68,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     }
     const work = join(tmp, "work");
     await mkdir(work);
-    out.info(`Running ${req.command.join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
+    out.info(`Running ${req.command.map(shellQuote).join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
     const running = clock.now();
     const agent = await runAgentProcess([...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
     const runMs = clock.now() - running;
