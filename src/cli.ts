@@ -42,11 +42,15 @@ function program(ctx: CommandContext): Command {
     .version(version, "-V, --version")
     .option("-q, --quiet", "only errors, warnings and the job's own output")
     .option("-v, --verbose", "more detail about each step")
-    .showHelpAfterError("(run with --help for usage)")
     .helpCommand(false)
     .configureHelp(helpConfiguration(helpColumns(ctx.env, ctx.out.columns)))
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });
+    .configureOutput({
+      writeOut: (s) => ctx.out.document(s),
+      writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")),
+      // commander's "error: unknown option '--x'", as nbatch's one line, with where to look.
+      outputError: (s, write) => write(`nbatch: ${s.trim()} (see --help)`),
+    });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
   p.addCommand(inherit(completeValuesCommand(ctx), p), { hidden: true });
   p.hook("preAction", (root) => {
