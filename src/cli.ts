@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { unhandledAwsError } from "./aws/errors.js";
-import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
+import { EXIT, InterruptedError, isUserError, UsageError, UserError } from "./errors.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
 import { checkSetupCommand } from "./commands/check-setup/command.js";
@@ -104,7 +104,7 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
     return { code: err.exitCode, error: err.message };
   }
   // A server's or the network's answer that no caller handled is the user's to fix or retry, not a bug.
-  const user = isUserError(err) ? err : unhandledAwsError(err);
+  const user = isUserError(err) ? err : (fullDisk(err) ?? unhandledAwsError(err));
   // A message may quote a job's paths or a server's words: it is shown escaped, as one line.
   if (user) {
     out.error(`nbatch: error: ${printable(user.message)}`);
@@ -114,4 +114,11 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
   out.error(`nbatch: internal error: ${printable(message)}`);
   if (!debug) out.error("(set NBATCH_DEBUG=1 to see the stack trace, and please report it)");
   return { code: EXIT.failure, error: message };
+}
+
+/** A full disk or quota is the user's to fix wherever it strikes (the agent's results, a copy in TMPDIR). */
+function fullDisk(err: unknown): UserError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  return new UserError(`${(err as Error).message}: free some space (or raise the quota), then run again`, { cause: err });
 }
