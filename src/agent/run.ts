@@ -3,7 +3,7 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { toCommand } from "../job/control.js";
-import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { BATCH_ATTEMPT_ENV, checkJobProtocol, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
 import { formatSeconds, shownPath } from "../ui/format.js";
 import type { Signals } from "../commands/context.js";
 import type { Output } from "../ui/output.js";
@@ -16,6 +16,7 @@ import { createExcluder } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { leftoverProcesses } from "./leftovers.js";
 import { resumeFromResults } from "./resume.js";
+import { resolveTask } from "./task.js";
 import type { Store } from "./store.js";
 
 /** Seconds a command has to end after SIGTERM before the agent kills it and uploads (docs/protocol.md). */
@@ -41,7 +42,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   const need = (name: string) => o.env[name] || fail(`${name} is not set: nbatch agent runs inside a job submitted by nbatch build`);
   const runId = need(JOB_ENV.runId);
   const inputsUrl = need(JOB_ENV.inputsUrl);
-  const resultsUrl = need(JOB_ENV.resultsUrl);
+  checkJobProtocol(o.env[JOB_ENV.protocol]);
   const started = Date.now();
   let stopSignal: NodeJS.Signals | undefined;
   let child: ReturnType<typeof spawn> | undefined;
@@ -52,6 +53,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     if (sig === "SIGTERM" && child && !stopTimer) stopTimer = killAfterGrace(o, child);
   });
   try {
+    const { resultsUrl, command, env: taskEnv, task } = await resolveTask(o.env, o.store, o.command, need(JOB_ENV.resultsUrl));
     const attempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1);
     const baseline = await withTempDir("agent", async (tmp) => {
       const unpacked = await unpackInputs(o, inputsUrl, join(tmp, "inputs.zip"));
@@ -64,20 +66,21 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     const envUrl = o.env[JOB_ENV.envUrl];
     const userEnv = await readEnv(o, envUrl);
     // A retry needs the values again: earlier attempts delete them only once the command succeeded.
-    const lastAttempt = attempt >= Number(o.env[JOB_ENV.attempts] ?? 1);
+    // A fan-out task's siblings need them too: the CLI deletes them when the run ends.
+    const lastAttempt = !task && attempt >= Number(o.env[JOB_ENV.attempts] ?? 1);
     if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
     else {
       result.timings = { started, commandStarted: Date.now(), finished: 0 };
-      child = spawn(o.command[0]!, o.command.slice(1), { cwd: o.cwd, stdio: "inherit", env: childEnv(o.env, userEnv) });
+      child = spawn(command[0]!, command.slice(1), { cwd: o.cwd, stdio: "inherit", env: { ...childEnv(o.env, userEnv), ...taskEnv } });
       Object.assign(result, await waitFor(child));
       result.timings.commandFinished = Date.now();
       result.leftRunning = await noteLeftovers(o, runId);
     }
     if (result.error) o.out.info(`nbatch agent: ${result.error}`);
-    if (envUrl && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
-    await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
+    if (envUrl && !task && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
+    await uploadResults(o, resultsUrl, runId, baseline, { started, ...result, index: task?.index });
     // A job's container ends with its main process, and its leftovers with it; the local runner's job does the same.
     if (result.leftRunning) await endLeftovers(runId);
     return result.exitCode ?? 1;
@@ -175,6 +178,7 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
     const account: Results = {
       protocol: PROTOCOL_VERSION,
       runId,
+      ...(r.index !== undefined ? { index: r.index } : {}),
       exitCode: r.exitCode ?? null,
       signal: r.signal ?? null,
       error: r.error,
