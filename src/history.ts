@@ -26,6 +26,11 @@ export interface RunRecord {
   /** Milliseconds since the epoch. */
   submittedAt: number;
   command: string[];
+  /** A fan-out run: its lanes' job ids (jobId is the first), and how many tasks it has. */
+  lanes?: string[];
+  tasks?: number;
+  /** A run of --rerun-failed: the run it reran. */
+  rerunOf?: string;
 }
 
 /** Past this many records the file is cut back to the newest KEEP. */

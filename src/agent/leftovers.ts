@@ -7,11 +7,12 @@ export interface Leftover {
 
 /**
  * Processes still running that the command started: those whose environment
- * carries this run's NBATCH_RUN_ID, other than this process and its
+ * carries all the marks (this run's NBATCH_RUN_ID, and a fan-out task's
+ * NBATCH_INDEX, since its siblings may share the machine), other than this process and its
  * ancestors. A forgotten `&` or a daemon keeps the variable even when it
  * leaves the command's process group. Linux only (/proc); elsewhere, none.
  */
-export async function leftoverProcesses(runIdVariable: string): Promise<Leftover[]> {
+export async function leftoverProcesses(marks: readonly string[]): Promise<Leftover[]> {
   const names = await readdir("/proc").catch(() => [] as string[]);
   const mine = await ancestry(process.pid);
   const found: Leftover[] = [];
@@ -21,7 +22,8 @@ export async function leftoverProcesses(runIdVariable: string): Promise<Leftover
       if (!Number.isInteger(pid) || mine.has(pid)) return;
       // Other users' processes, and those that ended meanwhile, cannot be read: not ours anyway.
       const environ = await readFile(`/proc/${pid}/environ`).catch(() => undefined);
-      if (!environ?.toString("utf8").split("\0").includes(runIdVariable)) return;
+      const vars = environ?.toString("utf8").split("\0");
+      if (!vars || !marks.every((m) => vars.includes(m))) return;
       const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
       found.push({ pid, command: cmdline.split("\0").filter(Boolean).join(" ") || "?" });
     }),

@@ -3,7 +3,7 @@ import { constants } from "node:os";
 import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { toCommand } from "../job/control.js";
-import { BATCH_ATTEMPT_ENV, checkJobProtocol, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { BATCH_ATTEMPT_ENV, checkJobProtocol, TASK_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
 import { formatSeconds, shownPath } from "../ui/format.js";
 import type { Signals } from "../commands/context.js";
 import type { Output } from "../ui/output.js";
@@ -54,6 +54,8 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   });
   try {
     const { resultsUrl, command, env: taskEnv, task } = await resolveTask(o.env, o.store, o.command, need(JOB_ENV.resultsUrl));
+    // What the command's processes carry in their environment, and its siblings' do not.
+    const marks = [`${JOB_ENV.runId}=${runId}`, ...(task ? [`${TASK_ENV.index}=${task.index}`] : [])];
     const attempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1);
     const baseline = await withTempDir("agent", async (tmp) => {
       const unpacked = await unpackInputs(o, inputsUrl, join(tmp, "inputs.zip"));
@@ -76,13 +78,13 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       child = spawn(command[0]!, command.slice(1), { cwd: o.cwd, stdio: "inherit", env: { ...childEnv(o.env, userEnv), ...taskEnv } });
       Object.assign(result, await waitFor(child));
       result.timings.commandFinished = Date.now();
-      result.leftRunning = await noteLeftovers(o, runId);
+      result.leftRunning = await noteLeftovers(o, marks);
     }
     if (result.error) o.out.info(`nbatch agent: ${result.error}`);
     if (envUrl && !task && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
     await uploadResults(o, resultsUrl, runId, baseline, { started, ...result, index: task?.index });
     // A job's container ends with its main process, and its leftovers with it; the local runner's job does the same.
-    if (result.leftRunning) await endLeftovers(runId);
+    if (result.leftRunning) await endLeftovers(marks);
     return result.exitCode ?? 1;
   } finally {
     clearTimeout(stopTimer);
@@ -201,8 +203,8 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
   o.out.detail(`nbatch agent: uploaded the new or changed entries to ${url}`);
 }
 
-async function endLeftovers(runId: string): Promise<void> {
-  for (const p of await leftoverProcesses(`${JOB_ENV.runId}=${runId}`)) {
+async function endLeftovers(marks: readonly string[]): Promise<void> {
+  for (const p of await leftoverProcesses(marks)) {
     try {
       process.kill(p.pid, "SIGKILL");
     } catch {
@@ -212,8 +214,8 @@ async function endLeftovers(runId: string): Promise<void> {
 }
 
 /** Says which processes the command left running, since what they write from now on is lost. */
-async function noteLeftovers(o: AgentOptions, runId: string): Promise<Results["leftRunning"]> {
-  const left = await leftoverProcesses(`${JOB_ENV.runId}=${runId}`);
+async function noteLeftovers(o: AgentOptions, marks: readonly string[]): Promise<Results["leftRunning"]> {
+  const left = await leftoverProcesses(marks);
   if (!left.length) return undefined;
   const shown = left.slice(0, 5).map((p) => `${p.pid} ${shownPath(p.command.slice(0, 60))}`).join("; ");
   o.out.warn(

@@ -5,7 +5,7 @@ import type { Output } from "../ui/output.js";
 import { formatBytes, plural, shownPath } from "../ui/format.js";
 import { readEntry } from "../archive/entries.js";
 import { openZip, type ZipDirectory } from "../archive/zip-reader.js";
-import { extractDirectory, type ExtractReport } from "../tree/extract.js";
+import { extractDirectory, type Claims, type ExtractReport } from "../tree/extract.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 
 /** How much of a results archive nbatch takes: it is untrusted input, made by the job. */
@@ -31,6 +31,8 @@ export interface ApplyOptions {
   out: Output;
   limits: ResultLimits;
   signal?: AbortSignal;
+  /** A fan-out task's results: its index (results.json must say it), the run's claims, and the tag its conflicts are saved with. */
+  task?: { index: number; claims: Claims; conflictTag: string };
 }
 
 export interface Applied {
@@ -42,19 +44,21 @@ export interface Applied {
 export async function applyResults(o: ApplyOptions): Promise<Applied> {
   const directory = await openZip(o.archivePath, { label: o.source, maxEntries: o.limits.maxEntries });
   try {
-    const results = await resultsIn(directory, o.source, o.runId);
+    const results = await resultsIn(directory, o.source, o.runId, o.task?.index);
     const report = await extractDirectory(directory, {
       label: o.source,
       destRoot: o.dir,
       select: o.select,
       meta: new Map(results.files.map((e) => [e.path, e])),
       baseline: new Map(o.baseline.map((e) => [e.path, e])),
-      conflictTag: o.runId.slice(-8),
+      conflictTag: o.task?.conflictTag ?? o.runId.slice(-8),
+      claims: o.task?.claims,
       maxBytes: o.limits.maxBytes,
       signal: o.signal,
-      onFile: (path, action) => o.out.emit({ type: "download", path, action }),
+      onFile: (path, action) => o.out.emit({ type: "download", path, action, ...(o.task ? { index: o.task.index } : {}) }),
     });
-    reportApplied(o.out, results, report);
+    // A fan-out run tells its tasks' results its own way (job/fanout/report.ts).
+    if (!o.task) reportApplied(o.out, results, report);
     return { results, report };
   } finally {
     directory.close();
@@ -76,10 +80,10 @@ export async function readResults(archivePath: string, source: string, runId: st
   }
 }
 
-async function resultsIn(directory: ZipDirectory, source: string, runId: string): Promise<Results> {
+async function resultsIn(directory: ZipDirectory, source: string, runId: string, index?: number): Promise<Results> {
   const raw = await readEntry(directory, RESULTS_ENTRY, source);
   if (!raw) throw new UserError(`${source} has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
-  return parseResults(raw, `${RESULTS_ENTRY} in ${source}`, runId);
+  return parseResults(raw, `${RESULTS_ENTRY} in ${source}`, runId, index);
 }
 
 function reportApplied(io: Output, results: Results, report: ExtractReport): void {

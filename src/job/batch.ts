@@ -66,7 +66,7 @@ export function essential<C extends { essential?: boolean }>(containers: readonl
   return containers?.find((c) => c.essential !== false) ?? containers?.[0];
 }
 
-function toJobState(job: JobDetail): JobState {
+export function toJobState(job: JobDetail): JobState {
   const container = mainContainer(job as Parameters<typeof mainContainer>[0]);
   const options = container?.logConfiguration?.options;
   const attempts: Attempt[] = (job.attempts ?? []).map((a) => {

@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { chmod, lutimes, mkdir, realpath, symlink, utimes } from "node:fs/promises";
+import { chmod, lutimes, mkdir, realpath, rename, symlink, utimes } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.js";
@@ -18,11 +18,24 @@ export interface ExtractReport {
   /** Same content as the job's, given the job's modification time or mode: a rebuild tool must see what the job saw. */
   touched: string[];
   identical: string[];
-  conflicts: { path: string; savedAs: string }[];
+  /** kept: in a fan-out run, the task whose version stayed at path (else the local file was kept). */
+  conflicts: { path: string; savedAs: string; kept?: number }[];
   refused: { path: string; reason: string }[];
   /** The directories among the paths above: people count files and links. */
   directories: string[];
   bytes: number;
+}
+
+/** A fan-out run's record of which task wrote which paths (job/fanout/claims.ts), as one task's results are applied. */
+export interface Claims {
+  /** The task whose results are being applied. */
+  readonly index: number;
+  /** The task of this run that wrote the local file, if one did and the file is still as it wrote it. */
+  holder(path: string, local: ManifestEntry): number | undefined;
+  /** Where a task's version of a path goes when another task keeps the path. */
+  beside(path: string, index: number): string;
+  /** This task now holds the path, as written. */
+  take(path: string, written: Pick<ManifestEntry, "size" | "mtimeMs">): void;
 }
 
 export type ExtractAction = "written" | "touched" | "identical" | "conflict" | "refused";
@@ -35,6 +48,8 @@ export interface ExtractOptions {
   meta?: ReadonlyMap<string, ManifestEntry>;
   baseline?: ReadonlyMap<string, ManifestEntry>;
   conflictTag?: string;
+  /** A fan-out run: which of its tasks wrote which paths, and which task this is. */
+  claims?: Claims;
   maxBytes?: number;
   maxEntries?: number;
   /** Stops before the next entry (a signal while extracting); what is written so far stays whole. */
@@ -120,20 +135,28 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
     const abs = join(root, p.path);
     const local = await statEntry(root, p.path);
     if (local?.type === "dir") throw new Refusal("a directory of that name exists locally");
-    const edited = local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path));
+    // A file another task of this fan-out run wrote is settled by the run's rule (job/fanout/claims.ts), not as a local edit.
+    const holder = local && opts.claims?.holder(p.path, local);
+    const edited = holder === undefined && local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path));
     if (local && (await sameContent(abs, local, p, target))) {
       // A job that only touched or chmod-ed a file (make rebuilding it to the same bytes) is told by
       // its time and mode: without them, make here and in the next job rebuilds it again forever.
-      if (edited || sameMetadata(local, p)) return done(p.path, "identical", report.identical);
+      // Two tasks that wrote the same bytes are no conflict: the lower task's time and mode stand.
+      if (edited || sameMetadata(local, p) || (holder !== undefined && holder < opts.claims!.index)) return done(p.path, "identical", report.identical);
       await setMetadata(abs, p);
+      opts.claims?.take(p.path, p);
       return done(p.path, "touched", report.touched);
     }
-    const dest = edited ? `${p.path}.nbatch-${opts.conflictTag ?? "job"}` : p.path;
+    const settled = holder === undefined ? undefined : settle(opts.claims!, p.path, holder);
+    if (settled?.displaced) await rename(abs, join(root, settled.displaced));
+    const dest = settled?.dest ?? (edited ? `${p.path}.nbatch-${opts.conflictTag ?? "job"}` : p.path);
     // Awaited first: `report.bytes += await ...` would read the total before the wait and lose concurrent writes.
     const written = target === undefined ? await writeFile(p, join(root, dest)) : await writeLink(p, target, join(root, dest));
     report.bytes += written;
-    if (!edited) return done(p.path, "written", report.written);
-    report.conflicts.push({ path: p.path, savedAs: dest });
+    if (dest === p.path) opts.claims?.take(p.path, p);
+    if (!edited && !settled) return done(p.path, "written", report.written);
+    if (settled?.displaced) report.written.push(p.path);
+    report.conflicts.push(settled ? { path: p.path, savedAs: settled.displaced ?? dest, kept: settled.kept } : { path: p.path, savedAs: dest });
     opts.onFile?.(p.path, "conflict");
   };
   try {
@@ -199,6 +222,16 @@ async function setMetadata(abs: string, p: PlannedEntry): Promise<void> {
 function times(p: PlannedEntry): [Date, Date] {
   const at = new Date(p.mtimeMs);
   return [at, at];
+}
+
+/**
+ * Two tasks wrote a path with different contents: the lower index keeps it.
+ * Either the incoming version goes beside, or the one in place moves beside
+ * (displaced) and the incoming one takes the path.
+ */
+function settle(claims: Claims, path: string, holder: number): { dest: string; displaced?: string; kept: number } {
+  if (claims.index < holder) return { dest: path, displaced: claims.beside(path, holder), kept: claims.index };
+  return { dest: claims.beside(path, claims.index), kept: holder };
 }
 
 /** The local file changed since the inputs were uploaded, or appeared since. */

@@ -1,0 +1,139 @@
+/**
+ * Each task's results come home as soon as the task ends, one task after
+ * another, while the others still run: fetched into a temporary file in the
+ * directory, applied under the run's claims, removed. Only one task's
+ * archive is held at a time, and only a small record of each path the run
+ * wrote (claims.ts). A task whose results cannot come home does not stop
+ * the others: the end of the run says which, and where they are.
+ */
+import { realpath, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { s3Url, type S3Object } from "../../aws/s3.js";
+import { InterruptedError, UserError } from "../../errors.js";
+import type { Task } from "../../protocol.js";
+import type { ManifestEntry } from "../../tree/manifest.js";
+import { sweepStaleTemps, tempBeside } from "../../tree/temp-files.js";
+import { shownPath } from "../../ui/format.js";
+import { applyResults, resultLimits } from "../apply.js";
+import type { BatchContext } from "../context.js";
+import { checkRoom, fetchArchive } from "../fetch.js";
+import { RunClaims } from "./claims.js";
+import { taskName } from "./tasks.js";
+
+export interface ResultsPlan {
+  runId: string;
+  dir: string;
+  baseline: readonly ManifestEntry[];
+  select?: (relPath: string) => boolean;
+  /** Where a task's results are. */
+  resultsOf(index: number): S3Object;
+}
+
+/** What the run's results came to, for the closing lines. */
+export interface ResultsTally {
+  applied: number;
+  written: number;
+  bytes: number;
+  identical: number;
+  conflicts: number;
+  refused: number;
+  /** Tasks that left no results archive. */
+  missing: number[];
+  /** Tasks whose results could not be brought home, and why. */
+  failed: { index: number; why: string }[];
+  /** Each applied task's exit code, as its results.json says. */
+  exitCodes: Map<number, number | null>;
+}
+
+export class ResultsHome {
+  readonly tally: ResultsTally = { applied: 0, written: 0, bytes: 0, identical: 0, conflicts: 0, refused: 0, missing: [], failed: [], exitCodes: new Map() };
+  private readonly claims: RunClaims;
+  private chain: Promise<void>;
+  private readonly abort = new AbortController();
+
+  constructor(
+    private readonly ctx: BatchContext,
+    private readonly plan: ResultsPlan,
+  ) {
+    this.claims = new RunClaims(plan.runId.slice(-8));
+    // Archives of downloads killed earlier would count against the free space.
+    this.chain = realpath(plan.dir).then((root) => sweepStaleTemps(root, [""]));
+  }
+
+  /** Brings this task's results home after those of the tasks before it. */
+  add(task: Task): void {
+    this.chain = this.chain.then(() => (this.abort.signal.aborted ? undefined : this.bring(task)));
+  }
+
+  /** Resolves once every task added so far is home; throws only when interrupted. */
+  async done(): Promise<void> {
+    await this.chain;
+  }
+
+  /** Stops after the task being brought home (detach, a second Ctrl-C): the rest stay in S3. */
+  stop(reason: string): void {
+    this.abort.abort(reason);
+  }
+
+  private async bring(task: Task): Promise<void> {
+    const { out, clients, settings } = this.ctx;
+    const obj = this.plan.resultsOf(task.index);
+    const archivePath = tempBeside(join(this.plan.dir, "results.zip"));
+    try {
+      const found = await fetchArchive(clients.s3, obj, archivePath, {
+        want: this.plan.select,
+        signal: this.abort.signal,
+        room: (bytes) => checkRoom(this.plan.dir, bytes),
+        maxEntries: settings.values.maxResultsEntries,
+      });
+      if (!found) {
+        this.tally.missing.push(task.index);
+        return;
+      }
+      const { results, report } = await applyResults({
+        archivePath,
+        source: s3Url(obj),
+        dir: this.plan.dir,
+        runId: this.plan.runId,
+        baseline: this.plan.baseline,
+        select: this.plan.select,
+        out,
+        limits: resultLimits(settings.values),
+        signal: this.abort.signal,
+        task: { index: task.index, claims: this.claims.forTask(task.index), conflictTag: `${this.plan.runId.slice(-8)}-${task.index}` },
+      });
+      this.count(task, report, results.exitCode);
+    } catch (err) {
+      if (this.abort.signal.aborted || err instanceof InterruptedError) return;
+      const why = err instanceof UserError ? err.message : ((err as Error)?.message ?? String(err));
+      this.tally.failed.push({ index: task.index, why });
+      out.warn(`the results of ${taskName(task)} could not be brought home (${why}); they are safe at ${s3Url(obj)}`);
+      out.emit({ type: "task-result", index: task.index, ...(task.item !== undefined ? { item: task.item } : {}), exitCode: null, written: 0, identical: 0, conflicts: 0, refused: 0, error: why });
+    } finally {
+      await rm(archivePath, { force: true });
+    }
+  }
+
+  private count(task: Task, report: Awaited<ReturnType<typeof applyResults>>["report"], exitCode: number | null): void {
+    const { out } = this.ctx;
+    const t = this.tally;
+    const files = (paths: string[]) => paths.filter((p) => !report.directories.includes(p)).length;
+    t.applied++;
+    t.written += files(report.written);
+    t.bytes += report.bytes;
+    t.identical += files(report.identical);
+    t.conflicts += report.conflicts.length;
+    t.refused += report.refused.length;
+    t.exitCodes.set(task.index, exitCode);
+    for (const c of report.conflicts) {
+      out.warn(
+        c.kept === undefined
+          ? `${shownPath(c.path)} was edited locally while the run went on: kept it, saved ${taskName(task)}'s version as ${shownPath(c.savedAs)}`
+          : `${shownPath(c.path)}: tasks ${Math.min(c.kept, task.index)} and ${Math.max(c.kept, task.index)} wrote different contents; task ${c.kept}'s stays (the lower index keeps a path), the other is saved as ${shownPath(c.savedAs)}`,
+      );
+    }
+    for (const r of report.refused) out.warn(`refused ${shownPath(r.path)} from ${taskName(task)}: ${shownPath(r.reason)}`);
+    out.detail(`Results of ${taskName(task)}: ${files(report.written)} written, ${files(report.identical)} already up to date`);
+    out.emit({ type: "task-result", index: task.index, ...(task.item !== undefined ? { item: task.item } : {}), exitCode, written: files(report.written), identical: files(report.identical), conflicts: report.conflicts.length, refused: report.refused.length });
+  }
+}
