@@ -44,6 +44,8 @@ export interface JobState {
   requested?: string;
   memoryMiB?: number;
   image?: string;
+  /** A parent array job: how many children it has in each status. */
+  statusSummary?: Record<string, number>;
 }
 
 export function isDone(status: string): boolean {
@@ -93,6 +95,7 @@ export function toJobState(job: JobDetail): JobState {
     startedAt: job.startedAt,
     stoppedAt: job.stoppedAt,
     tags: job.tags ?? {},
+    ...(job.arrayProperties?.statusSummary ? { statusSummary: job.arrayProperties.statusSummary } : {}),
     requested: requested(req.get("VCPU") ?? container?.vcpus, memory),
     ...(memory !== undefined ? { memoryMiB: Number(memory) } : {}),
     ...(container?.image ? { image: container.image } : {}),

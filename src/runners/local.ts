@@ -31,6 +31,7 @@ const SOURCE = "the job's results archive";
  */
 export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<number> {
   if (!req.command.length) throw new UsageError("the local runner needs a command: nbatch build <dir> -- <command>");
+  if (req.fanout) return (await import("./local-fanout.js")).runLocalFanout(req, deps);
   const { out } = deps;
   return withTempDir("local", async (tmp) => {
     const inputs = await scanInputs(req.dir, req.excludeFromUpload);

@@ -9,7 +9,7 @@ import { backoffMs, isTransient } from "../../aws/retry.js";
 import { deleteObject, type S3Object } from "../../aws/s3.js";
 import { EXIT, UserError } from "../../errors.js";
 import type { Task } from "../../protocol.js";
-import { formatBytes, formatDuration, plural, shellQuote } from "../../ui/format.js";
+import { formatDuration, plural, shellQuote } from "../../ui/format.js";
 import { terminateJob } from "../batch.js";
 import type { BatchContext } from "../context.js";
 import { whileWatching, type ControlAction } from "../control.js";
@@ -20,7 +20,7 @@ import { ChildrenWatch, type Ended } from "./children.js";
 import { childOf, type Lane } from "./lanes.js";
 import { ResultsHome, type ResultsPlan } from "./results.js";
 import { taskName } from "./tasks.js";
-import { FanoutView, tellFailure } from "./view.js";
+import { closeRun, FanoutView, tellFailure } from "./view.js";
 
 /**
  * Calls per second this process makes, whatever the size of the run:
@@ -63,7 +63,7 @@ export async function followFanout(t: FanoutTarget, prefs: FollowPrefs, ctx: Bat
   const logs = budgeted(ctx.clients.logs, new RateBudget(LOG_CALLS_PER_SECOND, clock));
   const watch = new ChildrenWatch(ctx.clients.batch, batchBudget, t.lanes, t.tasks.length);
   const view = new FanoutView(out, clock, t.tasks.length);
-  const home = t.results ? new ResultsHome(ctx, t.results) : undefined;
+  const home = t.results ? new ResultsHome({ out, values: ctx.settings.values, s3: ctx.clients.s3 }, t.results) : undefined;
   const arrayId = arrayIdOf(t);
   const stop = new AbortController();
   let action: ControlAction | undefined;
@@ -142,34 +142,19 @@ export async function followFanout(t: FanoutTarget, prefs: FollowPrefs, ctx: Bat
   return closing(t, ctx, prefs, { failures, home, took: clock.now() - started, cancelled: action === "cancel", calls: batchBudget.calls });
 }
 
-/** The closing lines, and the exit code: 0 when every task succeeded, else the lowest failed task's own (1 without one). */
+/** The closing lines and the exit code; the results that could not come home are one error with the command that fetches them. */
 function closing(t: FanoutTarget, ctx: BatchContext, prefs: FollowPrefs, r: { failures: Ended[]; home?: ResultsHome; took: number; cancelled: boolean; calls: number }): number {
   const { out } = ctx;
-  const failed = r.failures.map((e) => ({ e, task: t.tasks[e.position]! })).sort((a, b) => a.task.index - b.task.index);
-  const total = t.tasks.length;
-  const notRun = failed.filter((f) => !f.e.ran).length;
-  const first = failed[0];
-  const code = first ? (first.e.exitCode || 1) : 0;
-  out.info(
-    failed.length
-      ? `Tasks: ${total - failed.length} of ${total} SUCCEEDED, ${failed.length} FAILED${notRun ? ` (${notRun} not run)` : ""} after ${formatDuration(r.took)}; the exit code is ${first!.task.index === 0 ? "task 0" : `task ${first!.task.index}`}'s, the lowest that failed`
-      : `Tasks: all ${total} SUCCEEDED after ${formatDuration(r.took)}`,
-  );
+  const failed = r.failures.map((e) => ({ task: t.tasks[e.position]!, exitCode: e.exitCode, ran: e.ran }));
+  const code = closeRun(out, { total: t.tasks.length, failed, tally: r.home?.tally, took: r.took });
   out.detail(`${r.calls} Batch calls in ${formatDuration(r.took)}`);
-  const tally = r.home?.tally;
-  if (tally) {
-    const parts = [`${plural(tally.written, "file")} written (${formatBytes(tally.bytes)})`, `${tally.identical} already up to date`];
-    if (tally.conflicts) parts.push(`${plural(tally.conflicts, "conflict")} (above)`);
-    out.info(`Results of ${tally.applied} of ${plural(total, "task")}: ${parts.join(", ")}`);
+  if (failed.length && !r.cancelled) out.info(`Run the failed tasks again, from the same inputs, with: nbatch build ${[...prefs.attachFlags, "--rerun-failed", t.runId].join(" ")}`);
+  const lostResults = r.home?.tally.failed ?? [];
+  if (lostResults.length) {
+    const which = lostResults.map((f) => f.index).join(", ");
+    throw new UserError(`the results of ${lostResults.length === 1 ? "task" : "tasks"} ${which} could not be brought home (above); they are safe in S3: bring them home with: ${attachFanoutCommand(t, t.results!.dir, prefs)}`);
   }
-  if (failed.length && !r.cancelled) out.info(`Run the failed tasks again, from the same inputs, with: nbatch build ${prefs.attachFlags.join(" ")}${prefs.attachFlags.length ? " " : ""}--rerun-failed ${t.runId}`);
-  out.exitCode(0, { status: failed.length ? "FAILED" : "SUCCEEDED", jobExitCode: first?.e.exitCode, failed: failed.length });
-  if (tally?.failed.length) {
-    const which = tally.failed.map((f) => f.index).join(", ");
-    throw new UserError(`the results of ${tally.failed.length === 1 ? "task" : "tasks"} ${which} could not be brought home (above); they are safe in S3: bring them home with: ${attachFanoutCommand(t, t.results!.dir, prefs)}`, { exitCode: EXIT.failure });
-  }
-  if (r.cancelled) return EXIT.interrupted;
-  return code === 0 && tally?.refused ? EXIT.failure : code;
+  return r.cancelled ? EXIT.interrupted : code;
 }
 
 /** Watching failed for good: the tasks are not touched, and the line says how to pick them up again. */

@@ -8,6 +8,7 @@ import { DescribeJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
 import { getText, parseS3Url, type S3, type S3Object } from "../../aws/s3.js";
 import { UserError } from "../../errors.js";
 import { INDEX_TOKEN, JOB_ENV, parseTasks, type Task } from "../../protocol.js";
+import type { RunRecord } from "../../history.js";
 import { essential, type Batch } from "../batch.js";
 import { childOf, type Lane } from "./lanes.js";
 
@@ -70,6 +71,25 @@ export function childJobId(run: Pick<FanoutRun, "lanes" | "tasks">, index: numbe
   const position = run.tasks.findIndex((t) => t.index === index);
   if (position < 0) throw new UserError(`the run has no task ${index} (its tasks are ${run.tasks[0]?.index} to ${run.tasks.at(-1)?.index})`);
   return childOf(run.lanes, position).jobId;
+}
+
+/**
+ * The child job of task `index` of a recorded run, from the history alone
+ * when its tasks are 0 to n-1 in order (a first run's), else from its task
+ * list in S3 (a rerun's).
+ */
+export async function taskJobId(record: Pick<RunRecord, "lanes" | "tasks" | "rerunOf" | "resultsUrl">, index: number, s3: S3): Promise<string> {
+  const ids = record.lanes!;
+  const total = record.tasks ?? 0;
+  const lanes = ids.map((jobId, l) => ({ jobId, offset: l, stride: ids.length, size: Math.ceil((total - l) / ids.length) }));
+  let tasks: Task[] = Array.from({ length: total }, (_, i) => ({ index: i }));
+  if (record.rerunOf) {
+    const url = record.resultsUrl.replace(/tasks\/\{index\}\/results\.zip$/, "tasks.json");
+    const text = await getText(s3, parseS3Url(url));
+    if (text === undefined) throw new UserError(`the task list ${url} of this run is gone (deleted, or expired by the bucket's lifecycle rule)`);
+    tasks = parseTasks(text, `the task list ${url}`);
+  }
+  return childJobId({ lanes, tasks }, index);
 }
 
 function fail(message: string): never {

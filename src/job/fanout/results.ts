@@ -6,7 +6,7 @@
  * wrote (claims.ts). A task whose results cannot come home does not stop
  * the others: the end of the run says which, and where they are.
  */
-import { realpath, rm } from "node:fs/promises";
+import { realpath, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { s3Url, type S3Object } from "../../aws/s3.js";
 import { InterruptedError, UserError } from "../../errors.js";
@@ -25,9 +25,12 @@ export interface ResultsPlan {
   dir: string;
   baseline: readonly ManifestEntry[];
   select?: (relPath: string) => boolean;
-  /** Where a task's results are. */
-  resultsOf(index: number): S3Object;
+  /** Where a task's results are: in S3, or (the local runner) a file already. */
+  resultsOf(index: number): S3Object | { file: string };
 }
+
+/** What bringing results home needs: the Output, the settings, and S3 when results are there. */
+export type ResultsContext = Pick<BatchContext, "out"> & { values: BatchContext["settings"]["values"]; s3?: BatchContext["clients"]["s3"] };
 
 /** What the run's results came to, for the closing lines. */
 export interface ResultsTally {
@@ -52,7 +55,7 @@ export class ResultsHome {
   private readonly abort = new AbortController();
 
   constructor(
-    private readonly ctx: BatchContext,
+    private readonly ctx: ResultsContext,
     private readonly plan: ResultsPlan,
   ) {
     this.claims = new RunClaims(plan.runId.slice(-8));
@@ -76,29 +79,25 @@ export class ResultsHome {
   }
 
   private async bring(task: Task): Promise<void> {
-    const { out, clients, settings } = this.ctx;
-    const obj = this.plan.resultsOf(task.index);
+    const { out, values } = this.ctx;
+    const where = this.plan.resultsOf(task.index);
+    const label = "file" in where ? where.file : s3Url(where);
     const archivePath = tempBeside(join(this.plan.dir, "results.zip"));
     try {
-      const found = await fetchArchive(clients.s3, obj, archivePath, {
-        want: this.plan.select,
-        signal: this.abort.signal,
-        room: (bytes) => checkRoom(this.plan.dir, bytes),
-        maxEntries: settings.values.maxResultsEntries,
-      });
+      const found = await this.fetch(where, archivePath);
       if (!found) {
         this.tally.missing.push(task.index);
         return;
       }
       const { results, report } = await applyResults({
-        archivePath,
-        source: s3Url(obj),
+        archivePath: found,
+        source: label,
         dir: this.plan.dir,
         runId: this.plan.runId,
         baseline: this.plan.baseline,
         select: this.plan.select,
         out,
-        limits: resultLimits(settings.values),
+        limits: resultLimits(values),
         signal: this.abort.signal,
         task: { index: task.index, claims: this.claims.forTask(task.index), conflictTag: `${this.plan.runId.slice(-8)}-${task.index}` },
       });
@@ -107,11 +106,23 @@ export class ResultsHome {
       if (this.abort.signal.aborted || err instanceof InterruptedError) return;
       const why = err instanceof UserError ? err.message : ((err as Error)?.message ?? String(err));
       this.tally.failed.push({ index: task.index, why });
-      out.warn(`the results of ${taskName(task)} could not be brought home (${why}); they are safe at ${s3Url(obj)}`);
+      out.warn(`the results of ${taskName(task)} could not be brought home (${why}); they are safe at ${label}`);
       out.emit({ type: "task-result", index: task.index, ...(task.item !== undefined ? { item: task.item } : {}), exitCode: null, written: 0, identical: 0, conflicts: 0, refused: 0, error: why });
     } finally {
       await rm(archivePath, { force: true });
     }
+  }
+
+  /** The archive to apply: fetched from S3 into the temporary file, or the local runner's own; undefined when there is none. */
+  private async fetch(where: S3Object | { file: string }, archivePath: string): Promise<string | undefined> {
+    if ("file" in where) return (await stat(where.file).catch(() => undefined)) ? where.file : undefined;
+    const found = await fetchArchive(this.ctx.s3!, where, archivePath, {
+      want: this.plan.select,
+      signal: this.abort.signal,
+      room: (bytes) => checkRoom(this.plan.dir, bytes),
+      maxEntries: this.ctx.values.maxResultsEntries,
+    });
+    return found ? archivePath : undefined;
   }
 
   private count(task: Task, report: Awaited<ReturnType<typeof applyResults>>["report"], exitCode: number | null): void {

@@ -7,12 +7,13 @@
 import { GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import type { Clock } from "../../clock.js";
 import type { Task } from "../../protocol.js";
-import { formatSeconds, plural } from "../../ui/format.js";
+import { formatBytes, formatDuration, formatSeconds, plural } from "../../ui/format.js";
 import type { Output } from "../../ui/output.js";
 import { describeJob, type Batch, type JobState } from "../batch.js";
 import { whyFailed } from "../reasons.js";
 import type { Logs } from "../tail.js";
 import type { Ended } from "./children.js";
+import type { ResultsTally } from "./results.js";
 import { taskName } from "./tasks.js";
 
 /** In CI logs: a line when the counts moved, at most this often; and one this often however still they are. */
@@ -79,3 +80,37 @@ async function lastLines(o: { out: Output; logs: Logs }, job: JobState, index: n
 }
 
 const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** A task that did not succeed, for the closing lines. */
+export interface FailedTask {
+  task: Task;
+  exitCode?: number;
+  /** False when it never started: cancelled, or cut off by a failure before it in its lane. */
+  ran: boolean;
+}
+
+/**
+ * How the run ended, told in two lines (tasks, results), and its exit code:
+ * 0 when every task succeeded; else the exit code of the lowest task that
+ * failed (1 when it has none, or results were refused).
+ */
+export function closeRun(out: Output, r: { total: number; failed: FailedTask[]; tally?: ResultsTally; took: number }): number {
+  const failed = [...r.failed].sort((a, b) => a.task.index - b.task.index);
+  const first = failed[0];
+  const notRun = failed.filter((f) => !f.ran).length;
+  out.info(
+    first
+      ? `Tasks: ${r.total - failed.length} of ${r.total} SUCCEEDED, ${failed.length} FAILED${notRun ? ` (${notRun} not run)` : ""} after ${formatDuration(r.took)}; the exit code is task ${first.task.index}'s, the lowest that failed`
+      : `Tasks: all ${r.total} SUCCEEDED after ${formatDuration(r.took)}`,
+  );
+  const t = r.tally;
+  if (t) {
+    const parts = [`${plural(t.written, "file")} written (${formatBytes(t.bytes)})`, `${t.identical} already up to date`];
+    if (t.conflicts) parts.push(`${plural(t.conflicts, "conflict")} (above)`);
+    if (t.refused) parts.push(`${t.refused} refused (above)`);
+    out.info(`Results of ${t.applied} of ${plural(r.total, "task")}: ${parts.join(", ")}`);
+  }
+  const code = first ? first.exitCode || 1 : 0;
+  out.exitCode(0, { status: first ? "FAILED" : "SUCCEEDED", jobExitCode: first?.exitCode, failed: failed.length });
+  return code === 0 && t?.refused ? 1 : code;
+}
