@@ -45,21 +45,59 @@ export async function startFakeAws() {
     },
     submitjob: (b) => {
       const jobId = `bench-${++seq}`;
-      const job = { jobId, jobName: b.jobName, submittedAt: Date.now(), body: b };
+      const job = { jobId, jobName: b.jobName, submittedAt: Date.now(), body: b, size: b.arrayProperties?.size };
       jobs.set(jobId, job);
       scenario.onSubmit?.(job);
       return { jobId, jobName: b.jobName, jobArn: `arn:aws:batch:us-east-1:123456789012:job/${jobId}` };
     },
-    describejobs: (b) => ({ jobs: (b.jobs ?? []).map((id) => jobs.get(id)).filter(Boolean).map(detail) }),
+    describejobs: (b) => ({ jobs: (b.jobs ?? []).flatMap((id) => described(id)) }),
+    listjobs: (b) => listChildren(b),
     terminatejob: () => ({}),
     canceljob: () => ({}),
     tagresource: () => ({}),
     registerjobdefinition: (b) => ({ jobDefinitionName: b.jobDefinitionName, jobDefinitionArn: `arn:aws:batch:us-east-1:123456789012:job-definition/${b.jobDefinitionName}:1`, revision: 1 }),
   };
 
-  function detail(job) {
+  /** A job, or a child <id>:<i> of an array job, as DescribeJobs tells it; nothing for an unknown id. */
+  function described(id) {
+    const [parentId, index] = String(id).split(":");
+    const job = jobs.get(parentId);
+    if (!job) return [];
+    if (index === undefined) return [job.size ? parentDetail(job) : detail(job)];
+    return [{ ...detail(job, Number(index)), jobId: id, arrayProperties: { index: Number(index) } }];
+  }
+
+  /** An array job's children each have the scenario's childStatus; the parent's statusSummary counts them. */
+  function parentDetail(job) {
     const ms = Date.now() - job.submittedAt;
-    const status = scenario.status(job, ms);
+    const statusSummary = {};
+    for (let i = 0; i < job.size; i++) {
+      const s = scenario.childStatus(job, i, ms);
+      statusSummary[s] = (statusSummary[s] ?? 0) + 1;
+    }
+    const done = (statusSummary.SUCCEEDED ?? 0) + (statusSummary.FAILED ?? 0) === job.size;
+    const status = done ? (statusSummary.FAILED ? "FAILED" : "SUCCEEDED") : "PENDING";
+    return { ...detail(job), status, arrayProperties: { size: job.size, statusSummary } };
+  }
+
+  function listChildren(b) {
+    const job = jobs.get(b.arrayJobId);
+    if (!job?.size) throw Object.assign(new Error(`${b.arrayJobId} is not an array job`), { type: "ClientException" });
+    const ms = Date.now() - job.submittedAt;
+    const status = b.jobStatus ?? "RUNNING";
+    const from = Number(b.nextToken ?? 0);
+    const page = [];
+    let i = from;
+    for (; i < job.size && page.length < 100; i++) {
+      if (scenario.childStatus(job, i, ms) !== status) continue;
+      page.push({ jobId: `${job.jobId}:${i}`, jobName: job.jobName, status, arrayProperties: { index: i }, startedAt: job.submittedAt, ...(status === "SUCCEEDED" ? { container: { exitCode: 0 } } : {}) });
+    }
+    return { jobSummaryList: page, ...(i < job.size ? { nextToken: String(i) } : {}) };
+  }
+
+  function detail(job, index) {
+    const ms = Date.now() - job.submittedAt;
+    const status = index === undefined ? scenario.status(job, ms) : scenario.childStatus(job, index, ms);
     const started = status === "RUNNING" || status === "SUCCEEDED" || status === "FAILED";
     const done = status === "SUCCEEDED" || status === "FAILED";
     job.stoppedAt ??= done ? Date.now() : undefined;
