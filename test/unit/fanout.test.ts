@@ -88,16 +88,18 @@ describe("the conflict rule", () => {
 });
 
 describe("RateBudget", () => {
-  it("lets a burst through, then one call per 1/rate seconds, in order", async () => {
+  it("lets the rate through at once, then waits until the window's oldest call is a second old, in order", async () => {
     const clock = createFakeClock(Date.UTC(2025, 0, 1), { autoAdvance: true });
     const budget = new RateBudget(5, clock);
     const start = clock.now();
     const at: number[] = [];
     await Promise.all(Array.from({ length: 8 }, () => budget.take().then(() => at.push(clock.now() - start))));
-    expect(at.slice(0, 5)).toEqual([0, 0, 0, 0, 0]);
-    expect(at.slice(5).map((t) => Math.round(t))).toEqual([200, 400, 600]);
-    expect(budget.tryTake()).toBe(false);
-    expect(budget.calls).toBe(8);
+    expect(at.map((t) => Math.round(t))).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000]);
+    // No second, wherever it starts, sees more than the rate.
+    for (const from of at) expect(at.filter((t) => t >= from && t < from + 1000).length).toBeLessThanOrEqual(5);
+    // Three calls in the last second: room for two more now, not a third.
+    expect([budget.tryTake(), budget.tryTake(), budget.tryTake()]).toEqual([true, true, false]);
+    expect(budget.calls).toBe(10);
   });
 });
 
@@ -129,5 +131,15 @@ describe("ChildrenWatch", () => {
     ]);
     expect(watch.allEnded()).toBe(true);
     expect((await watch.poll()).ended).toEqual([]);
+  });
+
+  it("counts by the parent's statusSummary even when the budget has no room to list the children", async () => {
+    const budget = new RateBudget(1, createFakeClock());
+    const watch = new ChildrenWatch(batch as never as BatchClient, budget, [{ jobId: "A", offset: 0, stride: 1, size: 3 }], 3);
+    batch.on(DescribeJobsCommand).resolves({ jobs: [{ jobId: "A", jobName: "n", jobQueue: "q", jobDefinition: "d", status: "PENDING", arrayProperties: { size: 3, statusSummary: { RUNNABLE: 1, RUNNING: 2 } } }] });
+    const poll = await watch.poll();
+    expect(batch.commandCalls(ListJobsCommand)).toHaveLength(0);
+    expect(poll.changed).toEqual([]);
+    expect(watch.counts()).toEqual({ RUNNABLE: 1, RUNNING: 2 });
   });
 });

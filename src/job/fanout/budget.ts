@@ -1,14 +1,17 @@
 /**
- * A budget of calls per second for this process (a token bucket), so that
- * however many children a run has, its API use stays inside the account's
- * quotas, which every other process of the account shares
- * (docs/fanout.md, "API use").
+ * A budget of calls per second for this process, so that however many
+ * children a run has, its API use stays inside the account's quotas, which
+ * every other process of the account shares (docs/fanout.md, "API use").
+ * It is a sliding window: a call goes ahead when fewer than `perSecond`
+ * calls were made in the second before it, so no second, wherever it
+ * starts, ever sees more (a token bucket would let a burst and the refill
+ * land in the same second).
  */
 import type { Clock } from "../../clock.js";
 
 export class RateBudget {
-  private tokens: number;
-  private last: number;
+  /** When each of the last `perSecond` calls was made, oldest first. */
+  private readonly recent: number[] = [];
   private queue: Promise<void> = Promise.resolve();
   /** Calls made through the budget, for the benchmark and verbose output. */
   calls = 0;
@@ -16,18 +19,13 @@ export class RateBudget {
   constructor(
     private readonly perSecond: number,
     private readonly clock: Clock,
-    private readonly burst = perSecond,
-  ) {
-    this.tokens = burst;
-    this.last = clock.now();
-  }
+  ) {}
 
   /** Waits for a call's turn; calls keep their order. */
   take(): Promise<void> {
     const turn = this.queue.then(async () => {
-      for (this.refill(); this.tokens < 1; this.refill()) await this.clock.sleep(((1 - this.tokens) / this.perSecond) * 1000);
-      this.tokens -= 1;
-      this.calls++;
+      for (let wait = this.waitMs(); wait > 0; wait = this.waitMs()) await this.clock.sleep(wait);
+      this.spend();
     });
     this.queue = turn;
     return turn;
@@ -35,17 +33,21 @@ export class RateBudget {
 
   /** A call now if the budget has room, else false: for work that may wait for the next round. */
   tryTake(): boolean {
-    this.refill();
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    this.calls++;
+    if (this.waitMs() > 0) return false;
+    this.spend();
     return true;
   }
 
-  private refill(): void {
-    const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.perSecond);
-    this.last = now;
+  /** How long until the oldest of the window's calls is a second old; 0 when there is room now. */
+  private waitMs(): number {
+    if (this.recent.length < this.perSecond) return 0;
+    return Math.max(0, this.recent[0]! + 1000 - this.clock.now());
+  }
+
+  private spend(): void {
+    this.recent.push(this.clock.now());
+    if (this.recent.length > this.perSecond) this.recent.shift();
+    this.calls++;
   }
 }
 

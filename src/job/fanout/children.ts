@@ -37,6 +37,8 @@ const DESCRIBE_LIMIT = 100;
 export class ChildrenWatch {
   /** Each position's last known status. */
   readonly status: string[];
+  /** Each array lane's last statusSummary, when it counts every child. */
+  private readonly summaries = new Map<string, Record<string, number>>();
 
   constructor(
     private readonly batch: Batch,
@@ -47,9 +49,15 @@ export class ChildrenWatch {
     this.status = Array.from({ length: tasks }, () => "SUBMITTED");
   }
 
+  /** Counts by status: each array lane's own statusSummary (exact, even while its children are not all listed), else what was seen. */
   counts(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const s of this.status) counts[s] = (counts[s] ?? 0) + 1;
+    const add = (s: string, n = 1) => void (counts[s] = (counts[s] ?? 0) + n);
+    for (const lane of this.lanes) {
+      const summary = this.summaries.get(lane.jobId);
+      if (summary) for (const [s, n] of Object.entries(summary)) add(s, n);
+      else for (let a = 0; a < lane.size; a++) add(this.status[positionOf(lane, a)]!);
+    }
     return counts;
   }
 
@@ -88,6 +96,7 @@ export class ChildrenWatch {
 
   private async arrayLane(lane: Lane, parent: JobDetail, result: Poll): Promise<void> {
     const summary = parent.arrayProperties?.statusSummary ?? {};
+    if (Object.values(summary).reduce((a, b) => a + b, 0) === lane.size) this.summaries.set(lane.jobId, summary);
     const known: Record<string, number> = {};
     for (let a = 0; a < lane.size; a++) {
       const s = this.status[positionOf(lane, a)]!;

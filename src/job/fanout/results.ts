@@ -1,9 +1,9 @@
 /**
- * Each task's results come home as soon as the task ends, one task after
- * another, while the others still run: fetched into a temporary file in the
- * directory, applied under the run's claims, removed. Only one task's
- * archive is held at a time, and only a small record of each path the run
- * wrote (claims.ts). A task whose results cannot come home does not stop
+ * Each task's results come home as soon as the task ends, while the others
+ * still run: downloaded (a few at a time) into temporary files in the
+ * directory, applied one task after another under the run's claims,
+ * removed. No archive is held in memory, only a small record of each path
+ * the run wrote (claims.ts). A task whose results cannot come home does not stop
  * the others: the end of the run says which, and where they are.
  */
 import { realpath, rm, stat } from "node:fs/promises";
@@ -48,11 +48,16 @@ export interface ResultsTally {
   exitCodes: Map<number, number | null>;
 }
 
+/** Archives downloaded ahead of the task being applied: each a file in the directory, not memory. */
+const FETCHES = 4;
+
 export class ResultsHome {
   readonly tally: ResultsTally = { applied: 0, written: 0, bytes: 0, identical: 0, conflicts: 0, refused: 0, missing: [], failed: [], exitCodes: new Map() };
   private readonly claims: RunClaims;
   private chain: Promise<void>;
   private readonly abort = new AbortController();
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
 
   constructor(
     private readonly ctx: ResultsContext,
@@ -63,9 +68,38 @@ export class ResultsHome {
     this.chain = realpath(plan.dir).then((root) => sweepStaleTemps(root, [""]));
   }
 
-  /** Brings this task's results home after those of the tasks before it. */
+  /** Brings this task's results home after those of the tasks before it; the download starts as soon as a slot is free. */
   add(task: Task): void {
-    this.chain = this.chain.then(() => (this.abort.signal.aborted ? undefined : this.bring(task)));
+    const where = this.plan.resultsOf(task.index);
+    const archivePath = tempBeside(join(this.plan.dir, "results.zip"));
+    const slot = this.slot();
+    const fetched = slot.then(() => this.fetch(where, archivePath));
+    // Awaited in turn below; until then a failed download must not count as unhandled.
+    fetched.catch(() => undefined);
+    this.chain = this.chain.then(async () => {
+      try {
+        if (!this.abort.signal.aborted) await this.bring(task, where, fetched);
+      } finally {
+        await fetched.catch(() => undefined);
+        await rm(archivePath, { force: true });
+        this.release();
+      }
+    });
+  }
+
+  /** A slot is held from the download until the archive is applied and removed, so at most FETCHES archives are on disk. */
+  private slot(): Promise<void> {
+    if (this.active < FETCHES) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
   }
 
   /** Resolves once every task added so far is home; throws only when interrupted. */
@@ -78,13 +112,11 @@ export class ResultsHome {
     this.abort.abort(reason);
   }
 
-  private async bring(task: Task): Promise<void> {
+  private async bring(task: Task, where: S3Object | { file: string }, fetched: Promise<string | undefined>): Promise<void> {
     const { out, values } = this.ctx;
-    const where = this.plan.resultsOf(task.index);
     const label = "file" in where ? where.file : s3Url(where);
-    const archivePath = tempBeside(join(this.plan.dir, "results.zip"));
     try {
-      const found = await this.fetch(where, archivePath);
+      const found = await fetched;
       if (!found) {
         this.tally.missing.push(task.index);
         return;
@@ -108,8 +140,6 @@ export class ResultsHome {
       this.tally.failed.push({ index: task.index, why });
       out.warn(`the results of ${taskName(task)} could not be brought home (${why}); they are safe at ${label}`);
       out.emit({ type: "task-result", index: task.index, ...(task.item !== undefined ? { item: task.item } : {}), exitCode: null, written: 0, identical: 0, conflicts: 0, refused: 0, error: why });
-    } finally {
-      await rm(archivePath, { force: true });
     }
   }
 
