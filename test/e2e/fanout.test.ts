@@ -151,6 +151,38 @@ describeWithMoto("nbatch build --aws-batch: fan-out", () => {
     expect(await readFile(join(dir, "p-0.txt"), "utf8")).toBe("partial\n");
   });
 
+  it("SIGHUP detaches a run of lanes; nbatch cancel <array-id> ends every child of every lane; --attach brings what they made home", async () => {
+    const dir = await w.makeDir("hangup", {});
+    const gate = w.gate();
+    const p = spawnCli(["build", "--aws-batch", "--array", "3", "--array-parallel", "2", "--follow-child", "1", dir, "--", "sh", "-c", `echo made > m-$NBATCH_INDEX.txt; echo up; ${gate.wait}; sleep 60`], { env: w.env });
+    await p.waitForOutput("] up", 30_000);
+    p.kill("SIGHUP");
+    const d = await p.result;
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/Detached; the 3 tasks of run \S+ go on in AWS Batch/);
+    const arrayId = arrayIdOf(d.stderr);
+    const lanes = w.submits().slice(-2);
+    expect(w.executor.requests.some((q) => q.operation === "TerminateJob")).toBe(false);
+
+    const c = await w.nbatch(["cancel", "--wait", arrayId]);
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stderr).toMatch(/Cancelling the 3 tasks of run/);
+    const terminated = w.executor.requests.filter((q) => q.operation === "TerminateJob").map((q) => q.body.jobId);
+    const laneJobs = w.executor.jobs().filter((j) => !j.jobId!.includes(":") && lanes.some((l) => l.jobName === j.jobName));
+    expect(terminated.sort()).toEqual(laneJobs.map((j) => j.jobId).sort());
+    const children = w.executor.jobs().filter((j) => j.jobId!.includes(":") && laneJobs.some((l) => j.jobId!.startsWith(`${l.jobId}:`)));
+    // Lane 0 is an array of tasks 0 and 2; lane 1, of task 1 alone, a plain job.
+    expect(children.map((j) => j.status)).toEqual(["FAILED", "FAILED"]);
+    expect(laneJobs.map((j) => j.status)).toEqual(["FAILED", "FAILED"]);
+
+    const attach = /Re-attach with:\n\s+(nbatch build .*)/.exec(d.stderr)![1]!;
+    const a = await w.nbatch(attach.split(" ").slice(1));
+    expect(a.code).not.toBe(0);
+    expect(a.stderr).toMatch(/Tasks: 0 of 3 SUCCEEDED, 3 FAILED/);
+    expect(await readFile(join(dir, "m-0.txt"), "utf8")).toBe("made\n");
+    expect(await readFile(join(dir, "m-1.txt"), "utf8")).toBe("made\n");
+  });
+
   it("refuses what makes no sense in one line before anything is uploaded", async () => {
     const dir = await w.makeDir("refused", { "a.txt": "a" });
     const cases: [string[], RegExp, number][] = [
