@@ -88,18 +88,39 @@ describe("the conflict rule", () => {
 });
 
 describe("RateBudget", () => {
-  it("lets the rate through at once, then waits until the window's oldest call is a second old, in order", async () => {
+  it("lets the rate through at once, then waits until the window's oldest call ended a second ago, in order", async () => {
     const clock = createFakeClock(Date.UTC(2025, 0, 1), { autoAdvance: true });
     const budget = new RateBudget(5, clock);
     const start = clock.now();
     const at: number[] = [];
-    await Promise.all(Array.from({ length: 8 }, () => budget.take().then(() => at.push(clock.now() - start))));
+    await Promise.all(Array.from({ length: 8 }, (_, i) => budget.call(async () => at.push(clock.now() - start) && i)));
     expect(at.map((t) => Math.round(t))).toEqual([0, 0, 0, 0, 0, 1000, 1000, 1000]);
     // No second, wherever it starts, sees more than the rate.
     for (const from of at) expect(at.filter((t) => t >= from && t < from + 1000).length).toBeLessThanOrEqual(5);
     // Three calls in the last second: room for two more now, not a third.
-    expect([budget.tryTake(), budget.tryTake(), budget.tryTake()]).toEqual([true, true, false]);
+    const now = async () => clock.now();
+    expect([budget.tryCall(now), budget.tryCall(now), budget.tryCall(now)].map((c) => c !== undefined)).toEqual([true, true, false]);
     expect(budget.calls).toBe(10);
+  });
+
+  it("counts a slow call from when it ended, so calls that reach the server late still never crowd one second", async () => {
+    const clock = createFakeClock();
+    const budget = new RateBudget(2, clock);
+    let endSlow = () => {};
+    const slow = budget.call(() => new Promise<void>((r) => (endSlow = r)));
+    await budget.call(async () => undefined);
+    let third: number | undefined;
+    const next = budget.call(async () => void (third = clock.now()));
+    await clock.advance(5000);
+    expect(third).toBeUndefined();
+    const ended = clock.now();
+    endSlow();
+    await slow;
+    await clock.advance(999);
+    expect(third).toBeUndefined();
+    await clock.advance(1);
+    await next;
+    expect(third).toBe(ended + 1000);
   });
 });
 
@@ -136,7 +157,7 @@ describe("ChildrenWatch", () => {
   it("counts by the parent's statusSummary even when the budget has no room to list the children", async () => {
     const budget = new RateBudget(1, createFakeClock());
     const watch = new ChildrenWatch(batch as never as BatchClient, budget, [{ jobId: "A", offset: 0, stride: 1, size: 3 }], 3);
-    batch.on(DescribeJobsCommand).resolves({ jobs: [{ jobId: "A", jobName: "n", jobQueue: "q", jobDefinition: "d", status: "PENDING", arrayProperties: { size: 3, statusSummary: { RUNNABLE: 1, RUNNING: 2 } } }] });
+    batch.on(DescribeJobsCommand).resolves({ jobs: [{ jobId: "A", jobName: "n", jobQueue: "q", jobDefinition: "d", status: "PENDING", startedAt: 0, arrayProperties: { size: 3, statusSummary: { RUNNABLE: 1, RUNNING: 2 } } }] });
     const poll = await watch.poll();
     expect(batch.commandCalls(ListJobsCommand)).toHaveLength(0);
     expect(poll.changed).toEqual([]);

@@ -2,17 +2,25 @@
  * A budget of calls per second for this process, so that however many
  * children a run has, its API use stays inside the account's quotas, which
  * every other process of the account shares (docs/fanout.md, "API use").
- * It is a sliding window: a call goes ahead when fewer than `perSecond`
- * calls were made in the second before it, so no second, wherever it
- * starts, ever sees more (a token bucket would let a burst and the refill
- * land in the same second).
+ * A call goes ahead only when the call `perSecond` calls before it ended at
+ * least a second ago: whenever a call reaches the server, the last
+ * `perSecond` before it all arrived more than a second earlier, so no
+ * second, wherever it starts, sees more however late a busy process sends
+ * (a token bucket would let a burst and its refill land in one second).
  */
 import type { Clock } from "../../clock.js";
 
+interface Call {
+  /** When it ended; undefined while it is under way. */
+  end?: number;
+  ended: Promise<void>;
+  finish(): void;
+}
+
 export class RateBudget {
-  /** When each of the last `perSecond` calls was made, oldest first. */
-  private readonly recent: number[] = [];
-  private queue: Promise<void> = Promise.resolve();
+  /** The last `perSecond` calls, oldest first. */
+  private readonly recent: Call[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
   /** Calls made through the budget, for the benchmark and verbose output. */
   calls = 0;
 
@@ -21,37 +29,54 @@ export class RateBudget {
     private readonly clock: Clock,
   ) {}
 
-  /** Waits for a call's turn; calls keep their order. */
-  take(): Promise<void> {
-    const turn = this.queue.then(async () => {
-      for (let wait = this.waitMs(); wait > 0; wait = this.waitMs()) await this.clock.sleep(wait);
-      this.spend();
-    });
+  /** Makes the call when its turn comes; calls keep their order. */
+  call<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.queue.then(() => this.turn());
     this.queue = turn;
-    return turn;
+    return turn.then((call) => this.run(call, work));
   }
 
-  /** A call now if the budget has room, else false: for work that may wait for the next round. */
-  tryTake(): boolean {
-    if (this.waitMs() > 0) return false;
-    this.spend();
-    return true;
+  /** Makes the call now if the budget has room, else undefined: for work that may wait for the next round. */
+  tryCall<T>(work: () => Promise<T>): Promise<T> | undefined {
+    if (this.waitMs() !== 0) return undefined;
+    return this.run(this.spend(), work);
   }
 
-  /** How long until the oldest of the window's calls is a second old; 0 when there is room now. */
-  private waitMs(): number {
+  private async turn(): Promise<Call> {
+    for (let wait = this.waitMs(); wait !== 0; wait = this.waitMs()) {
+      if (wait === undefined) await this.recent[0]!.ended;
+      else await this.clock.sleep(wait);
+    }
+    return this.spend();
+  }
+
+  /** 0 when a call may go now; else how long to wait, or undefined while the call it waits for is still under way. */
+  private waitMs(): number | undefined {
     if (this.recent.length < this.perSecond) return 0;
-    return Math.max(0, this.recent[0]! + 1000 - this.clock.now());
+    const end = this.recent[0]!.end;
+    return end === undefined ? undefined : Math.max(0, end + 1000 - this.clock.now());
   }
 
-  private spend(): void {
-    this.recent.push(this.clock.now());
+  private spend(): Call {
+    let finish = () => {};
+    const call: Call = { ended: new Promise<void>((r) => (finish = r)), finish: () => finish() };
+    this.recent.push(call);
     if (this.recent.length > this.perSecond) this.recent.shift();
     this.calls++;
+    return call;
+  }
+
+  private async run<T>(call: Call, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } finally {
+      call.end = this.clock.now();
+      call.finish();
+    }
   }
 }
 
 /** A client whose every call waits for the budget. */
 export function budgeted<C extends { send(command: never): Promise<unknown> }>(client: C, budget: RateBudget): C {
-  return { send: async (command: never) => (await budget.take(), client.send(command)) } as unknown as C;
+  return { send: (command: never) => budget.call(() => client.send(command)) } as unknown as C;
 }

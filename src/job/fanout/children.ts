@@ -82,8 +82,8 @@ export class ChildrenWatch {
   private async describe(ids: readonly string[]): Promise<JobDetail[]> {
     const out: JobDetail[] = [];
     for (let i = 0; i < ids.length; i += DESCRIBE_LIMIT) {
-      await this.budget.take();
-      out.push(...((await this.batch.send(new DescribeJobsCommand({ jobs: ids.slice(i, i + DESCRIBE_LIMIT) }))).jobs ?? []));
+      const page = await this.budget.call(() => this.batch.send(new DescribeJobsCommand({ jobs: ids.slice(i, i + DESCRIBE_LIMIT) })));
+      out.push(...(page.jobs ?? []));
     }
     return out;
   }
@@ -118,8 +118,10 @@ export class ChildrenWatch {
     let found = 0;
     let nextToken: string | undefined;
     do {
-      if (optional ? !this.budget.tryTake() : (await this.budget.take(), false)) return;
-      const page = await this.batch.send(new ListJobsCommand({ arrayJobId: lane.jobId, jobStatus: jobStatus as never, nextToken }));
+      const send = () => this.batch.send(new ListJobsCommand({ arrayJobId: lane.jobId, jobStatus: jobStatus as never, nextToken }));
+      const call = optional ? this.budget.tryCall(send) : this.budget.call(send);
+      if (!call) return;
+      const page = await call;
       for (const child of page.jobSummaryList ?? []) {
         const index = child.arrayProperties?.index;
         if (index === undefined || index >= lane.size) continue;
