@@ -25,8 +25,8 @@ export interface ApplyOptions {
   source: string;
   dir: string;
   runId: string;
-  /** The local directory as it was uploaded, to spot files edited while the job ran. */
-  baseline: readonly ManifestEntry[];
+  /** The local directory as it was uploaded, to spot files edited while the job ran (a fan-out run indexes it once for all its tasks). */
+  baseline: readonly ManifestEntry[] | ReadonlyMap<string, ManifestEntry>;
   select?: (relPath: string) => boolean;
   out: Output;
   limits: ResultLimits;
@@ -50,7 +50,7 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
       destRoot: o.dir,
       select: o.select,
       meta: new Map(results.files.map((e) => [e.path, e])),
-      baseline: new Map(o.baseline.map((e) => [e.path, e])),
+      baseline: "get" in o.baseline ? o.baseline : new Map(o.baseline.map((e) => [e.path, e])),
       conflictTag: o.task?.conflictTag ?? o.runId.slice(-8),
       claims: o.task?.claims,
       maxBytes: o.limits.maxBytes,

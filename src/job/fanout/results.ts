@@ -49,11 +49,13 @@ export interface ResultsTally {
 }
 
 /** Archives downloaded ahead of the task being applied: each a file in the directory, not memory. */
-const FETCHES = 4;
+const FETCHES = 8;
 
 export class ResultsHome {
   readonly tally: ResultsTally = { applied: 0, written: 0, bytes: 0, identical: 0, conflicts: 0, refused: 0, missing: [], failed: [], exitCodes: new Map() };
   private readonly claims: RunClaims;
+  /** The baseline indexed once for every task, not once a task. */
+  private readonly baseline: ReadonlyMap<string, ManifestEntry>;
   private chain: Promise<void>;
   private readonly abort = new AbortController();
   private active = 0;
@@ -64,6 +66,7 @@ export class ResultsHome {
     private readonly plan: ResultsPlan,
   ) {
     this.claims = new RunClaims(plan.runId.slice(-8));
+    this.baseline = new Map(plan.baseline.map((e) => [e.path, e]));
     // Archives of downloads killed earlier would count against the free space.
     this.chain = realpath(plan.dir).then((root) => sweepStaleTemps(root, [""]));
   }
@@ -126,7 +129,7 @@ export class ResultsHome {
         source: label,
         dir: this.plan.dir,
         runId: this.plan.runId,
-        baseline: this.plan.baseline,
+        baseline: this.baseline,
         select: this.plan.select,
         out,
         limits: resultLimits(values),
