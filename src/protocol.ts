@@ -26,6 +26,11 @@ export const JOB_ENV = {
   tasksUrl: "NBATCH_TASKS_URL",
   taskOffset: "NBATCH_TASK_OFFSET",
   taskStride: "NBATCH_TASK_STRIDE",
+  /** Where the agent keeps a gzipped copy of the command's output (agent/log-copy.ts); none without it. */
+  logUrl: "NBATCH_LOG_URL",
+  /** For the command, not the agent: what the job was given (job/resources.ts). */
+  cpus: "NBATCH_CPUS",
+  memoryMiB: "NBATCH_MEMORY_MIB",
 } as const;
 
 /** What a fan-out task's command sees: its task index and, with --each, its item. */
@@ -48,6 +53,15 @@ const TASKS: Check = listOf(objectOf({ index: wholeNumber }, { item: text }));
 /** tasks.json: the run's task list, in the order the children take it. */
 export function parseTasks(raw: string, what: string): Task[] {
   return parseChecked<Task[]>(Buffer.from(raw), what, TASKS);
+}
+
+/**
+ * The agent's options, on its command line rather than in the environment:
+ * an agent too old to know one refuses it (and the job fails, saying so)
+ * instead of running the command in the wrong place.
+ */
+export function agentOptions(o: { workdir?: string }): string[] {
+  return o.workdir ? ["--workdir", o.workdir] : [];
 }
 
 /** Set by AWS Batch in every job: the 1-based number of the attempt. */

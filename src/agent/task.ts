@@ -10,8 +10,9 @@ import { ARRAY_INDEX_ENV, INDEX_TOKEN, JOB_ENV, parseTasks, TASK_ENV, type Task 
 import type { Store } from "./store.js";
 
 export interface TaskPlan {
-  /** Where this job's results go. */
+  /** Where this job's results go, and its log's copy (NBATCH_LOG_URL, if set). */
   resultsUrl: string;
+  logUrl?: string;
   /** The command, `{}` replaced by the item (or the index, with --array). */
   command: string[];
   /** What the command sees besides the job's environment. */
@@ -24,7 +25,8 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 export async function resolveTask(env: Env, store: Store, command: string[], resultsUrl: string): Promise<TaskPlan> {
   const url = env[JOB_ENV.tasksUrl];
-  if (!url) return { resultsUrl, command, env: {} };
+  const logUrl = env[JOB_ENV.logUrl] || undefined;
+  if (!url) return { resultsUrl, logUrl, command, env: {} };
   const text = await store.readText(url);
   if (text === undefined) throw new UserError(`the run's task list ${url} is not there: it was deleted or has expired`);
   const tasks = parseTasks(text, `the task list ${url}`);
@@ -34,6 +36,7 @@ export async function resolveTask(env: Env, store: Store, command: string[], res
   const word = task.item ?? String(task.index);
   return {
     resultsUrl: resultsUrl.replaceAll(INDEX_TOKEN, String(task.index)),
+    logUrl: logUrl?.replaceAll(INDEX_TOKEN, String(task.index)),
     command: command.map((arg) => arg.replaceAll("{}", word)),
     env: { [TASK_ENV.index]: String(task.index), [ARRAY_INDEX_ENV]: String(task.index), ...(task.item !== undefined ? { [TASK_ENV.item]: task.item } : {}) },
     task,

@@ -11,4 +11,6 @@ export const resultsObject = (loc: BucketLocation, runId: string) => objectAt(lo
 /** Fan-out: the run's task list, and each task's results, {index} standing for the task (docs/protocol.md). */
 export const tasksObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "tasks.json");
 export const taskResultsObject = (loc: BucketLocation, runId: string, index: number | string) => objectAt(loc, "runs", runId, "tasks", String(index), "results.zip");
+export const taskLogObject = (loc: BucketLocation, runId: string, index: number | string) => objectAt(loc, "runs", runId, "tasks", String(index), "log.gz");
 export const envObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "env.json");
+export const logObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "log.gz");

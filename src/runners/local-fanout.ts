@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
@@ -15,9 +15,10 @@ import { toLocalJob } from "../job/control.js";
 import { ResultsHome } from "../job/fanout/results.js";
 import { checkFollowed, planTasks, taskName } from "../job/fanout/tasks.js";
 import { closeRun, FAILED_TAIL_LINES, FanoutView, type FailedTask } from "../job/fanout/view.js";
-import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { checkWorkdir, excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { definedOnly, resourceEnv } from "../job/resources.js";
 import type { BuildRequest } from "../job/request.js";
-import { ARRAY_INDEX_ENV, INDEX_TOKEN, JOB_ENV, PROTOCOL_VERSION, type Task } from "../protocol.js";
+import { agentOptions, ARRAY_INDEX_ENV, INDEX_TOKEN, JOB_ENV, PROTOCOL_VERSION, type Task } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
@@ -26,11 +27,19 @@ import type { LocalDeps } from "./local.js";
 
 export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promise<number> {
   const { out, clock } = deps;
+  const inputs = await scanInputs(req.dir, req.excludeFromUpload);
+  warnLeftOut(inputs, (line) => out.warn(line));
+  checkWorkdir(inputs, req.workdir);
+  const tasks = planTasks(req.fanout!, inputs.manifest.entries, req.dir);
+  checkFollowed(req.fanout!.follow, tasks);
+  const lanes = Math.min(req.fanout!.parallel ?? availableParallelism(), tasks.length);
+  const what = `${plural(tasks.length, "task")} of ${req.command.join(" ")} over ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}), ${lanes} at a time`;
+  if (req.dryRun) {
+    for (const line of excludedLines(inputs)) out.info(line);
+    out.info(`Would run ${what}${req.workdir ? `, in ${req.workdir}` : ""}`);
+    return 0;
+  }
   return withTempDir("local", async (tmp) => {
-    const inputs = await scanInputs(req.dir, req.excludeFromUpload);
-    warnLeftOut(inputs, (line) => out.warn(line));
-    const tasks = planTasks(req.fanout!, inputs.manifest.entries, req.dir);
-    checkFollowed(req.fanout!.follow, tasks);
     const url = (...parts: string[]) => pathToFileURL(join(tmp, ...parts)).href;
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     await writeFile(join(tmp, "tasks.json"), JSON.stringify(tasks));
@@ -47,8 +56,9 @@ export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promis
       await writeFile(join(tmp, "env.json"), JSON.stringify(req.env), { mode: 0o600 });
       jobEnv[JOB_ENV.envUrl] = url("env.json");
     }
-    const lanes = Math.min(req.fanout!.parallel ?? availableParallelism(), tasks.length);
-    out.info(`Running ${plural(tasks.length, "task")} of ${req.command.join(" ")} over ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}), ${lanes} at a time`);
+    const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
+    for (const { name, value } of resourceEnv({ ...machine, ...definedOnly({ cpus: deps.values.cpus, memoryMiB: deps.values.memoryMiB }) })) jobEnv[name] = value;
+    out.info(`Running ${what}`);
     const home = req.follow.download
       ? new ResultsHome({ out, values: deps.values }, { runId, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), resultsOf: (i) => ({ file: join(tmp, "tasks", String(i), "results.zip") }) })
       : undefined;
@@ -74,7 +84,7 @@ export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promis
         await mkdir(join(tmp, "tasks", String(task.index)), { recursive: true });
         const work = join(tmp, "work", String(task.index));
         await mkdir(work, { recursive: true });
-        const ended = await runTask(task, [...deps.self, "agent", "--", ...req.command], work, { ...deps.env, ...jobEnv, [ARRAY_INDEX_ENV]: String(position) }, deps, req.fanout!.follow.includes(task.index));
+        const ended = await runTask(task, [...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv, [ARRAY_INDEX_ENV]: String(position) }, deps, req.fanout!.follow.includes(task.index));
         status[position] = ended.code === 0 ? "SUCCEEDED" : "FAILED";
         if (ended.code !== 0) {
           failed.push({ task, exitCode: ended.code ?? undefined, ran: true });

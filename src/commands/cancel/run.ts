@@ -30,7 +30,12 @@ export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandCont
     for (const id of view.record?.lanes ?? [job.id]) await terminateJob(batch, id, ctx.env);
     if (view.tasks) {
       out.info(`Cancelling the ${Object.values(view.tasks).reduce((a, b) => a + b, 0)} tasks of run ${view.record?.runId ?? job.id}: those waiting are cancelled, those running stopped (each agent still uploads what its command made)`);
-      return flags.wait ? (out.info(summary(await waitUntilDone(session, view, job, ctx))), 0) : 0;
+      if (!flags.wait) return 0;
+      // Every lane has stopped, not only the first.
+      const lanes = view.record?.lanes ?? [job.id];
+      const ended = await Promise.all(lanes.map(async (id) => waitUntilDone(session, view, (await describeJob(batch, id)) ?? job, ctx)));
+      out.info(summary(ended[0]!));
+      return 0;
     }
     out.info(
       WAITING.has(job.status)

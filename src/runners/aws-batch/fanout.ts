@@ -81,6 +81,10 @@ export async function submitFanout(req: FanoutRequest, run: FanoutPlan, ctx: Bat
 /** After SubmitJob: a signal that raced it means what it means once submitted, as for a single job. */
 export function afterFanoutSubmission(target: FanoutTarget, req: Pick<BuildRequest, "follow">, ctx: BatchContext, raced: NodeJS.Signals | undefined): Promise<number> | number {
   if (raced === "SIGHUP") return detachFanout(target, req.follow, ctx.out, "Detached");
-  if (req.follow.detach && !raced) return detachFanout(target, req.follow, ctx.out, "Submitted with --detach");
+  if (req.follow.detach && !raced) {
+    // The array id alone on stdout, as for a single job: id=$(nbatch build --detach --array N ...).
+    if (!ctx.out.json) ctx.out.out(arrayIdOf(target));
+    return detachFanout(target, req.follow, ctx.out, "Submitted with --detach");
+  }
   return followFanout(target, req.follow, ctx, raced !== undefined);
 }

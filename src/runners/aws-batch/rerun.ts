@@ -17,7 +17,7 @@ import { findJobDefinition } from "../../job/definition.js";
 import { positionOf } from "../../job/fanout/lanes.js";
 import { isFanout, jobEnvironment, lookupFanout, type FanoutRun } from "../../job/fanout/lookup.js";
 import { checkFollowed, type FanoutSpec } from "../../job/fanout/tasks.js";
-import { envObject, taskResultsObject } from "../../job/layout.js";
+import { envObject, taskLogObject, taskResultsObject } from "../../job/layout.js";
 import type { FollowPrefs } from "../../job/request.js";
 import { submitInput } from "../../job/submit.js";
 import { INDEX_TOKEN, JOB_ENV, type Task } from "../../protocol.js";
@@ -114,6 +114,7 @@ async function rerunInput(ctx: BatchContext, parent: JobDetail, o: { runId: stri
     userCommand: words.slice(split + 1),
     inputsUrl: env.get(JOB_ENV.inputsUrl)!,
     resultsUrl: s3Url(taskResultsObject(o.loc, o.runId, INDEX_TOKEN)),
+    logUrl: s3Url(taskLogObject(o.loc, o.runId, INDEX_TOKEN)),
     envUrl: o.envObj && s3Url(o.envObj),
     retryStrategy: parent.retryStrategy,
     timeoutSeconds: parent.timeout?.attemptDurationSeconds,
