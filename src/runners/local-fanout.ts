@@ -22,7 +22,7 @@ import { agentOptions, ARRAY_INDEX_ENV, INDEX_TOKEN, JOB_ENV, PROTOCOL_VERSION, 
 import { newRunId } from "../runid.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { formatBytes, plural } from "../ui/format.js";
+import { formatBytes, plural, shellQuote } from "../ui/format.js";
 import type { LocalDeps } from "./local.js";
 
 export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promise<number> {
@@ -33,7 +33,7 @@ export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promis
   const tasks = planTasks(req.fanout!, inputs.manifest.entries, req.dir);
   checkFollowed(req.fanout!.follow, tasks);
   const lanes = Math.min(req.fanout!.parallel ?? availableParallelism(), tasks.length);
-  const what = `${plural(tasks.length, "task")} of ${req.command.join(" ")} over ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}), ${lanes} at a time`;
+  const what = `${plural(tasks.length, "task")} of ${req.command.map(shellQuote).join(" ")} over ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}), ${lanes} at a time`;
   if (req.dryRun) {
     for (const line of excludedLines(inputs)) out.info(line);
     out.info(`Would run ${what}${req.workdir ? `, in ${req.workdir}` : ""}`);
@@ -43,7 +43,7 @@ export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promis
     const url = (...parts: string[]) => pathToFileURL(join(tmp, ...parts)).href;
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     await writeFile(join(tmp, "tasks.json"), JSON.stringify(tasks));
-    const runId = newRunId();
+    const runId = newRunId(clock.now());
     const jobEnv: Record<string, string> = {
       [JOB_ENV.protocol]: String(PROTOCOL_VERSION),
       [JOB_ENV.runId]: runId,

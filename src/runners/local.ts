@@ -59,7 +59,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const packing = clock.now();
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     const packMs = clock.now() - packing;
-    const runId = newRunId();
+    const runId = newRunId(clock.now());
     const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
     const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
     for (const { name, value } of resourceEnv({ ...machine, ...definedOnly({ cpus: deps.values.cpus, memoryMiB: deps.values.memoryMiB }) })) jobEnv[name] = value;
@@ -69,7 +69,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     }
     const work = join(tmp, "work");
     await mkdir(work);
-    out.info(`Running ${req.command.join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
+    out.info(`Running ${req.command.map(shellQuote).join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
     const running = clock.now();
     const agent = await runAgentProcess([...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
     const runMs = clock.now() - running;
