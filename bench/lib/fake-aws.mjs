@@ -9,7 +9,7 @@ const PAGE_BYTES = 1024 * 1024;
 /**
  * A scenario decides, given a submitted job and the time since submission:
  *   status(job, ms)      -> "RUNNABLE" | "RUNNING" | "SUCCEEDED" | "FAILED"
- *   line(i, ms)          -> { message, availableAt } for line i, or undefined when line i is not out yet
+ *   line(i, ms, job, child) -> { message, availableAt } for line i (of array child `child`), or undefined when line i is not out yet
  */
 export async function startFakeAws() {
   let scenario = instantScenario();
@@ -90,7 +90,8 @@ export async function startFakeAws() {
     let i = from;
     for (; i < job.size && page.length < 100; i++) {
       if (scenario.childStatus(job, i, ms) !== status) continue;
-      page.push({ jobId: `${job.jobId}:${i}`, jobName: job.jobName, status, arrayProperties: { index: i }, startedAt: job.submittedAt, ...(status === "SUCCEEDED" ? { container: { exitCode: 0 } } : {}) });
+      const ended = status === "SUCCEEDED" || status === "FAILED";
+      page.push({ jobId: `${job.jobId}:${i}`, jobName: job.jobName, status, arrayProperties: { index: i }, startedAt: job.submittedAt, ...(ended ? { container: { exitCode: status === "SUCCEEDED" ? 0 : 1 } } : {}) });
     }
     return { jobSummaryList: page, ...(i < job.size ? { nextToken: String(i) } : {}) };
   }
@@ -116,7 +117,8 @@ export async function startFakeAws() {
         image: "nbatch-bench",
         command: job.body.containerOverrides?.command ?? [],
         environment: job.body.containerOverrides?.environment ?? [],
-        ...(started && scenario.logs ? { logStreamName: `nbatch-job/default/${job.jobId}` } : {}),
+        // A stream name has no ":": a child's is its parent's id and its index.
+        ...(started && scenario.logs ? { logStreamName: `nbatch-job/default/${job.jobId}${index === undefined ? "" : `.${index}`}` } : {}),
         ...(done ? { exitCode: status === "SUCCEEDED" ? 0 : 1 } : {}),
       },
       tags: job.body.tags ?? {},
@@ -125,19 +127,34 @@ export async function startFakeAws() {
 
   function getLogEvents(b) {
     const from = b.nextToken ? Number(String(b.nextToken).slice(2)) : 0;
-    const job = jobs.get(String(b.logStreamName).split("/").pop());
+    const [id, index] = String(b.logStreamName).split("/").pop().split(".");
+    const job = jobs.get(id);
     if (!job || !scenario.logs) throw Object.assign(new Error("The specified log stream does not exist."), { type: "ResourceNotFoundException" });
     const ms = Date.now() - job.submittedAt;
+    const child = index === undefined ? undefined : Number(index);
+    if (b.startFromHead === false && !b.nextToken) return lastEvents(job, child, ms, b.limit ?? PAGE_EVENTS);
     const events = [];
     let bytes = 0;
     let i = from;
     for (; events.length < PAGE_EVENTS && bytes < PAGE_BYTES; i++) {
-      const line = scenario.logs.line(i, ms, job);
+      const line = scenario.logs.line(i, ms, job, child);
       if (!line) break;
       events.push({ timestamp: job.submittedAt + line.availableAt, message: line.message, ingestionTime: job.submittedAt + line.availableAt });
       bytes += line.message.length + 26;
     }
     return { events, nextForwardToken: `f/${i}`, nextBackwardToken: `b/${from}` };
+  }
+
+  /** The newest `limit` events of a stream, as GetLogEvents with startFromHead false returns them (oldest first). */
+  function lastEvents(job, child, ms, limit) {
+    let n = 0;
+    while (scenario.logs.line(n, ms, job, child)) n++;
+    const events = [];
+    for (let i = Math.max(0, n - limit); i < n; i++) {
+      const line = scenario.logs.line(i, ms, job, child);
+      events.push({ timestamp: job.submittedAt + line.availableAt, message: line.message, ingestionTime: job.submittedAt + line.availableAt });
+    }
+    return { events, nextForwardToken: `f/${n}`, nextBackwardToken: `b/${Math.max(0, n - limit)}` };
   }
 
   const server = createServer(async (req, res) => {
