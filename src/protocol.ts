@@ -131,6 +131,16 @@ export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
 }
 
 /**
+ * Which entries of a results archive to take: those results.json lists. One
+ * it leaves out (a file the agent cut short because it changed while packed,
+ * listed as skipped) never lands over a local file.
+ */
+export function listedIn(results: Pick<Results, "files">): (path: string) => boolean {
+  const listed = new Set(results.files.map((e) => e.path));
+  return (path) => listed.has(path);
+}
+
+/**
  * results.json from a results archive, which the job wrote and so is
  * untrusted: its shape is checked, and it must be the run's own, not an
  * archive from another run put in its place.
