@@ -1,4 +1,6 @@
 import { readdir, readFile } from "node:fs/promises";
+import { shownPath } from "../ui/format.js";
+import type { Output } from "../ui/output.js";
 
 export interface Leftover {
   pid: number;
@@ -40,4 +42,27 @@ async function ancestry(pid: number): Promise<Set<number>> {
     p = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? 0);
   }
   return seen;
+}
+
+/** Ends what the command left running, as the end of its container would. */
+export async function endLeftovers(marks: readonly string[]): Promise<void> {
+  for (const p of await leftoverProcesses(marks)) {
+    try {
+      process.kill(p.pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Says which processes the command left running, since what they write from now on is lost. */
+export async function noteLeftovers(out: Output, marks: readonly string[]): Promise<Leftover[] | undefined> {
+  const left = await leftoverProcesses(marks);
+  if (!left.length) return undefined;
+  const shown = left.slice(0, 5).map((p) => `${p.pid} ${shownPath(p.command.slice(0, 60))}`).join("; ");
+  out.warn(
+    `nbatch agent: the command exited but left ${left.length === 1 ? "a process" : `${left.length} processes`} running (${shown}${left.length > 5 ? "; ..." : ""}): ` +
+      "what they write from now on is not in the results; end the command with `wait` to wait for them",
+  );
+  return left;
 }

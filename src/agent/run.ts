@@ -15,7 +15,7 @@ import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifes
 import { packZip } from "../archive/pack.js";
 import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { leftoverProcesses } from "./leftovers.js";
+import { endLeftovers, noteLeftovers } from "./leftovers.js";
 import { resumeFromResults } from "./resume.js";
 import { resolveTask } from "./task.js";
 import { LogCopy } from "./log-copy.js";
@@ -86,7 +86,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
       Object.assign(result, run.ended);
       copy = run.copy;
       result.timings.commandFinished = Date.now();
-      result.leftRunning = await noteLeftovers(o, marks);
+      result.leftRunning = await noteLeftovers(o.out, marks);
     }
     if (result.error) o.out.info(`nbatch agent: ${result.error}`);
     if (envUrl && !task && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
@@ -242,26 +242,4 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
   await o.store.upload(url, body);
   for (const s of skipped) o.out.warn(`nbatch agent: left ${shownPath(s.path)} out of the results: ${s.reason}`);
   o.out.detail(`nbatch agent: uploaded the new or changed entries to ${url}`);
-}
-
-async function endLeftovers(marks: readonly string[]): Promise<void> {
-  for (const p of await leftoverProcesses(marks)) {
-    try {
-      process.kill(p.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-/** Says which processes the command left running, since what they write from now on is lost. */
-async function noteLeftovers(o: AgentOptions, marks: readonly string[]): Promise<Results["leftRunning"]> {
-  const left = await leftoverProcesses(marks);
-  if (!left.length) return undefined;
-  const shown = left.slice(0, 5).map((p) => `${p.pid} ${shownPath(p.command.slice(0, 60))}`).join("; ");
-  o.out.warn(
-    `nbatch agent: the command exited but left ${left.length === 1 ? "a process" : `${left.length} processes`} running (${shown}${left.length > 5 ? "; ..." : ""}): ` +
-      "what they write from now on is not in the results; end the command with `wait` to wait for them",
-  );
-  return left;
 }
