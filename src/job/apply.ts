@@ -104,7 +104,8 @@ function reportApplied(io: Output, results: Results, report: ExtractReport): voi
   if (count(report.identical)) parts.push(`${count(report.identical)} already up to date`);
   io.info(`Results: ${parts.join(", ")}`);
   for (const c of report.conflicts) {
-    io.warn(`${shownPath(c.path)} was edited locally while the job ran: kept it, saved the job's version as ${shownPath(c.savedAs)}`);
+    const why = c.kind === "type" ? "is a file here and a directory in the job's results, or the other way round" : "was edited locally while the job ran";
+    io.warn(`${shownPath(c.path)} ${why}: kept it, saved the job's version as ${shownPath(c.savedAs)}`);
   }
   // Reasons quote the archive (a link's target) or are the job's own words.
   for (const r of report.refused) io.warn(`refused ${shownPath(r.path)}: ${shownPath(r.reason)}`);

@@ -172,7 +172,7 @@ export class ResultsHome {
     for (const c of report.conflicts) {
       out.warn(
         c.kept === undefined
-          ? `${shownPath(c.path)} was edited locally while the run went on: kept it, saved ${taskName(task)}'s version as ${shownPath(c.savedAs)}`
+          ? `${shownPath(c.path)} ${c.kind === "type" ? "is a file here and a directory in the task's results, or the other way round" : "was edited locally while the run went on"}: kept it, saved ${taskName(task)}'s version as ${shownPath(c.savedAs)}`
           : `${shownPath(c.path)}: tasks ${Math.min(c.kept, task.index)} and ${Math.max(c.kept, task.index)} wrote different contents; task ${c.kept}'s stays (the lower index keeps a path), the other is saved as ${shownPath(c.savedAs)}`,
       );
     }
