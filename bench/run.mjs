@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { referenceDir } from "./lib/data.mjs";
 import { startFakeAws } from "./lib/fake-aws.mjs";
 import { measureApply } from "./lib/measure-apply.mjs";
+import { measureFanout } from "./lib/measure-fanout.mjs";
 import { measureLogs } from "./lib/measure-logs.mjs";
 import { measureStartup } from "./lib/measure-startup.mjs";
 import { measureLink, measureUpload } from "./lib/measure-upload.mjs";
@@ -25,7 +26,7 @@ import { s3Client } from "./worker/common.mjs";
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
 
-const GROUPS = ["startup", "upload", "apply", "logs"];
+const GROUPS = ["startup", "upload", "apply", "logs", "fanout"];
 // An office uplink (about 250 Mbit/s), where compressing harder pays.
 const LINK_BYTES_PER_SECOND = 30 * 1024 * 1024;
 
@@ -140,6 +141,10 @@ try {
     if (only.has("logs")) {
       log("log tailing ...");
       results.logs = await measureLogs(ctx, { quick: opts.quick });
+    }
+    if (only.has("fanout")) {
+      log("fan-out ...");
+      results.fanout = await measureFanout(ctx, { quick: opts.quick });
     }
     results.targets = targets(results);
   }

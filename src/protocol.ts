@@ -4,7 +4,7 @@ import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, t
 import type { ManifestEntry } from "./tree/manifest.js";
 
 /** The job protocol shared by the CLI and the agent (docs/protocol.md). Bump on any incompatible change. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Metadata entries inside nbatch's archives (archive/metadata.ts). */
 export const INPUTS_MANIFEST_ENTRY = `${METADATA_DIR}/manifest.json`;
@@ -20,12 +20,40 @@ export const JOB_ENV = {
   attempts: "NBATCH_ATTEMPTS",
   /** "1": an attempt after the first starts from the run's latest results (--resume). */
   resume: "NBATCH_RESUME",
+  /** The protocol the CLI speaks; an agent that does not know it refuses to run. */
+  protocol: "NBATCH_PROTOCOL",
+  /** Fan-out: the run's task list (tasks.json), and where in it this job's children start and step. */
+  tasksUrl: "NBATCH_TASKS_URL",
+  taskOffset: "NBATCH_TASK_OFFSET",
+  taskStride: "NBATCH_TASK_STRIDE",
   /** Where the agent keeps a gzipped copy of the command's output (agent/log-copy.ts); none without it. */
   logUrl: "NBATCH_LOG_URL",
   /** For the command, not the agent: what the job was given (job/resources.ts). */
   cpus: "NBATCH_CPUS",
   memoryMiB: "NBATCH_MEMORY_MIB",
 } as const;
+
+/** What a fan-out task's command sees: its task index and, with --each, its item. */
+export const TASK_ENV = { index: "NBATCH_INDEX", item: "NBATCH_ITEM" } as const;
+
+/** Set by AWS Batch in each child of an array job: its index in the array. */
+export const ARRAY_INDEX_ENV = "AWS_BATCH_JOB_ARRAY_INDEX";
+
+/** In NBATCH_RESULTS_URL, stands for the task's index: each task has its own results. */
+export const INDEX_TOKEN = "{index}";
+
+/** One task of a fan-out run: its index in the run, and with --each the path it is for. */
+export interface Task {
+  index: number;
+  item?: string;
+}
+
+const TASKS: Check = listOf(objectOf({ index: wholeNumber }, { item: text }));
+
+/** tasks.json: the run's task list, in the order the children take it. */
+export function parseTasks(raw: string, what: string): Task[] {
+  return parseChecked<Task[]>(Buffer.from(raw), what, TASKS);
+}
 
 /**
  * The agent's options, on its command line rather than in the environment:
@@ -47,6 +75,8 @@ export interface InputsManifest {
 export interface Results {
   protocol: number;
   runId: string;
+  /** A fan-out task's index: its results are its own. */
+  index?: number;
   /** The command's exit status; 128+n when a signal n ended it; null if it never ran. */
   exitCode: number | null;
   signal: string | null;
@@ -88,6 +118,7 @@ const RESULTS: Check = objectOf(
     timings: objectOf({ started: finiteNumber, finished: finiteNumber }, { commandStarted: finiteNumber, commandFinished: finiteNumber }),
   },
   {
+    index: wholeNumber,
     error: text,
     skipped: listOf(objectOf({ path: text, reason: text })),
     leftRunning: listOf(objectOf({ pid: wholeNumber, command: text })),
@@ -100,11 +131,6 @@ export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
 }
 
 /**
- * results.json from a results archive, which the job wrote and so is
- * untrusted: its shape is checked, and it must be the run's own, not an
- * archive from another run put in its place.
- */
-/**
  * Which entries of a results archive to take: all but those results.json
  * lists as skipped (a file the agent cut short because it changed while
  * packed), whose cut-off bytes must never land over a local file.
@@ -114,10 +140,18 @@ export function notSkipped(results: Pick<Results, "skipped">): (path: string) =>
   return (path) => !skipped.has(path);
 }
 
-export function parseResults(raw: Buffer, what: string, runId: string): Results {
+/**
+ * results.json from a results archive, which the job wrote and so is
+ * untrusted: its shape is checked, and it must be the run's own, not an
+ * archive from another run put in its place.
+ */
+export function parseResults(raw: Buffer, what: string, runId: string, index?: number): Results {
   const results = parseChecked<Results>(raw, what, RESULTS);
   if (results.runId !== runId) {
     throw new UserError(`${what} belongs to run ${JSON.stringify(results.runId).slice(0, 80)}, not to this job's run ${runId}: it was replaced or copied there, so nothing was applied`);
+  }
+  if (index !== undefined && results.index !== index) {
+    throw new UserError(`${what} belongs to task ${results.index ?? "(none)"}, not to task ${index}: it was replaced or copied there, so nothing was applied`);
   }
   return results;
 }
@@ -139,6 +173,14 @@ function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
 
 function malformed(what: string, why: string): UserError {
   return new UserError(`${what} is malformed (${why}): it was not written by a compatible version of nbatch`);
+}
+
+/** A job submitted by another version of nbatch: the agent refuses a protocol it does not speak, before it touches anything. */
+export function checkJobProtocol(text: string | undefined): void {
+  const version = text === undefined || text === "" ? 1 : Number(text);
+  if (!Number.isSafeInteger(version) || version > PROTOCOL_VERSION) {
+    throw new UserError(`this job speaks job protocol ${text}, and this agent protocol ${PROTOCOL_VERSION}: update the image's nbatch to the version of the nbatch that submitted it`);
+  }
 }
 
 /** Archives from a newer nbatch may mean things this one does not know: say so rather than guess. */

@@ -14,6 +14,7 @@ export function targets(r) {
   if (r.apply) applyTargets(r.apply, add);
   if (r.logs) logTargets(r.logs, add);
   if (r.startup) startupTargets(r.startup, add);
+  if (r.fanout) fanoutTargets(r.fanout, add);
   return rows;
 }
 
@@ -68,6 +69,27 @@ function logTargets({ tail: t, lines: l }, add) {
 function startupTargets(st, add) {
   const ratio = st.versionMs / st.nodeMs;
   add("Start-up", "nbatch --version ≤ 1.7x node -e 0", `fastest of ${st.samples.node.length}: ${ms(st.versionMs)} vs ${ms(st.nodeMs)}: ${x(ratio)} (--help ${ms(st.helpMs)})`, ratio <= 1.7);
+}
+
+// The fan-out group: results flow while the children run, and the last lands
+// soon after the last child ends; API use stays under the process's budgets:
+// a run that succeeds reads no log, one with failures and followed children
+// reads them within 5 GetLogEvents in any second.
+function fanoutTargets({ hundred: h, thousand: k }, add) {
+  for (const f of [h, k]) {
+    const name = `Fan-out, ${f.children.toLocaleString("en-US")} children`;
+    const late = f.lastAppliedS - f.lastChildEndedS;
+    add(name, "every result applied, the last ≤ 10 s after the last child ends", `${f.applied} applied; first at ${f.firstAppliedS.toFixed(1)} s, last child ended at ${f.lastChildEndedS.toFixed(1)} s, last applied at ${f.lastAppliedS.toFixed(1)} s (+${late.toFixed(1)} s; each child ran ${(f.childRunMs / 1000).toFixed(0)} s)`, f.applied === f.children && late <= 10 && f.firstAppliedS < f.lastChildEndedS);
+    add(name, "≤ 5 Batch calls in any second", `busiest second ${f.busiestSecondBatchCalls}; per minute ${f.describeJobsPerMinute.toFixed(0)} DescribeJobs, ${f.listJobsPerMinute.toFixed(0)} ListJobs`, f.busiestSecondBatchCalls <= 5);
+  }
+  add(`Fan-out, ${h.children.toLocaleString("en-US")} children`, "no log calls when all succeed and none is followed", `${h.getLogEvents} GetLogEvents`, h.getLogEvents === 0);
+  add(
+    `Fan-out, ${k.children.toLocaleString("en-US")} children`,
+    "≤ 5 log calls in any second; each failure told with its last lines",
+    `${k.failing} failed: ${k.failedTold} told, ${k.failedWithLastLines} with last lines; ${k.followed} followed (${k.followedLines} lines); ${k.getLogEvents} GetLogEvents (${k.getLogEventsPerMinute.toFixed(0)} a minute), busiest second ${k.busiestSecondLogCalls}`,
+    k.busiestSecondLogCalls <= 5 && k.failedTold === k.failing && k.failedWithLastLines === k.failing && k.followedLines > 0,
+  );
+  add(`Fan-out, ${k.children.toLocaleString("en-US")} children`, "peak RSS < 200 MB", mb(k.peakRssKB ?? 0), k.peakRssKB !== undefined ? k.peakRssKB < 200 * 1024 : null);
 }
 
 export function renderTable(r) {

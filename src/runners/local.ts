@@ -39,6 +39,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const file = displayPath(projectFilePath(req.dir), deps.env);
     throw new UsageError(`no command to run: give it after -- (nbatch build ${shellQuote(displayPath(req.dir, deps.env))} -- make), or put "command = make" under [build] in ${file}`);
   }
+  if (req.fanout) return (await import("./local-fanout.js")).runLocalFanout(req, deps);
   const { out } = deps;
   const inputs = await scanInputs(req.dir, req.excludeFromUpload);
   warnLeftOut(inputs, (line) => out.warn(line));

@@ -7,7 +7,11 @@ import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
-import { envObject, inputsObject, logObject, resultsObject } from "../../job/layout.js";
+import { envObject, inputsObject, logObject, resultsObject, taskLogObject, taskResultsObject, tasksObject } from "../../job/layout.js";
+import { checkFollowed, planTasks } from "../../job/fanout/tasks.js";
+import { laneInput, planLanes } from "../../job/fanout/lanes.js";
+import type { FanoutTarget } from "../../job/fanout/follow.js";
+import { INDEX_TOKEN } from "../../protocol.js";
 import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
 import { checkSubmitLimits } from "../../job/limits.js";
 import { checkFargateSize, checkResources, platformOf } from "../../job/platform.js";
@@ -29,8 +33,10 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   const { settings, clients, out } = ctx;
   const loc = requireBucket(settings);
   const interrupt = beforeSubmission(ctx.signals);
-  let target: FollowTarget;
-  let follow: typeof import("./follow.js");
+  let target: FollowTarget | undefined;
+  let fanned: FanoutTarget | undefined;
+  let fanout: typeof import("./fanout.js") | undefined;
+  let follow: typeof import("./follow.js") | undefined;
   try {
     // The inputs' HeadObject waits for the scan and the bucket check, not for the Batch checks.
     const bucketChecked = checkBucket(clients.s3, loc.bucket, settings.aws.s3?.expectedBucketOwner);
@@ -39,10 +45,12 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const [inputs, { jobDefinition, share }, exists] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), present]);
     warnLeftOut(inputs, (line) => out.warn(line));
     checkWorkdir(inputs, req.workdir);
+    const tasks = req.fanout && planTasks(req.fanout, inputs.manifest.entries, req.dir);
+    if (tasks) checkFollowed(req.fanout!.follow, tasks);
     const inputsObj = inputsObject(loc, inputs.fingerprint);
     const runId = newRunId(ctx.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
-    const resultsObj = resultsObject(loc, runId);
+    const resultsObj = tasks ? taskResultsObject(loc, runId, INDEX_TOKEN) : resultsObject(loc, runId);
     const input = submitInput(settings.values, {
       runId,
       dirName: basename(req.dir),
@@ -53,7 +61,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       resultsUrl: s3Url(resultsObj),
       envUrl: envObj && s3Url(envObj),
       retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
-      logUrl: s3Url(logObject(loc, runId)),
+      logUrl: s3Url(tasks ? taskLogObject(loc, runId, INDEX_TOKEN) : logObject(loc, runId)),
       timeoutSeconds: req.timeoutSeconds,
       ...share,
       gpus: req.resources.gpus,
@@ -61,8 +69,9 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       tags: req.tags,
       aws: settings.aws,
     });
-    checkSubmitLimits(input);
-    if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, input);
+    const first = tasks && laneInput(input, planLanes(tasks.length, req.fanout!.parallel).lanes[0]!, req.fanout!.parallel !== undefined, s3Url(tasksObject(loc, runId)));
+    checkSubmitLimits(first ?? input);
+    if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, first ?? input, tasks?.length);
     for (const line of excludedLines(inputs)) out.detail(line);
 
     out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
@@ -73,42 +82,48 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const following = import("./follow.js");
     following.catch(() => undefined);
     const interrupted = () => (interrupt.signal.aborted ? new InterruptedError("Interrupted before the job was submitted; nothing was submitted") : undefined);
-    const jobId = await submitJob(ctx, { input, env: envObj && { obj: envObj, values: req.env } }, interrupted);
-    const queue = settings.values.queue;
-    out.info(`Submitted job ${jobId} (${input.jobName}) to queue ${queue}`);
-    out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue });
-    out.exitCode(0, { jobId });
-    await recordRun(ctx.env, {
-      runId,
-      jobId,
-      jobName: input.jobName!,
-      dir: req.dir,
-      queue,
-      region: settings.aws.region,
-      // Only a profile that gave the credentials says which account the job is in.
-      profile: settings.aws.credentials?.source === "profile" ? settings.aws.credentials.profile : undefined,
-      bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
-      resultsUrl: s3Url(resultsObj),
-      inputsUrl: s3Url(inputsObj),
-      logUrl: s3Url(logObject(loc, runId)),
-      submittedAt: ctx.clock.now(),
-      command: req.command,
-    }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
-    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), uploadMs };
-    // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
-    follow = await following;
+    if (tasks) {
+      fanout = await import("./fanout.js");
+      fanned = await fanout.submitFanout(req, { runId, input, tasks, baseline: inputs.manifest.entries, inputsObj, envObj, loc }, ctx, interrupted);
+    } else {
+      const jobId = await submitJob(ctx, { input, env: envObj && { obj: envObj, values: req.env } }, interrupted);
+      const queue = settings.values.queue;
+      out.info(`Submitted job ${jobId} (${input.jobName}) to queue ${queue}`);
+      out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue });
+      out.exitCode(0, { jobId });
+      await recordRun(ctx.env, {
+        runId,
+        jobId,
+        jobName: input.jobName!,
+        dir: req.dir,
+        queue,
+        region: settings.aws.region,
+        // Only a profile that gave the credentials says which account the job is in.
+        profile: settings.aws.credentials?.source === "profile" ? settings.aws.credentials.profile : undefined,
+        bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
+        resultsUrl: s3Url(resultsObj),
+        inputsUrl: s3Url(inputsObj),
+        logUrl: s3Url(logObject(loc, runId)),
+        submittedAt: ctx.clock.now(),
+        command: req.command,
+      }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
+      target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), uploadMs };
+      // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
+      follow = await following;
+    }
   } finally {
     interrupt.dispose();
   }
   // A signal that raced SubmitJob means what it means after submission: a hangup detaches, Ctrl-C and SIGTERM cancel.
   const raced = interrupt.signal.aborted ? (interrupt.signal.reason as NodeJS.Signals) : undefined;
-  if (raced === "SIGHUP") return follow.detach(target, req.follow, out, "Detached");
+  if (fanned) return fanout!.afterFanoutSubmission(fanned, req, ctx, raced);
+  if (raced === "SIGHUP") return follow!.detach(target!, req.follow, out, "Detached");
   if (req.follow.detach && !raced) {
     // The id alone on stdout, for id=$(nbatch build --detach ...); --json says it in its events.
-    if (!out.json) out.out(target.jobId);
-    return follow.detach(target, req.follow, out, "Submitted with --detach");
+    if (!out.json) out.out(target!.jobId);
+    return follow!.detach(target!, req.follow, out, "Submitted with --detach");
   }
-  return follow.followJob(target, req.follow, ctx, raced !== undefined);
+  return follow!.followJob(target!, req.follow, ctx, raced !== undefined);
 }
 
 /**
