@@ -127,14 +127,14 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
       await window.room(input.size);
       if (window.closed) return;
       const late = typeof input.data === "function";
-      const setting = input.compress && (input.size > 0 || late) ? pace.current() : undefined;
+      const setting = input.compress && (input.size > 0 || late) ? pace.choose(input.size, true) : undefined;
       const deflated = !!setting && setting.level > 0;
       if (late) {
         window.push({ input, late: deflated ? setting : undefined, deflated, first: true, last: true, bytes: 0, raw: NOT_YET, out: NOT_YET });
         continue;
       }
       const raw = Promise.resolve((input.data as Buffer | undefined) ?? EMPTY);
-      const out = deflated ? raw.then((b) => deflateChunk(b, 0, true, setting)) : raw.then((b) => [b]);
+      const out = deflated ? raw.then((b) => paced(pace, b, 0, true, setting)) : raw.then((b) => [b]);
       window.push(quiet({ input, deflated, first: true, last: true, bytes: input.size, raw, out }));
       continue;
     }
@@ -151,7 +151,7 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
       // A one-chunk file that comes up "store" is a stored entry. A larger one is
       // always a deflate entry, so its later chunks can follow the pace: any chunk
       // may be stored blocks, framed here without zlib.
-      const setting = input.compress ? pace.current() : undefined;
+      const setting = input.compress ? pace.choose(length, i === 0) : undefined;
       const deflated = !!setting && (chunks > 1 || setting.level > 0);
       const compress = deflated && setting.level > 0;
       const dict = compress ? Math.min(DICTIONARY_SIZE, start) : 0;
@@ -161,7 +161,7 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
       const pooled = reuse ? pool.take().subarray(0, length + dict) : undefined;
       const buf = source.then((s) => s.read(start - dict, length + dict, pooled));
       const raw = buf.then((b) => b.subarray(dict));
-      const out = compress ? buf.then((b) => deflateChunk(b, dict, last, setting)) : deflated ? raw.then((b) => storedBlocks(b, last)) : raw.then((b) => [b]);
+      const out = compress ? buf.then((b) => paced(pace, b, dict, last, setting)) : deflated ? raw.then((b) => storedBlocks(b, last)) : raw.then((b) => [b]);
       // Only that the read settled: a promise of the buffer itself would keep every chunk of the file alive.
       reads.push(buf.then(settled, settled));
       window.push(quiet({ input, pooled, deflated, first: i === 0, last, bytes: length, raw, out }));
@@ -182,8 +182,8 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
   let skipping: ZipInput | undefined;
   try {
     for (let piece = await window.take(); piece; piece = await window.take()) {
-      if (piece.late) makeNow(piece, piece.late);
-      else if (piece.raw === NOT_YET) makeNow(piece);
+      if (piece.late) makeNow(piece, pace, piece.late);
+      else if (piece.raw === NOT_YET) makeNow(piece, pace);
       let raw: Buffer;
       let deflated: Buffer[];
       try {
@@ -253,6 +253,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
         const start = performance.now();
         yield b;
         pace.blocked(performance.now() - start);
+        pace.sent(b.length);
       }
       if (piece.pooled && sent && lend) pool.give(piece.pooled);
     }
@@ -272,12 +273,21 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
 /** For content made when its turn comes: the promises a piece waits on until then. */
 const NOT_YET: Promise<never> = new Promise(() => undefined);
 
-function makeNow(piece: Piece, setting?: Deflate): void {
+function makeNow(piece: Piece, pace: Pacer, setting?: Deflate): void {
   const data = piece.input.data;
   const raw = Promise.resolve(typeof data === "function" ? data() : (data ?? EMPTY));
   piece.raw = raw;
-  piece.out = setting ? raw.then((b) => deflateChunk(b, 0, true, setting)) : raw.then((b) => [b]);
+  piece.out = setting ? raw.then((b) => paced(pace, b, 0, true, setting)) : raw.then((b) => [b]);
   quiet(piece);
+}
+
+/** A deflate that tells the pacer what it took and what it gave. */
+function paced(pace: Pacer, buf: Buffer, dict: number, last: boolean, setting: Deflate): Promise<Buffer[]> {
+  const done = pace.deflating(setting, buf.length - dict);
+  return deflateChunk(buf, dict, last, setting).then((out) => {
+    done(out.reduce((n, b) => n + b.length, 0));
+    return out;
+  });
 }
 
 /** Ends an entry whose source failed partway: a final empty deflate block, then the descriptor of what was written. */

@@ -62,11 +62,18 @@ describe("zipStream", () => {
 
   it("follows the pace chunk by chunk inside one deflate entry, storing blocks where it says store", async () => {
     const data = Buffer.concat([text(3 * CHUNK_SIZE), randomBytes(CHUNK_SIZE), text(CHUNK_SIZE - 77)]);
-    // Each chunk takes the next setting: store, level 6, Huffman-only, store, level 1.
-    const settings = [LADDER[0], LADDER[4], LADDER[1], LADDER[0], LADDER[2]];
+    // Each chunk takes the next setting: store, level 6, Huffman-only, store, level 9.
+    const settings = [LADDER[0], LADDER[3], LADDER[1], LADDER[0], LADDER[4]];
     let next = 0;
     const used: unknown[] = [];
-    const pace: Pacer = { current: () => (used.push(settings[next]), settings[next++ % settings.length]!), starved: () => undefined, blocked: () => undefined };
+    const ignore = () => undefined;
+    const pace: Pacer = {
+      choose: () => (used.push(settings[next]), settings[next++ % settings.length]!),
+      deflating: () => ignore,
+      starved: ignore,
+      blocked: ignore,
+      sent: ignore,
+    };
     const zip = await collect(zipStream([file("mixed.txt", data)], pace));
     expect(used).toEqual(settings);
     const [entry] = await entries(zip);
