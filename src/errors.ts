@@ -8,10 +8,12 @@ export const EXIT = { ok: 0, failure: 1, usage: 2, interrupted: 130 } as const;
 
 /** Something the user can fix: one line saying what is wrong and how to fix it. */
 export class UserError extends Error {
-  readonly exitCode: number = EXIT.failure;
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly exitCode: number;
+  /** exitCode: the status to exit with when it is not 1, e.g. a job's own. */
+  constructor(message: string, options?: { cause?: unknown; exitCode?: number }) {
     super(message, options);
     this.name = "UserError";
+    this.exitCode = options?.exitCode ?? EXIT.failure;
   }
 }
 

@@ -17,6 +17,8 @@ export const JOB_ENV = {
   envUrl: "NBATCH_ENV_URL",
   /** How many attempts the job may make, so only the last one deletes the env object at once. */
   attempts: "NBATCH_ATTEMPTS",
+  /** "1": an attempt after the first starts from the run's latest results (--resume). */
+  resume: "NBATCH_RESUME",
 } as const;
 
 /** Set by AWS Batch in every job: the 1-based number of the attempt. */

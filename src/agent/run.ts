@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { UserError } from "../errors.js";
 import { toCommand } from "../job/control.js";
 import { BATCH_ATTEMPT_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
-import { shownPath } from "../ui/format.js";
+import { formatSeconds, shownPath } from "../ui/format.js";
 import type { Signals } from "../commands/context.js";
 import type { Output } from "../ui/output.js";
 import { diffManifests } from "../tree/diff.js";
@@ -15,7 +15,12 @@ import { packZip } from "../archive/pack.js";
 import { createExcluder } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { leftoverProcesses } from "./leftovers.js";
+import { resumeFromResults } from "./resume.js";
 import type { Store } from "./store.js";
+
+/** Seconds a command has to end after SIGTERM before the agent kills it and uploads (docs/protocol.md). */
+export const AGENT_STOP_GRACE_ENV = "NBATCH_AGENT_STOP_GRACE";
+const DEFAULT_STOP_GRACE_SECONDS = 15;
 
 export interface AgentOptions {
   command: string[];
@@ -40,16 +45,26 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   const started = Date.now();
   let stopSignal: NodeJS.Signals | undefined;
   let child: ReturnType<typeof spawn> | undefined;
+  let stopTimer: NodeJS.Timeout | undefined;
   const forwarding = toCommand(o.signals, o.out.stdinIsTTY, () => child, (sig) => {
     stopSignal ??= sig;
     o.out.info(`nbatch agent: received ${sig}${child ? ", passing it to the command" : ""}`);
+    if (sig === "SIGTERM" && child && !stopTimer) stopTimer = killAfterGrace(o, child);
   });
   try {
-    const baseline = await withTempDir("agent", (tmp) => unpackInputs(o, inputsUrl, join(tmp, "inputs.zip")));
+    const attempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1);
+    const baseline = await withTempDir("agent", async (tmp) => {
+      const unpacked = await unpackInputs(o, inputsUrl, join(tmp, "inputs.zip"));
+      if (o.env[JOB_ENV.resume] === "1" && attempt > 1) {
+        const resumed = await resumeFromResults(o.store, resultsUrl, o.cwd, join(tmp, "results.zip"));
+        o.out.info(resumed ? `nbatch agent: attempt ${attempt} resumes from the ${resumed.written} entries the attempt before it left` : `nbatch agent: attempt ${attempt} starts afresh: the attempt before it left no results`);
+      }
+      return unpacked;
+    });
     const envUrl = o.env[JOB_ENV.envUrl];
     const userEnv = await readEnv(o, envUrl);
     // A retry needs the values again: earlier attempts delete them only once the command succeeded.
-    const lastAttempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1) >= Number(o.env[JOB_ENV.attempts] ?? 1);
+    const lastAttempt = attempt >= Number(o.env[JOB_ENV.attempts] ?? 1);
     if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
@@ -67,8 +82,32 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     if (result.leftRunning) await endLeftovers(runId);
     return result.exitCode ?? 1;
   } finally {
+    clearTimeout(stopTimer);
     forwarding.dispose();
   }
+}
+
+/**
+ * SIGTERM is the container being stopped (a spot reclaim, TerminateJob): ECS
+ * sends SIGKILL 30 seconds later unless the definition sets another
+ * stopTimeout. A command that has not ended within the grace period is
+ * killed, so the agent has the rest of that time to upload what it made.
+ */
+function killAfterGrace(o: AgentOptions, child: ReturnType<typeof spawn>): NodeJS.Timeout {
+  const graceMs = stopGraceMs(o.env);
+  const timer = setTimeout(() => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    o.out.info(`nbatch agent: the command did not end within ${formatSeconds(graceMs / 1000)} of SIGTERM; killing it to upload its results while there is time`);
+    child.kill("SIGKILL");
+  }, graceMs);
+  timer.unref();
+  return timer;
+}
+
+function stopGraceMs(env: Readonly<Record<string, string | undefined>>): number {
+  const text = env[AGENT_STOP_GRACE_ENV];
+  const seconds = text === undefined || text === "" ? DEFAULT_STOP_GRACE_SECONDS : Number(text);
+  return (Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_STOP_GRACE_SECONDS) * 1000;
 }
 
 function fail(message: string): never {

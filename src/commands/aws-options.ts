@@ -16,6 +16,7 @@ const PLACEHOLDER: Record<string, string> = {
   "aws-batch.s3-bucket-owner": "account-id",
   "aws-batch.sse": "AES256|aws:kms|none",
   "aws-batch.sse-kms-key-id": "key",
+  "aws-batch.share": "share",
   "core.max-results-size": "size",
 };
 

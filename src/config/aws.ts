@@ -87,7 +87,8 @@ function credentialsOf(input: AwsInput, env: Env, profile: string | undefined): 
  * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (the AWS CLI's order).
  */
 function resolveEndpoints(env: Env, profile: AwsProfile, profileFrom: string): Record<keyof typeof SERVICES, { url: string; from: string } | undefined> {
-  const ignored = /^true$/i.test(envValue(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") ?? "") || /^true$/i.test(profile.get("ignore_configured_endpoint_urls") ?? "");
+  // The environment's setting, true or false, beats the profile's.
+  const ignored = /^true$/i.test(envValue(env, "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") ?? profile.get("ignore_configured_endpoint_urls") ?? "");
   const resolve = ([envName, configName]: readonly [string, string]) => {
     if (ignored) return undefined;
     const found = first([
@@ -129,15 +130,21 @@ function checksumOf([value, from]: [string, string]): "WHEN_SUPPORTED" | "WHEN_R
 
 /** HTTPS_PROXY, HTTP_PROXY and NO_PROXY, upper or lower case (lower wins, as in curl), with ALL_PROXY behind both. */
 function proxiesOf(env: Env): Proxies {
-  const get = (name: string) => envValue(env, name.toLowerCase()) ?? envValue(env, name);
+  // Each with the name of the variable it came from, for the error that names it.
+  const get = (name: string): [string, string] | undefined => {
+    const lower = envValue(env, name.toLowerCase());
+    if (lower !== undefined) return [lower, name.toLowerCase()];
+    const upper = envValue(env, name);
+    return upper === undefined ? undefined : [upper, name];
+  };
   const all = get("ALL_PROXY");
-  const https = get("HTTPS_PROXY") ?? all;
-  const http = get("HTTP_PROXY") ?? all;
-  const check = (url: string | undefined, name: string) => (url === undefined ? undefined : checkUrl(/^[a-z]+:\/\//i.test(url) ? url : `http://${url}`, name, "proxy", "http://proxy.example:3128"));
+  const check = (found: [string, string] | undefined) => found && checkUrl(/^[a-z][a-z0-9+.-]*:\/\//i.test(found[0]) ? found[0] : `http://${found[0]}`, found[1], "proxy", "http://proxy.example:3128");
+  const https = check(get("HTTPS_PROXY") ?? all);
+  const http = check(get("HTTP_PROXY") ?? all);
   return {
-    ...(https ? { https: check(https, "HTTPS_PROXY") } : {}),
-    ...(http ? { http: check(http, "HTTP_PROXY") } : {}),
-    noProxy: (get("NO_PROXY") ?? "").split(/[\s,]+/).filter(Boolean),
+    ...(https ? { https } : {}),
+    ...(http ? { http } : {}),
+    noProxy: (get("NO_PROXY")?.[0] ?? "").split(/[\s,]+/).filter(Boolean),
   };
 }
 

@@ -59,6 +59,13 @@ function parseSse(text: string): Sse {
   throw new InvalidValueError("server-side encryption", text, "use AES256 (SSE-S3), aws:kms, or none for stores that refuse the header");
 }
 
+/** Batch's share identifiers: up to 255 letters and digits (AWS Batch API reference, SubmitJob shareIdentifier). */
+function parseShare(text: string): string {
+  const value = text.trim();
+  if (!/^[A-Za-z0-9]{1,255}$/.test(value)) throw new InvalidValueError("share", text, "use up to 255 letters and digits, such as genomics");
+  return value;
+}
+
 /** Job definitions and queues are names or ARNs, never blank or spaced. */
 function nameParser(what: string, example: string): (text: string) => string {
   return (text) => {
@@ -133,6 +140,12 @@ export const SETTINGS = {
     description: "largest results archive (unpacked) nbatch will apply, e.g. 200GiB",
     default: "100GiB",
     parse: (text) => parseMemoryMiB(text) * 1024 * 1024,
+  }),
+  share: row<string>("aws-batch.share", {
+    flag: "--share",
+    description: "the fair-share identifier jobs are submitted with, on a queue with a scheduling policy",
+    defaultNote: "your user name, letters and digits only",
+    parse: parseShare,
   }),
   pollIntervalMs: row<number>("aws-batch.poll-interval", {
     env: ["NBATCH_POLL_INTERVAL"],

@@ -1,10 +1,21 @@
 import { hostname, userInfo } from "node:os";
 import { formatDuration } from "../ui/format.js";
+import { whyFailed } from "./reasons.js";
 import { DescribeJobsCommand, TerminateJobCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
 
 export type Batch = Pick<BatchClient, "send">;
 
 export const DEFAULT_LOG_GROUP = "/aws/batch/job";
+
+/** One attempt that has ended, as Batch reports it. */
+export interface Attempt {
+  exitCode?: number;
+  /** The container's own reason: "OutOfMemoryError: Container killed due to memory usage". */
+  reason?: string;
+  /** The attempt's: "Essential container in task exited", "Host EC2 (instance i-…) terminated.". */
+  statusReason?: string;
+  logStream?: string;
+}
 
 /** What nbatch needs to know of a job, from one DescribeJobs answer. */
 export interface JobState {
@@ -13,12 +24,16 @@ export interface JobState {
   status: string;
   statusReason?: string;
   exitCode?: number;
+  /** The container's reason for the job's last (or current) attempt. */
+  containerReason?: string;
   logGroup: string;
   logStreamName?: string;
   /** 1-based number of the current (or last) attempt. */
   attempt: number;
   /** How many attempts the job may make (its retry strategy). */
   maxAttempts: number;
+  /** The attempts that have ended, in order. */
+  attempts: Attempt[];
   /** Log streams of the attempts that have finished, in order. */
   attemptStreams: (string | undefined)[];
   createdAt?: number;
@@ -27,38 +42,64 @@ export interface JobState {
   tags: Record<string, string>;
   /** The vCPUs and memory the job asks for, as people read them: "8 vCPUs and 15360 MiB". */
   requested?: string;
+  memoryMiB?: number;
+  image?: string;
 }
 
 export function isDone(status: string): boolean {
   return status === "SUCCEEDED" || status === "FAILED";
 }
 
+/**
+ * The container nbatch's agent runs in: the job's own, or for a job
+ * definition in the ecsProperties form, the essential container of its
+ * task (the first, when several are).
+ */
+type Container = { exitCode?: number; reason?: string; logStreamName?: string; image?: string; resourceRequirements?: { type?: string; value?: string }[]; vcpus?: number; memory?: number; logConfiguration?: { logDriver?: string; options?: Record<string, string> } };
+
+function mainContainer(from: { container?: Container; ecsProperties?: { taskProperties?: { containers?: (Container & { essential?: boolean })[] }[] }; taskProperties?: { containers?: (Container & { essential?: boolean })[] }[] }): Container | undefined {
+  return from.container ?? essential((from.ecsProperties?.taskProperties ?? from.taskProperties)?.[0]?.containers);
+}
+
+/** Of a task's containers, the one nbatch's agent runs in: the first essential one (every container is, unless it says not). */
+export function essential<C extends { essential?: boolean }>(containers: readonly C[] | undefined): C | undefined {
+  return containers?.find((c) => c.essential !== false) ?? containers?.[0];
+}
+
 function toJobState(job: JobDetail): JobState {
-  const options = job.container?.logConfiguration?.options;
+  const container = mainContainer(job as Parameters<typeof mainContainer>[0]);
+  const options = container?.logConfiguration?.options;
+  const attempts: Attempt[] = (job.attempts ?? []).map((a) => {
+    const c = mainContainer(a as Parameters<typeof mainContainer>[0]);
+    return { exitCode: c?.exitCode, reason: c?.reason, statusReason: a.statusReason, logStream: c?.logStreamName };
+  });
+  const req = new Map((container?.resourceRequirements ?? []).map((r) => [r.type, r.value]));
+  const memory = req.get("MEMORY") ?? container?.memory;
   return {
     id: job.jobId!,
     name: job.jobName!,
     status: job.status!,
     statusReason: job.statusReason,
-    exitCode: job.container?.exitCode,
-    logGroup: (job.container?.logConfiguration?.logDriver === "awslogs" && options?.["awslogs-group"]) || DEFAULT_LOG_GROUP,
-    logStreamName: job.container?.logStreamName,
+    exitCode: container?.exitCode,
+    containerReason: container?.reason,
+    logGroup: (container?.logConfiguration?.logDriver === "awslogs" && options?.["awslogs-group"]) || DEFAULT_LOG_GROUP,
+    logStreamName: container?.logStreamName,
     // Batch lists finished attempts only: while attempt N runs, N-1 are listed.
-    attempt: isDone(job.status!) ? Math.max(1, job.attempts?.length ?? 0) : (job.attempts?.length ?? 0) + 1,
+    attempt: isDone(job.status!) ? Math.max(1, attempts.length) : attempts.length + 1,
     maxAttempts: job.retryStrategy?.attempts ?? 1,
-    attemptStreams: (job.attempts ?? []).map((a) => a.container?.logStreamName),
+    attempts,
+    attemptStreams: attempts.map((a) => a.logStream),
     createdAt: job.createdAt,
     startedAt: job.startedAt,
     stoppedAt: job.stoppedAt,
     tags: job.tags ?? {},
-    requested: requested(job),
+    requested: requested(req.get("VCPU") ?? container?.vcpus, memory),
+    ...(memory !== undefined ? { memoryMiB: Number(memory) } : {}),
+    ...(container?.image ? { image: container.image } : {}),
   };
 }
 
-function requested(job: JobDetail): string | undefined {
-  const req = new Map((job.container?.resourceRequirements ?? []).map((r) => [r.type, r.value]));
-  const vcpus = req.get("VCPU") ?? job.container?.vcpus;
-  const memory = req.get("MEMORY") ?? job.container?.memory;
+function requested(vcpus: string | number | undefined, memory: string | number | undefined): string | undefined {
   if (vcpus === undefined && memory === undefined) return undefined;
   return [vcpus !== undefined && `${vcpus} vCPUs`, memory !== undefined && `${memory} MiB of memory`].filter(Boolean).join(" and ");
 }
@@ -77,11 +118,15 @@ export async function describeJob(batch: Batch, id: string): Promise<JobState | 
   return (await describeJobs(batch, [id]))[0];
 }
 
-/** The closing line: "Job SUCCEEDED after 3.2 minutes (exited 0)". */
+/**
+ * The closing line: "Job SUCCEEDED after 3.2 minutes (exited 0)", and for a
+ * failure, why, in Batch's words, with what to do (job/reasons.ts).
+ */
 export function summary(job: JobState): string {
   const took = job.startedAt && job.stoppedAt ? ` after ${formatDuration(job.stoppedAt - job.startedAt)}` : "";
-  const how = job.exitCode !== undefined ? ` (exited ${job.exitCode})` : job.statusReason ? ` (${job.statusReason})` : "";
-  return `Job ${job.status}${took}${how}`;
+  const why = job.status === "FAILED" ? whyFailed(job) : undefined;
+  const how = job.exitCode !== undefined ? ` (exited ${job.exitCode})` : !why && job.statusReason ? ` (${job.statusReason})` : "";
+  return `Job ${job.status}${took}${how}${why ? `: ${why.reason}${why.fix ? `; ${why.fix}` : ""}` : ""}`;
 }
 
 /** TerminateJob: cancels a job not yet started, stops a running one; the reason, which Batch shows, names who asked. */
@@ -101,8 +146,12 @@ export function attemptStreams(job: JobState): (string | undefined)[] {
 }
 
 export function cancelReason(env: Readonly<Record<string, string | undefined>>): string {
-  const user = env.USER || env.LOGNAME || safeUserName();
-  return `Cancelled by nbatch (${user}@${hostname()})`;
+  return `Cancelled by nbatch (${userName(env)}@${hostname()})`;
+}
+
+/** Who runs nbatch: $USER, $LOGNAME, else the account's name. */
+export function userName(env: Readonly<Record<string, string | undefined>>): string {
+  return env.USER || env.LOGNAME || safeUserName();
 }
 
 function safeUserName(): string {

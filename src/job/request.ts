@@ -1,3 +1,6 @@
+import type { RunResources } from "./platform.js";
+import type { RetryOn } from "./retries.js";
+
 /** What `nbatch build` asks a runner to do, whatever the runner. */
 export interface BuildRequest {
   /** Absolute path of the directory to run in. */
@@ -12,9 +15,16 @@ export interface BuildRequest {
   excludeFromUpload: string[];
   download: string[];
   excludeFromDownload: string[];
-  /** AWS Batch only: retries after the first attempt, attempt time limit, extra tags. */
+  /** AWS Batch only: retries after the first attempt, and which failures they are for; attempt time limit; extra tags. */
   retries?: number;
+  retryOn?: RetryOn;
   timeoutSeconds?: number;
+  /** A fair-share queue's scheduling priority for the job (--priority). */
+  priority?: number;
+  /** --gpus, --disk, --arch, --shm-size. */
+  resources: RunResources;
+  /** Retried attempts start from the run's latest results (--resume). */
+  resume: boolean;
   tags: Record<string, string>;
   dryRun: boolean;
   follow: FollowPrefs;

@@ -1,4 +1,4 @@
-import { SubmitJobCommand, type JobDefinition, type SubmitJobCommandInput } from "@aws-sdk/client-batch";
+import { SubmitJobCommand, type JobDefinition, type RetryStrategy, type SubmitJobCommandInput } from "@aws-sdk/client-batch";
 import { deleteObject, putText, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
 import { JOB_ENV } from "../protocol.js";
@@ -6,6 +6,7 @@ import { jobName } from "../runid.js";
 import type { AwsSettings } from "../config/settings.js";
 import type { SettingValues } from "../config/table.js";
 import { agentS3Env } from "../aws/s3-policy.js";
+import { definitionContainer } from "./definition.js";
 import type { BatchContext } from "./context.js";
 
 export interface SubmitPlan {
@@ -16,52 +17,61 @@ export interface SubmitPlan {
   inputsUrl: string;
   resultsUrl: string;
   envUrl?: string;
-  retries?: number;
+  /** From --retries and --retry-on (job/retries.ts); undefined keeps the definition's. */
+  retryStrategy?: RetryStrategy;
   timeoutSeconds?: number;
+  /** A fair-share queue's share for the job, and --priority. */
+  shareIdentifier?: string;
+  schedulingPriority?: number;
+  gpus?: number;
+  resume?: boolean;
   tags: Record<string, string>;
   /** How the agent must treat S3 (the S3 policy, the checksum setting). */
   aws?: Pick<AwsSettings, "s3" | "requestChecksumCalculation">;
 }
 
-/** The SubmitJob request of the job protocol (docs/protocol.md). */
 /** The settings that shape a SubmitJob request. */
 export type SubmitSettings = Pick<SettingValues, "queue" | "cpus" | "memoryMiB" | "agentCommand">;
 
+/**
+ * The SubmitJob request of the job protocol (docs/protocol.md): the agent
+ * wraps the command in the job's container, with the protocol's variables,
+ * in the override that matches the job definition's form.
+ */
 export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJobCommandInput {
   const def = plan.jobDefinition;
-  const command = plan.userCommand.length ? plan.userCommand : (def.containerProperties?.command ?? []);
+  const main = definitionContainer(def);
+  const command = plan.userCommand.length ? plan.userCommand : (main?.command ?? []);
   if (!command.length) {
     throw new UserError(`no command given and job definition ${def.jobDefinitionName} has none: put the command after --, e.g. nbatch build --aws-batch dir -- make`);
   }
+  const attempts = plan.retryStrategy?.attempts ?? def.retryStrategy?.attempts ?? 1;
   const environment = [
     { name: JOB_ENV.runId, value: plan.runId },
     { name: JOB_ENV.inputsUrl, value: plan.inputsUrl },
     { name: JOB_ENV.resultsUrl, value: plan.resultsUrl },
-    ...(plan.envUrl
-      ? [
-          { name: JOB_ENV.envUrl, value: plan.envUrl },
-          { name: JOB_ENV.attempts, value: String(plan.retries !== undefined ? plan.retries + 1 : (def.retryStrategy?.attempts ?? 1)) },
-        ]
-      : []),
+    ...(plan.envUrl ? [{ name: JOB_ENV.envUrl, value: plan.envUrl }, { name: JOB_ENV.attempts, value: String(attempts) }] : []),
+    ...(plan.resume ? [{ name: JOB_ENV.resume, value: "1" }] : []),
     ...(plan.aws ? agentS3Env(plan.aws) : []),
   ];
   const resourceRequirements = [
     ...(settings.cpus !== undefined ? [{ type: "VCPU" as const, value: String(settings.cpus) }] : []),
     ...(settings.memoryMiB !== undefined ? [{ type: "MEMORY" as const, value: String(settings.memoryMiB) }] : []),
+    ...(plan.gpus !== undefined ? [{ type: "GPU" as const, value: String(plan.gpus) }] : []),
   ];
+  const overrides = { command: [...settings.agentCommand, "--", ...command], environment, ...(resourceRequirements.length ? { resourceRequirements } : {}) };
   return {
     jobName: jobName(plan.dirName, plan.runId),
     jobQueue: settings.queue,
     jobDefinition: def.jobDefinitionArn ?? (def.revision ? `${def.jobDefinitionName}:${def.revision}` : def.jobDefinitionName!),
-    containerOverrides: {
-      command: [...settings.agentCommand, "--", ...command],
-      environment,
-      ...(resourceRequirements.length ? { resourceRequirements } : {}),
-    },
+    // An ecsProperties definition takes its overrides per container, by name (AWS Batch API reference, TaskContainerOverrides).
+    ...(def.ecsProperties ? { ecsPropertiesOverride: { taskProperties: [{ containers: [{ ...(main && "name" in main && main.name ? { name: main.name } : {}), ...overrides }] }] } } : { containerOverrides: overrides }),
     tags: { ...plan.tags, "nbatch:run-id": plan.runId },
     propagateTags: true,
-    ...(plan.retries !== undefined ? { retryStrategy: { attempts: plan.retries + 1 } } : {}),
+    ...(plan.retryStrategy ? { retryStrategy: plan.retryStrategy } : {}),
     ...(plan.timeoutSeconds !== undefined ? { timeout: { attemptDurationSeconds: plan.timeoutSeconds } } : {}),
+    ...(plan.shareIdentifier !== undefined ? { shareIdentifier: plan.shareIdentifier } : {}),
+    ...(plan.schedulingPriority !== undefined ? { schedulingPriorityOverride: plan.schedulingPriority } : {}),
   };
 }
 
@@ -78,10 +88,15 @@ export interface Submission {
  */
 export async function submitJob(ctx: BatchContext, s: Submission, interrupted: () => Error | undefined): Promise<string> {
   const { clients } = ctx;
-  try {
-    if (s.env) await putText(clients.s3, s.env.obj, JSON.stringify(s.env.values));
+  const check = () => {
     const stop = interrupted();
     if (stop) throw stop;
+  };
+  // A Ctrl-C during the upload must not leave the values in the bucket, even for a moment.
+  check();
+  try {
+    if (s.env) await putText(clients.s3, s.env.obj, JSON.stringify(s.env.values));
+    check();
     const submitted = await clients.batch.send(new SubmitJobCommand(s.input));
     return submitted.jobId!;
   } catch (err) {

@@ -4,6 +4,7 @@ import { UserError } from "../errors.js";
 import { formatSeconds } from "../ui/format.js";
 import type { Output } from "../ui/output.js";
 import { attemptStreams, describeJob, isDone, type Batch, type JobState } from "./batch.js";
+import { attemptLine, runnableLine } from "./reasons.js";
 import { LogTail, type Logs } from "./tail.js";
 
 export interface WatchOptions {
@@ -113,10 +114,21 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
         }
         throw new UserError(`job ${o.jobId} not found: Batch forgets jobs some days after they end`);
       }
-      if (next.status !== state?.status || next.attempt !== state?.attempt) {
+      const changed = next.status !== state?.status || next.attempt !== state?.attempt;
+      // A new attempt says why the one before it ended, before anything of its own.
+      if (state && next.attempt > state.attempt && next.attempts.length >= next.attempt - 1) {
+        o.out.info(attemptLine(next.attempts[next.attempt - 2]!, next.attempt - 1, next));
+      }
+      if (changed) {
         // The final status is told by the caller's summary, after the last log lines.
         if (!isDone(next.status)) o.out.info(statusLine(next));
         o.out.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
+      }
+      // Batch says why a job waits when it can tell; each new reason is worth a line, though the status stays.
+      const waitReason = next.status === "RUNNABLE" ? next.statusReason : undefined;
+      if (waitReason && (changed || waitReason !== state?.statusReason)) {
+        o.out.info(runnableLine(waitReason));
+        if (!changed) o.out.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: waitReason });
       }
       state = next;
 
@@ -179,13 +191,16 @@ function runnableHint(requested: string | undefined): string {
 
 function statusLine(job: JobState): string {
   const attempt = job.maxAttempts > 1 ? ` (attempt ${job.attempt} of ${job.maxAttempts})` : "";
-  const reason = job.statusReason ? `: ${job.statusReason}` : "";
+  // A RUNNABLE job's reason has a line of its own, with what to do.
+  const reason = job.statusReason && job.status !== "RUNNABLE" ? `: ${job.statusReason}` : "";
   return `Job status: ${job.status}${attempt}${reason}`;
 }
 
 function describe(err: unknown): string {
   const e = err as Error;
-  return e.name && e.name !== "Error" ? `${e.name}: ${e.message}` : e.message;
+  // An explained failure is already a sentence for people; the SDK's own keep their name ("TimeoutError: ...").
+  if (err instanceof UserError || !e.name || e.name === "Error") return e.message;
+  return `${e.name}: ${e.message}`;
 }
 
 /** Says once that AWS can't be reached, and once that it can again. */

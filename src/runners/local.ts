@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import { constants } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
-import { UsageError } from "../errors.js";
+import { UsageError, UserError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
 import { JOB_ENV } from "../protocol.js";
 import { newRunId } from "../runid.js";
@@ -43,7 +44,13 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const work = join(tmp, "work");
     await mkdir(work);
     out.info(`Running ${req.command.join(" ")} in ${work}`);
-    await runAgentProcess([...deps.self, "agent", "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    const agent = await runAgentProcess([...deps.self, "agent", "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    if (!(await exists(join(tmp, "results.zip")))) {
+      // The agent says why on its own stderr; this says what it means for the directory.
+      const how = agent.signal ? `killed by ${agent.signal}` : `exit ${agent.code}`;
+      const exitCode = agent.signal ? 128 + (constants.signals[agent.signal] ?? 0) : agent.code || 1;
+      throw new UserError(`the job ended (${how}) without results: nothing in ${req.dir} was changed`, { exitCode });
+    }
     if (!req.follow.download) {
       out.info("Results not applied (--no-download)");
       return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;
@@ -62,11 +69,13 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
 }
 
 /** The agent as its own process, as a job would run it, under the local runner's signal policy. */
-function runAgentProcess(command: string[], cwd: string, env: NodeJS.ProcessEnv, deps: LocalDeps): Promise<void> {
+function runAgentProcess(command: string[], cwd: string, env: NodeJS.ProcessEnv, deps: LocalDeps): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0]!, command.slice(1), { cwd, env, stdio: "inherit" });
     const forwarding = toLocalJob(deps.signals, child, deps.out.stdinIsTTY);
     child.once("error", (err) => (forwarding.dispose(), reject(err)));
-    child.once("exit", () => (forwarding.dispose(), resolve()));
+    child.once("exit", (code, signal) => (forwarding.dispose(), resolve({ code, signal })));
   });
 }
+
+const exists = (path: string) => stat(path).then(() => true, () => false);

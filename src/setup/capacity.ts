@@ -4,7 +4,7 @@
  * from each instance family's GiB per vCPU, so it is an estimate (ECS also
  * keeps a little of each instance for itself).
  */
-import type { ComputeEnvironmentDetail, JobDefinition } from "@aws-sdk/client-batch";
+import type { ComputeEnvironmentDetail } from "@aws-sdk/client-batch";
 
 export interface Capacity {
   vcpus: number;
@@ -48,18 +48,23 @@ function sizeVcpus(size: string | undefined, family: string): number | undefined
   return family === "t" ? 2 : 1;
 }
 
-/** The vCPUs and memory (MiB) a job definition asks for, in either of Batch's two spellings. */
-export function requestedBy(d: JobDefinition | undefined): { cpus?: number; memoryMiB?: number } {
-  const props = d?.containerProperties;
-  const requirement = (type: string) => {
-    const value = props?.resourceRequirements?.find((r) => r.type === type)?.value;
-    return value === undefined ? undefined : Number(value);
-  };
-  return { cpus: requirement("VCPU") ?? props?.vcpus, memoryMiB: requirement("MEMORY") ?? props?.memory };
-}
 
-export function formatMiB(mib: number): string {
-  if (mib < GiB) return `${mib} MiB`;
-  const gib = mib / GiB;
-  return `${Number.isInteger(gib) ? gib : gib.toFixed(1)} GiB`;
+/**
+ * Whether a compute environment can give a job GPUs, or run an
+ * architecture: from its instance types (GPUs in the p and g families,
+ * Graviton's arm64 where the generation is followed by a "g", as in m6g or
+ * c7gn), and Fargate (no GPUs; x86_64 and arm64 both). Batch's own aliases:
+ * "optimal" and "default_x86_64" are x86 c, m and r types, "default_arm64" Graviton.
+ */
+export function serves(ce: ComputeEnvironmentDetail, want: { gpus?: number; arch?: string }): boolean {
+  const res = ce.computeResources;
+  if (ce.type === "UNMANAGED" || !res) return true;
+  if (res.type === "FARGATE" || res.type === "FARGATE_SPOT") return want.gpus === undefined;
+  const types = res.instanceTypes?.length ? res.instanceTypes : ["optimal"];
+  return types.some((t) => {
+    const family = t.split(".")[0]!;
+    const arm = family === "default_arm64" || family === "a1" || /^[a-z]+\d+[a-z]*g[a-z]*$/.test(family);
+    const gpu = /^[pg]\d/.test(family);
+    return (want.gpus === undefined || gpu) && (want.arch === undefined || (want.arch === "arm64") === arm);
+  });
 }

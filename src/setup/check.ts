@@ -35,6 +35,10 @@ export interface SetupContext {
   clients: SetupClients;
   /** Names the write probe object; random in real runs. */
   probeId: string;
+  /** The share jobs would be submitted with on a fair-share queue. */
+  share: string;
+  /** GPUs and CPU architecture to check the queue for (check-setup --gpus, --arch). */
+  asks?: { gpus?: number; arch?: string };
 }
 
 export const check = (id: string, title: string, status: CheckStatus, detail: string, hint?: string): CheckResult => ({

@@ -6,7 +6,9 @@ import {
   type JobQueueDetail,
 } from "@aws-sdk/client-batch";
 import { formatMiB } from "../ui/format.js";
-import { capacityOf, requestedBy } from "./capacity.js";
+import { requestedBy } from "../job/definition.js";
+import { timeLimitText } from "../job/reasons.js";
+import { capacityOf, serves } from "./capacity.js";
 import { attempt, check, skipped, type CheckResult, type SetupContext } from "./check.js";
 
 const TITLES = { queue: "job queue", compute: "compute environments" };
@@ -26,10 +28,10 @@ export async function checkBatch(ctx: SetupContext, definition: JobDefinition | 
       skipped("compute-environments", TITLES.compute, "no job queue"),
     ];
   }
-  return [queueResult(queue), await checkCompute(ctx, queue, definition)];
+  return [queueResult(queue, ctx), await checkCompute(ctx, queue, definition)];
 }
 
-function queueResult(q: JobQueueDetail): CheckResult {
+function queueResult(q: JobQueueDetail, ctx: SetupContext): CheckResult {
   const name = q.jobQueueName!;
   if (q.state !== "ENABLED") {
     return check("queue", TITLES.queue, "fail", `${name} is ${q.state}: it accepts no jobs`, `aws batch update-job-queue --job-queue ${name} --state ENABLED`);
@@ -37,7 +39,14 @@ function queueResult(q: JobQueueDetail): CheckResult {
   if (q.status !== "VALID") {
     return check("queue", TITLES.queue, "fail", `${name} is ${q.status}${q.statusReason ? ` (${q.statusReason})` : ""}`, "fix the queue's compute environments in the AWS Batch console, or recreate the queue");
   }
-  return check("queue", TITLES.queue, "ok", `${name} is ENABLED and VALID`);
+  // How it schedules (fair share needs a share identifier on every job) and what it does with jobs stuck RUNNABLE.
+  const scheduling = q.schedulingPolicyArn
+    ? `fair share (${q.schedulingPolicyArn.replace(/^.*:scheduling-policy\//, "")}), jobs go with share ${ctx.share}`
+    : "first in, first out";
+  const limits = q.jobStateTimeLimitActions ?? [];
+  const stuck = limits.length ? `jobs stuck ${limits.map(timeLimitText).join("; ")}` : "no jobStateTimeLimitActions: a job that can never be placed waits until cancelled";
+  const facts = { scheduling: q.schedulingPolicyArn ? "fair-share" : "fifo", ...(q.schedulingPolicyArn ? { share: ctx.share } : {}), timeLimitActions: limits.length };
+  return { ...check("queue", TITLES.queue, "ok", `${name} is ENABLED and VALID; ${scheduling}; ${stuck}`), facts };
 }
 
 async function checkCompute(ctx: SetupContext, queue: JobQueueDetail, definition: JobDefinition | undefined): Promise<CheckResult> {
@@ -59,6 +68,11 @@ async function checkCompute(ctx: SetupContext, queue: JobQueueDetail, definition
   const fromDefinition = requestedBy(definition);
   const wanted = { cpus: fixed.cpus ?? fromDefinition.cpus, memoryMiB: fixed.memoryMiB ?? fromDefinition.memoryMiB };
   const fit = fitOf(usable, wanted);
+  const asks = ctx.asks ?? {};
+  if ((asks.gpus !== undefined || asks.arch !== undefined) && !usable.some((ce) => serves(ce, asks))) {
+    const what = [asks.gpus !== undefined && `${asks.gpus} GPUs`, asks.arch].filter(Boolean).join(" on ");
+    return check(id, TITLES.compute, "fail", `${listing}; none of them can run a job with ${what}`, asks.gpus !== undefined ? "add a compute environment with GPU instance types (p or g families) to the queue" : `add a compute environment with ${asks.arch} instance types (or Fargate) to the queue`);
+  }
   const idle = usable.filter((ce) => (ce.computeResources?.minvCpus ?? 0) > 0);
   const facts = { computeEnvironments: all.map((ce) => ce.computeEnvironmentName).join(","), maxvCpus: Math.max(...usable.map((ce) => ce.computeResources?.maxvCpus ?? 0)) };
   const detail = `${listing}${fit.text ? `; ${fit.text}` : ""}`;

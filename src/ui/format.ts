@@ -47,8 +47,9 @@ export function shellQuote(word: string): string {
 export function formatDuration(ms: number): string {
   const s = ms / 1000;
   if (s < 90) return plural(Math.round(s), "second");
-  if (s < 90 * 60) return `${(s / 60).toFixed(1)} minutes`;
-  return `${(s / 3600).toFixed(1)} hours`;
+  // One decimal, and none when it is 0: "1.5 minutes", "24 hours".
+  if (s < 90 * 60) return `${Number((s / 60).toFixed(1))} minutes`;
+  return `${Number((s / 3600).toFixed(1))} hours`;
 }
 
 /** Binary sizes, as memory is asked for: 512 MiB, 15 GiB, 7.5 GiB. */

@@ -84,6 +84,15 @@ describe("nbatch build on this machine (the embedded default)", () => {
     expect(await readFile(join(dir, "partial.txt"), "utf8")).toBe("half\n");
   });
 
+  it("an agent that dies before uploading is one clear line, its status, and an untouched directory", async () => {
+    const dir = await makeDir("agent-killed", { "keep.txt": "mine\n" });
+    const r = await nbatch(["build", "--local", dir, "--", "sh", "-c", "echo changed > keep.txt; kill -9 $PPID"]);
+    expect(r.code).toBe(137);
+    expect(r.stderr).toContain(`nbatch: error: the job ended (killed by SIGKILL) without results: nothing in ${dir} was changed`);
+    expect(r.stderr).not.toMatch(/\bat .*\.js:\d+/);
+    expect(await readFile(join(dir, "keep.txt"), "utf8")).toBe("mine\n");
+  });
+
   it("delivers --env values, given or taken from the shell", async () => {
     const dir = await makeDir("env", {});
     const r = await nbatch(

@@ -114,7 +114,7 @@ describeWithMoto("nbatch check-setup --aws-batch", () => {
     expect(line(r.stdout, "public access")).toMatch(/^✔ .*all public access is blocked/);
     expect(line(r.stdout, "job queue")).toMatch(/^✔ .*good-queue is ENABLED and VALID/);
     expect(line(r.stdout, "compute environments")).toMatch(/^✔ .*good-ce \(SPOT, 0-64 vCPUs, SPOT_PRICE_CAPACITY_OPTIMIZED, m5 c5\); fits a job of 2 vCPUs and 4 GiB/);
-    expect(line(r.stdout, "job definition")).toMatch(/^✔ .*good-job:1 is ACTIVE, image example\/nbatch:1, timeout 24\.0 hours, up to 3 attempts, job role nbatch-job-role/);
+    expect(line(r.stdout, "job definition")).toMatch(/^✔ .*good-job:1 is ACTIVE, image example\/nbatch:1, timeout 24 hours, up to 3 attempts, job role nbatch-job-role/);
     expect(line(r.stdout, "log group")).toMatch(new RegExp(`^✔ .*${goodLogGroup} keeps logs for 30 days`));
     expect(line(r.stdout, "node")).toMatch(nodeWarns ? /^⚠ .*v20\.\d+\.\d+: this line reached its end of life on 2026-04-30/ : /^✔ /);
     expect(r.stdout.replace(/^⚠ node .*\n.*fix:.*\n/m, "")).not.toMatch(/^[⚠✘]/m);
@@ -177,6 +177,33 @@ describeWithMoto("nbatch check-setup --aws-batch", () => {
     expect(compute.status).toBe("fail");
     expect(compute.detail).toMatch(/a job of 128 vCPUs and 4 GiB never starts: the most any compute environment can give one job is 64 vCPUs/);
     expect(r.code).toBe(1);
+  });
+
+  it("--gpus and --arch ask whether the queue's instance types have them", async () => {
+    const gpus = await w.nbatch(["check-setup", "--aws-batch", "--gpus", "1", "--json"], { env: good });
+    const compute = JSON.parse(gpus.stdout).checks.find((c: { id: string }) => c.id === "compute-environments");
+    expect(compute.status).toBe("fail");
+    expect(compute.detail).toMatch(/none of them can run a job with 1 GPUs$/);
+    expect(compute.hint).toMatch(/GPU instance types/);
+    expect(gpus.code).toBe(1);
+    const x86 = await w.nbatch(["check-setup", "--aws-batch", "--arch", "x86_64", "--json"], { env: good });
+    expect(JSON.parse(x86.stdout).checks.find((c: { id: string }) => c.id === "compute-environments").status).toBe("ok");
+    const arm = await w.nbatch(["check-setup", "--aws-batch", "--arch", "arm64", "--json"], { env: good });
+    expect(JSON.parse(arm.stdout).checks.find((c: { id: string }) => c.id === "compute-environments").detail).toMatch(/with arm64$/);
+  });
+
+  it("tells how the queue schedules, the share jobs go with, and what it does with jobs that wait too long", async () => {
+    await w.executor.createQueue("fair-queue", {
+      computeEnvironments: ["good-ce"],
+      schedulingPolicyArn: "arn:aws:batch:us-east-1:123456789012:scheduling-policy/lab",
+      jobStateTimeLimitActions: [{ reason: "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", state: "RUNNABLE", maxTimeSeconds: 14400, action: "CANCEL" }],
+    });
+    const r = await w.nbatch(["check-setup", "--aws-batch", "--share", "genomics"], { env: { ...good, NBATCH_AWS_BATCH_QUEUE: "fair-queue" } });
+    expect(line(r.stdout, "job queue")).toContain(
+      "fair-queue is ENABLED and VALID; fair share (lab), jobs go with share genomics; jobs stuck RUNNABLE for MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT: cancel after 4 hours",
+    );
+    const fifo = await w.nbatch(["check-setup", "--aws-batch"], { env: good });
+    expect(line(fifo.stdout, "job queue")).toContain("first in, first out; no jobStateTimeLimitActions");
   });
 
   it("fails on missing credentials and skips everything that needs them", async () => {

@@ -89,7 +89,7 @@ describeWithMoto("the job commands: status, logs, cancel, ls", () => {
     const r = await w.nbatch(["status", ok, failed]);
     expect(r.code).toBe(0);
     const [header, ...rows] = r.stdout.trimEnd().split("\n");
-    expect(header).toMatch(/^JOB ID\s+NAME\s+STATUS\s+EXIT\s+STARTED\s+DURATION$/);
+    expect(header).toMatch(/^JOB ID\s+NAME\s+STATUS\s+EXIT\s+STARTED\s+DURATION\s+WHY$/);
     expect(rows[0]).toMatch(new RegExp(`^${ok}\\s+nbatch-jobcmd-test\\s+SUCCEEDED\\s+0\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+\\d+ seconds$`));
     expect(rows[1]).toMatch(new RegExp(`^${failed}\\s+nbatch-jobcmd-test\\s+FAILED\\s+3\\s`));
 

@@ -188,7 +188,7 @@ describeWithMoto("nbatch build: job control", () => {
 
   it("--retries, --timeout and --tag reach Batch; each attempt's log is shown", async () => {
     const dir = await w.makeDir("retry", {});
-    const r = await w.nbatch(["build", "--aws-batch", "--retries", "2", "--timeout", "90m", "--tag", "project=flu", "--tag", "owner=ada", dir, "--", "sh", "-c", "echo try $AWS_BATCH_JOB_ATTEMPT; exit 4"]);
+    const r = await w.nbatch(["build", "--aws-batch", "--retries", "2", "--retry-on", "any", "--timeout", "90m", "--tag", "project=flu", "--tag", "owner=ada", dir, "--", "sh", "-c", "echo try $AWS_BATCH_JOB_ATTEMPT; exit 4"]);
     expect(r.code).toBe(4);
     const submit = w.submits().at(-1);
     expect(submit.retryStrategy).toEqual({ attempts: 3 });
@@ -235,7 +235,7 @@ describeWithMoto("nbatch build: retries, run ids and ended jobs", () => {
 
   it("keeps --env values for a retry, and deletes them once the job is over", async () => {
     const dir = await w.makeDir("env-retry", {});
-    const r = await w.nbatch(["build", "--aws-batch", "--retries", "1", "--env", "TOKEN=v2", dir, "--", "sh", "-c", 'echo "$TOKEN" > seen.txt; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]']);
+    const r = await w.nbatch(["build", "--aws-batch", "--retries", "1", "--retry-on", "any", "--env", "TOKEN=v2", dir, "--", "sh", "-c", 'echo "$TOKEN" > seen.txt; [ "$AWS_BATCH_JOB_ATTEMPT" = 2 ]']);
     expect(r.code).toBe(0);
     expect(await readFile(join(dir, "seen.txt"), "utf8")).toBe("v2\n");
     expect((await listKeys(w.bucket, "jobs/runs/")).filter((k) => k.endsWith("env.json"))).toEqual([]);

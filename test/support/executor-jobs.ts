@@ -1,10 +1,11 @@
 import type { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import type { JobDetail, JobStatus } from "@aws-sdk/client-batch";
+import type { ContainerDetail, JobDetail, JobStatus } from "@aws-sdk/client-batch";
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { openLogStream } from "./executor-logs.js";
 import { startContainer, type AttemptOutcome, type RunningContainer } from "./executor-process.js";
 import { ClientException } from "./executor-registry.js";
+import { OUT_OF_MEMORY, reclaimedReason, retries } from "./executor-rules.js";
 import type { Watchdog } from "./executor-watchdog.js";
 
 const EXITED = "Essential container in task exited";
@@ -25,11 +26,25 @@ interface Job {
   detail: JobDetail;
   container?: RunningContainer;
   stopReason?: string;
+  /** How a test ended the running attempt: a spot reclaim, an out-of-memory kill. */
+  ending?: { statusReason?: string; reason?: string };
+}
+
+/**
+ * The container nbatch's agent runs in: the job's own, or for a job
+ * definition in the ecsProperties form the essential container of its task
+ * (AWS Batch API reference, TaskContainerProperties "essential").
+ */
+export function mainContainer(detail: JobDetail): ContainerDetail {
+  if (detail.container) return detail.container;
+  const containers = detail.ecsProperties?.taskProperties?.[0]?.containers ?? [];
+  return (containers.find((c) => c.essential !== false) ?? containers[0]) as ContainerDetail;
 }
 
 /** Runs submitted jobs through Batch's states, each attempt as a local process. */
 export class JobRunner {
   readonly jobs = new Map<string, Job>();
+  private readonly holds = new Map<string, string>();
   private readonly abort = new AbortController();
   private readonly driving = new Set<Promise<void>>();
 
@@ -62,6 +77,40 @@ export class JobRunner {
     else this.finish(job, "FAILED", reason);
   }
 
+  /**
+   * The instance under a running job goes away, as a spot interruption takes
+   * it: the container gets SIGTERM, then SIGKILL after the grace period, and
+   * the attempt ends as Batch reports a lost host.
+   */
+  reclaim(jobId: string): void {
+    const job = this.running(jobId);
+    job.ending = { statusReason: reclaimedReason() };
+    job.container!.stop(this.opts.killGraceMs);
+  }
+
+  /** The running attempt uses more memory than it has: the kernel kills it at once (exit 137) and ECS says why. */
+  outOfMemory(jobId: string): void {
+    const job = this.running(jobId);
+    job.ending = { reason: OUT_OF_MEMORY };
+    job.container!.kill();
+  }
+
+  /**
+   * Jobs of the queue stay RUNNABLE with this statusReason, as Batch keeps a
+   * job it cannot place and says why (AWS Batch user guide, "Jobs stuck in a
+   * RUNNABLE status"); undefined lets them go.
+   */
+  hold(queueArn: string, statusReason: string | undefined): void {
+    if (statusReason === undefined) this.holds.delete(queueArn);
+    else this.holds.set(queueArn, statusReason);
+  }
+
+  private running(jobId: string): Job {
+    const job = this.jobs.get(jobId);
+    if (!job?.container) throw new Error(`test executor: job ${jobId} is not running`);
+    return job;
+  }
+
   /** Kills every job process and waits for the jobs to settle. */
   async close(): Promise<void> {
     this.abort.abort();
@@ -77,23 +126,37 @@ export class JobRunner {
     }
     for (let attempt = 1; ; attempt++) {
       if (!(await this.step(job, this.opts.runnableDelayMs))) return;
+      if (!(await this.waitWhileHeld(job))) return;
       const outcome = await this.runAttempt(job, attempt);
       if (!outcome) return;
-      // A terminated job fails even if its command exits 0 on SIGTERM.
-      const failed = outcome.exitCode !== 0 || job.stopReason !== undefined;
-      if (failed && attempt < maxAttempts && !job.stopReason) {
+      const ended = job.detail.attempts!.at(-1)!;
+      // A terminated job fails even if its command exits 0 on SIGTERM; so does an attempt whose host was lost.
+      const failed = outcome.exitCode !== 0 || job.stopReason !== undefined || job.ending !== undefined;
+      job.ending = undefined;
+      const again = retries(job.detail.retryStrategy?.evaluateOnExit, { exitCode: outcome.exitCode, reason: mainOf(ended)?.reason, statusReason: ended.statusReason });
+      // TerminateJob ends the job whatever its retry strategy (AWS Batch API reference, TerminateJob).
+      if (failed && attempt < maxAttempts && !job.stopReason && again) {
         job.detail.status = "RUNNABLE";
         continue;
       }
-      const reason = job.stopReason ?? outcome.cannotStart ?? EXITED;
-      return this.finish(job, failed ? "FAILED" : "SUCCEEDED", reason);
+      return this.finish(job, failed ? "FAILED" : "SUCCEEDED", ended.statusReason ?? EXITED);
     }
+  }
+
+  /** While the job's queue holds its jobs: RUNNABLE with the hold's reason; false when the job was stopped meanwhile. */
+  private async waitWhileHeld(job: Job): Promise<boolean> {
+    while (this.holds.has(job.detail.jobQueue!)) {
+      job.detail.statusReason = this.holds.get(job.detail.jobQueue!);
+      if (!(await this.step(job, 20))) return false;
+    }
+    job.detail.statusReason = undefined;
+    return true;
   }
 
   /** One attempt from STARTING to its end; undefined when the job was stopped before it ran. */
   private async runAttempt(job: Job, attempt: number): Promise<AttemptOutcome | undefined> {
     const detail = job.detail;
-    const container = detail.container!;
+    const container = mainContainer(detail);
     const definitionName = detail.jobDefinition!.replace(/^.*\//, "").replace(/:\d+$/, "");
     const logStreamName = `${definitionName}/default/${randomBytes(16).toString("hex")}`;
     detail.status = "STARTING";
@@ -118,12 +181,15 @@ export class JobRunner {
     const outcome = await job.container.outcome;
     job.container = undefined;
     const stoppedAt = Date.now();
-    Object.assign(container, { exitCode: outcome.exitCode, reason: outcome.cannotStart });
+    const reason = job.ending?.reason ?? outcome.cannotStart;
+    Object.assign(container, { exitCode: outcome.exitCode, reason });
+    const ended = { exitCode: outcome.exitCode, reason, logStreamName };
     detail.attempts!.push({
-      container: { exitCode: outcome.exitCode, reason: outcome.cannotStart, logStreamName },
+      // An ecsProperties job reports its attempts' containers per task (AWS Batch API reference, AttemptDetail taskProperties).
+      ...(detail.container ? { container: ended } : { taskProperties: [{ containers: [{ ...ended, name: (container as { name?: string }).name }] }] }),
       startedAt,
       stoppedAt,
-      statusReason: job.stopReason ?? outcome.cannotStart ?? EXITED,
+      statusReason: job.stopReason ?? job.ending?.statusReason ?? outcome.cannotStart ?? EXITED,
     });
     return outcome;
   }
@@ -143,8 +209,13 @@ export class JobRunner {
   }
 }
 
+/** An ended attempt's container, in either form. */
+function mainOf(a: NonNullable<JobDetail["attempts"]>[number]): { reason?: string } | undefined {
+  return a.container ?? a.taskProperties?.[0]?.containers?.[0];
+}
+
 /** The awslogs-group option of the job's log configuration, else Batch's default group. */
 export function logGroupOf(detail: JobDetail): string {
-  const config = detail.container?.logConfiguration;
+  const config = mainContainer(detail).logConfiguration;
   return (config?.logDriver === "awslogs" && config.options?.["awslogs-group"]) || "/aws/batch/job";
 }

@@ -71,6 +71,9 @@ export class Registry {
         computeEnvironment: this.computeEnvironments.get(computeEnvironment!)?.computeEnvironmentArn ?? computeEnvironment,
       })),
       tags: input.tags,
+      // A fair-share queue and its limits on jobs stuck in a state (AWS Batch API reference, CreateJobQueue).
+      ...(input.schedulingPolicyArn ? { schedulingPolicyArn: input.schedulingPolicyArn } : {}),
+      ...(input.jobStateTimeLimitActions ? { jobStateTimeLimitActions: input.jobStateTimeLimitActions } : {}),
     };
     this.queues.set(name, queue);
     return queue;

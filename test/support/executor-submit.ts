@@ -8,6 +8,7 @@ import type {
 } from "@aws-sdk/client-batch";
 import { randomUUID } from "node:crypto";
 import { ClientException, requireName, type Registry } from "./executor-registry.js";
+import { checkFargate, checkShare } from "./executor-rules.js";
 
 /**
  * Validates a SubmitJob request as Batch does and builds the job's
@@ -21,7 +22,14 @@ export function newJob(registry: Registry, input: Partial<SubmitJobRequest>, now
     throw new ClientException(`JobQueue ${queue.jobQueueName} is not ENABLED: it accepts no new jobs`);
   }
   const definition = registry.definition(input.jobDefinition);
-  const overrides = input.containerOverrides ?? {};
+  checkShare(queue, input.shareIdentifier);
+  if (definition.ecsProperties && input.containerOverrides) {
+    // Overrides go where the definition's containers are (AWS Batch API reference, SubmitJob ecsPropertiesOverride).
+    throw new ClientException("containerOverrides cannot be used with a job definition that has ecsProperties: use ecsPropertiesOverride");
+  }
+  if (!definition.ecsProperties && input.ecsPropertiesOverride) throw new ClientException("ecsPropertiesOverride needs a job definition with ecsProperties");
+  const ecsOverride = input.ecsPropertiesOverride?.taskProperties?.[0]?.containers?.[0];
+  const overrides = input.containerOverrides ?? ecsOverride ?? {};
   for (const { name } of overrides.environment ?? []) {
     if (!name) throw new ClientException("containerOverrides.environment: every entry needs a name");
     if (name.startsWith("AWS_BATCH")) {
@@ -37,6 +45,9 @@ export function newJob(registry: Registry, input: Partial<SubmitJobRequest>, now
   if (timeout?.attemptDurationSeconds !== undefined && timeout.attemptDurationSeconds < 60) {
     throw new ClientException("timeout.attemptDurationSeconds must be at least 60 seconds");
   }
+  const containers = jobContainers(definition, overrides, (ecsOverride as { name?: string } | undefined)?.name);
+  const main = containers.container ?? containers.ecsProperties!.taskProperties![0]!.containers!.find((c) => c.essential !== false)!;
+  checkFargate(definition, main.resourceRequirements ?? []);
   const jobId = randomUUID();
   const propagateTags = input.propagateTags ?? definition.propagateTags;
   const tags = { ...(propagateTags ? definition.tags : {}), ...input.tags };
@@ -53,11 +64,31 @@ export function newJob(registry: Registry, input: Partial<SubmitJobRequest>, now
     dependsOn: [],
     jobDefinition: definition.jobDefinitionArn,
     parameters: { ...definition.parameters, ...input.parameters },
-    container: containerDetail(definition, overrides.command, overrides.environment, overrides.resourceRequirements),
+    ...containers,
     timeout,
     tags: Object.keys(tags).length > 0 ? tags : undefined,
     propagateTags,
     platformCapabilities: definition.platformCapabilities,
+    ...(input.shareIdentifier !== undefined ? { shareIdentifier: input.shareIdentifier } : {}),
+    ...(input.schedulingPriorityOverride !== undefined ? { schedulingPriority: input.schedulingPriorityOverride } : {}),
+  };
+}
+
+/**
+ * The job's container: for a container definition, its containerProperties
+ * with the overrides; for an ecsProperties definition, its task with the
+ * named (else the essential) container overridden.
+ */
+function jobContainers(definition: JobDefinition, o: { command?: string[]; environment?: KeyValuePair[]; resourceRequirements?: ResourceRequirement[] }, name: string | undefined): Pick<JobDetail, "container" | "ecsProperties"> {
+  const detail = (props: JobDefinition["containerProperties"]) => containerDetail({ ...definition, containerProperties: props }, o.command, o.environment, o.resourceRequirements);
+  if (!definition.ecsProperties) return { container: detail(definition.containerProperties) };
+  const task = definition.ecsProperties.taskProperties?.[0];
+  const containers = task?.containers ?? [];
+  const target = containers.find((c) => (name ? c.name === name : c.essential !== false)) ?? containers[0];
+  return {
+    ecsProperties: {
+      taskProperties: [{ ...task, containers: containers.map((c) => (c === target ? { ...detail(c as JobDefinition["containerProperties"]), name: c.name, essential: c.essential } : c)) as never }],
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { removeTree } from "../../src/tree/temp-files.js";
-import type { CreateComputeEnvironmentRequest, JobDetail, JQState, RegisterJobDefinitionRequest } from "@aws-sdk/client-batch";
+import type { CreateComputeEnvironmentRequest, JobDetail, JobStateTimeLimitAction, JQState, RegisterJobDefinitionRequest } from "@aws-sdk/client-batch";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { chmod, chown, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { batchOperations } from "./executor-api.js";
-import { JobRunner } from "./executor-jobs.js";
+import { JobRunner, mainContainer } from "./executor-jobs.js";
 import { ClientException, Registry } from "./executor-registry.js";
 import { startWatchdog } from "./executor-watchdog.js";
 
@@ -42,7 +42,13 @@ export interface BatchExecutor {
   /** Setup helpers that bypass HTTP, so they never show up in `requests`. */
   createComputeEnvironment(input: CreateComputeEnvironmentRequest): Promise<string>;
   /** computeEnvironments: names of compute environments, in order. */
-  createQueue(name: string, opts?: { state?: JQState; computeEnvironments?: string[] }): Promise<void>;
+  createQueue(name: string, opts?: { state?: JQState; computeEnvironments?: string[]; schedulingPolicyArn?: string; jobStateTimeLimitActions?: JobStateTimeLimitAction[] }): Promise<void>;
+  /** Ends a running job's attempt as a spot reclaim: SIGTERM, the grace period, SIGKILL, "Host EC2 (instance …) terminated.". */
+  reclaim(jobId: string): void;
+  /** Ends a running job's attempt as an out-of-memory kill: SIGKILL, exit 137, "OutOfMemoryError: …". */
+  outOfMemory(jobId: string): void;
+  /** Keeps the queue's jobs RUNNABLE with this statusReason; undefined lets them go. */
+  holdRunnable(queue: string, statusReason: string | undefined): void;
   registerJobDefinition(input: RegisterJobDefinitionRequest): Promise<string>;
   /** Kills any running job processes, closes the server and removes every temporary directory. */
   stop(): Promise<void>;
@@ -82,7 +88,8 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
       const [cwd, home, tmp] = ["work", "home", "tmp"].map((d) => join(dir, d)) as [string, string, string];
       await Promise.all([cwd, home, tmp].map((d) => mkdir(d)));
       // A job definition's user (a non-root image) owns the job's directories, as the image's would.
-      const user = job.container?.user ? await lookupUser(job.container.user) : undefined;
+      const container = mainContainer(job);
+      const user = container.user ? await lookupUser(container.user) : undefined;
       if (user) await Promise.all([dir, cwd, home, tmp].map((d) => chown(d, user.uid, user.gid)));
       const image: Record<string, string> = {
         PATH: `${binDir}:${process.env.PATH ?? "/usr/bin:/bin"}`,
@@ -94,7 +101,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
         AWS_ENDPOINT_URL: opts.motoEndpoint,
       };
       const env = { ...image };
-      for (const { name, value } of job.container?.environment ?? []) env[name!] = value ?? "";
+      for (const { name, value } of container.environment ?? []) env[name!] = value ?? "";
       env.AWS_BATCH_JOB_ID = job.jobId!;
       env.AWS_BATCH_JOB_ATTEMPT = String(attempt);
       env.AWS_BATCH_JQ_NAME = job.jobQueue!.replace(/^.*\//, "");
@@ -137,8 +144,12 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
     },
     async createQueue(name, queueOpts) {
       const computeEnvironmentOrder = queueOpts?.computeEnvironments?.map((computeEnvironment, i) => ({ order: i + 1, computeEnvironment }));
-      registry.createQueue({ jobQueueName: name, state: queueOpts?.state, computeEnvironmentOrder });
+      const { schedulingPolicyArn, jobStateTimeLimitActions } = queueOpts ?? {};
+      registry.createQueue({ jobQueueName: name, state: queueOpts?.state, computeEnvironmentOrder, schedulingPolicyArn, jobStateTimeLimitActions });
     },
+    reclaim: (jobId) => runner.reclaim(jobId),
+    outOfMemory: (jobId) => runner.outOfMemory(jobId),
+    holdRunnable: (queue, statusReason) => runner.hold(registry.queue(queue).jobQueueArn!, statusReason),
     async registerJobDefinition(input) {
       return registry.register(input).jobDefinitionArn!;
     },

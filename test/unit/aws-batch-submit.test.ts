@@ -66,7 +66,7 @@ describe("submitInput", () => {
     ]);
     expect(input.containerOverrides!.environment!.at(-2)!.value).toBe(envUrl);
     expect(input.containerOverrides!.environment!.at(-1)!.value).toBe("1");
-    const retried = submitInput(settings(), plan({ envUrl, retries: 2 }));
+    const retried = submitInput(settings(), plan({ envUrl, retryStrategy: { attempts: 3 } }));
     expect(retried.containerOverrides!.environment!.at(-1)).toEqual({ name: "NBATCH_ATTEMPTS", value: "3" });
   });
 
@@ -131,9 +131,9 @@ describe("submitInput", () => {
     const plain = submitInput(settings(), plan());
     expect(plain).not.toHaveProperty("retryStrategy");
     expect(plain).not.toHaveProperty("timeout");
-    const input = submitInput(settings(), plan({ retries: 2, timeoutSeconds: 5400 }));
-    expect(input.retryStrategy).toEqual({ attempts: 3 });
+    const strategy = { attempts: 3, evaluateOnExit: [{ onStatusReason: "Host EC2*", action: "RETRY" as const }] };
+    const input = submitInput(settings(), plan({ retryStrategy: strategy, timeoutSeconds: 5400 }));
+    expect(input.retryStrategy).toEqual(strategy);
     expect(input.timeout).toEqual({ attemptDurationSeconds: 5400 });
-    expect(submitInput(settings(), plan({ retries: 0 })).retryStrategy).toEqual({ attempts: 1 });
   });
 });

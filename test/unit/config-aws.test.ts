@@ -165,6 +165,11 @@ describe("proxies and NO_PROXY", () => {
     expect(resolveAws({ env: { HTTPS_PROXY: "http://upper:1", https_proxy: "http://lower:1" } }).proxies?.https).toBe("http://lower:1");
     expect(resolveAws({ env: { ALL_PROXY: "proxy.lab:3128" } }).proxies).toMatchObject({ https: "http://proxy.lab:3128", http: "http://proxy.lab:3128" });
   });
+
+  it("names the variable a bad proxy came from", () => {
+    expect(() => resolveAws({ env: { https_proxy: "ftp://p:1" } })).toThrow(/\(from https_proxy\)/);
+    expect(() => resolveAws({ env: { ALL_PROXY: "socks5://p:1" } })).toThrow(/\(from ALL_PROXY\)/);
+  });
 });
 
 describe("endpoints, retries and credentials, as the AWS CLI reads them", () => {
@@ -180,6 +185,9 @@ describe("endpoints, retries and credentials, as the AWS CLI reads them", () => 
     expect(aws.endpoints).toEqual({ s3: "http://s3:1", batch: "http://batch:1", logs: "http://all:1", sts: "http://all:1" });
     expect(aws.s3PathStyle).toBe(true);
     expect(resolveAws({ env: { AWS_CONFIG_FILE: file, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "true" }, profile: "lab" }).endpoints.s3).toBeUndefined();
+    const ignoring = config("[profile lab]\nendpoint_url = http://all:1\nignore_configured_endpoint_urls = true\n");
+    expect(resolveAws({ env: { AWS_CONFIG_FILE: ignoring }, profile: "lab" }).endpoints.s3).toBeUndefined();
+    expect(resolveAws({ env: { AWS_CONFIG_FILE: ignoring, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: "false" }, profile: "lab" }).endpoints.s3).toBe("http://all:1");
   });
 
   it("chooses credentials as the AWS CLI does", () => {

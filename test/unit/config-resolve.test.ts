@@ -77,6 +77,13 @@ const cases: Case[] = [
     pick: (s) => s.values.s3Bucket,
   },
   {
+    name: "aws-batch.share",
+    env: "NBATCH_AWS_BATCH_SHARE",
+    values: { flag: "flagshare", env: "envshare", file: "fileshare" },
+    expected: { flag: "flagshare", env: "envshare", file: "fileshare", default: undefined },
+    pick: (s) => s.values.share,
+  },
+  {
     name: "aws-batch.cpus",
     env: "NBATCH_AWS_BATCH_CPUS",
     values: { flag: "16", env: "0.5", file: "8" },

@@ -15,7 +15,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { resolveSettings } from "../../src/config/resolve.js";
-import { capacityOf } from "../../src/setup/capacity.js";
+import { capacityOf, serves } from "../../src/setup/capacity.js";
 import type { SetupContext } from "../../src/setup/check.js";
 import { checkBucket } from "../../src/setup/checks-bucket.js";
 import { coveringRule } from "../../src/setup/lifecycle.js";
@@ -61,6 +61,17 @@ describe("capacityOf", () => {
     expect(capacityOf(ec2(["r5.24xlarge"], 16))!.vcpus).toBe(16);
   });
 
+  it("tells GPU and Graviton instance types, and what Fargate offers", () => {
+    expect(serves(ec2(["g5.xlarge", "m5"]), { gpus: 1 })).toBe(true);
+    expect(serves(ec2(["m5", "c6i"]), { gpus: 1 })).toBe(false);
+    expect(serves(ec2(["m6g", "c7gn.large"]), { arch: "arm64" })).toBe(true);
+    expect(serves(ec2(["m6g"]), { arch: "x86_64" })).toBe(false);
+    expect(serves(ec2(["optimal"]), { arch: "x86_64" })).toBe(true);
+    expect(serves(ec2(["default_arm64"]), { arch: "arm64" })).toBe(true);
+    expect(serves(ce({ type: "FARGATE", maxvCpus: 16, subnets: [] }), { arch: "arm64" })).toBe(true);
+    expect(serves(ce({ type: "FARGATE", maxvCpus: 16, subnets: [] }), { gpus: 1 })).toBe(false);
+  });
+
   it("knows Fargate's limits, and admits what it does not know", () => {
     expect(capacityOf(ce({ type: "FARGATE_SPOT", maxvCpus: 256, subnets: [] }))).toEqual({ vcpus: 16, memoryMiB: 120 * 1024 });
     expect(capacityOf(ec2(["u-6tb1.metal"]))).toEqual({ vcpus: 64 });
@@ -74,6 +85,7 @@ describe("checkBucket", () => {
     settings: resolveSettings({ flags: { "aws-batch.s3-bucket": "s3://lab/jobs" }, region: "us-east-1", env: { NBATCH_CONFIG: "/nonexistent" } }),
     clients: { s3: new S3Client({ region: "us-east-1" }), batch: undefined!, logs: undefined!, sts: undefined! },
     probeId: "probe",
+    share: "ada",
   });
   const denied = () => Object.assign(new Error("Access Denied"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
 

@@ -1,4 +1,5 @@
-import { parseDurationSeconds } from "../../config/units.js";
+import { parseDurationSeconds, parseMemoryMiB } from "../../config/units.js";
+import type { RunResources } from "../../job/platform.js";
 import { UsageError, UserError } from "../../errors.js";
 import type { CommandContext } from "../context.js";
 
@@ -60,4 +61,30 @@ export function parseSecrets(specs: readonly string[]): { name: string; valueFro
     }
     return { name, valueFrom };
   });
+}
+
+/** A whole number from min to max, for a flag. */
+export function parseWhole(text: string, flag: string, min: number, max: number, hint: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || n < min || n > max) throw new UsageError(`invalid ${flag} "${text}": ${hint}`);
+  return n;
+}
+
+/** --gpus, --disk, --arch and --shm-size, as asked; where they can apply is checked against the platform (job/platform.ts). */
+export function parseResources(f: { gpus?: string; disk?: string; arch?: string; shmSize?: string }): RunResources {
+  const size = (text: string, flag: string) => {
+    try {
+      return parseMemoryMiB(text);
+    } catch {
+      throw new UsageError(`invalid ${flag} "${text}": use a size such as 50GiB (a bare number is MiB)`);
+    }
+  };
+  const arch = f.arch?.trim().toLowerCase().replace("aarch64", "arm64").replace("amd64", "x86_64");
+  if (arch !== undefined && arch !== "x86_64" && arch !== "arm64") throw new UsageError(`invalid --arch "${f.arch}": use x86_64 or arm64`);
+  return {
+    ...(f.gpus !== undefined ? { gpus: parseWhole(f.gpus, "--gpus", 1, 64, "use a whole number of GPUs, 1 or more") } : {}),
+    ...(f.disk !== undefined ? { diskGiB: Math.ceil(size(f.disk, "--disk") / 1024) } : {}),
+    ...(arch ? { arch } : {}),
+    ...(f.shmSize !== undefined ? { sharedMemoryMiB: size(f.shmSize, "--shm-size") } : {}),
+  };
 }

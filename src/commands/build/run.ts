@@ -10,7 +10,8 @@ import type { BatchContext } from "../../job/context.js";
 import { awsSettingsInput } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
 import { checkFlags, type BuildFlags } from "./flags.js";
-import { parseRetries, parseSecrets, parseTags, parseTimeout, resolveEnv } from "./parse.js";
+import { parseResources, parseRetries, parseSecrets, parseTags, parseTimeout, parseWhole, resolveEnv } from "./parse.js";
+import { parseRetryOn } from "../../job/retries.js";
 
 export type { BuildFlags };
 
@@ -48,6 +49,10 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     download: downloadPatterns(flags),
     excludeFromDownload: flags.excludeFromDownload,
     retries: flags.retries === undefined ? undefined : parseRetries(flags.retries),
+    retryOn: parseRetryOn(flags.retryOn),
+    resume: Boolean(flags.resume),
+    priority: flags.priority === undefined ? undefined : parseWhole(flags.priority, "--priority", 0, 9999, "use a whole number from 0 to 9999"),
+    resources: parseResources(flags),
     timeoutSeconds: flags.timeout === undefined ? undefined : parseTimeout(flags.timeout),
     tags: parseTags(flags.tag),
     dryRun: Boolean(flags.dryRun),

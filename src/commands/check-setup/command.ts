@@ -7,8 +7,10 @@ export const checkSetupCommand: CommandDefinition = (ctx) =>
     new Command("check-setup")
       .description("Check the AWS setup nbatch needs: credentials, region, bucket, queue, compute environments, job definition, logs")
       .option("--aws-batch", "check the AWS Batch setup (default when [core] runner = aws-batch)")
-      .option("--json", "print the results as one JSON object on stdout"),
-    ["aws-batch.job", "aws-batch.queue", "aws-batch.s3-bucket", "aws-batch.cpus", "aws-batch.memory"],
+      .option("--json", "print the results as one JSON object on stdout")
+      .option("--gpus <n>", "can the queue give a job this many GPUs?")
+      .option("--arch <arch>", "can the queue run x86_64 or arm64 jobs?"),
+    ["aws-batch.job", "aws-batch.queue", "aws-batch.s3-bucket", "aws-batch.cpus", "aws-batch.memory", "aws-batch.share"],
   )
     .addHelpText(
       "after",

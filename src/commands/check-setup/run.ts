@@ -7,11 +7,15 @@ import { exitCodeOf, runChecks } from "../../setup/checks.js";
 import { checkNode } from "../../setup/checks-node.js";
 import { jsonReport, printReport } from "../../setup/report.js";
 import { awsSettingsInput, type AwsFlags } from "../aws-options.js";
+import { defaultShare } from "../../job/preflight.js";
+import { parseResources } from "../build/parse.js";
 import type { CommandContext } from "../context.js";
 
 export interface CheckSetupFlags extends AwsFlags {
   awsBatch?: boolean;
   json?: boolean;
+  gpus?: string;
+  arch?: string;
 }
 
 /** `nbatch check-setup`: exit 1 when a required check failed. */
@@ -26,7 +30,9 @@ export async function checkSetupRun(flags: CheckSetupFlags, ctx: CommandContext)
   ctx.out.detail(describeAws(settings.aws));
   const clients = createAwsClients(settings.aws);
   try {
-    const results = [checkNode(), ...(await runChecks({ settings, clients, probeId: randomUUID() }))];
+    const { gpus, arch } = parseResources(flags);
+    const share = settings.values.share ?? defaultShare(ctx.env);
+    const results = [checkNode(), ...(await runChecks({ settings, clients, probeId: randomUUID(), share, asks: { gpus, arch } }))];
     if (flags.json) ctx.out.out(jsonReport("aws-batch", settings.aws.region, results));
     else printReport(ctx.out, `Checking the AWS Batch setup in ${settings.aws.region}`, results);
     return exitCodeOf(results);

@@ -53,7 +53,9 @@ function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
     clients(region, profile) {
       const key = `${region}\n${profile ?? ""}`;
       let c = made.get(key);
-      if (!c) made.set(key, (c = createAwsClients({ ...settings.aws, region, profile })));
+      // A run recorded under another profile is looked up with that profile's credentials, not this shell's.
+      const credentials = profile && profile !== settings.aws.profile ? { source: "profile" as const, profile, from: "the run history" } : settings.aws.credentials;
+      if (!c) made.set(key, (c = createAwsClients({ ...settings.aws, region, profile, credentials })));
       return c;
     },
     async targets(ids) {

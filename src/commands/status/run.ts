@@ -1,7 +1,7 @@
 import { listRuns } from "../../history.js";
 import type { CommandContext } from "../context.js";
 import { emptyHistoryHint, unknownJobsError, withJobSession, type AwsFlags, type JobTarget } from "./lookup.js";
-import { durationText, exitText, formatTable, jobJson, localTime, printForgotten, statusText } from "./view.js";
+import { durationText, exitText, formatTable, jobJson, localTime, printForgotten, reasonText, statusText } from "./view.js";
 
 export interface StatusFlags extends AwsFlags {
   json?: boolean;
@@ -28,8 +28,8 @@ export async function statusRun(ids: string[], flags: StatusFlags, ctx: CommandC
       for (const v of known) out.out(JSON.stringify(jobJson(v)));
     } else if (known.length) {
       const now = ctx.clock.now();
-      const rows = known.map((v) => [v.id, v.state?.name ?? v.record!.jobName, statusText(v), exitText(v), localTime(v.state?.startedAt), durationText(v, now)]);
-      for (const line of formatTable(["JOB ID", "NAME", "STATUS", "EXIT", "STARTED", "DURATION"], rows)) out.out(line);
+      const rows = known.map((v) => [v.id, v.state?.name ?? v.record!.jobName, statusText(v), exitText(v), localTime(v.state?.startedAt), durationText(v, now), reasonText(v)]);
+      for (const line of formatTable(["JOB ID", "NAME", "STATUS", "EXIT", "STARTED", "DURATION", "WHY"], rows)) out.out(line);
       printForgotten(out, known, ctx.env);
     }
     if (unknown.length) throw unknownJobsError(unknown);

@@ -1,6 +1,7 @@
 /** How the job commands show jobs: aligned text tables for people, one JSON object per job for scripts. */
 import { displayPath, type Env } from "../../config/file.js";
 import { isDone } from "../../job/batch.js";
+import { whyFailed } from "../../job/reasons.js";
 import { formatDuration, localIsoTime, shellQuote } from "../../ui/format.js";
 import type { Output } from "../../ui/output.js";
 import type { JobView } from "./lookup.js";
@@ -23,6 +24,15 @@ export function statusText(v: JobView): string {
   const s = v.state;
   if (!s) return FORGOTTEN;
   return s.maxAttempts > 1 && !isDone(s.status) ? `${s.status} (attempt ${s.attempt} of ${s.maxAttempts})` : s.status;
+}
+
+/** Why a job failed or waits, when Batch said: Batch's words, then what to do. */
+export function reasonText(v: JobView): string {
+  const s = v.state;
+  if (!s) return "";
+  if (s.status === "RUNNABLE") return s.statusReason ?? "";
+  const why = s.status === "FAILED" ? whyFailed(s) : undefined;
+  return why ? `${why.reason}${why.fix ? `; ${why.fix}` : ""}` : "";
 }
 
 export function exitText(v: JobView): string {
@@ -49,6 +59,8 @@ export function jobJson(v: JobView): Record<string, unknown> {
     status: s?.status ?? null,
     forgotten: !s,
     statusReason: s?.statusReason,
+    reason: s && s.status === "FAILED" ? whyFailed(s)?.reason : undefined,
+    fix: s && s.status === "FAILED" ? whyFailed(s)?.fix : undefined,
     exitCode: s?.exitCode,
     attempt: s?.attempt,
     attempts: s?.maxAttempts,

@@ -6,10 +6,12 @@ import { InterruptedError } from "../../errors.js";
 import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
-import { deriveJobDefinition, findJobDefinition } from "../../job/definition.js";
+import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
 import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
 import { scanInputs, warnLeftOut } from "../../job/pack.js";
-import { checkBucket, checkQueue } from "../../job/preflight.js";
+import { checkFargateSize, checkResources, platformOf } from "../../job/platform.js";
+import { checkBucket, checkDefinitionForm, checkQueue, defaultShare, queueEnvironments, shareFor } from "../../job/preflight.js";
+import { retryStrategyFor } from "../../job/retries.js";
 import type { BuildRequest } from "../../job/request.js";
 import { submitInput, submitJob } from "../../job/submit.js";
 import { uploadInputs } from "../../job/upload.js";
@@ -33,7 +35,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const bucketChecked = checkBucket(clients.s3, loc.bucket, settings.aws.s3?.expectedBucketOwner);
     const scanned = scanInputs(req.dir, req.excludeFromUpload);
     const present = Promise.all([scanned, bucketChecked]).then(([inputs]) => objectExists(clients.s3, inputsObject(loc, inputs.fingerprint)));
-    const [inputs, jobDefinition, exists] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), present]);
+    const [inputs, { jobDefinition, share }, exists] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), present]);
     warnLeftOut(inputs, (line) => out.warn(line));
     const inputsObj = inputsObject(loc, inputs.fingerprint);
     const runId = newRunId(ctx.clock.now());
@@ -47,8 +49,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       inputsUrl: s3Url(inputsObj),
       resultsUrl: s3Url(resultsObj),
       envUrl: envObj && s3Url(envObj),
-      retries: req.retries,
+      retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
       timeoutSeconds: req.timeoutSeconds,
+      ...share,
+      gpus: req.resources.gpus,
+      resume: req.resume,
       tags: req.tags,
       aws: settings.aws,
     });
@@ -72,7 +77,8 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       dir: req.dir,
       queue,
       region: settings.aws.region,
-      profile: settings.aws.profile,
+      // Only a profile that gave the credentials says which account the job is in.
+      profile: settings.aws.credentials?.source === "profile" ? settings.aws.credentials.profile : undefined,
       bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
       resultsUrl: s3Url(resultsObj),
       inputsUrl: s3Url(inputsObj),
@@ -85,16 +91,33 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   } finally {
     interrupt.dispose();
   }
-  if (req.follow.detach && !interrupt.signal.aborted) return follow.detach(target, req.follow, out, "Submitted with --detach");
-  // A Ctrl-C that raced SubmitJob is a Ctrl-C after submission: cancel what was just started.
-  return follow.followJob(target, req.follow, ctx, interrupt.signal.aborted);
+  // A signal that raced SubmitJob means what it means after submission: a hangup detaches, Ctrl-C and SIGTERM cancel.
+  const raced = interrupt.signal.aborted ? (interrupt.signal.reason as NodeJS.Signals) : undefined;
+  if (raced === "SIGHUP") return follow.detach(target, req.follow, out, "Detached");
+  if (req.follow.detach && !raced) return follow.detach(target, req.follow, out, "Submitted with --detach");
+  return follow.followJob(target, req.follow, ctx, raced !== undefined);
 }
 
-async function jobDefinitionFor(req: BuildRequest, ctx: BatchContext, bucketChecked: Promise<void>): Promise<JobDefinition> {
+/**
+ * The job definition to submit against, checked against the queue before
+ * anything is uploaded: its form, where it runs (EC2 or Fargate) and what
+ * that allows, the queue's fair share; derived when the run changes it.
+ */
+async function jobDefinitionFor(req: BuildRequest, ctx: BatchContext, bucketChecked: Promise<void>): Promise<{ jobDefinition: JobDefinition; share: ReturnType<typeof shareFor> }> {
   const { clients, settings } = ctx;
+  const { values } = settings;
   const region = settings.aws.region;
-  await Promise.all([bucketChecked, checkQueue(clients.batch, settings.values.queue, region)]);
-  const def = await findJobDefinition(clients.batch, settings.values.job, region);
-  if (!req.image && !req.secrets.length) return def;
-  return deriveJobDefinition(clients.batch, def, { image: req.image, secrets: req.secrets }, region, { register: !req.dryRun });
+  const [, queue] = await Promise.all([bucketChecked, checkQueue(clients.batch, values.queue, region)]);
+  const def = await findJobDefinition(clients.batch, values.job, region);
+  checkDefinitionForm(def);
+  const share = shareFor(queue, values.share ?? defaultShare(ctx.env), req.priority);
+  const platform = platformOf(def, await queueEnvironments(clients.batch, queue));
+  checkResources(platform, req.resources);
+  if (platform === "FARGATE") {
+    const asked = requestedBy(def);
+    checkFargateSize(values.cpus ?? asked.cpus, values.memoryMiB ?? asked.memoryMiB);
+  }
+  const changes = { image: req.image, secrets: req.secrets, ...req.resources };
+  if (!hasChanges(changes)) return { jobDefinition: def, share };
+  return { jobDefinition: await deriveJobDefinition(clients.batch, def, changes, region, { register: !req.dryRun }), share };
 }
