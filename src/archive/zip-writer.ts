@@ -4,7 +4,7 @@ import { crc32, deflateChunk, storedBlocks } from "./zip-deflate.js";
 import { PieceWindow } from "./zip-window.js";
 import type { Deflate, Pacer } from "./zip-pace.js";
 import {
-  centralHeader,
+  CentralDirectory,
   dataDescriptor,
   endOfArchive,
   localHeader,
@@ -41,6 +41,11 @@ export interface ZipInput {
    */
   data?: Buffer | (() => Buffer);
   open?: () => Promise<ZipSource>;
+  /**
+   * The whole content of a file of one chunk or less, exactly `size` bytes,
+   * read when its turn comes: for small files, cheaper than a source.
+   */
+  load?: () => Buffer | Promise<Buffer>;
 }
 
 /**
@@ -123,19 +128,11 @@ function start(inputs: Iterable<ZipInput>, pace: Pacer, lend: boolean): { window
 
 async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer, lend: boolean): Promise<void> {
   for (const input of inputs) {
-    if (input.kind === "dir" || input.data !== undefined || input.size === 0) {
-      await window.room(input.size);
+    if (input.kind === "dir" || input.data !== undefined || input.size === 0 || (input.load && input.size <= CHUNK_SIZE)) {
+      const wait = window.room(input.size);
+      if (wait) await wait;
       if (window.closed) return;
-      const late = typeof input.data === "function";
-      const setting = input.compress && (input.size > 0 || late) ? pace.choose(input.size, true) : undefined;
-      const deflated = !!setting && setting.level > 0;
-      if (late) {
-        window.push({ input, late: deflated ? setting : undefined, deflated, first: true, last: true, bytes: 0, raw: NOT_YET, out: NOT_YET });
-        continue;
-      }
-      const raw = Promise.resolve((input.data as Buffer | undefined) ?? EMPTY);
-      const out = deflated ? raw.then((b) => paced(pace, b, 0, true, setting)) : raw.then((b) => [b]);
-      window.push(quiet({ input, deflated, first: true, last: true, bytes: input.size, raw, out }));
+      window.push(onePiece(input, pace));
       continue;
     }
     const chunks = Math.ceil(input.size / CHUNK_SIZE);
@@ -144,7 +141,8 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
     for (let i = 0; i < chunks; i++) {
       const start = i * CHUNK_SIZE;
       const length = Math.min(CHUNK_SIZE, input.size - start);
-      await window.room(length);
+      const wait = window.room(length);
+      if (wait) await wait;
       if (window.closed) break;
       source ??= input.open!();
       const last = i === chunks - 1;
@@ -174,10 +172,23 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
   }
 }
 
+/** An entry written in one piece: a directory, content held or made late, or a small file read whole. */
+function onePiece(input: ZipInput, pace: Pacer): Piece {
+  const late = typeof input.data === "function";
+  const setting = input.compress && (input.size > 0 || late) ? pace.choose(input.size, true) : undefined;
+  const deflated = !!setting && setting.level > 0;
+  if (late) return { input, late: deflated ? setting : undefined, deflated, first: true, last: true, bytes: 0, raw: NOT_YET, out: NOT_YET };
+  const { load } = input;
+  // A load that throws (a file that vanished, a SkipEntry) fails the piece, not the producer.
+  const raw = load && input.size > 0 ? new Promise<Buffer>((resolve) => resolve(load())) : Promise.resolve((input.data as Buffer | undefined) ?? EMPTY);
+  const out = deflated ? raw.then((b) => paced(pace, b, 0, true, setting)) : raw.then((b) => [b]);
+  return quiet({ input, deflated, first: true, last: true, bytes: input.size, raw, out });
+}
+
 /** Headers, data and descriptors in entry order, then the central directory. */
 async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer, lend: boolean, events: ZipEvents): AsyncGenerator<Buffer> {
   const out = new Output();
-  const records: EntryRecord[] = [];
+  const central = new CentralDirectory();
   let record: EntryRecord | undefined;
   let skipping: ZipInput | undefined;
   try {
@@ -199,7 +210,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
         if (skipping === piece.input) continue;
         skipping = piece.input;
         // Its first bytes are out: the entry ends where they do, as a valid (short) entry.
-        if (!piece.first) records.push(endShort(out, record!));
+        if (!piece.first) central.add(endShort(out, record!));
         events.skipped?.(piece.input.name, err.message);
         continue;
       }
@@ -246,7 +257,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
       if (piece.pooled && !sent) pool.give(piece.pooled);
       if (piece.last) {
         if (r.descriptor) out.add(dataDescriptor(r));
-        records.push(r);
+        central.add(r);
       }
       for (const b of out.drain(false)) {
         // While the generator sits here, the archive's reader is not asking for more.
@@ -258,11 +269,11 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
       if (piece.pooled && sent && lend) pool.give(piece.pooled);
     }
     const cdOffset = out.total;
-    for (const r of records) {
-      out.add(centralHeader(r));
+    for (const b of central.bytes()) {
+      out.add(b);
       yield* out.drain(false);
     }
-    out.add(endOfArchive(records.length, cdOffset, out.total - cdOffset));
+    out.add(endOfArchive(central.count, cdOffset, central.size));
     yield* out.drain(true);
   } finally {
     // Normal end, failure, or the consumer gave up: stop reading ahead.
