@@ -139,6 +139,7 @@ describe("packZip", () => {
     const shrank: ManifestEntry = { path: "shrank.txt", type: "file", size: 2 * 1024 * 1024, mtimeMs: T * 1000, mode: 0o644 };
     const cases: [ManifestEntry, string][] = [
       [{ ...grew!, size: 4 }, "grew.txt grew while it was being packed"],
+      [{ ...grew!, size: 20 }, "grew.txt shrank while it was being packed"],
       // A multi-chunk file, whose last chunk may be read into a buffer of exactly its size.
       [{ ...big!, size: 3 * 1024 * 1024 }, "big.txt grew while it was being packed"],
       [shrank, "shrank.txt shrank while it was being packed"],
