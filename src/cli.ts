@@ -1,12 +1,13 @@
-import { Command, CommanderError, Help, type Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { unhandledAwsError } from "./aws/errors.js";
 import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
 import { checkSetupCommand } from "./commands/check-setup/command.js";
-import { completionCommand } from "./commands/completion/command.js";
+import { completeValuesCommand, completionCommand } from "./commands/completion/command.js";
 import { configCommand } from "./commands/config/command.js";
+import { helpCommand } from "./commands/help/command.js";
 import { setupCommand } from "./commands/setup/command.js";
 import { cancelCommand } from "./commands/cancel/command.js";
 import { logsCommand } from "./commands/logs/command.js";
@@ -14,6 +15,8 @@ import { lsCommand } from "./commands/ls/command.js";
 import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
 import { processContext } from "./process.js";
+import { printable } from "./ui/format.js";
+import { helpColumns, helpConfiguration } from "./ui/help.js";
 import type { Output } from "./ui/output.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -30,6 +33,7 @@ const COMMANDS: CommandDefinition[] = [
   configCommand,
   completionCommand,
   setupCommand,
+  helpCommand,
 ];
 
 function program(ctx: CommandContext): Command {
@@ -39,10 +43,12 @@ function program(ctx: CommandContext): Command {
     .option("-q, --quiet", "only errors, warnings and the job's own output")
     .option("-v, --verbose", "more detail about each step")
     .showHelpAfterError("(run with --help for usage)")
-    .configureHelp({ optionDescription })
+    .helpCommand(false)
+    .configureHelp(helpConfiguration(helpColumns(ctx.env, ctx.out.columns)))
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
+  p.addCommand(inherit(completeValuesCommand(ctx), p), { hidden: true });
   p.hook("preAction", (root) => {
     const { quiet, verbose } = root.opts<{ quiet?: boolean; verbose?: boolean }>();
     if (quiet && verbose) throw new UsageError("--quiet and --verbose conflict: choose one");
@@ -51,15 +57,12 @@ function program(ctx: CommandContext): Command {
   return p;
 }
 
-/** Commander's option help, without "(default: [])" on repeatable options: an empty list says nothing. */
-function optionDescription(this: Help, option: Option): string {
-  const empty = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
-  return Help.prototype.optionDescription.call(this, empty ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option);
-}
-
 /** Output, help and exit handling reach nested subcommands (`config set`) too. */
 function inherit(command: Command, parent: Command): Command {
   command.copyInheritedSettings(parent);
+  // A command whose options are grouped lists --help in its last group, not under an "Options:" of its own.
+  const last = command.options.at(-1)?.helpGroupHeading;
+  if (last) command.addHelpOption(new Option("-h, --help", "display help for command").helpGroup(last));
   for (const sub of command.commands) inherit(sub, command);
   return command;
 }
@@ -88,19 +91,23 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
     // commander has already printed its message (or the help / version).
     return err.exitCode === 0 ? { code: EXIT.ok } : { code: EXIT.usage, error: err.message };
   }
-  if (debug && err instanceof Error) out.error(err.stack ?? String(err));
+  if (debug && err instanceof Error) {
+    out.error(err.stack ?? String(err));
+    if (err.cause instanceof Error) out.error(`caused by: ${err.cause.stack ?? String(err.cause)}`);
+  }
   if (err instanceof InterruptedError) {
     out.info(err.message);
     return { code: err.exitCode, error: err.message };
   }
   // A server's or the network's answer that no caller handled is the user's to fix or retry, not a bug.
   const user = isUserError(err) ? err : unhandledAwsError(err);
+  // A message may quote a job's paths or a server's words: it is shown escaped, as one line.
   if (user) {
-    out.error(`nbatch: error: ${user.message}`);
+    out.error(`nbatch: error: ${printable(user.message)}`);
     return { code: user.exitCode, error: user.message };
   }
   const message = (err as Error)?.message ?? String(err);
-  out.error(`nbatch: internal error: ${message}`);
+  out.error(`nbatch: internal error: ${printable(message)}`);
   if (!debug) out.error("(set NBATCH_DEBUG=1 to see the stack trace, and please report it)");
   return { code: EXIT.failure, error: message };
 }

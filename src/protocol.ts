@@ -1,5 +1,6 @@
 import { METADATA_DIR } from "./archive/metadata.js";
 import { UserError } from "./errors.js";
+import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, type Check } from "./schema.js";
 import type { ManifestEntry } from "./tree/manifest.js";
 
 /** The job protocol shared by the CLI and the agent (docs/protocol.md). Bump on any incompatible change. */
@@ -19,7 +20,21 @@ export const JOB_ENV = {
   attempts: "NBATCH_ATTEMPTS",
   /** "1": an attempt after the first starts from the run's latest results (--resume). */
   resume: "NBATCH_RESUME",
+  /** Where the agent keeps a gzipped copy of the command's output (agent/log-copy.ts); none without it. */
+  logUrl: "NBATCH_LOG_URL",
+  /** For the command, not the agent: what the job was given (job/resources.ts). */
+  cpus: "NBATCH_CPUS",
+  memoryMiB: "NBATCH_MEMORY_MIB",
 } as const;
+
+/**
+ * The agent's options, on its command line rather than in the environment:
+ * an agent too old to know one refuses it (and the job fails, saying so)
+ * instead of running the command in the wrong place.
+ */
+export function agentOptions(o: { workdir?: string }): string[] {
+  return o.workdir ? ["--workdir", o.workdir] : [];
+}
 
 /** Set by AWS Batch in every job: the 1-based number of the attempt. */
 export const BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT";
@@ -48,11 +63,72 @@ export interface Results {
   timings: { started: number; commandStarted?: number; commandFinished?: number; finished: number };
 }
 
+/** What the CLI and the agent take for a manifest entry: a job's archive must not hand extraction anything else. */
+const MANIFEST_ENTRY: Check = objectOf(
+  {
+    path: text,
+    type: oneOf("file", "dir", "symlink"),
+    size: is((v) => Number.isSafeInteger(v) && (v as number) >= 0, "a size"),
+    mtimeMs: finiteNumber,
+    mode: is((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0o7777, "a mode"),
+  },
+  { target: text },
+);
+
+const INPUTS_MANIFEST: Check = objectOf({ protocol: wholeNumber, entries: listOf(MANIFEST_ENTRY) });
+
+const RESULTS: Check = objectOf(
+  {
+    protocol: wholeNumber,
+    runId: text,
+    exitCode: orNull(wholeNumber),
+    signal: orNull(text),
+    deleted: listOf(text),
+    files: listOf(MANIFEST_ENTRY),
+    timings: objectOf({ started: finiteNumber, finished: finiteNumber }, { commandStarted: finiteNumber, commandFinished: finiteNumber }),
+  },
+  {
+    error: text,
+    skipped: listOf(objectOf({ path: text, reason: text })),
+    leftRunning: listOf(objectOf({ pid: wholeNumber, command: text })),
+  },
+);
+
 /** The inputs archive's manifest entry, from a protocol this nbatch knows. */
 export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
-  const manifest = JSON.parse(raw.toString("utf8")) as InputsManifest;
-  checkProtocol(manifest.protocol, what);
-  return manifest;
+  return parseChecked<InputsManifest>(raw, what, INPUTS_MANIFEST);
+}
+
+/**
+ * results.json from a results archive, which the job wrote and so is
+ * untrusted: its shape is checked, and it must be the run's own, not an
+ * archive from another run put in its place.
+ */
+export function parseResults(raw: Buffer, what: string, runId: string): Results {
+  const results = parseChecked<Results>(raw, what, RESULTS);
+  if (results.runId !== runId) {
+    throw new UserError(`${what} belongs to run ${JSON.stringify(results.runId).slice(0, 80)}, not to this job's run ${runId}: it was replaced or copied there, so nothing was applied`);
+  }
+  return results;
+}
+
+function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw.toString("utf8"));
+  } catch (err) {
+    throw malformed(what, `it is not JSON (${(err as Error).message})`);
+  }
+  // A newer protocol may have reshaped it: say so before judging its shape.
+  const version = (value as { protocol?: unknown } | null)?.protocol;
+  if (typeof version === "number") checkProtocol(version, what);
+  const wrong = check(value, "");
+  if (wrong) throw malformed(what, wrong);
+  return value as T;
+}
+
+function malformed(what: string, why: string): UserError {
+  return new UserError(`${what} is malformed (${why}): it was not written by a compatible version of nbatch`);
 }
 
 /** Archives from a newer nbatch may mean things this one does not know: say so rather than guess. */

@@ -52,27 +52,46 @@ const UNIX_HOST = 3;
 const OPTIONS: yauzl.Options = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: false };
 type Opened = (err: Error | null, zip?: yauzl.ZipFile) => void;
 
+/** The bytes are a zip archive, but with more entries than the reader was told to take. */
+export class TooManyEntries extends UserError {}
+
+export interface OpenOptions {
+  /** What to call the archive in messages; the path by default. */
+  label?: string;
+  /**
+   * Refuse an archive of more entries, before reading any: every entry of a
+   * central directory is held in memory, about a kilobyte each, so an
+   * untrusted archive must not choose how many.
+   */
+  maxEntries?: number;
+}
+
 /** A local archive, read through one descriptor (positioned reads: entries may be read at once). */
-export async function openZip(path: string): Promise<ZipDirectory> {
+export async function openZip(path: string, opts: OpenOptions = {}): Promise<ZipDirectory> {
   const fd = await promisify(fs.open)(path, "r");
   const close = () => fs.close(fd, () => undefined);
   try {
     const { size } = await promisify(fs.fstat)(fd);
     const read = async (start: number, end: number) => fs.createReadStream("", { fd, start, end: end - 1, autoClose: false });
-    const directory = await openZipSource({ size, read }, path);
-    return { ...directory, close };
+    const directory = await openZipSource({ size, read }, opts.label ?? path, opts.maxEntries);
+    return { ...directory, close: () => (directory.close(), close()) };
   } catch (err) {
     close();
     throw err;
   }
 }
 
-export async function openZipSource(source: ByteSource, label: string): Promise<ZipDirectory> {
-  return directoryOf((done) => yauzl.fromRandomAccessReader(new SourceReader(source), source.size, OPTIONS, done), label);
+export async function openZipSource(source: ByteSource, label: string, maxEntries = Infinity): Promise<ZipDirectory> {
+  return directoryOf((done) => yauzl.fromRandomAccessReader(new SourceReader(source), source.size, OPTIONS, done), label, maxEntries);
 }
 
-async function directoryOf(open: (done: Opened) => void, label: string): Promise<ZipDirectory> {
+async function directoryOf(open: (done: Opened) => void, label: string, maxEntries: number): Promise<ZipDirectory> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => open((err, z) => (err || !z ? reject(notAZip(err, label)) : resolve(z))));
+  // The count comes from the end record; yauzl reads no more entries than it says, so this bounds what is read.
+  if (zip.entryCount > maxEntries) {
+    zip.close();
+    throw new TooManyEntries(`${label} holds ${zip.entryCount} entries, more than the limit of ${maxEntries} (max-results-entries)`);
+  }
 
   // Before the first entry is read, yauzl's cursor is where the central directory starts (not in its types).
   const centralDirectoryOffset = (zip as unknown as { readEntryCursor: number }).readEntryCursor;

@@ -145,13 +145,27 @@ export function explainAwsError(err: unknown, context: AwsContext): unknown {
  * to retry, never nbatch's internal errors.
  */
 export function unhandledAwsError(err: unknown): UserError | undefined {
+  const failed = awsFailure(err);
+  if (!failed) return undefined;
+  const e = err as AwsErrorShape;
+  return new UserError(`${failed}; ${hintFor(e, e.$metadata?.httpStatusCode)}`, { cause: err });
+}
+
+/** What an AWS call that failed was doing and what the server said, without advice; undefined if err is not one. */
+export function awsFailure(err: unknown): string | undefined {
   const context = contextOf(err);
-  const e = err as AwsErrorShape & { $fault?: string };
+  const e = err as AwsErrorShape;
   if (!context || typeof e?.$metadata !== "object") return undefined;
   const status = e.$metadata.httpStatusCode;
   const said = `${e.name ?? "Error"}${e.message && e.message !== e.name ? `: ${e.message}` : ""}`;
   const where = `${context.action} on ${context.resource}${context.region ? ` (region ${context.region})` : ""}${context.endpoint ? ` at ${context.endpoint}` : ""}`;
-  return new UserError(`${where} failed: ${said}${status ? ` (HTTP ${status})` : ""}; ${hintFor(e, status)}`, { cause: err });
+  return `${where} failed: ${said}${status ? ` (HTTP ${status})` : ""}`;
+}
+
+/** Credentials that expired, or that the SDK could no longer find or refresh (an SSO session that ended). */
+export function isCredentialsFailure(err: unknown): boolean {
+  const name = (sdkError(err) as AwsErrorShape | undefined)?.name ?? "";
+  return EXPIRED.has(name) || name === "CredentialsProviderError" || name === "TokenProviderError";
 }
 
 function hintFor(e: AwsErrorShape, status: number | undefined): string {

@@ -3,6 +3,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
@@ -81,6 +82,26 @@ export async function uploadParts(s3: S3Client, obj: S3Target, body: Body, opts:
     throw err;
   } finally {
     opts.signal?.removeEventListener("abort", interrupt);
+  }
+}
+
+/**
+ * Aborts every multipart upload of one key that was never completed: a
+ * process killed mid-upload cannot abort its own, and its parts are billed
+ * until the bucket's lifecycle rule removes them. Returns how many.
+ */
+export async function abortIncompleteUploads(s3: S3Client, obj: S3Target): Promise<number> {
+  let aborted = 0;
+  let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+  for (;;) {
+    const page = await s3.send(new ListMultipartUploadsCommand({ Bucket: obj.bucket, Prefix: obj.key, ...markers }));
+    for (const { Key, UploadId } of page.Uploads ?? []) {
+      if (Key !== obj.key || !UploadId) continue;
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: obj.bucket, Key, UploadId }));
+      aborted++;
+    }
+    if (!page.IsTruncated) return aborted;
+    markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
   }
 }
 

@@ -1,7 +1,6 @@
-import { createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { open, rm } from "node:fs/promises";
 import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -11,6 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { UserError } from "../errors.js";
 import { sdkError } from "./errors.js";
+import { backoffMs, isTransient } from "./retry.js";
 import type { ByteSource } from "../archive/zip-reader.js";
 import { uploadParts, type Body } from "./multipart.js";
 
@@ -37,7 +37,7 @@ export function isNotFound(err: unknown): boolean {
 }
 
 /** What `call` resolves to, or undefined when what it asked for does not exist. */
-export async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
+async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
   try {
     return await call;
   } catch (err) {
@@ -90,25 +90,86 @@ export async function uploadStream(s3: S3Client, obj: S3Object, body: Body, opts
   }
 }
 
-/** Downloads an object to a local file; false when the object does not exist. */
-export async function downloadToFile(s3: S3, obj: S3Object, path: string, onProgress?: (done: number, total?: number) => void): Promise<boolean> {
-  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
-  if (!res) return false;
+export interface DownloadOptions {
+  onProgress?: (done: number, total?: number) => void;
+  signal?: AbortSignal;
+  /** Called with the object's size before a byte is written (a check for free space); it may throw. */
+  beforeWrite?: (bytes: number) => Promise<void>;
+}
+
+/** Broken transfers resumed in a row, without a byte coming through, before the download gives up. */
+const RESUMES = 5;
+
+/**
+ * Downloads an object to a local file; false when the object does not
+ * exist. A transfer that breaks off (a connection reset, a timeout, a 5xx
+ * on the way) goes on with a ranged GET from the last byte written, of the
+ * same version of the object (If-Match its ETag), rather than starting over:
+ * archives of results can be large. On failure or abort the file is removed.
+ */
+export async function downloadToFile(s3: S3, obj: S3Object, path: string, opts: DownloadOptions = {}): Promise<boolean> {
+  const get = (range?: string, etag?: string) =>
+    s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key, Range: range, IfMatch: etag }), { abortSignal: opts.signal });
+  const first = await unlessNotFound(get());
+  if (!first) return false;
+  const total = first.ContentLength;
+  let body: Readable | undefined = first.Body as Readable;
   let done = 0;
-  const count = async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      done += chunk.length;
-      onProgress?.(done, res.ContentLength);
-      yield chunk;
-    }
-  };
   try {
-    await pipeline(res.Body as Readable, count, createWriteStream(path));
+    await opts.beforeWrite?.(total ?? 0);
   } catch (err) {
+    abandon(body);
+    throw err;
+  }
+  const file = await open(path, "w", 0o600).catch((err: unknown) => {
+    abandon(body);
+    throw err;
+  });
+  try {
+    for (let failures = 0; ; ) {
+      const before = done;
+      try {
+        body ??= (await get(`bytes=${done}-`, first.ETag)).Body as Readable;
+        const stop = () => body?.destroy(Object.assign(new Error("download aborted"), { name: "AbortError" }));
+        opts.signal?.addEventListener("abort", stop, { once: true });
+        try {
+          for await (const chunk of body) {
+            for (let at = 0; at < chunk.length; ) at += (await file.write(chunk, at, chunk.length - at, done + at)).bytesWritten;
+            done += chunk.length;
+            opts.onProgress?.(done, total);
+          }
+        } finally {
+          opts.signal?.removeEventListener("abort", stop);
+        }
+        if (total === undefined || done >= total) break;
+        throw Object.assign(new Error(`the transfer ended after ${done} of ${total} bytes`), { code: "ECONNRESET" });
+      } catch (err) {
+        abandon(body);
+        body = undefined;
+        if (done > before) failures = 0;
+        if (opts.signal?.aborted || total === undefined || !brokeOff(err) || ++failures > RESUMES) throw err;
+        await sleep(backoffMs(failures, 200, 5000), undefined, { signal: opts.signal });
+      }
+    }
+    await file.close();
+  } catch (err) {
+    await file.close().catch(() => undefined);
     await rm(path, { force: true });
     throw err;
   }
   return true;
+}
+
+/** A body not read to its end: closed, and its connection's later complaints (an "aborted" socket) heard by nobody. */
+function abandon(body: Readable | undefined): void {
+  body?.on("error", () => undefined);
+  body?.destroy();
+}
+
+/** A transfer cut short by the network or the server, worth resuming; not a refusal such as a replaced object (412). */
+function brokeOff(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return isTransient(err) || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNABORTED";
 }
 
 /**
@@ -124,6 +185,12 @@ export async function byteSource(s3: S3, obj: S3Object): Promise<ByteSource | un
     read: async (start, end) =>
       (await s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key, Range: `bytes=${start}-${end - 1}`, IfMatch: head.ETag }))).Body as Readable,
   };
+}
+
+/** An object's body as a stream, read as it arrives; undefined when there is no such object. */
+export async function getStream(s3: S3, obj: S3Object): Promise<Readable | undefined> {
+  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
+  return res?.Body as Readable | undefined;
 }
 
 export async function getText(s3: S3, obj: S3Object): Promise<string | undefined> {

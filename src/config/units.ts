@@ -45,27 +45,53 @@ export function parseCpus(text: string): number {
   return value;
 }
 
+/** A whole number, at least 1: "100000". */
+export function parseCount(text: string, what: string): number {
+  const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!(Number.isSafeInteger(value) && value >= 1)) throw new InvalidValueError(what, text, "use a whole number such as 100000");
+  return value;
+}
+
 const DURATION = new RegExp(`^(?:${NUMBER}d)?(?:${NUMBER}h)?(?:${NUMBER}m)?(?:${NUMBER}s?)?$`, "i");
 const SECONDS_PER_PART = [86400, 3600, 60, 1];
 
-/** Seconds in "90", "90s", "15m", "2h", "1h30m" or "1d". */
-export function parseDurationSeconds(text: string, what = "duration"): number {
+/** What a duration may be: every duration setting has both bounds, so none can overflow a timer or an API field. */
+export interface DurationBounds {
+  minSeconds: number;
+  maxSeconds: number;
+  /** Whose bounds they are, for the message: "Batch's". */
+  owner?: string;
+}
+
+/** Seconds in "90", "90s", "15m", "2h", "1h30m" or "1d", within bounds. */
+export function parseDurationSeconds(text: string, what: string, bounds: DurationBounds): number {
   const match = DURATION.exec(text.trim());
   const parts = match ? match.slice(1) : [];
   const seconds = parts.reduce((sum, part, i) => sum + (part ? Number(part) * SECONDS_PER_PART[i]! : 0), 0);
   if (!(seconds > 0)) throw new InvalidValueError(what, text, "use a duration such as 90, 90s, 15m, 2h or 1h30m");
+  const owner = bounds.owner ? `, ${bounds.owner}` : "";
+  if (seconds < bounds.minSeconds) throw new InvalidValueError(what, text, `use at least ${formatLimit(bounds.minSeconds)}${owner} minimum`);
+  if (seconds > bounds.maxSeconds) throw new InvalidValueError(what, text, `use at most ${formatLimit(bounds.maxSeconds)}${owner} maximum`);
   return seconds;
 }
 
-const MIN_POLL_SECONDS = 0.1;
+function formatLimit(seconds: number): string {
+  const units: [number, string][] = [[86400, "d"], [3600, "h"], [60, "m"]];
+  const [size, unit] = units.find(([n]) => seconds >= n && seconds % n === 0) ?? [1, " seconds"];
+  return `${seconds / size}${unit}`;
+}
 
-/** The DescribeJobs interval, in milliseconds; faster than 0.1 s would only burn API quota. */
+/**
+ * Faster than 0.1 s would only burn API quota; slower than an hour, a
+ * finished job waits that long to be told. The bound also keeps every wait
+ * built on it (backoff is up to 6 intervals) far below setTimeout's limit of
+ * 2^31-1 ms, past which a timer fires at once: 30d was a 1 ms loop.
+ */
+const POLL_BOUNDS: DurationBounds = { minSeconds: 0.1, maxSeconds: 3600 };
+
+/** The DescribeJobs interval, in milliseconds. */
 export function parsePollIntervalMs(text: string): number {
-  const seconds = parseDurationSeconds(text, "poll interval");
-  if (seconds < MIN_POLL_SECONDS) {
-    throw new InvalidValueError("poll interval", text, `use at least ${MIN_POLL_SECONDS} seconds, such as 5 or 2.5`);
-  }
-  return Math.round(seconds * 1000);
+  return Math.round(parseDurationSeconds(text, "poll interval", POLL_BOUNDS) * 1000);
 }
 
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -92,12 +118,17 @@ export function parseBucket(text: string): BucketLocation {
  * A command line as a JSON array of strings, or as words split the way a
  * shell would: whitespace separates, quotes group, backslash escapes.
  */
-export function parseCommand(text: string, what = "command"): string[] {
-  const words = text.trim().startsWith("[") ? parseJsonWords(text, what) : splitWords(text, what);
+export function parseCommand(text: string, what = "command", example = "nbatch agent"): string[] {
+  const words = parseWords(text, what);
   if (words.length === 0 || words[0] === "") {
-    throw new InvalidValueError(what, text, 'give a program and its arguments, such as "nbatch agent"');
+    throw new InvalidValueError(what, text, `give a program and its arguments, such as "${example}"`);
   }
   return words;
+}
+
+/** Words such as patterns: shell words (quotes keep spaces) or a JSON array of strings. */
+export function parseWords(text: string, what: string): string[] {
+  return text.trim().startsWith("[") ? parseJsonWords(text, what) : splitWords(text, what);
 }
 
 function parseJsonWords(text: string, what: string): string[] {

@@ -1,20 +1,36 @@
 import { UserError } from "../errors.js";
-import { checkProtocol, RESULTS_ENTRY, type Results } from "../protocol.js";
+import { parseResults, RESULTS_ENTRY, type Results } from "../protocol.js";
+import type { SettingValues } from "../config/table.js";
 import type { Output } from "../ui/output.js";
 import { formatBytes, plural, shownPath } from "../ui/format.js";
-import { readZipEntry } from "../archive/entries.js";
-import { extractZip, type ExtractReport } from "../tree/extract.js";
+import { readEntry } from "../archive/entries.js";
+import { openZip, type ZipDirectory } from "../archive/zip-reader.js";
+import { extractDirectory, type ExtractAction, type ExtractReport } from "../tree/extract.js";
 import type { ManifestEntry } from "../tree/manifest.js";
+
+/** How much of a results archive nbatch takes: it is untrusted input, made by the job. */
+export interface ResultLimits {
+  maxBytes: number;
+  maxEntries: number;
+}
+
+export const resultLimits = (values: Pick<SettingValues, "maxResultsBytes" | "maxResultsEntries">): ResultLimits => ({
+  maxBytes: values.maxResultsBytes,
+  maxEntries: values.maxResultsEntries,
+});
 
 export interface ApplyOptions {
   archivePath: string;
+  /** What to call the archive in messages: where it really is, such as its S3 URL. */
+  source: string;
   dir: string;
   runId: string;
   /** The local directory as it was uploaded, to spot files edited while the job ran. */
   baseline: readonly ManifestEntry[];
   select?: (relPath: string) => boolean;
   out: Output;
-  maxBytes: number;
+  limits: ResultLimits;
+  signal?: AbortSignal;
 }
 
 export interface Applied {
@@ -24,47 +40,70 @@ export interface Applied {
 
 /** The apply stage: a results archive into the local directory, and what it did, told. */
 export async function applyResults(o: ApplyOptions): Promise<Applied> {
-  const results = await readResults(o.archivePath);
-  const report = await extractZip({
-    archivePath: o.archivePath,
-    destRoot: o.dir,
-    select: o.select,
-    meta: new Map(results.files.map((e) => [e.path, e])),
-    baseline: new Map(o.baseline.map((e) => [e.path, e])),
-    conflictTag: o.runId.slice(-8),
-    maxBytes: o.maxBytes,
-    onFile: (path, action) => o.out.emit({ type: "download", path, action }),
-  });
-  reportApplied(o.out, results, report);
-  return { results, report };
+  const directory = await openZip(o.archivePath, { label: o.source, maxEntries: o.limits.maxEntries });
+  try {
+    const results = await resultsIn(directory, o.source, o.runId);
+    const types = new Map(results.files.map((e) => [e.path, e.type]));
+    const report = await extractDirectory(directory, {
+      label: o.source,
+      destRoot: o.dir,
+      select: o.select,
+      meta: new Map(results.files.map((e) => [e.path, e])),
+      baseline: new Map(o.baseline.map((e) => [e.path, e])),
+      conflictTag: o.runId.slice(-8),
+      maxBytes: o.limits.maxBytes,
+      signal: o.signal,
+      onFile: (path, action) => {
+        o.out.emit({ type: "download", path, action });
+        if (types.get(path) !== "dir") o.out.detail(`  ${FILE_ACTIONS[action]} ${shownPath(path)}`);
+      },
+    });
+    for (const f of results.files) if (f.type !== "dir" && o.select && !o.select(f.path)) o.out.detail(`  not selected ${shownPath(f.path)}`);
+    reportApplied(o.out, results, report);
+    return { results, report };
+  } finally {
+    directory.close();
+  }
 }
+
+/** What -v says of each file of the results. */
+const FILE_ACTIONS: Record<ExtractAction, string> = { written: "wrote", touched: "updated the time or mode of", identical: "already up to date", conflict: "kept the local edit of", refused: "refused" };
 
 /** A command that succeeded but left results nbatch refused is not a success: on every runner. */
 export function exitWithRefusals(code: number, refused: boolean): number {
   return refused && code === 0 ? 1 : code;
 }
 
-/** The agent's account of the run, inside the results archive. */
-export async function readResults(archivePath: string): Promise<Results> {
-  const raw = await readZipEntry(archivePath, RESULTS_ENTRY);
-  if (!raw) throw new UserError(`the results archive has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
-  const results = JSON.parse(raw.toString("utf8")) as Results;
-  checkProtocol(results.protocol, "the results archive");
-  return results;
+/** The agent's account of the run, inside the results archive, without applying it. */
+export async function readResults(archivePath: string, source: string, runId: string, limits: ResultLimits): Promise<Results> {
+  const directory = await openZip(archivePath, { label: source, maxEntries: limits.maxEntries });
+  try {
+    return await resultsIn(directory, source, runId);
+  } finally {
+    directory.close();
+  }
+}
+
+async function resultsIn(directory: ZipDirectory, source: string, runId: string): Promise<Results> {
+  const raw = await readEntry(directory, RESULTS_ENTRY, source);
+  if (!raw) throw new UserError(`${source} has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
+  return parseResults(raw, `${RESULTS_ENTRY} in ${source}`, runId);
 }
 
 function reportApplied(io: Output, results: Results, report: ExtractReport): void {
-  // Directory entries are bookkeeping; people count files and links.
-  const files = new Set(results.files.filter((f) => f.type !== "dir").map((f) => f.path));
-  const count = (paths: string[]) => paths.filter((p) => files.has(p)).length;
+  // What was done, from the extraction itself: results.json only claims. Directories are bookkeeping.
+  const dirs = new Set(report.directories);
+  const count = (paths: string[]) => paths.filter((p) => !dirs.has(p)).length;
   const parts = [`${plural(count(report.written), "file")} written (${formatBytes(report.bytes)})`];
+  if (count(report.touched)) parts.push(`${count(report.touched)} given the job's time or mode only`);
   if (count(report.identical)) parts.push(`${count(report.identical)} already up to date`);
   io.info(`Results: ${parts.join(", ")}`);
   for (const c of report.conflicts) {
     io.warn(`${shownPath(c.path)} was edited locally while the job ran: kept it, saved the job's version as ${shownPath(c.savedAs)}`);
   }
-  for (const r of report.refused) io.warn(`refused ${shownPath(r.path)}: ${r.reason}`);
-  for (const s of results.skipped ?? []) io.warn(`the job could not send back ${shownPath(s.path)}: ${s.reason}`);
+  // Reasons quote the archive (a link's target) or are the job's own words.
+  for (const r of report.refused) io.warn(`refused ${shownPath(r.path)}: ${shownPath(r.reason)}`);
+  for (const s of results.skipped ?? []) io.warn(`the job could not send back ${shownPath(s.path)}: ${shownPath(s.reason)}`);
   const left = results.leftRunning ?? [];
   if (left.length) {
     const shown = left.slice(0, 3).map((p) => shownPath(p.command.slice(0, 40))).join("; ");

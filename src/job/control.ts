@@ -1,8 +1,9 @@
 /**
- * What each signal means, in one place: four policies, one for each time a
+ * What each signal means, in one place: five policies, one for each time a
  * signal can arrive. Before the job is submitted (beforeSubmission), while
- * it is watched (whileWatching), in the local runner's parent (toLocalJob)
- * and in the agent, around the user's command (toCommand).
+ * it is watched (whileWatching), while its results come home
+ * (whileFetching), in the local runner's parent (toLocalJob) and in the
+ * agent, around the user's command (toCommand).
  */
 import type { ChildProcess } from "node:child_process";
 import type { Clock } from "../clock.js";
@@ -25,6 +26,20 @@ function listen(signals: Signals, names: readonly NodeJS.Signals[], handler: (si
  * multipart upload is then aborted, and nothing is submitted.
  */
 export function beforeSubmission(signals: Signals): Disposable & { signal: AbortSignal } {
+  return abortingOn(signals);
+}
+
+/**
+ * Once the job has ended, Ctrl-C, SIGTERM and a hangup stop bringing its
+ * results home: the transfer stops, what was fetched of the archive is
+ * removed, files already written stay whole, and the results wait in S3
+ * for `--attach`. The signal's name is the abort reason.
+ */
+export function whileFetching(signals: Signals): Disposable & { signal: AbortSignal } {
+  return abortingOn(signals);
+}
+
+function abortingOn(signals: Signals): Disposable & { signal: AbortSignal } {
   const interrupt = new AbortController();
   const listening = listen(signals, ["SIGINT", "SIGTERM", "SIGHUP"], (sig) => interrupt.abort(sig));
   return { signal: interrupt.signal, dispose: listening.dispose };

@@ -3,13 +3,14 @@
  * --download selection, only the byte ranges of the wanted entries when that
  * costs less (docs/performance.md, "Selective download").
  */
-import { open } from "node:fs/promises";
+import { open, statfs } from "node:fs/promises";
 import { readEntry } from "../archive/entries.js";
 import { rangesFor, type Range } from "../archive/ranges.js";
 import { NotAZip, openZipSource, type ByteSource, type ZipDirectory } from "../archive/zip-reader.js";
 import { byteSource, downloadToFile, s3Url, type S3, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
 import { eachLimited } from "../pool.js";
+import { formatBytes } from "../ui/format.js";
 
 /**
  * Each entry read on its own costs about a round trip, shared by the reads
@@ -27,6 +28,17 @@ export function rangedPays(ranges: readonly Range[], size: number): boolean {
   return bytes + (ranges.length - 1) * ENTRY_COST_BYTES < size;
 }
 
+export interface FetchOptions {
+  /** The --download selection: only these entries are needed. */
+  want?: (path: string) => boolean;
+  onProgress?: Progress;
+  signal?: AbortSignal;
+  /** Checks there is room for this many bytes before any is written; it may throw. */
+  room?: (bytes: number) => Promise<void>;
+  /** The most entries the archive may hold (max-results-entries). */
+  maxEntries?: number;
+}
+
 /**
  * Fetches the archive into `path`; false when there is none. With `want`,
  * it first reads the central directory with ranged GETs and, when that
@@ -34,26 +46,37 @@ export function rangedPays(ranges: readonly Range[], size: number): boolean {
  * file of the archive's size: the file then reads as the archive for every
  * wanted entry, so extraction checks it as it would the whole.
  */
-export async function fetchArchive(s3: S3, obj: S3Object, path: string, want: ((path: string) => boolean) | undefined, onProgress?: Progress): Promise<boolean> {
-  if (want) {
+export async function fetchArchive(s3: S3, obj: S3Object, path: string, opts: FetchOptions = {}): Promise<boolean> {
+  if (opts.want) {
     const source = await byteSource(s3, obj);
     if (!source) return false;
-    const directory = await openZipSource(source, s3Url(obj)).catch((err: unknown) => {
+    const directory = await openZipSource(source, s3Url(obj), opts.maxEntries).catch((err: unknown) => {
       // Not a zip: fetched whole, and refused with a clear message by extraction.
       if (err instanceof NotAZip) return undefined;
       throw err;
     });
-    const ranges = directory && rangesFor(directory, want);
+    const ranges = directory && rangesFor(directory, opts.want);
+    directory?.close();
     if (ranges && rangedPays(ranges, source.size)) {
-      await fetchRanges(source, path, ranges, onProgress);
+      await opts.room?.(ranges.reduce((n, r) => n + (r.end - r.start), 0));
+      await fetchRanges(source, path, ranges, opts.onProgress, opts.signal);
       return true;
     }
   }
-  return downloadToFile(s3, obj, path, onProgress);
+  return downloadToFile(s3, obj, path, { onProgress: opts.onProgress, signal: opts.signal, beforeWrite: opts.room });
+}
+
+/** Fails unless the filesystem holding `dir` has `bytes` free for an unprivileged user. */
+export async function checkRoom(dir: string, bytes: number): Promise<void> {
+  const fs = await statfs(dir);
+  const free = fs.bavail * fs.bsize;
+  if (free < bytes) {
+    throw new UserError(`the results archive needs ${formatBytes(bytes)} and the disk of ${dir} has ${formatBytes(free)} free: free some space`);
+  }
 }
 
 /** Writes each range at its own offset in `path`, a sparse file of the source's size; 8 ranges at a time. */
-export async function fetchRanges(source: ByteSource, path: string, ranges: readonly Range[], onProgress?: Progress): Promise<void> {
+export async function fetchRanges(source: ByteSource, path: string, ranges: readonly Range[], onProgress?: Progress, signal?: AbortSignal): Promise<void> {
   const total = ranges.reduce((n, r) => n + (r.end - r.start), 0);
   let done = 0;
   const file = await open(path, "w", 0o600);
@@ -61,15 +84,23 @@ export async function fetchRanges(source: ByteSource, path: string, ranges: read
     await file.truncate(source.size);
     await eachLimited(ranges, CONCURRENCY, async ({ start, end }, stop) => {
       let at = start;
-      for await (const chunk of await source.read(start, end)) {
-        if (stop.aborted) return; // another range failed: stop this one too
-        const bytes = chunk as Buffer;
-        if (at + bytes.length > end) throw new Error(`S3 sent more than the ${end - start} bytes asked for at offset ${start}`);
-        for (let written = 0; written < bytes.length; ) {
-          written += (await file.write(bytes, written, bytes.length - written, at + written)).bytesWritten;
+      const body = await source.read(start, end);
+      // A stalled read would not notice a signal between chunks: the stream itself is ended.
+      const abort = () => body.destroy(Object.assign(new Error("download aborted"), { name: "AbortError" }));
+      signal?.addEventListener("abort", abort, { once: true });
+      try {
+        for await (const chunk of body) {
+          if (stop.aborted) return; // another range failed: stop this one too
+          const bytes = chunk as Buffer;
+          if (at + bytes.length > end) throw new Error(`S3 sent more than the ${end - start} bytes asked for at offset ${start}`);
+          for (let written = 0; written < bytes.length; ) {
+            written += (await file.write(bytes, written, bytes.length - written, at + written)).bytesWritten;
+          }
+          at += bytes.length;
+          onProgress?.((done += bytes.length), total);
         }
-        at += bytes.length;
-        onProgress?.((done += bytes.length), total);
+      } finally {
+        signal?.removeEventListener("abort", abort);
       }
       if (at !== end) throw new Error(`S3 sent ${at - start} of the ${end - start} bytes asked for at offset ${start}`);
     });

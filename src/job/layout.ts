@@ -9,3 +9,4 @@ export function objectAt(loc: BucketLocation, ...parts: string[]): S3Object {
 export const inputsObject = (loc: BucketLocation, fingerprint: string) => objectAt(loc, "inputs", `${fingerprint}.zip`);
 export const resultsObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "results.zip");
 export const envObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "env.json");
+export const logObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "log.gz");

@@ -1,11 +1,13 @@
 import type { Readable } from "node:stream";
 import { INPUTS_MANIFEST_ENTRY, PROTOCOL_VERSION, type InputsManifest } from "../protocol.js";
 import { createHash } from "node:crypto";
+import { UserError } from "../errors.js";
 import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manifest.js";
 import { comparePaths } from "../tree/paths.js";
 import { packZip, packZipChunks, type PackOptions } from "../archive/pack.js";
 import { shownPath } from "../ui/format.js";
-import { createExcluder } from "../tree/patterns.js";
+import { readIgnoreFile } from "../tree/ignore-file.js";
+import { createExcluder, type SourcedPattern } from "../tree/patterns.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and its key. */
 export interface Inputs {
@@ -14,14 +16,29 @@ export interface Inputs {
   fingerprint: string;
 }
 
-export async function scanInputs(dir: string, excludeFromUpload: readonly string[]): Promise<Inputs> {
-  const manifest = await scanDirectory(dir, createExcluder(excludeFromUpload));
+/** The directory after the built-in exclusions, its .nbatchignore, then the given ones. */
+export async function scanInputs(dir: string, excludeFromUpload: readonly (string | SourcedPattern)[]): Promise<Inputs> {
+  const manifest = await scanDirectory(dir, createExcluder([...readIgnoreFile(dir), ...excludeFromUpload]));
   return { dir, manifest, fingerprint: fingerprint(manifest.entries) };
 }
 
 /** Paths left out because their names cannot travel: each is said, so nothing goes missing unnoticed. */
 export function warnLeftOut(inputs: Inputs, warn: (line: string) => void): void {
   for (const s of inputs.manifest.skipped) warn(`not uploading ${shownPath(s.path)}: ${s.reason}`);
+}
+
+/** The working directory must travel: else the job would have nowhere to run. */
+export function checkWorkdir(inputs: Inputs, workdir: string | undefined): void {
+  if (workdir === undefined || inputs.manifest.entries.some((e) => e.path === workdir && e.type === "dir")) return;
+  const excluded = inputs.manifest.excluded.find((e) => workdir === e.path || workdir.startsWith(`${e.path}/`));
+  const why = excluded ? `it is left out of the upload (${excluded.rule})` : "there is no such directory in it";
+  throw new UserError(`cannot run in ${shownPath(workdir)} of ${inputs.dir}: ${why}; give --workdir a directory that is uploaded`);
+}
+
+/** Each path left out and the rule that left it out, for --dry-run and -v. */
+export function excludedLines(inputs: Inputs): string[] {
+  const { excluded } = inputs.manifest;
+  return excluded.length ? [`Excluded (${excluded.length}):`, ...excluded.map((e) => `  ${shownPath(e.path)}  (${e.rule})`)] : [];
 }
 
 /** The inputs archive as a stream, with the exact manifest inside for the agent. */

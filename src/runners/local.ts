@@ -1,25 +1,33 @@
 import { spawn } from "node:child_process";
+import { availableParallelism, constants, totalmem } from "node:os";
 import { createWriteStream } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
-import { constants } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { UsageError, UserError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
-import { JOB_ENV } from "../protocol.js";
+import { agentOptions, JOB_ENV } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
-import { formatBytes, plural } from "../ui/format.js";
+import { formatBytes, plural, shellQuote } from "../ui/format.js";
+import { stagesLine } from "../ui/timings.js";
+import { displayPath } from "../config/file.js";
+import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { checkWorkdir, excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
 import type { BuildRequest } from "../job/request.js";
-import { applyResults, exitWithRefusals, readResults } from "../job/apply.js";
+import { definedOnly, resourceEnv } from "../job/resources.js";
+import { applyResults, exitWithRefusals, readResults, resultLimits } from "../job/apply.js";
+import type { SettingValues } from "../config/table.js";
 
 export interface LocalDeps extends CommandContext {
-  maxResultsBytes: number;
+  /** The limits on results, and the vCPUs and memory asked for (the command is told the machine's otherwise). */
+  values: SettingValues;
 }
+
+const SOURCE = "the job's results archive";
 
 /**
  * The embedded default: the same pack, agent, results and unpack path as on
@@ -27,24 +35,43 @@ export interface LocalDeps extends CommandContext {
  * user sees exactly what would be uploaded, run and brought back.
  */
 export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<number> {
-  if (!req.command.length) throw new UsageError("the local runner needs a command: nbatch build <dir> -- <command>");
+  if (!req.command.length) {
+    const file = displayPath(projectFilePath(req.dir), deps.env);
+    throw new UsageError(`no command to run: give it after -- (nbatch build ${shellQuote(displayPath(req.dir, deps.env))} -- make), or put "command = make" under [build] in ${file}`);
+  }
   const { out } = deps;
+  const inputs = await scanInputs(req.dir, req.excludeFromUpload);
+  warnLeftOut(inputs, (line) => out.warn(line));
+  checkWorkdir(inputs, req.workdir);
+  const size = `${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}`;
+  if (req.dryRun) {
+    out.info(`Would pack ${req.dir} (${size})`);
+    for (const line of excludedLines(inputs)) out.info(line);
+    out.info(`Would run ${req.command.join(" ")} on a copy of it${req.workdir ? `, in ${req.workdir}` : ""}`);
+    return 0;
+  }
   return withTempDir("local", async (tmp) => {
-    const inputs = await scanInputs(req.dir, req.excludeFromUpload);
-    warnLeftOut(inputs, (line) => out.warn(line));
-    out.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
+    out.info(`Packing ${req.dir} (${size}) into ${tmp}`);
+    for (const line of excludedLines(inputs)) out.detail(line);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
+    const { clock } = deps;
+    const packing = clock.now();
     await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
-    const runId = newRunId();
+    const packMs = clock.now() - packing;
+    const runId = newRunId(clock.now());
     const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
+    const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
+    for (const { name, value } of resourceEnv({ ...machine, ...definedOnly({ cpus: deps.values.cpus, memoryMiB: deps.values.memoryMiB }) })) jobEnv[name] = value;
     if (Object.keys(req.env).length) {
       await writeFile(join(tmp, "env.json"), JSON.stringify(req.env), { mode: 0o600 });
       jobEnv[JOB_ENV.envUrl] = url("env.json");
     }
     const work = join(tmp, "work");
     await mkdir(work);
-    out.info(`Running ${req.command.join(" ")} in ${work}`);
-    const agent = await runAgentProcess([...deps.self, "agent", "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    out.info(`Running ${req.command.map(shellQuote).join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
+    const running = clock.now();
+    const agent = await runAgentProcess([...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    const runMs = clock.now() - running;
     if (!(await exists(join(tmp, "results.zip")))) {
       // The agent says why on its own stderr; this says what it means for the directory.
       const how = agent.signal ? `killed by ${agent.signal}` : `exit ${agent.code}`;
@@ -53,17 +80,21 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     }
     if (!req.follow.download) {
       out.info("Results not applied (--no-download)");
-      return (await readResults(join(tmp, "results.zip"))).exitCode ?? 1;
+      return (await readResults(join(tmp, "results.zip"), SOURCE, runId, resultLimits(deps.values))).exitCode ?? 1;
     }
+    const unpacking = clock.now();
     const { results, report } = await applyResults({
       archivePath: join(tmp, "results.zip"),
+      source: SOURCE,
       dir: req.dir,
       runId,
       baseline: inputs.manifest.entries,
       select: createSelector(req.download, req.excludeFromDownload),
       out,
-      maxBytes: deps.maxResultsBytes,
+      limits: resultLimits(deps.values),
     });
+    const took = stagesLine([["pack", packMs], ["run", runMs], ["unpack", clock.now() - unpacking]]);
+    if (took) out.detail(took);
     return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
   });
 }

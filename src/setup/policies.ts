@@ -76,6 +76,8 @@ export function userPolicy(n: PolicyNames): PolicyDocument {
       ["s3:ListBucket", "s3:GetBucketLocation", "s3:GetLifecycleConfiguration", "s3:GetEncryptionConfiguration", "s3:GetBucketPublicAccessBlock", "s3:GetBucketVersioning"],
       bucketArn(n),
     ),
+    // A run aborts the incomplete uploads of its inputs that a killed run left behind.
+    allow("FindIncompleteUploads", "s3:ListBucketMultipartUploads", bucketArn(n)),
     allow("ReadWriteInputsAndResults", OBJECT_ACTIONS, objectsArn(n)),
   );
 }

@@ -15,21 +15,31 @@ import { replaceFile, sweepStaleTemps } from "./temp-files.js";
 
 export interface ExtractReport {
   written: string[];
+  /** Same content as the job's, given the job's modification time or mode: a rebuild tool must see what the job saw. */
+  touched: string[];
   identical: string[];
   conflicts: { path: string; savedAs: string }[];
   refused: { path: string; reason: string }[];
+  /** The directories among the paths above: people count files and links. */
+  directories: string[];
   bytes: number;
 }
 
+export type ExtractAction = "written" | "touched" | "identical" | "conflict" | "refused";
+
 export interface ExtractOptions {
-  archivePath: string;
   destRoot: string;
+  /** What to call the archive in messages. */
+  label: string;
   select?: (relPath: string) => boolean;
   meta?: ReadonlyMap<string, ManifestEntry>;
   baseline?: ReadonlyMap<string, ManifestEntry>;
   conflictTag?: string;
   maxBytes?: number;
-  onFile?: (path: string, action: "written" | "identical" | "conflict" | "refused") => void;
+  maxEntries?: number;
+  /** Stops before the next entry (a signal while extracting); what is written so far stays whole. */
+  signal?: AbortSignal;
+  onFile?: (path: string, action: ExtractAction) => void;
 }
 
 const DEFAULT_MAX_BYTES = 100 * 1024 ** 3;
@@ -41,35 +51,39 @@ const CONCURRENCY = 4;
  * symlink, over a file the user edited meanwhile, or as a half-written
  * file. Refused entries are reported and the others go on.
  */
-export async function extractZip(opts: ExtractOptions): Promise<ExtractReport> {
-  const root = await realpath(opts.destRoot);
-  const directory = await openZip(opts.archivePath);
+export async function extractZip(opts: Omit<ExtractOptions, "label"> & { archivePath: string }): Promise<ExtractReport> {
+  const directory = await openZip(opts.archivePath, { maxEntries: opts.maxEntries });
   try {
-    return await extractFrom(directory, root, opts);
+    return await extractDirectory(directory, { label: opts.archivePath, ...opts });
   } finally {
     directory.close();
   }
 }
 
-async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractOptions): Promise<ExtractReport> {
-  const report: ExtractReport = { written: [], identical: [], conflicts: [], refused: [], bytes: 0 };
+/** The same from an archive already opened (the results, whose results.json is read first). */
+export async function extractDirectory(directory: ZipDirectory, opts: ExtractOptions): Promise<ExtractReport> {
+  const root = await realpath(opts.destRoot);
+  const report: ExtractReport = { written: [], touched: [], identical: [], conflicts: [], refused: [], directories: [], bytes: 0 };
   const refuse = (path: string, reason: string) => {
     report.refused.push({ path, reason });
     opts.onFile?.(path, "refused");
   };
-  const done = (path: string, action: "written" | "identical", list: string[]) => {
+  const done = (path: string, action: "written" | "touched" | "identical", list: string[]) => {
     list.push(path);
     opts.onFile?.(path, action);
   };
   const attempt = (p: PlannedEntry, work: () => Promise<void>) =>
-    work().catch((err: unknown) => refuse(p.path, reasonFor(err, root)));
+    work().catch((err: unknown) => {
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      refuse(p.path, reasonFor(err, root));
+    });
   const planned = planEntries(directory, opts, refuse);
   // Each entry is cut off at its claimed size while written, so this bounds what is actually written too.
   const claimed = planned.reduce((sum, p) => sum + (p.type === "dir" ? 0 : p.size), 0);
   const limit = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   if (claimed > limit) {
     throw new UserError(
-      `${opts.archivePath} claims ${claimed} bytes, more than the limit of ${limit}: the archive is corrupt or hostile, nothing was extracted.`,
+      `${opts.label} claims ${claimed} bytes, more than the limit of ${limit} (max-results-size): the archive is corrupt or hostile, nothing was extracted`,
     );
   }
 
@@ -77,7 +91,10 @@ async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractO
   const verified = new Set<string>();
   const created: PlannedEntry[] = [];
   // Directories first, parents before children, so their own entries create them.
-  for (const p of planned.filter((e) => e.type === "dir")) {
+  const dirs = planned.filter((e) => e.type === "dir");
+  report.directories = dirs.map((p) => p.path);
+  for (const p of dirs) {
+    opts.signal?.throwIfAborted();
     await attempt(p, async () => {
       await ensureParentDirs(root, p.path, verified);
       const local = await statEntry(root, p.path);
@@ -97,12 +114,20 @@ async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractO
   }
 
   const place = async (p: PlannedEntry) => {
+    opts.signal?.throwIfAborted();
     await ensureParentDirs(root, p.path, verified);
     const target = p.type === "symlink" ? await readLinkTarget(p, root) : undefined;
+    const abs = join(root, p.path);
     const local = await statEntry(root, p.path);
     if (local?.type === "dir") throw new Refusal("a directory of that name exists locally");
-    if (local && (await isIdentical(join(root, p.path), local, p, target))) return done(p.path, "identical", report.identical);
     const edited = local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path));
+    if (local && (await sameContent(abs, local, p, target))) {
+      // A job that only touched or chmod-ed a file (make rebuilding it to the same bytes) is told by
+      // its time and mode: without them, make here and in the next job rebuilds it again forever.
+      if (edited || sameMetadata(local, p)) return done(p.path, "identical", report.identical);
+      await setMetadata(abs, p);
+      return done(p.path, "touched", report.touched);
+    }
     const dest = edited ? `${p.path}.nbatch-${opts.conflictTag ?? "job"}` : p.path;
     // Awaited first: `report.bytes += await ...` would read the total before the wait and lose concurrent writes.
     const written = target === undefined ? await writeFile(p, join(root, dest)) : await writeLink(p, target, join(root, dest));
@@ -118,12 +143,13 @@ async function extractFrom(directory: ZipDirectory, root: string, opts: ExtractO
     for (const p of created.reverse()) {
       const abs = join(root, p.path);
       await chmod(abs, p.mode);
-      await utimes(abs, p.mtimeMs / 1000, p.mtimeMs / 1000);
+      await utimes(abs, ...times(p));
     }
   }
 
   const byPath = (a: { path: string }, b: { path: string }) => comparePaths(a.path, b.path);
   report.written.sort();
+  report.touched.sort();
   report.identical.sort();
   report.conflicts.sort(byPath);
   report.refused.sort(byPath);
@@ -147,12 +173,32 @@ async function readLinkTarget(p: PlannedEntry, root: string): Promise<string> {
   return target;
 }
 
-/** Same type, size, mode and content; content is read only when the mtime differs. */
-async function isIdentical(abs: string, local: ManifestEntry, p: PlannedEntry, target?: string): Promise<boolean> {
+/** Same type and content; a file of the same size is read only when its mode or mtime differ from the job's. */
+async function sameContent(abs: string, local: ManifestEntry, p: PlannedEntry, target?: string): Promise<boolean> {
   if (local.type !== p.type) return false;
   if (p.type === "symlink") return local.target === target;
-  if (local.size !== p.size || (local.mode & MODE_MASK) !== p.mode) return false;
-  return local.mtimeMs === p.mtimeMs || (await crc32File(abs)).crc === p.record.crc32;
+  if (local.size !== p.size) return false;
+  return sameMetadata(local, p) || (await crc32File(abs)).crc === p.record.crc32;
+}
+
+function sameMetadata(local: ManifestEntry, p: PlannedEntry): boolean {
+  // A link's own time and mode mean nothing to the tools that follow it.
+  if (p.type === "symlink") return true;
+  return local.mtimeMs === p.mtimeMs && (local.mode & MODE_MASK) === p.mode;
+}
+
+async function setMetadata(abs: string, p: PlannedEntry): Promise<void> {
+  await chmod(abs, p.mode);
+  await utimes(abs, ...times(p));
+}
+
+/**
+ * atime and mtime for utimes, as Dates: Node takes a negative number of
+ * seconds to mean "now", so a file from before 1970 would lose its time.
+ */
+function times(p: PlannedEntry): [Date, Date] {
+  const at = new Date(p.mtimeMs);
+  return [at, at];
 }
 
 /** The local file changed since the inputs were uploaded, or appeared since. */
@@ -166,7 +212,7 @@ function writeFile(p: PlannedEntry, dest: string): Promise<number> {
     await pipeline(await p.record.open(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
     verify(meter, p.record, p.size);
     await chmod(tmp, p.mode);
-    await utimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
+    await utimes(tmp, ...times(p));
     return meter.size;
   });
 }
@@ -174,7 +220,7 @@ function writeFile(p: PlannedEntry, dest: string): Promise<number> {
 function writeLink(p: PlannedEntry, target: string, dest: string): Promise<number> {
   return replaceFile(dest, async (tmp) => {
     await symlink(target, tmp);
-    await lutimes(tmp, p.mtimeMs / 1000, p.mtimeMs / 1000);
+    await lutimes(tmp, ...times(p));
     return p.size;
   });
 }
@@ -184,7 +230,7 @@ function reasonFor(err: unknown, root: string): string {
   if (err instanceof Refusal) return err.message;
   const e = err as NodeJS.ErrnoException;
   if (e.code === "ENOSPC" || e.code === "EDQUOT") {
-    throw new UserError(`No space left on the disk while extracting into ${root}: free some space and try again.`);
+    throw new UserError(`no space left on the disk while extracting into ${root}: free some space`);
   }
   return e.syscall ? `could not write (${e.code ?? e.message})` : `corrupt entry (${e.message})`;
 }

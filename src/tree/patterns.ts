@@ -5,7 +5,11 @@ import picomatch from "picomatch";
  * What never travels to the job unless the user re-includes it with `!`.
  * Snakemake's log/ and metadata/ do travel: a rerun needs them to know what
  * is up to date. The secret-holding names are exact, so environment.yaml
- * (a conda spec) is not caught by `.env*`.
+ * (a conda spec) is not caught by `.env*`. Credential files with names only
+ * tools use are left out at any depth; `*.pem` and `*.key` only in the root,
+ * where a home directory or a project keeps its keys, since data (TLS test
+ * fixtures, Keynote's .key files) may legitimately have those endings deeper
+ * down. docs/security.md lists them.
  */
 export const DEFAULT_UPLOAD_EXCLUSIONS: readonly string[] = [
   ".git/",
@@ -20,13 +24,35 @@ export const DEFAULT_UPLOAD_EXCLUSIONS: readonly string[] = [
   ".netrc",
   ".aws/",
   ".ssh/",
+  ".git-credentials",
+  ".npmrc",
+  ".pypirc",
+  ".pgpass",
+  "**/.docker/config.json",
+  "**/.kube/config",
+  "id_rsa",
+  "id_dsa",
+  "id_ecdsa",
+  "id_ecdsa_sk",
+  "id_ed25519",
+  "id_ed25519_sk",
+  "/*.pem",
+  "/*.key",
   // Reserved: nbatch keeps its own metadata under .nbatch/ inside archives.
   ".nbatch/",
+  // nbatch's own files being written (tree/temp-files.ts), left behind only by a process killed outright.
+  ".nbatch-tmp-*",
 ];
 
 export interface Exclusion {
   excluded: boolean;
   rule?: string;
+}
+
+/** A pattern, and where it was written when that is worth saying ("nbatch.ini", ".nbatchignore:3"). */
+export interface SourcedPattern {
+  pattern: string;
+  source?: string;
 }
 
 /**
@@ -35,18 +61,18 @@ export interface Exclusion {
  * can re-include what a default excludes.
  */
 export function createExcluder(
-  userPatterns: readonly string[],
+  userPatterns: readonly (string | SourcedPattern)[],
   defaults: readonly string[] = DEFAULT_UPLOAD_EXCLUSIONS,
 ): (relPath: string, isDir: boolean) => Exclusion {
   const ig = ignore({ ignorecase: false }).add([
     ...defaults.map((pattern) => ({ pattern, mark: "default" })),
-    ...userPatterns.map((pattern) => ({ pattern })),
+    ...userPatterns.map((p) => (typeof p === "string" ? { pattern: p } : { pattern: p.pattern, mark: p.source })),
   ]);
   return (relPath, isDir) => {
     const result = ig.test(isDir ? `${relPath}/` : relPath);
     if (!result.ignored || !result.rule) return { excluded: false };
     const { pattern, mark } = result.rule;
-    return { excluded: true, rule: mark === "default" ? `default: ${pattern}` : pattern };
+    return { excluded: true, rule: mark ? `${mark}: ${pattern}` : pattern };
   };
 }
 
@@ -80,3 +106,11 @@ function expand(raw: string): string[] {
   if (!anchored && !p.includes("/")) p = `**/${p}`;
   return dirOnly ? [`${p}/**`] : [p, `${p}/**`];
 }
+
+/**
+ * What the results bring back although uploads leave it out: Snakemake's
+ * storage plugins keep the inputs they downloaded under .snakemake/storage/.
+ * A local copy is the laptop's own and never sent; the job's comes home,
+ * so the next run, here or there, finds them.
+ */
+export const RESULTS_REINCLUDED: readonly string[] = ["!**/.snakemake/storage/"];

@@ -64,11 +64,16 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const SHOWN_PATH_MAX = 160;
 
 /**
- * A path from a job or a directory as safe terminal text: control characters
- * (which could retitle the terminal, clear it or write the clipboard) shown
- * as \xNN, and a very long path cut in the middle.
+ * Text nbatch did not write (a path, a server's message) as safe terminal
+ * text: control characters, which could retitle the terminal, clear it or
+ * write the clipboard, shown as \xNN.
  */
+export function printable(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/** A path from a job or a directory as safe terminal text, a very long one cut in the middle. */
 export function shownPath(path: string): string {
-  const safe = path.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const safe = printable(path);
   return safe.length > SHOWN_PATH_MAX ? `${safe.slice(0, 80)}…${safe.slice(-60)}` : safe;
 }

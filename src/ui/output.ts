@@ -33,6 +33,8 @@ export interface Output {
   readonly stderrIsTTY: boolean;
   /** Whether stdout takes colour (a report such as check-setup's). */
   readonly stdoutColor: boolean;
+  /** The width of the terminal stdout is, if it is one: help is laid out to it. */
+  readonly columns?: number;
   readonly json: boolean;
   /** From here on, JSON events on stdout (build --json); set before anything can fail. */
   useJson(): void;
@@ -42,6 +44,8 @@ export interface Output {
   out(line: string): void;
   /** A whole document for stdout as it is: help, a completion script, a template. */
   document(text: string): void;
+  /** Where a command's own output passes through as it is, bytes and all (the agent's copy of the log). */
+  raw(which: "stdout" | "stderr"): Writable;
   /** A status line, on stderr; silent with --quiet. */
   info(line: string): void;
   /** A detail shown only with --verbose. */
@@ -61,7 +65,7 @@ export interface Output {
 }
 
 export interface OutputOptions {
-  stdout: Writable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean; columns?: number };
   stderr: Writable & { isTTY?: boolean };
   stdinIsTTY: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -77,7 +81,7 @@ export function logLine(timestamp: number, message: string): string {
  * NO_COLOR (any value), CLICOLOR=0 and TERM=dumb turn it off; otherwise a
  * terminal gets it.
  */
-export function colorFor(stream: { isTTY?: boolean }, env: OutputOptions["env"]): boolean {
+function colorFor(stream: { isTTY?: boolean }, env: OutputOptions["env"]): boolean {
   if (env.CLICOLOR_FORCE && env.CLICOLOR_FORCE !== "0") return true;
   if (env.NO_COLOR || env.CLICOLOR === "0" || env.TERM === "dumb") return false;
   return Boolean(stream.isTTY);
@@ -112,6 +116,7 @@ export function createOutput(opts: OutputOptions): Output {
     stdinIsTTY: opts.stdinIsTTY,
     stderrIsTTY,
     stdoutColor: colorFor(opts.stdout, opts.env),
+    ...(opts.stdout.isTTY && opts.stdout.columns ? { columns: opts.stdout.columns } : {}),
     get json() {
       return json;
     },
@@ -120,6 +125,7 @@ export function createOutput(opts: OutputOptions): Output {
     setVerbosity: (v) => void (verbosity = v),
     out: (line) => (json ? err(line) : stdoutLine(line)),
     document: (text) => void opts.stdout.write(text),
+    raw: (which) => (which === "stdout" ? opts.stdout : opts.stderr),
     info: (line) => verbosity !== "quiet" && err(line),
     detail: (line) => verbosity === "verbose" && err(line),
     warn: (line) => err(paint("33", "warning: ") + line),

@@ -104,7 +104,13 @@ describeWithMoto("nbatch build: bad input", () => {
       { slug: "bad-memory-env", args: submit(), env: { NBATCH_AWS_BATCH_MEMORY: "lots" }, message: /invalid memory "lots" \(from NBATCH_AWS_BATCH_MEMORY\)/, code: 1 },
       { slug: "bad-cpus", args: submit(["--aws-batch-cpus", "0"]), message: /invalid vCPU count "0"/, code: 2 },
       { slug: "bad-timeout", args: submit(["--timeout", "soon"]), message: /invalid --timeout "soon"/, code: 2 },
-      { slug: "short-timeout", args: submit(["--timeout", "30s"]), message: /invalid --timeout "30s": Batch needs at least 60 seconds/, code: 2 },
+      { slug: "short-timeout", args: submit(["--timeout", "30s"]), message: /invalid --timeout "30s": use at least 1m, Batch's minimum/, code: 2 },
+      { slug: "endless-timeout", args: submit(["--timeout", "99999999d"]), message: /invalid --timeout "99999999d": use at most 2147483647 seconds, Batch's maximum/, code: 2 },
+      { slug: "too-many-tags", args: submit(Array.from({ length: 50 }, (_, i) => ["--tag", `k${i}=v`]).flat()), message: /50 --tag keys given: Batch allows 50 tags on a job and nbatch adds nbatch:run-id, so give at most 49/, code: 2 },
+      { slug: "bad-tag-value", args: submit(["--tag", "owner=ada;drop"]), message: /invalid --tag "owner=ada;drop": Batch takes only letters, digits, spaces and/, code: 2 },
+      { slug: "long-tag-value", args: submit(["--tag", `note=${"é".repeat(257)}`]), message: /invalid --tag "note=é+": use KEY=VALUE \(key up to 128 characters, value up to 256\)/, code: 2 },
+      { slug: "long-command", args: ["build", "--aws-batch", "DIR", "--", "sh", "-c", `echo ${"x".repeat(8000)}`], message: /the command and the job's environment take \d+ characters, more than the 7168 Batch can pass to the container/, code: 2 },
+      { slug: "endless-poll", args: submit(), env: { NBATCH_POLL_INTERVAL: "30d" }, message: /invalid poll interval "30d" \(from NBATCH_POLL_INTERVAL\): use at most 1h/, code: 1 },
       { slug: "unknown-job-id", args: ["build", "--attach", "00000000-0000-0000-0000-000000000000", "DIR"], message: /job 0{8}-\S+ not found in us-east-1, nor in this machine's run history/, code: 1 },
       { slug: "forgotten-expired", args: ["build", "--attach", forgottenJob, "DIR"], message: new RegExp(`job ${forgottenJob} left no results at s3://.*expired`), statusLine: new RegExp(`^Batch no longer knows job ${forgottenJob}; using the results it left at s3://`), code: 1 },
       { slug: "malformed-config", args: submit(), env: { NBATCH_CONFIG: join(scratch, "bad-config") }, message: /bad-config line 3: expected `key = value` or `\[section\]`/, code: 1 },
@@ -112,6 +118,8 @@ describeWithMoto("nbatch build: bad input", () => {
       { slug: "attach-with-command", args: ["build", "--attach", forgottenJob, "DIR", "--", "make"], message: /--attach takes a directory but no command/, code: 2 },
       { slug: "cancel-without-attach", args: submit(["--cancel"]), message: /--cancel goes with --attach/, code: 2 },
       { slug: "bad-env-name", args: submit(["--env", "1BAD=x"]), message: /--env 1BAD=x: "1BAD" is not a valid variable name/, code: 2 },
+      { slug: "attach-with-workdir", args: ["build", "--attach", forgottenJob, "--workdir", "sub", "DIR"], message: /--workdir applies when submitting a job, not with --attach/, code: 2 },
+      { slug: "sse-not-a-choice", args: submit(["--sse", "aes"]), message: /invalid server-side encryption "aes" \(from --sse\): use AES256 \(SSE-S3\), aws:kms, or none/, code: 2 },
     ];
   };
 

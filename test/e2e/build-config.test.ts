@@ -117,7 +117,7 @@ describeWithMoto("nbatch build: flag > environment > config file, for every sett
     for (const other of sources) {
       const keys = await listKeys(bucket[other]);
       const mine = keys.filter((k) => k === inputsKey || k.includes(runId));
-      expect([other, mine]).toEqual([other, other === source ? [inputsKey, `${source}-prefix/runs/${runId}/results.zip`] : []]);
+      expect([other, mine]).toEqual([other, other === source ? [inputsKey, `${source}-prefix/runs/${runId}/log.gz`, `${source}-prefix/runs/${runId}/results.zip`] : []]);
     }
   }
 
@@ -185,6 +185,7 @@ describeWithMoto("nbatch build --aws-batch: bucket prefix and the job definition
     // The env object was read and deleted; what stays is all under the prefix.
     expect(await listKeys(r.bucket)).toEqual([
       expect.stringMatching(/^deep\/er\/prefix\/inputs\/[0-9a-f]+\.zip$/),
+      `deep/er/prefix/runs/${runId}/log.gz`,
       `deep/er/prefix/runs/${runId}/results.zip`,
     ]);
   });

@@ -41,7 +41,7 @@ describeWithMoto("nbatch build: downloads survive kill -9", () => {
   beforeAll(async () => {
     console.log(`crash safety: kill delays from ${replay}`);
     w = await startWorld();
-    // Downloads killed midway leave their archive in TMPDIR: keep it inside the world.
+    // Whatever a killed download leaves behind stays inside the world.
     env = { ...w.env, TMPDIR: await w.makeDir("tmp", {}) };
   });
   afterAll(() => w?.stop());

@@ -7,6 +7,7 @@ import { createBucket, listKeys, s3, uniqueBucketName } from "../support/aws.js"
 import { spawnCli, type CliResult } from "../support/cli.js";
 import type { FaultProxy, Rule } from "../support/fault-proxy.js";
 import { describeWithMoto } from "../support/moto.js";
+import { scenario } from "../support/scenario.js";
 import { until } from "../support/until.js";
 import { startWorld, type World } from "../support/world.js";
 
@@ -24,21 +25,23 @@ interface Outcome {
   proxy?: FaultProxy;
   rules: Rule[];
   dir: string;
+  /** What the scenario saw on the way. */
+  seen?: Record<string, unknown>;
+}
+
+/** The incomplete multipart uploads under a prefix of a bucket, by key. */
+async function incompleteUploads(bucket: string, prefix: string): Promise<string[]> {
+  const client = s3();
+  try {
+    const page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+    return (page.Uploads ?? []).map((u) => u.Key!);
+  } finally {
+    client.destroy();
+  }
 }
 
 const POLL_SECONDS = 0.1;
 const CAPACITY_HINT = /RUNNABLE.*(capacity|no room)/i;
-
-/**
- * The scenarios mostly wait (on retries, backoff, an outage), so they all
- * run together in beforeAll, each with its own proxy, and each test checks
- * one outcome.
- */
-function scenario(fn: () => Promise<Outcome>): Promise<Outcome> {
-  const outcome = fn();
-  outcome.catch(() => undefined);
-  return outcome;
-}
 
 describeWithMoto("nbatch build survives faults", () => {
   let w: World;
@@ -69,6 +72,24 @@ describeWithMoto("nbatch build survives faults", () => {
       const rules = [proxy.add({ service: "s3", operation: "UploadPart", query: { partNumber: "2" } }, "drop")];
       const r = await w.nbatch(["build", "--aws-batch", dir, "--", "true"], { env: { ...env, NBATCH_AWS_BATCH_S3_BUCKET: `s3://${abandonedBucket}/jobs` } });
       return { r, proxy, rules, dir };
+    });
+
+    outcomes.killedMidUpload = scenario(async () => {
+      const { proxy, env } = await w.proxy();
+      const dir = await w.makeDir("killed-upload", {});
+      await writeFile(join(dir, "blob.bin"), randomBytes(MULTIPART_BYTES));
+      const runEnv = { ...env, NBATCH_AWS_BATCH_S3_BUCKET: `s3://${w.bucket}/killed` };
+      const args = ["build", "--aws-batch", dir, "--", "true"];
+      // Part 1 lands, part 2 hangs: the upload is under way when the CLI is killed outright.
+      const stall = proxy.add({ service: "s3", operation: "UploadPart", query: { partNumber: "2" } }, "stall");
+      const killed = spawnCli(args, { env: runEnv });
+      await until("part 2 under way", () => stall.hits > 0, 40_000);
+      killed.kill("SIGKILL");
+      await killed.result;
+      const left = await incompleteUploads(w.bucket, "killed/");
+      stall.remove();
+      const r = await w.nbatch(args, { env: runEnv });
+      return { r, proxy, rules: [stall], dir, seen: { left, after: await incompleteUploads(w.bucket, "killed/") } };
     });
 
     outcomes.throttled = scenario(async () => {
@@ -166,6 +187,15 @@ describeWithMoto("nbatch build survives faults", () => {
     client.destroy();
     expect(uploads.Uploads ?? []).toEqual([]);
     expect(await listKeys(abandonedBucket)).toEqual([]);
+  });
+
+  it("aborts the incomplete upload of its own inputs that a run killed outright left behind", async () => {
+    const { r, proxy, seen } = await outcomes.killedMidUpload!;
+    expect(r.code, r.stderr).toBe(0);
+    expect(seen!.left).toEqual([expect.stringMatching(/^killed\/inputs\/[0-9a-f]{64}\.zip$/)]);
+    expect(r.stderr).toMatch(/^Aborted 1 incomplete upload of s3:\/\/\S+\/killed\/inputs\/[0-9a-f]{64}\.zip left by an earlier run$/m);
+    expect(seen!.after).toEqual([]);
+    expect(proxy!.requests.filter((q) => q.operation === "ListMultipartUploads").map((q) => q.query.get("prefix"))).toEqual(seen!.left);
   });
 
   it("backs off when DescribeJobs, GetLogEvents and S3 are throttled: every log line once, in order", async () => {

@@ -1,7 +1,7 @@
 import { lstat, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { resultsArchive, type RawEntry } from "../support/hostile-zip.js";
+import { resultsArchive, type RawEntry, type ResultsOptions } from "../support/hostile-zip.js";
 import { repoRoot } from "../support/cli.js";
 import { describeWithMoto } from "../support/moto.js";
 import { startWorld, type World } from "../support/world.js";
@@ -29,11 +29,11 @@ describeWithMoto("nbatch build: hostile results archives", () => {
   afterAll(() => w?.stop());
 
   /** Runs a job whose agent uploads the archive made of entries; the job itself exits 0. */
-  async function runWith(name: string, dir: string, entries: RawEntry[], extra: string[] = [], env: Record<string, string> = {}) {
+  async function runWith(name: string, dir: string, entries: RawEntry[], o: { flags?: string[]; env?: Record<string, string>; results?: ResultsOptions } = {}) {
     const archive = join(archives, `${name}.zip`);
-    await writeFile(archive, resultsArchive(entries));
-    return w.nbatch(["build", "--aws-batch", "--agent-command", `node ${HOSTILE_AGENT} ${archive}`, ...extra, dir, "--", "true"], {
-      env: { ...w.env, ...env },
+    await writeFile(archive, resultsArchive(entries, o.results));
+    return w.nbatch(["build", "--aws-batch", "--agent-command", `node ${HOSTILE_AGENT} ${archive}`, ...(o.flags ?? []), dir, "--", "true"], {
+      env: { ...w.env, ...o.env },
     });
   }
 
@@ -95,7 +95,7 @@ describeWithMoto("nbatch build: hostile results archives", () => {
         { name: "small.txt", data: "small\n" },
         { name: "big.bin", data: Buffer.alloc(2 * 1024 * 1024), deflate: true },
       ],
-      ["--max-results-size", "1MiB"],
+      { flags: ["--max-results-size", "1MiB"] },
     );
     expect(r.stderr).toMatch(/Job SUCCEEDED .*\(exited 0\)/);
     expect(r.code).toBe(1);
@@ -104,8 +104,73 @@ describeWithMoto("nbatch build: hostile results archives", () => {
     expect(await tree(dir)).toEqual([]);
 
     // Under the limit (here set through the environment) the same archive is applied.
-    const ok = await runWith("fits", dir, [{ name: "big.bin", data: Buffer.alloc(2 * 1024 * 1024), deflate: true }], [], { NBATCH_CORE_MAX_RESULTS_SIZE: "3MiB" });
+    const ok = await runWith("fits", dir, [{ name: "big.bin", data: Buffer.alloc(2 * 1024 * 1024), deflate: true }], { env: { NBATCH_CORE_MAX_RESULTS_SIZE: "3MiB" } });
     expect(ok.code, ok.stderr).toBe(0);
     expect((await readFile(join(dir, "big.bin"))).length).toBe(2 * 1024 * 1024);
+  });
+  it("refuses an archive of more entries than max-results-entries before reading them, writing nothing", async () => {
+    const dir = await w.makeDir("many-entries", {});
+    const entries = Array.from({ length: 30 }, (_, i) => ({ name: `e/${i}` }));
+    const r = await runWith("many-entries", dir, entries, { flags: ["--max-results-entries", "20"] });
+    expect(r.stderr).toMatch(/Job SUCCEEDED .*\(exited 0\)/);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^nbatch: error: s3:\/\/\S+\/results\.zip holds 31 entries, more than the limit of 20 \(max-results-entries\)/m);
+    expect(await tree(dir)).toEqual([]);
+    // Within the limit, here from the environment, the same archive is applied.
+    const ok = await runWith("many-entries", dir, entries, { env: { NBATCH_CORE_MAX_RESULTS_ENTRIES: "31" } });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(await tree(join(dir, "e"))).toHaveLength(30);
+  });
+
+  it("refuses a results.json that is malformed or another run's, as one line, writing nothing", async () => {
+    const cases: [string, ResultsOptions["edit"], RegExp][] = [
+      ["not-json", () => "{ not json", /results\.json in s3:\/\/\S+ is malformed \(it is not JSON/],
+      ["files-not-a-list", (r) => ({ ...r, files: "everything" }), /is malformed \(files is not a list\)/],
+      ["bad-mode", (r) => ({ ...r, files: [{ path: "a.txt", type: "file", size: 2, mtimeMs: 0, mode: "rwx" }] }), /is malformed \(files\[0\]\.mode is not a mode\)/],
+      ["exit-code", (r) => ({ ...r, exitCode: "0" }), /is malformed \(exitCode is not a whole number\)/],
+      ["no-timings", (r) => ({ ...r, timings: undefined }), /is malformed \(timings is not an object\)/],
+      ["other-run", (r) => ({ ...r, runId: "0190aaaa-0000-7000-8000-000000000000" }), /belongs to run "0190aaaa-0000-7000-8000-000000000000", not to this job's run [0-9a-f-]{36}/],
+    ];
+    const runs = await Promise.all(
+      cases.map(async ([name, edit]) => {
+        const dir = await w.makeDir(`results-${name}`, {});
+        return { dir, r: await runWith(name, dir, [{ name: "a.txt", data: "a\n" }], { results: { edit } }) };
+      }),
+    );
+    for (const [i, [name, , message]] of cases.entries()) {
+      const { dir, r } = runs[i]!;
+      expect.soft(r.code, name).toBe(1);
+      expect.soft(r.stderr, name).toMatch(new RegExp(`^nbatch: error: .*${message.source}`, "m"));
+      expect.soft(r.stderr, name).not.toMatch(/internal error| {4}at /);
+      expect.soft(await tree(dir), name).toEqual([]);
+    }
+  });
+
+  it("counts what it wrote, not what results.json claims", async () => {
+    const dir = await w.makeDir("counted", {});
+    const r = await runWith("counted", dir, [{ name: "a.txt", data: "a\n" }, { name: "b/c.txt", data: "c\n" }, { name: "d", data: "d" }], {
+      results: { edit: (res) => ({ ...res, files: [] }) },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain("Results: 3 files written (5 B)");
+  });
+
+  it("shows every path and reason that comes from the job with its control characters escaped", async () => {
+    const dir = await w.makeDir("escapes", {});
+    const title = "\x1b]0;pwned\x07";
+    const r = await runWith("escapes", dir, [{ name: `../${title}`, data: "x" }, { name: "link", data: `/tmp/${title}`, mode: SYMLINK }], {
+      results: {
+        deleted: [`gone${title}`],
+        edit: (res) => ({ ...res, skipped: [{ path: `left${title}`, reason: `because\x1b[2J` }], leftRunning: [{ pid: 1, command: `daemon${title}` }] }),
+      },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toContain("\x1b");
+    expect(r.stderr).not.toContain("\x07");
+    expect(r.stderr).toContain("refused ../\\x1b]0;pwned\\x07: path contains '..'");
+    expect(r.stderr).toContain("refused link: symlink target /tmp/\\x1b]0;pwned\\x07 is outside the directory");
+    expect(r.stderr).toContain("the job could not send back left\\x1b]0;pwned\\x07: because\\x1b[2J");
+    expect(r.stderr).toContain("daemon\\x1b]0;pwned\\x07");
+    expect(r.stderr).toContain("gone\\x1b]0;pwned\\x07");
   });
 });

@@ -45,16 +45,17 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
     }
   });
 
-  it("keeps --env values and --secret out of the job description and out of everything nbatch prints", async () => {
+  it("keeps --env and --envdir values and --secret out of the job description and out of everything nbatch prints", async () => {
     const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdEf";
-    const values = ["env-value-9f3e2", "shell-value-77ab"];
+    const values = ["env-value-9f3e2", "shell-value-77ab", "envdir-value-c41d"];
     const dir = await w.makeDir("env-and-secret", {});
-    const flags = ["--env", `TOKEN=${values[0]}`, "--env", "FROM_SHELL", "--secret", `DB_PASSWORD=${secretArn}`];
+    const envdir = await w.makeDir("env-and-secret-envdir", { API_KEY: `${values[2]}\n` });
+    const flags = ["--env", `TOKEN=${values[0]}`, "--env", "FROM_SHELL", "--envdir", envdir, "--secret", `DB_PASSWORD=${secretArn}`];
     const env = { ...w.env, FROM_SHELL: values[1]! };
     // The job checks the values by their hashes: the command itself is part of the job description.
     const hash = (v: string) => createHash("sha256").update(v).digest("hex");
     const check = (name: string, v: string) => `test "$(printf %s "$${name}" | sha256sum | cut -c1-64)" = ${hash(v)}`;
-    const job = ["sh", "-c", `${check("TOKEN", values[0]!)} && ${check("FROM_SHELL", values[1]!)} && echo values arrived`];
+    const job = ["sh", "-c", `${check("TOKEN", values[0]!)} && ${check("FROM_SHELL", values[1]!)} && ${check("API_KEY", values[2]!)} && echo values arrived`];
     const before = w.executor.requests.length;
     const runs = [
       await w.nbatch(["build", "--aws-batch", ...flags, dir, "--", ...job], { env }),
@@ -84,6 +85,37 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
     const described = w.executor.jobs().find((j) => j.jobName === submits[0].jobName)!;
     expect(described.container!.secrets).toContainEqual({ name: "DB_PASSWORD", valueFrom: secretArn });
     expect(JSON.stringify(described.container!.environment)).not.toContain(secretArn);
+  });
+
+  it("leaves credential files and private keys in the root out of the upload, shows each with --dry-run, and takes one on purpose with !pattern", async () => {
+    const secrets = {
+      ".git-credentials": "https://u:token@host",
+      ".npmrc": "//registry/:_authToken=t",
+      "web/.npmrc": "//registry/:_authToken=t",
+      ".pypirc": "[pypi]\npassword = p",
+      ".pgpass": "db:5432:*:u:p",
+      ".docker/config.json": '{"auths":{}}',
+      "home/.kube/config": "users: []",
+      id_rsa: "PRIVATE",
+      "keys/id_ed25519": "PRIVATE",
+      "server.pem": "PRIVATE",
+      "tls.key": "PRIVATE",
+    };
+    // Data that only looks like keys deeper down, public halves and other Docker files do travel.
+    const data = ["certs/ca.pem", "data/slides.key", ".docker/notes.txt", "id_rsa.pub", "notes.txt"];
+    const dir = await w.makeDir("credential-files", { ...secrets, ...Object.fromEntries(data.map((p) => [p, "data"])) });
+    const dry = await w.nbatch(["build", "--aws-batch", "--dry-run", dir, "--", "true"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const excluded = Object.fromEntries([...dry.stderr.matchAll(/^ {2}(\S+) {2}\((.+)\)$/gm)].map((m) => [m[1], m[2]]));
+    for (const path of Object.keys(secrets)) expect.soft(excluded[path], path).toMatch(/^default: /);
+    for (const path of data) expect.soft(excluded[path], path).toBeUndefined();
+
+    const r = await w.nbatch(["build", "--aws-batch", "--exclude-from-upload", "!/tls.key", dir, "--", "sh", "-c", "find . -type f ! -name seen.txt > seen.txt; echo new > made.pem"]);
+    expect(r.code, r.stderr).toBe(0);
+    const seen = (await readFile(join(dir, "seen.txt"), "utf8")).trim().split("\n").map((p) => p.slice(2)).sort();
+    expect(seen).toEqual([...data, "tls.key"].sort());
+    // What the job makes under those names does not come back either.
+    await expect(readFile(join(dir, "made.pem"))).rejects.toThrow(/ENOENT/);
   });
 
   it("has the agent delete the env object as soon as it has read it", async () => {
@@ -123,13 +155,13 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
 
       const writes = proxy.requests.filter((q) => q.operation === "PutObject" || q.operation === "CreateMultipartUpload");
       const submit = w.submits().at(-1);
-      const [inputs, results, envObject] = ["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_ENV_URL"].map((n) => keyOf(envOf(submit, n)!));
-      expect(writes.map((q) => q.key).sort()).toEqual([inputs, results, envObject].sort());
+      const [inputs, results, envObject, log] = ["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_ENV_URL", "NBATCH_LOG_URL"].map((n) => keyOf(envOf(submit, n)!));
+      expect(writes.map((q) => q.key).sort()).toEqual([inputs, results, envObject, log].sort());
       for (const q of writes) {
         expect(q.headers["x-amz-server-side-encryption"], q.key).toBe(sse.algorithm);
         expect(q.headers["x-amz-server-side-encryption-aws-kms-key-id"], q.key).toBe(sse.key);
       }
-      for (const key of [inputs!, results!]) {
+      for (const key of [inputs!, results!, log!]) {
         const object = await head(w.bucket, key);
         expect(object.ServerSideEncryption, key).toBe(sse.algorithm);
         expect(object.SSEKMSKeyId, key).toBe(sse.key);

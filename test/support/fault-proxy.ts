@@ -63,9 +63,9 @@ export async function startFaultProxy(targets: Partial<Record<Service, string>> 
     if (typeof fault === "object") await new Promise((r) => setTimeout(r, fault.delayMs));
     const answer = await forward(target, req, body);
     res.writeHead(answer.status, answer.headers);
-    if (fault === "drop-mid-response") {
+    if (fault === "drop-mid-response" || fault === "stall-mid-response") {
       res.flushHeaders();
-      res.write(answer.body.subarray(0, Math.floor(answer.body.length / 2)), () => req.socket.destroy());
+      res.write(answer.body.subarray(0, Math.floor(answer.body.length / 2)), () => (fault === "drop-mid-response" ? req.socket.destroy() : undefined));
       return;
     }
     res.end(answer.body);

@@ -42,6 +42,8 @@ export type Fault =
   | "drop"
   /** Forwards, then destroys the connection halfway through the answer. */
   | "drop-mid-response"
+  /** Forwards half of the answer, then sends nothing more (a transfer hanging mid-way). */
+  | "stall-mid-response"
   /** Never answers; the connection stays open until the client gives up or the proxy stops. */
   | "stall"
   | { delayMs: number }

@@ -86,6 +86,8 @@ export interface ResultsOptions {
   /** The command's exit status recorded in results.json (default 0). */
   exitCode?: number;
   deleted?: string[];
+  /** Makes results.json lie or break: what it returns is written instead (a string as it is). */
+  edit?: (results: Record<string, unknown>) => unknown;
 }
 
 /**
@@ -106,5 +108,6 @@ export function resultsArchive(entries: readonly RawEntry[], opts: ResultsOption
       .map((e) => ({ path: e.name, type: "file", size: e.size ?? Buffer.byteLength(e.data ?? ""), mtimeMs: now, mode: (e.mode ?? 0o644) & 0o7777 })),
     timings: { started: now, finished: now },
   };
-  return buildZip([{ name: ".nbatch/results.json", data: JSON.stringify(results) }, ...entries]);
+  const edited = opts.edit ? opts.edit(results) : results;
+  return buildZip([{ name: ".nbatch/results.json", data: typeof edited === "string" ? edited : JSON.stringify(edited) }, ...entries]);
 }

@@ -27,8 +27,12 @@ describe("the job protocol version", () => {
   });
 
   it("checks the inputs manifest as it parses it, for the agent and for --attach alike", () => {
-    const manifest = (protocol: number) => Buffer.from(JSON.stringify({ protocol, entries: [{ path: "a.txt" }] }));
-    expect(parseInputsManifest(manifest(1), "the inputs archive s3://b/i.zip").entries).toEqual([{ path: "a.txt" }]);
-    expect(() => parseInputsManifest(manifest(2), "the inputs archive s3://b/i.zip")).toThrow(/^the inputs archive s3:\/\/b\/i\.zip uses job protocol 2/);
+    const entry = { path: "a.txt", type: "file", size: 1, mtimeMs: 0, mode: 0o644 };
+    const manifest = (protocol: number, entries: unknown[] = [entry]) => Buffer.from(JSON.stringify({ protocol, entries }));
+    expect(parseInputsManifest(manifest(1), "the inputs archive s3://b/i.zip").entries).toEqual([entry]);
+    expect(() => parseInputsManifest(manifest(2, [{ path: "a.txt" }]), "the inputs archive s3://b/i.zip")).toThrow(/^the inputs archive s3:\/\/b\/i\.zip uses job protocol 2/);
+    expect(() => parseInputsManifest(manifest(1, [{ path: "a.txt" }]), "the inputs archive s3://b/i.zip")).toThrow(
+      /^the inputs archive s3:\/\/b\/i\.zip is malformed \(entries\[0\]\.type is not one of file, dir, symlink\)/,
+    );
   });
 });

@@ -60,6 +60,7 @@ describe("parseCpus", () => {
 });
 
 describe("parseDurationSeconds", () => {
+  const any = { minSeconds: 0, maxSeconds: Infinity };
   it.each([
     ["90", 90],
     ["90s", 90],
@@ -71,12 +72,19 @@ describe("parseDurationSeconds", () => {
     ["1.5h", 5400],
     ["0.5", 0.5],
   ])("%s is %d seconds", (text, seconds) => {
-    expect(parseDurationSeconds(text)).toBe(seconds);
+    expect(parseDurationSeconds(text, "duration", any)).toBe(seconds);
   });
 
   it.each(["", "0", "0s", "soon", "1x", "m", "30m1h", "-5"])("rejects %j", (text) => {
-    expect(() => parseDurationSeconds(text)).toThrow(UsageError);
-    expect(() => parseDurationSeconds(text)).toThrow(/use a duration such as 90, 90s, 15m/);
+    expect(() => parseDurationSeconds(text, "duration", any)).toThrow(UsageError);
+    expect(() => parseDurationSeconds(text, "duration", any)).toThrow(/use a duration such as 90, 90s, 15m/);
+  });
+
+  it("holds a duration to its bounds, named in the units they are best said in", () => {
+    const bounds = { minSeconds: 60, maxSeconds: 7200, owner: "Batch's" };
+    expect(() => parseDurationSeconds("30s", "--timeout", bounds)).toThrow('invalid --timeout "30s": use at least 1m, Batch\'s minimum');
+    expect(() => parseDurationSeconds("3h", "--timeout", bounds)).toThrow('invalid --timeout "3h": use at most 2h, Batch\'s maximum');
+    expect(() => parseDurationSeconds("99999999999999999999999d", "x", bounds)).toThrow(/use at most/);
   });
 });
 
@@ -87,8 +95,9 @@ describe("parsePollIntervalMs", () => {
     expect(parsePollIntervalMs("1m")).toBe(60000);
   });
 
-  it("rejects intervals below 0.1 seconds", () => {
+  it("rejects intervals below 0.1 seconds and over an hour", () => {
     expect(() => parsePollIntervalMs("0.05")).toThrow('invalid poll interval "0.05": use at least 0.1 seconds');
+    expect(() => parsePollIntervalMs("30d")).toThrow('invalid poll interval "30d": use at most 1h');
   });
 });
 

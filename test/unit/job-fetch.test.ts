@@ -64,7 +64,7 @@ describe("fetchArchive with a selection", () => {
   it("reports a failed read of the central directory as that failure, instead of crashing or hanging", async () => {
     s3mock.on(HeadObjectCommand).resolves({ ContentLength: 5000, ETag: '"v1"' });
     s3mock.on(GetObjectCommand).rejects(Object.assign(new Error("Access Denied"), { name: "AccessDenied" }));
-    await expect(fetchArchive(client, obj, "/nonexistent/never-written.zip", () => true)).rejects.toThrow("Access Denied");
+    await expect(fetchArchive(client, obj, "/nonexistent/never-written.zip", { want: () => true })).rejects.toThrow("Access Denied");
   });
 
   it("fetches the whole archive when the object does not parse as a zip, so it is refused with a clear message there", async () => {
@@ -76,7 +76,7 @@ describe("fetchArchive with a selection", () => {
       return { Body: Readable.from([Buffer.alloc(Number(to) - Number(from) + 1)]) };
     });
     const path = join(tempDir(), "results.zip");
-    expect(await fetchArchive(client, obj, path, () => true)).toBe(true);
+    expect(await fetchArchive(client, obj, path, { want: () => true })).toBe(true);
     expect(await readFile(path, "utf8")).toBe("the whole object");
   });
 
@@ -91,6 +91,6 @@ describe("fetchArchive with a selection", () => {
 
   it("says when there are no results at all", async () => {
     s3mock.on(HeadObjectCommand).rejects(Object.assign(new Error("Not Found"), { name: "NotFound", $metadata: { httpStatusCode: 404 } }));
-    expect(await fetchArchive(client, obj, "/nonexistent/never-written.zip", () => true)).toBe(false);
+    expect(await fetchArchive(client, obj, "/nonexistent/never-written.zip", { want: () => true })).toBe(false);
   });
 });

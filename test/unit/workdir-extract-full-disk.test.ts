@@ -59,7 +59,7 @@ describe("extractZip on a full disk", () => {
 
     const err = await extractZip({ archivePath, destRoot: dest }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UserError);
-    expect((err as Error).message).toBe(`No space left on the disk while extracting into ${realpathSync(dest)}: free some space and try again.`);
+    expect((err as Error).message).toBe(`no space left on the disk while extracting into ${realpathSync(dest)}: free some space`);
 
     const left = readdirSync(dest).sort();
     expect(left.filter((n) => n.startsWith(".nbatch-tmp-"))).toEqual([]);

@@ -202,6 +202,12 @@ describe("zipStream", () => {
     expect(run!.mtimeMs).toBe(MTIME);
   });
 
+  it("keeps times before 1970 and before DOS time's 1980, to the second, in the timestamp extra field", async () => {
+    const times = [Date.UTC(1960, 5, 15, 12, 0, 0), Date.UTC(1975, 0, 1, 0, 0, 1), -1500];
+    const zip = await collect(zipStream(times.map((mtimeMs, i) => ({ ...file(`f${i}`, text(1)), mtimeMs })), fixedPace(6)));
+    expect((await entries(zip)).map((e) => e.mtimeMs)).toEqual(times.map((t) => Math.floor(t / 1000) * 1000));
+  });
+
   it("switches to zip64 end records past 65,534 entries", async () => {
     const n = 70_000;
     const inputs = Array.from({ length: n }, (_, i): ZipInput => ({ name: `d${i}`, kind: "dir", mode: 0o755, mtimeMs: MTIME, size: 0, compress: false }));

@@ -5,7 +5,7 @@ import type { CommandContext } from "../context.js";
 
 /** The values of build's repeatable and numeric flags, checked before anything runs (exit 2). */
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** --env NAME=VALUE, or NAME alone to pass this shell's value. */
 export function resolveEnv(specs: readonly string[], env: CommandContext["env"]): Record<string, string> {
@@ -27,13 +27,22 @@ export function parseRetries(text: string): number {
   return n;
 }
 
+/** attemptDurationSeconds: whole seconds, at least 60, in an Integer field (AWS Batch API reference, JobTimeout). */
+const TIMEOUT_BOUNDS = { minSeconds: 60, maxSeconds: 2 ** 31 - 1, owner: "Batch's" };
+
 export function parseTimeout(text: string): number {
-  const seconds = parseDurationSeconds(text, "--timeout");
-  if (seconds < 60) throw new UsageError(`invalid --timeout "${text}": Batch needs at least 60 seconds (e.g. 90m, 6h)`);
-  return seconds;
+  return Math.ceil(parseDurationSeconds(text, "--timeout", TIMEOUT_BOUNDS));
 }
 
-const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+/**
+ * Batch's tag rules (AWS Batch user guide, "Tag restrictions"): at most 50
+ * per resource, and nbatch adds nbatch:run-id; keys of 1 to 128 and values
+ * of up to 256 Unicode characters, of letters, digits, spaces and + - = . _ : / @;
+ * the aws: prefix is reserved for keys and values alike.
+ */
+const MAX_USER_TAGS = 49;
+const TAG_TEXT = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
+const chars = (s: string) => [...s].length;
 
 export function parseTags(specs: readonly string[]): Record<string, string> {
   const tags: Record<string, string> = {};
@@ -41,9 +50,15 @@ export function parseTags(specs: readonly string[]): Record<string, string> {
     const eq = spec.indexOf("=");
     const key = eq < 0 ? spec : spec.slice(0, eq);
     const value = eq < 0 ? "" : spec.slice(eq + 1);
-    if (eq < 0 || !TAG_KEY.test(key) || value.length > 256) throw new UsageError(`invalid --tag "${spec}": use KEY=VALUE (key up to 128 characters, value up to 256)`);
-    if (/^(aws|nbatch):/i.test(key)) throw new UsageError(`invalid --tag "${spec}": keys starting with aws: or nbatch: are reserved`);
+    const invalid = (why: string) => new UsageError(`invalid --tag "${spec}": ${why}`);
+    if (eq < 0 || chars(key) < 1 || chars(key) > 128 || chars(value) > 256) throw invalid("use KEY=VALUE (key up to 128 characters, value up to 256)");
+    if (!TAG_TEXT.test(key) || !TAG_TEXT.test(value)) throw invalid("Batch takes only letters, digits, spaces and + - = . _ : / @ in tags");
+    if (/^(aws|nbatch):/i.test(key)) throw invalid("keys starting with aws: or nbatch: are reserved");
+    if (/^aws:/i.test(value)) throw invalid("values starting with aws: are reserved");
     tags[key] = value;
+  }
+  if (Object.keys(tags).length > MAX_USER_TAGS) {
+    throw new UsageError(`${Object.keys(tags).length} --tag keys given: Batch allows 50 tags on a job and nbatch adds nbatch:run-id, so give at most ${MAX_USER_TAGS}`);
   }
   return tags;
 }

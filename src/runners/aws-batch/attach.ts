@@ -1,8 +1,10 @@
+import { stat } from "node:fs/promises";
 import { DescribeJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
 import { objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
 import { readRemoteEntry } from "../../job/fetch.js";
 import type { BatchContext } from "../../job/context.js";
-import { UserError } from "../../errors.js";
+import { displayPath } from "../../config/file.js";
+import { UsageError, UserError } from "../../errors.js";
 import { findRun } from "../../history.js";
 import { INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
 import type { ManifestEntry } from "../../tree/manifest.js";
@@ -53,7 +55,7 @@ export async function runAttach(req: AttachRequest, deps: BatchContext): Promise
   if (!job && record!.jobId !== req.jobId) job = await describe(record!.jobId);
   const jobId = job?.jobId ?? record!.jobId;
   const urls = job ? urlsFromJob(job) : { runId: record!.runId, results: parseS3Url(record!.resultsUrl), inputs: parseS3Url(record!.inputsUrl) };
-  const dir = req.follow.download ? req.dir : undefined;
+  const dir = !req.follow.download || (req.cancel && !req.dir) ? undefined : (req.dir ?? (await recordedDir(deps, jobId)));
   const target: FollowTarget = {
     jobId,
     runId: urls.runId,
@@ -68,7 +70,19 @@ export async function runAttach(req: AttachRequest, deps: BatchContext): Promise
   if (job) return followJob(target, req.follow, deps, req.cancel && !ended);
   deps.out.exitCode(0, { jobId });
   deps.out.info(`Batch no longer knows job ${jobId}; using the results it left at ${s3Url(urls.results)}`);
-  return dir ? resultsOfForgottenJob(deps, target, dir) : 0;
+  return dir ? resultsOfForgottenJob(deps, target, dir, req.follow) : 0;
+}
+
+/** With no directory given, the one the job was submitted from, which the run history knows. */
+async function recordedDir(deps: BatchContext, jobId: string): Promise<string> {
+  const run = await findRun(deps.env, jobId);
+  const retry = `nbatch build --attach ${jobId} DIR`;
+  if (!run) throw new UsageError(`no directory given, and this machine's run history does not know job ${jobId}: give the directory to download into (${retry}), or --no-download`);
+  const shown = displayPath(run.dir, deps.env);
+  const info = await stat(run.dir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new UserError(`job ${jobId} was submitted from ${shown}, which is no longer a directory: give the directory to download into (${retry})`);
+  deps.out.info(`Downloading into ${shown}, the directory job ${jobId} was submitted from (run history)`);
+  return run.dir;
 }
 
 function urlsFromJob(job: JobDetail): RunUrls {
@@ -91,11 +105,11 @@ async function baseline(deps: BatchContext, inputs: S3Object): Promise<ManifestE
   return parseInputsManifest(raw, `the inputs archive ${s3Url(inputs)}`).entries;
 }
 
-async function resultsOfForgottenJob(deps: BatchContext, target: FollowTarget, dir: string): Promise<number> {
+async function resultsOfForgottenJob(deps: BatchContext, target: FollowTarget, dir: string, prefs: FollowPrefs): Promise<number> {
   const gone = () => new UserError(`job ${target.jobId} left no results at ${s3Url(target.results)}, or they have expired`);
   // Asked first: the warning for a live job that left no results would mislead here.
   if (!(await objectExists(deps.clients.s3, target.results))) throw gone();
-  const applied = await bringResultsHome(deps, target, dir);
+  const applied = await bringResultsHome(deps, target, dir, prefs);
   if (!applied) throw gone();
   deps.out.exitCode(0, { jobId: target.jobId });
   return exitWithRefusals(applied.results.exitCode ?? 1, applied.report.refused.length > 0);

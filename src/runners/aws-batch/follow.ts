@@ -1,17 +1,22 @@
+import { existsSync } from "node:fs";
+import { realpath, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { awsFailure, isCredentialsFailure } from "../../aws/errors.js";
 import { deleteObject, s3Url, type S3Object } from "../../aws/s3.js";
-import { EXIT } from "../../errors.js";
-import { applyResults, exitWithRefusals, type Applied } from "../../job/apply.js";
-import { summary, terminateJob, type JobState } from "../../job/batch.js";
+import { EXIT, InterruptedError, UserError } from "../../errors.js";
+import { applyResults, exitWithRefusals, resultLimits, type Applied } from "../../job/apply.js";
+import { attemptStreams, summary, terminateJob, type JobState } from "../../job/batch.js";
+import { rememberLogs } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
-import { whileWatching, type ControlAction } from "../../job/control.js";
-import { fetchArchive } from "../../job/fetch.js";
+import { whileFetching, whileWatching, type ControlAction } from "../../job/control.js";
+import { checkRoom, fetchArchive } from "../../job/fetch.js";
 import type { FollowPrefs } from "../../job/request.js";
 import { watchJob } from "../../job/watch.js";
 import type { ManifestEntry } from "../../tree/manifest.js";
-import { withTempDir } from "../../tree/temp-files.js";
+import { sweepStaleTemps, tempBeside } from "../../tree/temp-files.js";
 import { shellQuote } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
+import { stagesLine } from "../../ui/timings.js";
 
 /** A submitted job and where its results go. */
 export interface FollowTarget {
@@ -25,6 +30,8 @@ export interface FollowTarget {
   baseline: readonly ManifestEntry[];
   /** The --download selection; undefined brings back everything. */
   select?: (relPath: string) => boolean;
+  /** How long the inputs took to upload, when they were uploaded. */
+  uploadMs?: number;
 }
 
 /** The command that re-attaches to a job. */
@@ -79,9 +86,13 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
       stop: stop.signal,
       showLogs: prefs.logs,
     });
+  } catch (err) {
+    throw lostTrack(err, target, prefs, out);
   } finally {
     control.dispose();
   }
+  // Where the log is, for `nbatch logs` once Batch has forgotten the job.
+  await rememberLogs(ctx.env, target.runId, job.logGroup, attemptStreams(job)).catch(() => undefined);
   if (action === "detach") return detach(target, prefs, out, "Detached");
   if (action === "exit") {
     out.info(`Stopped watching; job ${target.jobId} was asked to stop and may still be stopping`);
@@ -89,28 +100,89 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
   }
   out.info(summary(job));
   out.exitCode(0, { status: job.status, jobExitCode: job.exitCode });
-  const applied = prefs.download && target.dir ? await bringResultsHome(ctx, target, target.dir) : undefined;
+  // The job has ended: no attempt will read the --env values again.
   if (target.env) await deleteObject(clients.s3, target.env).catch(() => undefined);
+  const downloading = ctx.clock.now();
+  const applied = prefs.download && target.dir ? await bringResultsHome(ctx, target, target.dir, prefs) : undefined;
+  const took = stagesLine([
+    ["upload", target.uploadMs],
+    ["wait", job.startedAt && job.createdAt && job.startedAt - job.createdAt],
+    ["run", job.stoppedAt && job.startedAt && job.stoppedAt - job.startedAt],
+    ["download", applied && ctx.clock.now() - downloading],
+  ]);
+  if (took) out.detail(took);
   return action === "cancel" ? EXIT.interrupted : exitCode(job, applied);
 }
 
-/** The fetch and apply stages: the results archive into a temporary file, then into dir; undefined when there is none. */
-export async function bringResultsHome(ctx: BatchContext, target: FollowTarget, dir: string): Promise<Applied | undefined> {
+/**
+ * Watching failed for good (credentials that expired, a permission taken
+ * away): the job is not touched, so this is a detach that says why, with the
+ * command that picks the job up again once that is fixed.
+ */
+function lostTrack(err: unknown, target: FollowTarget, prefs: FollowPrefs, out: BatchContext["out"]): unknown {
+  if (err instanceof InterruptedError) return err;
+  const attach = attachCommand(target.jobId, target.dir, prefs);
+  out.emit({ type: "detached", jobId: target.jobId, attach });
+  const why = isCredentialsFailure(err) ? "AWS credentials expired" : whatFailed(err);
+  const fix = isCredentialsFailure(err) ? "refresh them (e.g. `aws sso login`), then" : "once that is fixed,";
+  return new UserError(
+    `${why} while watching job ${target.jobId}; it goes on in AWS Batch and leaves its results at ${s3Url(target.results)}: ${fix} re-attach with: ${attach}`,
+    { cause: err },
+  );
+}
+
+/**
+ * The fetch and apply stages: the results archive into a temporary file
+ * beside the files it holds, then into dir; undefined when there is none.
+ * Whatever goes wrong from here, the results stay in S3: the error says
+ * where, and the command that brings them home.
+ */
+export async function bringResultsHome(ctx: BatchContext, target: FollowTarget, dir: string, prefs: FollowPrefs): Promise<Applied | undefined> {
   const { out, clients } = ctx;
-  return withTempDir("results", async (tmp) => {
-    const archivePath = join(tmp, "results.zip");
-    const progress = startProgress(out, ctx.clock, "Downloading results", undefined);
-    const found = await fetchArchive(clients.s3, target.results, archivePath, target.select, (done, total) => progress.update(done, total)).finally(() =>
-      progress.finish(),
-    );
+  const interrupt = whileFetching(ctx.signals);
+  // In dir, not $TMPDIR: the same filesystem as the files it becomes, its free space checked first.
+  const archivePath = tempBeside(join(dir, "results.zip"));
+  const progress = startProgress(out, ctx.clock, "Downloading results", undefined);
+  try {
+    // Archives of downloads killed earlier would count against the free space.
+    await sweepStaleTemps(await realpath(dir), [""]);
+    const found = await fetchArchive(clients.s3, target.results, archivePath, {
+      want: target.select,
+      signal: interrupt.signal,
+      room: (bytes) => checkRoom(dir, bytes),
+      maxEntries: ctx.settings.values.maxResultsEntries,
+      onProgress: (done, total) => progress.update(done, total),
+    }).finally(() => progress.finish());
     if (!found) {
       out.warn(
         `the job left no results at ${s3Url(target.results)}: its image may not run the nbatch agent (see docs/job-image/), it was stopped before the agent could upload, or they have expired`,
       );
       return undefined;
     }
-    return applyResults({ archivePath, dir, runId: target.runId, baseline: target.baseline, select: target.select, out, maxBytes: ctx.settings.values.maxResultsBytes });
-  });
+    const limits = resultLimits(ctx.settings.values);
+    return await applyResults({ archivePath, source: s3Url(target.results), dir, runId: target.runId, baseline: target.baseline, select: target.select, out, limits, signal: interrupt.signal });
+  } catch (err) {
+    const safe = `the job's results are safe at ${s3Url(target.results)}; bring them home with: ${attachCommand(target.jobId, dir, prefs)}`;
+    if (interrupt.signal.aborted) {
+      throw new InterruptedError(`Interrupted (${String(interrupt.signal.reason)}) while bringing the results home; nothing half-written is left, and ${safe}`);
+    }
+    throw new UserError(`${whatFailed(err, dir)}; ${safe}`, { cause: err });
+  } finally {
+    interrupt.dispose();
+    await rm(archivePath, { force: true });
+  }
+}
+
+/** A failure as the first half of a line that goes on with what to do: what failed, never advice to run the job again. */
+function whatFailed(err: unknown, dir?: string): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") return `no space left on the disk of ${dir ?? "the directory"}: free some space`;
+  if (dir && code === "ENOENT" && !existsSync(dir)) return `the directory ${dir} no longer exists: make it again, or give another one`;
+  if (isCredentialsFailure(err)) return "AWS credentials have expired or cannot be refreshed: refresh them (e.g. `aws sso login`)";
+  if (err instanceof UserError) return err.message;
+  const aws = awsFailure(err);
+  if (aws) return aws;
+  return code ? `the transfer broke off (${code}: ${(err as Error).message})` : ((err as Error)?.message ?? String(err));
 }
 
 /** The job's exit code; a job that failed without one, or results refused, make it 1. */

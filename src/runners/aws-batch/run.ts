@@ -7,8 +7,9 @@ import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
-import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
-import { scanInputs, warnLeftOut } from "../../job/pack.js";
+import { envObject, inputsObject, logObject, resultsObject } from "../../job/layout.js";
+import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
+import { checkSubmitLimits } from "../../job/limits.js";
 import { checkFargateSize, checkResources, platformOf } from "../../job/platform.js";
 import { checkBucket, checkDefinitionForm, checkQueue, defaultShare, queueEnvironments, shareFor } from "../../job/preflight.js";
 import { retryStrategyFor } from "../../job/retries.js";
@@ -37,6 +38,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const present = Promise.all([scanned, bucketChecked]).then(([inputs]) => objectExists(clients.s3, inputsObject(loc, inputs.fingerprint)));
     const [inputs, { jobDefinition, share }, exists] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), present]);
     warnLeftOut(inputs, (line) => out.warn(line));
+    checkWorkdir(inputs, req.workdir);
     const inputsObj = inputsObject(loc, inputs.fingerprint);
     const runId = newRunId(ctx.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
@@ -46,10 +48,12 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       dirName: basename(req.dir),
       jobDefinition,
       userCommand: req.command,
+      workdir: req.workdir,
       inputsUrl: s3Url(inputsObj),
       resultsUrl: s3Url(resultsObj),
       envUrl: envObj && s3Url(envObj),
       retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
+      logUrl: s3Url(logObject(loc, runId)),
       timeoutSeconds: req.timeoutSeconds,
       ...share,
       gpus: req.resources.gpus,
@@ -57,10 +61,14 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       tags: req.tags,
       aws: settings.aws,
     });
+    checkSubmitLimits(input);
     if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, input);
+    for (const line of excludedLines(inputs)) out.detail(line);
 
     out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
+    const uploading = ctx.clock.now();
     await uploadInputs(ctx, inputs, inputsObj, !exists, interrupt.signal);
+    const uploadMs = exists ? undefined : ctx.clock.now() - uploading;
     // Following (log tail, results, the zip reader) loads beside SubmitJob, not before the upload.
     const following = import("./follow.js");
     following.catch(() => undefined);
@@ -82,10 +90,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
       resultsUrl: s3Url(resultsObj),
       inputsUrl: s3Url(inputsObj),
+      logUrl: s3Url(logObject(loc, runId)),
       submittedAt: ctx.clock.now(),
       command: req.command,
     }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
-    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload) };
+    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), uploadMs };
     // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
     follow = await following;
   } finally {
@@ -94,7 +103,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   // A signal that raced SubmitJob means what it means after submission: a hangup detaches, Ctrl-C and SIGTERM cancel.
   const raced = interrupt.signal.aborted ? (interrupt.signal.reason as NodeJS.Signals) : undefined;
   if (raced === "SIGHUP") return follow.detach(target, req.follow, out, "Detached");
-  if (req.follow.detach && !raced) return follow.detach(target, req.follow, out, "Submitted with --detach");
+  if (req.follow.detach && !raced) {
+    // The id alone on stdout, for id=$(nbatch build --detach ...); --json says it in its events.
+    if (!out.json) out.out(target.jobId);
+    return follow.detach(target, req.follow, out, "Submitted with --detach");
+  }
   return follow.followJob(target, req.follow, ctx, raced !== undefined);
 }
 
