@@ -5,7 +5,6 @@
 // no store's memory; --local keeps its archives in the OS temp directory.
 import { mkdir, rm, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
-import { instantScenario } from "./fake-aws.mjs";
 import { hugeFileDir, manyFilesDir } from "./kinds.mjs";
 import { run } from "./proc.mjs";
 
@@ -20,21 +19,36 @@ async function freeBytes(dir) {
   return s.bavail * s.bsize;
 }
 
-/** One `nbatch build` on `runner`; the job writes `results` files when asked (the local agent runs the command; the fake job has them ready). */
+/**
+ * One `nbatch build` on `runner`; the job writes `results.count` files when
+ * asked. The local agent runs the command; the fake job packs them (in a
+ * worker, not the CLI) under its run id, the one results.json must carry,
+ * and succeeds once they are served.
+ */
 async function build(ctx, { runner, dir, sink, results }) {
   const command = results ? [process.execPath, join(ctx.benchDir, "worker", "make-files.mjs"), String(results.count)] : ["true"];
   const flag = runner === "local" ? "--local" : "--aws-batch";
   if (results && runner === "aws") {
-    ctx.fake.setScenario(
-      instantScenario((job) => {
-        const url = job.body.containerOverrides.environment.find((e) => e.name === "NBATCH_RESULTS_URL").value;
-        const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(url);
-        sink.serve(bucket, key, results.archive, results.size);
-      }),
-    );
+    let packed = false;
+    let failed;
+    ctx.fake.setScenario({
+      onSubmit(job) {
+        const env = (name) => job.body.containerOverrides.environment.find((e) => e.name === name).value;
+        const [, bucket, key] = /^s3:\/\/([^/]+)\/(.+)$/.exec(env("NBATCH_RESULTS_URL"));
+        const archive = join(ctx.work, "memory-results.zip");
+        ctx
+          .worker("pack-results.mjs", [results.jobDir, archive, env("NBATCH_RUN_ID")])
+          .then(() => stat(archive))
+          .then((st) => (sink.serve(bucket, key, archive, st.size), (packed = true)))
+          .catch((err) => (failed = err));
+      },
+      status: () => (failed ? "FAILED" : packed ? "SUCCEEDED" : "RUNNING"),
+    });
   }
   try {
-    const r = await run(process.execPath, [ctx.bin, "build", flag, dir, "--", ...command], {
+    // A job's 100,000 files and their directories are more entries than nbatch takes by default.
+    const limit = results ? ["--max-results-entries", String(2 * results.count)] : [];
+    const r = await run(process.execPath, [ctx.bin, "build", flag, ...limit, dir, "--", ...command], {
       env: ctx.env({ prefix: `memory-${Date.now()}`, s3: sink.endpoint }),
       rss: true,
       timeoutMs: 1_800_000,
@@ -86,18 +100,7 @@ export async function measureMemory(ctx, { quick, sink }) {
     const many = await manyFilesDir(ctx.dataRoot, size.files, ctx.log);
     cases.push(await bothRunners(ctx, `${size.files.toLocaleString("en-US")} small files`, many, sink));
   }
-  const archive = await resultsArchive(ctx, size.results);
-  cases.push(await bothRunners(ctx, `results of ${size.results.toLocaleString("en-US")} files`, ctx.dirs.tiny, sink, archive));
+  const jobDir = await manyFilesDir(ctx.dataRoot, size.results, ctx.log);
+  cases.push(await bothRunners(ctx, `results of ${size.results.toLocaleString("en-US")} files`, ctx.dirs.tiny, sink, { count: size.results, jobDir }));
   return { cases };
-}
-
-/** A results archive of `count` new files, as the agent makes it, cached beside the data. */
-async function resultsArchive(ctx, count) {
-  const archive = join(ctx.dataRoot, `results-${count}.zip`);
-  const made = await stat(archive).catch(() => undefined);
-  if (!made) {
-    const jobDir = await manyFilesDir(ctx.dataRoot, count, ctx.log);
-    await ctx.worker("pack-results.mjs", [jobDir, archive]);
-  }
-  return { count, archive, size: (await stat(archive)).size };
 }
