@@ -140,7 +140,8 @@ describe("zipStream", () => {
     expect((await readVerified(entry!, data.length)).equals(data)).toBe(true);
   });
 
-  it("reads deflated chunks into a few reused buffers, and never reuses one whose bytes went out stored", async () => {
+  // This and the zip64 cases deflate or frame gigabytes: 1-4 s alone, several times that on a busy 2-core machine.
+  it("reads deflated chunks into a few reused buffers, and never reuses one whose bytes went out stored", { timeout: 30_000 }, async () => {
     const chunks = 40;
     const targets = new Set<ArrayBufferLike>();
     // A source that reads into the buffer it is offered, as files do.
@@ -208,7 +209,7 @@ describe("zipStream", () => {
     expect((await entries(zip)).map((e) => e.mtimeMs)).toEqual(times.map((t) => Math.floor(t / 1000) * 1000));
   });
 
-  it("switches to zip64 end records past 65,534 entries", async () => {
+  it("switches to zip64 end records past 65,534 entries", { timeout: 30_000 }, async () => {
     const n = 70_000;
     const inputs = Array.from({ length: n }, (_, i): ZipInput => ({ name: `d${i}`, kind: "dir", mode: 0o755, mtimeMs: MTIME, size: 0, compress: false }));
     const zip = await collect(zipStream(inputs, fixedPace(1)));
