@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { lstat, mkdtemp, readdir, realpath, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -91,12 +91,11 @@ export async function withTempDir<T>(kind: string, fn: (dir: string) => Promise<
  * Node's rm stands in only where rm cannot be run.
  */
 export async function removeTree(dir: string): Promise<void> {
-  const ran = await new Promise<boolean>((resolve, reject) =>
-    execFile("rm", ["-rf", "--", dir], (error) => {
-      if (!error) resolve(true);
-      else if ((error as NodeJS.ErrnoException).code === "ENOENT") resolve(false);
-      else reject(error);
-    }),
-  );
+  // Its complaints (one a path it may not remove) are not kept: a tree of them would fill any buffer.
+  const ran = await new Promise<boolean>((resolve, reject) => {
+    const rmTree = spawn("rm", ["-rf", "--", dir], { stdio: "ignore" });
+    rmTree.once("error", (err: NodeJS.ErrnoException) => (err.code === "ENOENT" ? resolve(false) : reject(err)));
+    rmTree.once("exit", (code, signal) => (code === 0 ? resolve(true) : reject(new Error(`rm -rf ${dir} failed (${signal ?? `exit ${code}`})`))));
+  });
   if (!ran) await rm(dir, { recursive: true, force: true });
 }
