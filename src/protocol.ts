@@ -4,7 +4,7 @@ import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, t
 import type { ManifestEntry } from "./tree/manifest.js";
 
 /** The job protocol shared by the CLI and the agent (docs/protocol.md). Bump on any incompatible change. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Metadata entries inside nbatch's archives (archive/metadata.ts). */
 export const INPUTS_MANIFEST_ENTRY = `${METADATA_DIR}/manifest.json`;
@@ -12,6 +12,8 @@ export const RESULTS_ENTRY = `${METADATA_DIR}/results.json`;
 
 /** Environment variables the CLI sets on the job for the agent. */
 export const JOB_ENV = {
+  /** The protocol the job was submitted in; absent means 1. */
+  protocol: "NBATCH_PROTOCOL",
   runId: "NBATCH_RUN_ID",
   inputsUrl: "NBATCH_INPUTS_URL",
   resultsUrl: "NBATCH_RESULTS_URL",
@@ -29,6 +31,32 @@ export interface InputsManifest {
   protocol: number;
   entries: ManifestEntry[];
 }
+
+/**
+ * Protocol 2's inputs, a tree: every entry of the directory, and for each
+ * file of some bytes where those bytes are: `at` is [index in `packs`,
+ * offset of the entry's local header, end of its data] in that pack, and
+ * `crc32` what they must check to (docs/protocol.md).
+ */
+export interface InputsTree extends InputsManifest {
+  packs: string[];
+  entries: TreeEntry[];
+}
+
+export interface TreeEntry extends ManifestEntry {
+  crc32?: number;
+  at?: [number, number, number];
+}
+
+/** A pack's index: what each of its entries holds (sha256, size, crc32) and where it lies. */
+export interface PackIndex {
+  protocol: number;
+  pack: string;
+  entries: [sha256: string, size: number, crc32: number, offset: number, end: number][];
+}
+
+/** Pack ids name objects: letters, digits and dashes only. */
+export const PACK_ID = /^[0-9A-Za-z-]{1,100}$/;
 
 export interface Results {
   protocol: number;
@@ -63,6 +91,18 @@ const MANIFEST_ENTRY: Check = objectOf(
 
 const INPUTS_MANIFEST: Check = objectOf({ protocol: wholeNumber, entries: listOf(MANIFEST_ENTRY) });
 
+const offset = is((v) => Number.isSafeInteger(v) && (v as number) >= 0, "an offset");
+
+const INPUTS_TREE: Check = objectOf({
+  protocol: wholeNumber,
+  packs: listOf(is((v) => typeof v === "string" && PACK_ID.test(v), "a pack id")),
+  entries: listOf(
+    both(MANIFEST_ENTRY, objectOf({}, { crc32: is((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff, "a CRC-32"), at: listOf(offset) })),
+  ),
+});
+
+const PACK_INDEX: Check = objectOf({ protocol: wholeNumber, pack: text, entries: listOf(listOf(is((v) => typeof v === "string" || Number.isSafeInteger(v), "a field"))) });
+
 const RESULTS: Check = objectOf(
   {
     protocol: wholeNumber,
@@ -83,6 +123,29 @@ const RESULTS: Check = objectOf(
 /** The inputs archive's manifest entry, from a protocol this nbatch knows. */
 export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
   return parseChecked<InputsManifest>(raw, what, INPUTS_MANIFEST);
+}
+
+/**
+ * The same entry of a protocol 2 tree. Each file of some bytes must say
+ * where they are, in a pack the tree names, and what they check to.
+ */
+export function parseInputsTree(raw: Buffer, what: string): InputsTree {
+  const tree = parseChecked<InputsTree>(raw, what, INPUTS_TREE);
+  for (const e of tree.entries) {
+    if (e.type !== "file" || e.size === 0) continue;
+    const [pack, start, end] = e.at ?? [];
+    if (e.crc32 === undefined || e.at?.length !== 3 || tree.packs[pack!] === undefined || !(start! < end!)) {
+      throw malformed(what, `${JSON.stringify(e.path).slice(0, 200)} does not say where its bytes are`);
+    }
+  }
+  return tree;
+}
+
+export function parsePackIndex(raw: Buffer, what: string): PackIndex {
+  const index = parseChecked<PackIndex>(raw, what, PACK_INDEX);
+  const wrong = index.entries.find((e) => e.length !== 5 || typeof e[0] !== "string" || e.slice(1).some((n) => typeof n !== "number"));
+  if (wrong) throw malformed(what, "an entry is not [sha256, size, crc32, offset, end]");
+  return index;
 }
 
 /**
@@ -115,6 +178,10 @@ function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
 
 function malformed(what: string, why: string): UserError {
   return new UserError(`${what} is malformed (${why}): it was not written by a compatible version of nbatch`);
+}
+
+function both(a: Check, b: Check): Check {
+  return (value, at) => a(value, at) ?? b(value, at);
 }
 
 /** Archives from a newer nbatch may mean things this one does not know: say so rather than guess. */

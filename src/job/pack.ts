@@ -1,22 +1,36 @@
-import type { Readable } from "node:stream";
-import { INPUTS_MANIFEST_ENTRY, PROTOCOL_VERSION, type InputsManifest } from "../protocol.js";
-import { createHash } from "node:crypto";
-import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manifest.js";
-import { comparePaths } from "../tree/paths.js";
-import { packZip, packZipChunks, type PackOptions } from "../archive/pack.js";
+import { randomBytes } from "node:crypto";
+import { realpath } from "node:fs/promises";
+import { INPUTS_MANIFEST_ENTRY, PROTOCOL_VERSION, type PackIndex } from "../protocol.js";
+import { UserError } from "../errors.js";
+import { scanDirectory, type Manifest } from "../tree/manifest.js";
+import { packZipChunks } from "../archive/pack.js";
+import { fixedPace } from "../archive/zip-pace.js";
+import { zipStream } from "../archive/zip-writer.js";
+import { FileHashes } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
 import { createExcluder } from "../tree/patterns.js";
+import type { Env } from "../config/file.js";
+import type { InputsPlan, Location } from "./inputs-tree.js";
 
-/** The directory as it will be uploaded: what goes, what stays, and its key. */
+/** The directory as it will be uploaded: what goes, what stays, and what is known of its files' bytes. */
 export interface Inputs {
   dir: string;
-  manifest: Manifest;
-  fingerprint: string;
+  manifest: Manifest & { stamps: Map<string, string> };
+  hashes: FileHashes;
 }
 
-export async function scanInputs(dir: string, excludeFromUpload: readonly string[]): Promise<Inputs> {
-  const manifest = await scanDirectory(dir, createExcluder(excludeFromUpload));
-  return { dir, manifest, fingerprint: fingerprint(manifest.entries) };
+/** With `env`, the hashes kept from earlier runs are loaded (tree/hashes.ts); without, none are known. */
+export async function scanInputs(dir: string, excludeFromUpload: readonly string[], env?: Env): Promise<Inputs> {
+  const [manifest, hashes] = await Promise.all([
+    scanDirectory(dir, createExcluder(excludeFromUpload), { stamps: true }) as Promise<Inputs["manifest"]>,
+    env ? realpath(dir).then((root) => FileHashes.load(env, root), () => FileHashes.empty()) : FileHashes.empty(),
+  ]);
+  return { dir, manifest, hashes };
+}
+
+/** The SHA-256 of a file's bytes, when it is known without reading them. */
+export function knownSha(inputs: Inputs, path: string): string | undefined {
+  return inputs.hashes.get(path, inputs.manifest.stamps.get(path));
 }
 
 /** Paths left out because their names cannot travel: each is said, so nothing goes missing unnoticed. */
@@ -24,34 +38,56 @@ export function warnLeftOut(inputs: Inputs, warn: (line: string) => void): void 
   for (const s of inputs.manifest.skipped) warn(`not uploading ${shownPath(s.path)}: ${s.reason}`);
 }
 
-/** The inputs archive as a stream, with the exact manifest inside for the agent. */
-export function packInputs(inputs: Inputs, onRead?: (bytes: number) => void): Readable {
-  return packZip(inputsPackOptions(inputs, onRead));
+/** A pack's id: the run's, and a random part, so no two machines ever write the same pack. */
+export function newPackId(runId: string): string {
+  return `${runId}-${randomBytes(4).toString("hex")}`;
 }
 
-/** The same archive as lent chunks, for the uploader, which copies each into its part buffers. */
-export function packInputChunks(inputs: Inputs, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
-  return packZipChunks(inputsPackOptions(inputs, onRead));
+/** A run's pack, as it is packed: its bytes, and where each file landed once the bytes are out. */
+export interface Pack {
+  id: string;
+  chunks: AsyncGenerator<Buffer>;
+  /** By path, filled as the pack is written. */
+  placed: Map<string, Location>;
+  /** The pack's index, once every chunk has been taken. */
+  index(): PackIndex;
 }
 
-function inputsPackOptions(inputs: Inputs, onRead?: (bytes: number) => void): PackOptions {
-  const meta: InputsManifest = { protocol: PROTOCOL_VERSION, entries: inputs.manifest.entries };
-  return {
+/**
+ * The fresh files of a plan as one zip, each entry named by its path. Their
+ * hashes are taken as they are packed and kept (the files are read once), so
+ * the next run knows them without reading them.
+ */
+export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?: (bytes: number) => void): Pack {
+  const placed = new Map<string, Location>();
+  const entries: PackIndex["entries"] = [];
+  const readAt = Date.now();
+  const chunks = packZipChunks({
     root: inputs.dir,
-    entries: inputs.manifest.entries,
-    extra: [{ name: INPUTS_MANIFEST_ENTRY, data: JSON.stringify(meta) }],
+    entries: plan.fresh,
     onRead,
-  };
+    onWritten(e, at) {
+      const expected = knownSha(inputs, e.path);
+      // Files of the same bytes share this entry: what was packed must be what was hashed.
+      if (expected && expected !== at.sha256) throw new UserError(`${e.path} changed while it was being packed: run again once nothing is changing the directory.`);
+      placed.set(e.path, { pack: id, offset: at.offset, end: at.end, crc32: at.crc32 });
+      entries.push([at.sha256, e.size, at.crc32, at.offset, at.end]);
+      inputs.hashes.set(e.path, { sha256: at.sha256, stamp: inputs.manifest.stamps.get(e.path) ?? "", readAt });
+    },
+  });
+  return { id, chunks, placed, index: () => ({ protocol: PROTOCOL_VERSION, pack: id, entries }) };
 }
 
-/** sha256 over the protocol version and one canonical line per entry, order-independent. */
-export function fingerprint(entries: readonly ManifestEntry[]): string {
-  const hash = createHash("sha256").update(`nbatch-manifest ${PROTOCOL_VERSION}\n`);
-  for (const e of [...entries].sort((a, b) => comparePaths(a.path, b.path))) {
-    // A directory's mtime moves whenever a child is added or removed, which
-    // the child entries already capture; leaving it out keeps the key stable.
-    const mtime = e.type === "dir" ? 0 : e.mtimeMs;
-    hash.update(JSON.stringify([e.path, e.type, e.size, mtime, e.mode, e.target ?? null]) + "\n");
-  }
-  return hash.digest("hex");
+/**
+ * A tree as the object the job reads: a zip holding only its manifest, so
+ * that an agent of protocol 1 reads it as an inputs archive and refuses its
+ * protocol in one line. A fixed time and deflate level make the bytes the
+ * same wherever the same tree is written.
+ */
+export async function treeArchive(json: string): Promise<Buffer> {
+  const data = Buffer.from(json);
+  const chunks: Buffer[] = [];
+  const input = { name: INPUTS_MANIFEST_ENTRY, kind: "file" as const, mode: 0o644, mtimeMs: 0, size: data.length, compress: true, data };
+  for await (const chunk of zipStream([input], fixedPace(6))) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

@@ -1,7 +1,7 @@
 import { SubmitJobCommand, type JobDefinition, type RetryStrategy, type SubmitJobCommandInput } from "@aws-sdk/client-batch";
 import { deleteObject, putText, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
-import { JOB_ENV } from "../protocol.js";
+import { JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { jobName } from "../runid.js";
 import type { AwsSettings } from "../config/settings.js";
 import type { SettingValues } from "../config/table.js";
@@ -47,6 +47,7 @@ export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJ
   }
   const attempts = plan.retryStrategy?.attempts ?? def.retryStrategy?.attempts ?? 1;
   const environment = [
+    { name: JOB_ENV.protocol, value: String(PROTOCOL_VERSION) },
     { name: JOB_ENV.runId, value: plan.runId },
     { name: JOB_ENV.inputsUrl, value: plan.inputsUrl },
     { name: JOB_ENV.resultsUrl, value: plan.resultsUrl },

@@ -1,19 +1,18 @@
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
-import { mkdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, stat, writeFile } from "node:fs/promises";
 import { constants } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { UsageError, UserError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
-import { JOB_ENV } from "../protocol.js";
+import { JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
 import { formatBytes, plural } from "../ui/format.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { newPackId, packFresh, scanInputs, treeArchive, warnLeftOut, type Inputs } from "../job/pack.js";
+import { buildTree, planInputs } from "../job/inputs-tree.js";
 import type { BuildRequest } from "../job/request.js";
 import { applyResults, exitWithRefusals, readResults, resultLimits } from "../job/apply.js";
 import type { SettingValues } from "../config/table.js";
@@ -37,9 +36,14 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     warnLeftOut(inputs, (line) => out.warn(line));
     out.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
-    await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
     const runId = newRunId();
-    const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
+    const tree = await writeInputs(inputs, join(tmp, "inputs"), runId);
+    const jobEnv: Record<string, string> = {
+      [JOB_ENV.protocol]: String(PROTOCOL_VERSION),
+      [JOB_ENV.runId]: runId,
+      [JOB_ENV.inputsUrl]: url(tree),
+      [JOB_ENV.resultsUrl]: url("results.zip"),
+    };
     if (Object.keys(req.env).length) {
       await writeFile(join(tmp, "env.json"), JSON.stringify(req.env), { mode: 0o600 });
       jobEnv[JOB_ENV.envUrl] = url("env.json");
@@ -70,6 +74,28 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     });
     return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
   });
+}
+
+/**
+ * The inputs as the job reads them from S3, in a directory standing in for
+ * the prefix's inputs/: one pack of every file, and the tree. Returns the
+ * tree's path relative to the run's temporary directory.
+ */
+async function writeInputs(inputs: Inputs, dir: string, runId: string): Promise<string> {
+  await mkdir(join(dir, "packs"), { recursive: true });
+  await mkdir(join(dir, "trees"));
+  const plan = planInputs(inputs.manifest.entries, () => undefined, new Map());
+  const pack = packFresh(inputs, plan, newPackId(runId));
+  const file = await open(join(dir, "packs", `${pack.id}.zip`), "w");
+  try {
+    // Each chunk is lent until the next is asked for: written before then.
+    for await (const chunk of pack.chunks) await file.write(chunk);
+  } finally {
+    await file.close();
+  }
+  const tree = buildTree(inputs.manifest.entries, plan, pack.placed);
+  await writeFile(join(dir, "trees", `${tree.fingerprint}.zip`), await treeArchive(tree.json));
+  return `inputs/trees/${tree.fingerprint}.zip`;
 }
 
 /** The agent as its own process, as a job would run it, under the local runner's signal policy. */

@@ -5,13 +5,13 @@ export type Verbosity = "quiet" | "normal" | "verbose";
 
 /** What a build tells scripts with --json, one event per line (docs/ci.md). */
 export type BuildEvent =
-  | { type: "run"; runId: string; dir: string; files: number; bytes: number; inputsUrl: string; uploaded: boolean }
+  | { type: "run"; runId: string; dir: string; files: number; bytes: number; uploaded: boolean; uploadedFiles: number; uploadedBytes: number; reusedFiles: number; reusedBytes: number }
   | { type: "submitted"; runId: string; jobId: string; jobName: string; queue: string }
   | { type: "status"; jobId: string; status: string; attempt: number; attempts: number; reason?: string }
   | { type: "log"; jobId: string; attempt: number; timestamp: number; message: string }
   | { type: "download"; path: string; action: string }
   | { type: "detached"; jobId: string; attach: string }
-  | { type: "dry-run"; files: number; bytes: number; inputsUrl: string; upload: boolean; excluded: { path: string; rule: string }[]; submitJob: unknown };
+  | { type: "dry-run"; files: number; bytes: number; upload: boolean; uploadFiles: number; uploadBytes: number; reuseFiles: number; reuseBytes: number; excluded: { path: string; rule: string }[]; submitJob: unknown };
 
 /** What the closing exit event says about the job, once one is known. */
 export interface JobOutcome {

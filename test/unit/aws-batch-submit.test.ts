@@ -44,6 +44,7 @@ describe("submitInput", () => {
       containerOverrides: {
         command: ["nbatch", "agent", "--", "make", "all"],
         environment: [
+          { name: "NBATCH_PROTOCOL", value: "2" },
           { name: "NBATCH_RUN_ID", value: RUN_ID },
           { name: "NBATCH_INPUTS_URL", value: "s3://lab-bucket/jobs/inputs/abc.zip" },
           { name: "NBATCH_RESULTS_URL", value: `s3://lab-bucket/jobs/runs/${RUN_ID}/results.zip` },
@@ -58,6 +59,7 @@ describe("submitInput", () => {
     const envUrl = `s3://lab-bucket/jobs/runs/${RUN_ID}/env.json`;
     const input = submitInput(settings(), plan({ envUrl }));
     expect(input.containerOverrides!.environment!.map((e) => e.name)).toEqual([
+      "NBATCH_PROTOCOL",
       "NBATCH_RUN_ID",
       "NBATCH_INPUTS_URL",
       "NBATCH_RESULTS_URL",

@@ -21,16 +21,17 @@ describe("NBATCH_DEBUG", () => {
 
 describe("the job protocol version", () => {
   it("accepts this version and older archives, and refuses a newer one with a clear line", () => {
+    expect(() => checkProtocol(2, "the results archive")).not.toThrow();
     expect(() => checkProtocol(1, "the results archive")).not.toThrow();
     expect(() => checkProtocol(undefined, "the results archive")).not.toThrow();
-    expect(() => checkProtocol(2, "the results archive")).toThrow(/^the results archive uses job protocol 2, newer than this nbatch's 1: upgrade nbatch/);
+    expect(() => checkProtocol(3, "the results archive")).toThrow(/^the results archive uses job protocol 3, newer than this nbatch's 2: upgrade nbatch/);
   });
 
   it("checks the inputs manifest as it parses it, for the agent and for --attach alike", () => {
     const entry = { path: "a.txt", type: "file", size: 1, mtimeMs: 0, mode: 0o644 };
     const manifest = (protocol: number, entries: unknown[] = [entry]) => Buffer.from(JSON.stringify({ protocol, entries }));
     expect(parseInputsManifest(manifest(1), "the inputs archive s3://b/i.zip").entries).toEqual([entry]);
-    expect(() => parseInputsManifest(manifest(2, [{ path: "a.txt" }]), "the inputs archive s3://b/i.zip")).toThrow(/^the inputs archive s3:\/\/b\/i\.zip uses job protocol 2/);
+    expect(() => parseInputsManifest(manifest(3, [{ path: "a.txt" }]), "the inputs archive s3://b/i.zip")).toThrow(/^the inputs archive s3:\/\/b\/i\.zip uses job protocol 3/);
     expect(() => parseInputsManifest(manifest(1, [{ path: "a.txt" }]), "the inputs archive s3://b/i.zip")).toThrow(
       /^the inputs archive s3:\/\/b\/i\.zip is malformed \(entries\[0\]\.type is not one of file, dir, symlink\)/,
     );

@@ -1,13 +1,14 @@
 import { basename } from "node:path";
 import type { JobDefinition } from "@aws-sdk/client-batch";
-import { objectExists, s3Url } from "../../aws/s3.js";
+import { s3Url, type S3Object } from "../../aws/s3.js";
 import { requireBucket } from "../../config/resolve.js";
 import { InterruptedError } from "../../errors.js";
 import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
-import { envObject, inputsObject, resultsObject } from "../../job/layout.js";
+import { envObject, resultsObject, treeObject } from "../../job/layout.js";
+import { takeInventory } from "../../job/inventory.js";
 import { scanInputs, warnLeftOut } from "../../job/pack.js";
 import { checkSubmitLimits } from "../../job/limits.js";
 import { checkFargateSize, checkResources, platformOf } from "../../job/platform.js";
@@ -15,7 +16,7 @@ import { checkBucket, checkDefinitionForm, checkQueue, defaultShare, queueEnviro
 import { retryStrategyFor } from "../../job/retries.js";
 import type { BuildRequest } from "../../job/request.js";
 import { submitInput, submitJob } from "../../job/submit.js";
-import { uploadInputs } from "../../job/upload.js";
+import { planUpload, TREE_NAME_PENDING, uploadInputs } from "../../job/upload.js";
 import { newRunId } from "../../runid.js";
 import { createSelector } from "../../tree/patterns.js";
 import { printDryRun } from "./dry-run.js";
@@ -32,37 +33,43 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   let target: FollowTarget;
   let follow: typeof import("./follow.js");
   try {
-    // The inputs' HeadObject waits for the scan and the bucket check, not for the Batch checks.
+    // The inventory of the inputs waits for the bucket check, not for the Batch checks; the scan waits for nothing.
     const bucketChecked = checkBucket(clients.s3, loc.bucket, settings.aws.s3?.expectedBucketOwner);
-    const scanned = scanInputs(req.dir, req.excludeFromUpload);
-    const present = Promise.all([scanned, bucketChecked]).then(([inputs]) => objectExists(clients.s3, inputsObject(loc, inputs.fingerprint)));
-    const [inputs, { jobDefinition, share }, exists] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), present]);
+    const scanned = scanInputs(req.dir, req.excludeFromUpload, ctx.env);
+    const inventory = bucketChecked.then(() => takeInventory(clients.s3, loc, ctx.clock.now()));
+    const [inputs, { jobDefinition, share }, inv] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), inventory]);
     warnLeftOut(inputs, (line) => out.warn(line));
-    const inputsObj = inputsObject(loc, inputs.fingerprint);
+    if (inv.assumed) out.detail(`could not read the bucket's lifecycle rules (${inv.assumed}): taking them to expire objects after ${inv.expiry.days} day`);
+    const upload = await planUpload(ctx, loc, inputs, inv);
     const runId = newRunId(ctx.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
     const resultsObj = resultsObject(loc, runId);
-    const input = submitInput(settings.values, {
-      runId,
-      dirName: basename(req.dir),
-      jobDefinition,
-      userCommand: req.command,
-      inputsUrl: s3Url(inputsObj),
-      resultsUrl: s3Url(resultsObj),
-      envUrl: envObj && s3Url(envObj),
-      retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
-      timeoutSeconds: req.timeoutSeconds,
-      ...share,
-      gpus: req.resources.gpus,
-      resume: req.resume,
-      tags: req.tags,
-      aws: settings.aws,
-    });
+    const request = (inputsObj: S3Object) =>
+      submitInput(settings.values, {
+        runId,
+        dirName: basename(req.dir),
+        jobDefinition,
+        userCommand: req.command,
+        inputsUrl: s3Url(inputsObj),
+        resultsUrl: s3Url(resultsObj),
+        envUrl: envObj && s3Url(envObj),
+        retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
+        timeoutSeconds: req.timeoutSeconds,
+        ...share,
+        gpus: req.resources.gpus,
+        resume: req.resume,
+        tags: req.tags,
+        aws: settings.aws,
+      });
+    // Until the pack is up the tree's name is not known, but its length is.
+    let input = request(treeObject(loc, upload.tree?.fingerprint ?? TREE_NAME_PENDING));
     checkSubmitLimits(input);
-    if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, input);
+    if (req.dryRun) return printDryRun(out, inputs, upload, input);
 
-    out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
-    await uploadInputs(ctx, inputs, inputsObj, !exists, interrupt.signal);
+    const { fresh, reused } = upload;
+    out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, uploaded: !upload.unchanged, uploadedFiles: fresh.files, uploadedBytes: fresh.bytes, reusedFiles: reused.files, reusedBytes: reused.bytes });
+    const inputsObj = await uploadInputs(ctx, loc, inputs, upload, runId, interrupt.signal);
+    input = request(inputsObj);
     // Following (log tail, results, the zip reader) loads beside SubmitJob, not before the upload.
     const following = import("./follow.js");
     following.catch(() => undefined);

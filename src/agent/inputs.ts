@@ -1,0 +1,47 @@
+/**
+ * The agent's first step: the directory the inputs describe, in its working
+ * directory. A protocol 2 tree is assembled from the packs it names; an
+ * inputs archive of protocol 1 (from an older nbatch) is unpacked as it is.
+ */
+import { UserError } from "../errors.js";
+import { readZipEntry } from "../archive/entries.js";
+import { brokeOff } from "../aws/s3.js";
+import { checkProtocol, INPUTS_MANIFEST_ENTRY, parseInputsManifest, parseInputsTree, PROTOCOL_VERSION } from "../protocol.js";
+import { assembleTree } from "../tree/assemble.js";
+import { extractZip } from "../tree/extract.js";
+import { scanDirectory, type ManifestEntry } from "../tree/manifest.js";
+import { shownPath } from "../ui/format.js";
+import type { Store } from "./store.js";
+
+/** The job was submitted in a protocol this agent may not know: one line, before anything is fetched. */
+export function checkJobProtocol(value: string | undefined): void {
+  const version = value === undefined || value === "" ? 1 : Number(value);
+  if (!Number.isSafeInteger(version) || version > PROTOCOL_VERSION) {
+    throw new UserError(`this job was submitted in job protocol ${value}, and this agent knows protocols up to ${PROTOCOL_VERSION}: update the image's nbatch to the version of the nbatch that submitted it`);
+  }
+}
+
+/** Makes the inputs at `url` in `cwd`, and returns what is on disk then. */
+export async function fetchInputs(store: Store, url: string, cwd: string, zipPath: string): Promise<ManifestEntry[]> {
+  if (!(await store.download(url, zipPath))) throw new UserError(`inputs ${url} not found: they may have expired; run nbatch build again`);
+  const raw = await readZipEntry(zipPath, INPUTS_MANIFEST_ENTRY);
+  const what = `the inputs ${url}`;
+  const manifest = raw ? parseInputsManifest(raw, what) : { protocol: 1, entries: [] };
+  checkProtocol(manifest.protocol, what);
+  if (manifest.protocol >= 2) {
+    const tree = parseInputsTree(raw!, what);
+    await assembleTree(tree, cwd, { label: what, pack: (id) => store.source(packUrl(url, id)), transient: brokeOff });
+  } else {
+    const report = await extractZip({ archivePath: zipPath, destRoot: cwd, meta: new Map(manifest.entries.map((e) => [e.path, e])) });
+    if (report.refused.length) throw new UserError(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => shownPath(r.path)).join(", ")}`);
+  }
+  // What is on disk now, not what the manifest claims: the diff after the run must compare like with like.
+  return (await scanDirectory(cwd, () => ({ excluded: false }))).entries;
+}
+
+/** A tree at …/inputs/trees/<name>.zip names packs at …/inputs/packs/<id>.zip, in S3 or on disk alike. */
+export function packUrl(treeUrl: string, id: string): string {
+  const m = /^(.*\/)trees\/[^/]+$/.exec(treeUrl);
+  if (!m) throw new UserError(`${treeUrl} is not where nbatch keeps trees (…/inputs/trees/<name>.zip)`);
+  return `${m[1]}packs/${id}.zip`;
+}
