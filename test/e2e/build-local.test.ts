@@ -38,7 +38,7 @@ describe("nbatch build on this machine (the embedded default)", () => {
     // Apart from what the shell adds, exactly what nbatch means to give.
     const seen = await readEnvDump(join(dir, "env.bin"));
     const added = Object.keys(seen).filter((k) => !(k in shell)).sort();
-    expect(added).toEqual(["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
+    expect(added).toEqual(["NBATCH_INPUTS_URL", "NBATCH_PROTOCOL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
     for (const [name, value] of Object.entries(shell)) expect(seen[name], name).toBe(value);
     expect(Object.keys(seen).filter((k) => k.startsWith("AWS_SDK"))).toEqual([]);
   });
