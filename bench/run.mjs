@@ -14,6 +14,7 @@ import { startFakeAws } from "./lib/fake-aws.mjs";
 import { measureApply } from "./lib/measure-apply.mjs";
 import { measureLogs } from "./lib/measure-logs.mjs";
 import { measureStartup } from "./lib/measure-startup.mjs";
+import { measureIncremental } from "./lib/measure-incremental.mjs";
 import { measureLink, measureUpload } from "./lib/measure-upload.mjs";
 import { startMoto } from "./lib/moto.mjs";
 import { run } from "./lib/proc.mjs";
@@ -25,7 +26,7 @@ import { s3Client } from "./worker/common.mjs";
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
 
-const GROUPS = ["startup", "upload", "apply", "logs"];
+const GROUPS = ["startup", "upload", "incremental", "apply", "logs"];
 // An office uplink (about 250 Mbit/s), where compressing harder pays.
 const LINK_BYTES_PER_SECOND = 30 * 1024 * 1024;
 
@@ -58,6 +59,9 @@ const dataRoot = join(benchDir, "data");
 await mkdir(dataRoot, { recursive: true });
 const dir = await referenceDir(dataRoot, opts.scale, log);
 const bigDir = await referenceDir(dataRoot, opts.scale * 4, log);
+// Incremental inputs are measured at 16x as well (4x in quick mode): made only when that group runs.
+const hugeFactor = opts.quick ? 4 : 16;
+const hugeDir = opts.only.includes("incremental") && !opts.sweep ? await referenceDir(dataRoot, opts.scale * hugeFactor, log) : undefined;
 
 const work = await mkdtemp(join(tmpdir(), "nbatch-bench-"));
 const home = join(work, "home");
@@ -132,6 +136,10 @@ try {
       results.upload = await measureUpload(ctx, { dir, bigDir, runs: opts.runs });
       log("pack+upload over a slower link ...");
       results.link = await measureLink(ctx, { dir, runs: opts.runs, bytesPerSecond: LINK_BYTES_PER_SECOND });
+    }
+    if (only.has("incremental")) {
+      log("incremental inputs ...");
+      results.incremental = await measureIncremental(ctx, { reference: dir, big: hugeDir, factor: hugeFactor, scale: opts.scale, runs: opts.runs });
     }
     if (only.has("apply")) {
       log("applying results ...");

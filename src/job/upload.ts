@@ -15,6 +15,7 @@ import type { BatchContext } from "./context.js";
 import { buildTree, MAX_PACKS, planInputs, tallies, type BuiltTree, type InputsPlan, type Tally } from "./inputs-tree.js";
 import type { Inventory } from "./inventory.js";
 import { packIndexObject, packObject, treeObject } from "./layout.js";
+import { abortLeftUploads, noteUpload } from "./pending-uploads.js";
 import { knownSha, newPackId, packFresh, treeArchive, type Inputs } from "./pack.js";
 
 export interface Upload {
@@ -60,6 +61,7 @@ export async function planUpload(ctx: BatchContext, loc: BucketLocation, inputs:
 export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, upload: Upload, runId: string, signal: AbortSignal): Promise<S3Object> {
   const { out, clock } = ctx;
   const started = clock.now();
+  await abortLeftUploads(ctx, loc.bucket);
   const both = `uploaded ${tallied(upload.fresh)}; reused ${tallied(upload.reused)}`;
   if (upload.unchanged) {
     const obj = treeObject(loc, upload.tree!.fingerprint);
@@ -85,7 +87,7 @@ async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs
   const progress = startProgress(out, clock, "Uploading", upload.fresh.bytes);
   const pack = packFresh(inputs, upload.plan, id, (n) => progress.update((read += n)));
   try {
-    await uploadStream(clients.s3, obj, pack.chunks, { signal, estimatedBytes: upload.fresh.bytes });
+    await noteUpload(ctx, obj, () => uploadStream(clients.s3, obj, pack.chunks, { signal, estimatedBytes: upload.fresh.bytes }));
   } catch (err) {
     if (signal.aborted) throw new InterruptedError("Interrupted while uploading; the partial upload was aborted and nothing was submitted");
     throw err;

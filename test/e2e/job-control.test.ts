@@ -155,7 +155,7 @@ describeWithMoto("nbatch build: job control", () => {
     const keysBefore = await listKeys(w.bucket);
     const r = await w.nbatch(["build", "--aws-batch", "--dry-run", "--exclude-from-upload", "data/", dir, "--", "make"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/Would upload 1 file \(1 B\)/);
+    expect(r.stderr).toMatch(/Would upload 1 file, 1 B from .*, and the tree of the directory; would reuse 0 files, 0 B already in S3/);
     expect(r.stderr).toMatch(/\.env\s+\(default: \.env\)/);
     expect(r.stderr).toMatch(/__pycache__\s+\(default: __pycache__\/\)/);
     expect(r.stderr).toMatch(/data\s+\(data\/\)/);
