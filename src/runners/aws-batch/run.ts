@@ -33,10 +33,12 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   let target: FollowTarget;
   let follow: typeof import("./follow.js");
   try {
-    // The inventory of the inputs waits for the bucket check, not for the Batch checks; the scan waits for nothing.
     const bucketChecked = checkBucket(clients.s3, loc.bucket, settings.aws.s3?.expectedBucketOwner);
     const scanned = scanInputs(req.dir, req.excludeFromUpload, ctx.env);
-    const inventory = bucketChecked.then(() => takeInventory(clients.s3, loc, ctx.clock.now()));
+    // The listing goes out beside the bucket check; a missing bucket is still told by the check.
+    const listed = takeInventory(clients.s3, loc, ctx.clock.now());
+    listed.catch(() => undefined);
+    const inventory = bucketChecked.then(() => listed);
     const [inputs, { jobDefinition, share }, inv] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), inventory]);
     warnLeftOut(inputs, (line) => out.warn(line));
     if (inv.assumed) out.detail(`could not read the bucket's lifecycle rules (${inv.assumed}): taking them to expire objects after ${inv.expiry.days} day`);
