@@ -74,7 +74,7 @@ export async function openZip(path: string, opts: OpenOptions = {}): Promise<Zip
     const { size } = await promisify(fs.fstat)(fd);
     const read = async (start: number, end: number) => fs.createReadStream("", { fd, start, end: end - 1, autoClose: false });
     const directory = await openZipSource({ size, read }, opts.label ?? path, opts.maxEntries);
-    return { ...directory, close };
+    return { ...directory, close: () => (directory.close(), close()) };
   } catch (err) {
     close();
     throw err;

@@ -17,7 +17,7 @@ const TRANSIENT_NAMES = new Set([
 
 const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH"]);
 
-export function isThrottling(err: unknown): boolean {
+function isThrottling(err: unknown): boolean {
   const e = sdkError(err) as { name?: string; $metadata?: { httpStatusCode?: number } };
   return /throttl|toomanyrequests|slowdown|limitexceeded/i.test(e?.name ?? "") || e?.$metadata?.httpStatusCode === 429;
 }

@@ -37,7 +37,7 @@ export function isNotFound(err: unknown): boolean {
 }
 
 /** What `call` resolves to, or undefined when what it asked for does not exist. */
-export async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
+async function unlessNotFound<T>(call: Promise<T>): Promise<T | undefined> {
   try {
     return await call;
   } catch (err) {

@@ -26,7 +26,7 @@ export interface HandlerOptions {
 }
 
 /** The URL a service is reached at: the configured endpoint, else AWS's regional one. */
-export function serviceUrl(aws: AwsSettings, service: Service): URL {
+function serviceUrl(aws: AwsSettings, service: Service): URL {
   const suffix = aws.region.startsWith("cn-") ? "amazonaws.com.cn" : "amazonaws.com";
   return new URL(aws.endpoints[service] ?? `https://${service}.${aws.region}.${suffix}`);
 }

@@ -145,7 +145,7 @@ export function attemptStreams(job: JobState): (string | undefined)[] {
   return streams;
 }
 
-export function cancelReason(env: Readonly<Record<string, string | undefined>>): string {
+function cancelReason(env: Readonly<Record<string, string | undefined>>): string {
   return `Cancelled by nbatch (${userName(env)}@${hostname()})`;
 }
 

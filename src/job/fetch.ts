@@ -56,6 +56,7 @@ export async function fetchArchive(s3: S3, obj: S3Object, path: string, opts: Fe
       throw err;
     });
     const ranges = directory && rangesFor(directory, opts.want);
+    directory?.close();
     if (ranges && rangedPays(ranges, source.size)) {
       await opts.room?.(ranges.reduce((n, r) => n + (r.end - r.start), 0));
       await fetchRanges(source, path, ranges, opts.onProgress, opts.signal);

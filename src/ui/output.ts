@@ -77,7 +77,7 @@ export function logLine(timestamp: number, message: string): string {
  * NO_COLOR (any value), CLICOLOR=0 and TERM=dumb turn it off; otherwise a
  * terminal gets it.
  */
-export function colorFor(stream: { isTTY?: boolean }, env: OutputOptions["env"]): boolean {
+function colorFor(stream: { isTTY?: boolean }, env: OutputOptions["env"]): boolean {
   if (env.CLICOLOR_FORCE && env.CLICOLOR_FORCE !== "0") return true;
   if (env.NO_COLOR || env.CLICOLOR === "0" || env.TERM === "dumb") return false;
   return Boolean(stream.isTTY);
