@@ -192,6 +192,12 @@ export async function getText(s3: S3, obj: S3Object): Promise<string | undefined
   return res?.Body!.transformToString();
 }
 
+/** An object's bytes, held in memory: only for small objects (an index, a tree). */
+export async function getBytes(s3: S3, obj: S3Object): Promise<Buffer | undefined> {
+  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
+  return res && Buffer.from(await res.Body!.transformToByteArray());
+}
+
 export async function putText(s3: S3, obj: S3Object, text: string): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: text, ContentType: "application/json" }));
 }

@@ -8,8 +8,7 @@ import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
-import { GetObjectCommand } from "@aws-sdk/client-s3";
-import { s3Url, unlessNotFound, type S3 } from "../aws/s3.js";
+import { getBytes, s3Url, type S3 } from "../aws/s3.js";
 import { cacheDir, type Env } from "../config/file.js";
 import type { BucketLocation } from "../config/settings.js";
 import { eachLimited } from "../pool.js";
@@ -57,9 +56,8 @@ async function loadIndex(s3: S3, loc: BucketLocation, dir: string, pack: string,
   const parse = (raw: Buffer) => parsePackIndex(gunzipSync(raw), `the index ${s3Url(obj)}`);
   const kept = await readFile(local).then(parse, () => undefined);
   if (kept) return kept;
-  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
-  if (!res) return undefined;
-  const raw = Buffer.from(await res.Body!.transformToByteArray());
+  const raw = await getBytes(s3, obj);
+  if (!raw) return undefined;
   let index: PackIndex;
   try {
     index = parse(raw);

@@ -185,8 +185,8 @@ describeWithMoto("nbatch build --aws-batch: bucket prefix and the job definition
     expect(envOf(submit, "NBATCH_ENV_URL")).toBe(`s3://${r.bucket}/deep/er/prefix/runs/${runId}/env.json`);
     // The env object was read and deleted; what stays is all under the prefix.
     expect(await listKeys(r.bucket)).toEqual([
-      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId)}.idx.json.gz`,
-      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId)}.zip`,
+      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.idx.json.gz`,
+      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.zip`,
       expect.stringMatching(/^deep\/er\/prefix\/inputs\/trees\/[0-9a-f]{64}\.zip$/),
       `deep/er/prefix/runs/${runId}/results.zip`,
     ]);
