@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from "node:zlib";
 import { METADATA_DIR } from "./archive/metadata.js";
 import { UserError } from "./errors.js";
 import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, type Check } from "./schema.js";
@@ -139,6 +140,25 @@ export function parseInputsTree(raw: Buffer, what: string): InputsTree {
     }
   }
   return tree;
+}
+
+/** A tree's object: its JSON, gzip'd (always at level 6, so the same tree is the same bytes wherever it is written). */
+export function encodeTree(json: string): Buffer {
+  return gzipSync(json, { level: 6 });
+}
+
+/** Larger than any tree of a directory nbatch can scan, small enough to refuse a bomb. */
+const MAX_TREE_BYTES = 512 * 1024 * 1024;
+
+/** A tree from its object, checked as parseInputsTree checks it. */
+export function decodeTree(raw: Buffer, what: string): InputsTree {
+  let json: Buffer;
+  try {
+    json = gunzipSync(raw, { maxOutputLength: MAX_TREE_BYTES });
+  } catch (err) {
+    throw malformed(what, `it is not a gzip'd tree (${(err as Error).message})`);
+  }
+  return parseInputsTree(json, what);
 }
 
 export function parsePackIndex(raw: Buffer, what: string): PackIndex {

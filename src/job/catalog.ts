@@ -7,7 +7,6 @@
 import { createHash } from "node:crypto";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 import { getBytes, s3Url, type S3 } from "../aws/s3.js";
 import { cacheDir, type Env } from "../config/file.js";
 import type { BucketLocation } from "../config/settings.js";
@@ -51,9 +50,9 @@ export async function findContent(s3: S3, loc: BucketLocation, env: Env, packs: 
 
 /** The kept copy, unless it cannot be read; else the index from S3, then kept. */
 async function loadIndex(s3: S3, loc: BucketLocation, dir: string, pack: string, warn: (line: string) => void): Promise<PackIndex | undefined> {
-  const local = join(dir, `${pack}.idx.json.gz`);
+  const local = join(dir, `${pack}.idx.json`);
   const obj = packIndexObject(loc, pack);
-  const parse = (raw: Buffer) => parsePackIndex(gunzipSync(raw), `the index ${s3Url(obj)}`);
+  const parse = (raw: Buffer) => parsePackIndex(raw, `the index ${s3Url(obj)}`);
   const kept = await readFile(local).then(parse, () => undefined);
   if (kept) return kept;
   const raw = await getBytes(s3, obj);
@@ -74,7 +73,7 @@ async function loadIndex(s3: S3, loc: BucketLocation, dir: string, pack: string,
 /** Copies of indexes of packs that are gone, or too old to use, are of no more use. */
 async function forgetOthers(dir: string, keep: ReadonlySet<string>): Promise<void> {
   for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const id = name.endsWith(".idx.json.gz") ? name.slice(0, -".idx.json.gz".length) : undefined;
+    const id = name.endsWith(".idx.json") ? name.slice(0, -".idx.json".length) : undefined;
     if (id && !keep.has(id)) await rm(join(dir, name), { force: true });
   }
 }

@@ -11,5 +11,5 @@ export const resultsObject = (loc: BucketLocation, runId: string) => objectAt(lo
 export const envObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "env.json");
 /** Protocol 2's inputs: content packs, their indexes, and trees (docs/protocol.md). */
 export const packObject = (loc: BucketLocation, id: string) => objectAt(loc, "inputs", "packs", `${id}.zip`);
-export const packIndexObject = (loc: BucketLocation, id: string) => objectAt(loc, "inputs", "packs", `${id}.idx.json.gz`);
-export const treeObject = (loc: BucketLocation, fingerprint: string) => objectAt(loc, "inputs", "trees", `${fingerprint}.zip`);
+export const packIndexObject = (loc: BucketLocation, id: string) => objectAt(loc, "inputs", "packs", `${id}.idx.json`);
+export const treeObject = (loc: BucketLocation, fingerprint: string) => objectAt(loc, "inputs", "trees", `${fingerprint}.json.gz`);

@@ -1,11 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { realpath } from "node:fs/promises";
-import { INPUTS_MANIFEST_ENTRY, PROTOCOL_VERSION, type PackIndex } from "../protocol.js";
+import { PROTOCOL_VERSION, type PackIndex } from "../protocol.js";
 import { UserError } from "../errors.js";
 import { scanDirectory, type Manifest } from "../tree/manifest.js";
 import { packZipChunks } from "../archive/pack.js";
-import { fixedPace } from "../archive/zip-pace.js";
-import { zipStream } from "../archive/zip-writer.js";
 import { FileHashes } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
 import { createExcluder } from "../tree/patterns.js";
@@ -76,18 +74,4 @@ export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?:
     },
   });
   return { id, chunks, placed, index: () => ({ protocol: PROTOCOL_VERSION, pack: id, entries }) };
-}
-
-/**
- * A tree as the object the job reads: a zip holding only its manifest, so
- * that an agent of protocol 1 reads it as an inputs archive and refuses its
- * protocol in one line. A fixed time and deflate level make the bytes the
- * same wherever the same tree is written.
- */
-export async function treeArchive(json: string): Promise<Buffer> {
-  const data = Buffer.from(json);
-  const chunks: Buffer[] = [];
-  const input = { name: INPUTS_MANIFEST_ENTRY, kind: "file" as const, mode: 0o644, mtimeMs: 0, size: data.length, compress: true, data };
-  for await (const chunk of zipStream([input], fixedPace(6))) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

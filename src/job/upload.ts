@@ -3,10 +3,10 @@
  * under the prefix go up, in one pack streamed into S3 while it is packed,
  * then its index, then the tree that says where every file's bytes are.
  */
-import { gzipSync } from "node:zlib";
 import { deleteObject, putIfAbsent, s3Url, uploadStream, type S3Object } from "../aws/s3.js";
 import type { BucketLocation } from "../config/settings.js";
 import { InterruptedError } from "../errors.js";
+import { encodeTree } from "../protocol.js";
 import { hashFiles } from "../tree/hashes.js";
 import { formatBytes } from "../ui/format.js";
 import { startProgress } from "../ui/progress.js";
@@ -16,7 +16,7 @@ import { buildTree, MAX_PACKS, planInputs, tallies, type BuiltTree, type InputsP
 import type { Inventory } from "./inventory.js";
 import { packIndexObject, packObject, treeObject } from "./layout.js";
 import { abortLeftUploads, noteUpload } from "./pending-uploads.js";
-import { knownSha, newPackId, packFresh, treeArchive, type Inputs } from "./pack.js";
+import { knownSha, newPackId, packFresh, type Inputs } from "./pack.js";
 
 export interface Upload {
   plan: InputsPlan;
@@ -71,8 +71,7 @@ export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, input
   if (upload.plan.repacked) out.info(`${upload.plan.repacked.toLocaleString("en-US")} files already in S3 go up again, so the inputs stay within ${MAX_PACKS} packs`);
   const tree = upload.tree ?? (await uploadPack(ctx, loc, inputs, upload, runId, signal));
   const obj = treeObject(loc, tree.fingerprint);
-  const body = await treeArchive(tree.json);
-  if (!(await putIfAbsent(ctx.clients.s3, obj, body, "application/zip"))) out.detail(`${s3Url(obj)} was already written by another run`);
+  if (!(await putIfAbsent(ctx.clients.s3, obj, encodeTree(tree.json), "application/gzip"))) out.detail(`${s3Url(obj)} was already written by another run`);
   await inputs.hashes.save(inputs.manifest.stamps).catch((err: unknown) => out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
   out.info(`Inputs at ${s3Url(obj)} after ${((clock.now() - started) / 1000).toFixed(1)} s: ${both}`);
   return obj;
@@ -84,7 +83,7 @@ async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs
   const obj = packObject(loc, id);
   out.info(`Uploading ${tallied(upload.fresh)} of ${inputs.dir} to ${s3Url(obj)}; reusing ${tallied(upload.reused)} already in S3`);
   let read = 0;
-  const progress = startProgress(out, clock, "Uploading", upload.fresh.bytes);
+  const progress = startProgress(out, clock, "Uploading", upload.fresh.bytes, `reusing ${tallied(upload.reused)}`);
   const pack = packFresh(inputs, upload.plan, id, (n) => progress.update((read += n)));
   try {
     await noteUpload(ctx, obj, () => uploadStream(clients.s3, obj, pack.chunks, { signal, estimatedBytes: upload.fresh.bytes }));
@@ -96,7 +95,7 @@ async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs
   }
   try {
     // Until its index exists no run can reference the pack; once it does, the pack is for any run to reuse.
-    await putIfAbsent(clients.s3, packIndexObject(loc, pack.id), gzipSync(JSON.stringify(pack.index())), "application/gzip");
+    await putIfAbsent(clients.s3, packIndexObject(loc, pack.id), Buffer.from(JSON.stringify(pack.index())), "application/json");
   } catch (err) {
     await deleteObject(clients.s3, obj).catch(() => undefined);
     throw err;

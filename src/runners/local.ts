@@ -5,13 +5,13 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { UsageError, UserError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
-import { JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
+import { encodeTree, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
 import { formatBytes, plural } from "../ui/format.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { newPackId, packFresh, scanInputs, treeArchive, warnLeftOut, type Inputs } from "../job/pack.js";
+import { newPackId, packFresh, scanInputs, warnLeftOut, type Inputs } from "../job/pack.js";
 import { buildTree, planInputs } from "../job/inputs-tree.js";
 import type { BuildRequest } from "../job/request.js";
 import { applyResults, exitWithRefusals, readResults, resultLimits } from "../job/apply.js";
@@ -94,8 +94,8 @@ async function writeInputs(inputs: Inputs, dir: string, runId: string): Promise<
     await file.close();
   }
   const tree = buildTree(inputs.manifest.entries, plan, pack.placed);
-  await writeFile(join(dir, "trees", `${tree.fingerprint}.zip`), await treeArchive(tree.json));
-  return `inputs/trees/${tree.fingerprint}.zip`;
+  await writeFile(join(dir, "trees", `${tree.fingerprint}.json.gz`), encodeTree(tree.json));
+  return `inputs/trees/${tree.fingerprint}.json.gz`;
 }
 
 /** The agent as its own process, as a job would run it, under the local runner's signal policy. */

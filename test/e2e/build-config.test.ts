@@ -111,14 +111,14 @@ describeWithMoto("nbatch build: flag > environment > config file, for every sett
     const runId = envOf(submit, "NBATCH_RUN_ID")!;
     const inputsUrl = envOf(submit, "NBATCH_INPUTS_URL")!;
     const prefix = `s3://${bucket[source]}/${source}-prefix/`;
-    expect(inputsUrl).toMatch(new RegExp(`^${prefix}inputs/trees/[0-9a-f]{64}\\.zip$`));
+    expect(inputsUrl).toMatch(new RegExp(`^${prefix}inputs/trees/[0-9a-f]{64}\\.json\\.gz$`));
     expect(envOf(submit, "NBATCH_RESULTS_URL")).toBe(`${prefix}runs/${runId}/results.zip`);
     const inputsKey = inputsUrl.slice(`s3://${bucket[source]}/`.length);
     for (const other of sources) {
       const keys = await listKeys(bucket[other]);
       const mine = keys.filter((k) => k === inputsKey || k.includes(runId));
       const pack = `${source}-prefix/inputs/packs/${runId}-${packSuffix(keys, runId)}`;
-      expect([other, mine]).toEqual([other, other === source ? [`${pack}.idx.json.gz`, `${pack}.zip`, inputsKey, `${source}-prefix/runs/${runId}/results.zip`] : []]);
+      expect([other, mine]).toEqual([other, other === source ? [`${pack}.idx.json`, `${pack}.zip`, inputsKey, `${source}-prefix/runs/${runId}/results.zip`] : []]);
     }
   }
 
@@ -185,9 +185,9 @@ describeWithMoto("nbatch build --aws-batch: bucket prefix and the job definition
     expect(envOf(submit, "NBATCH_ENV_URL")).toBe(`s3://${r.bucket}/deep/er/prefix/runs/${runId}/env.json`);
     // The env object was read and deleted; what stays is all under the prefix.
     expect(await listKeys(r.bucket)).toEqual([
-      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.idx.json.gz`,
+      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.idx.json`,
       `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.zip`,
-      expect.stringMatching(/^deep\/er\/prefix\/inputs\/trees\/[0-9a-f]{64}\.zip$/),
+      expect.stringMatching(/^deep\/er\/prefix\/inputs\/trees\/[0-9a-f]{64}\.json\.gz$/),
       `deep/er/prefix/runs/${runId}/results.zip`,
     ]);
   });

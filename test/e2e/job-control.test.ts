@@ -19,8 +19,9 @@ describeWithMoto("nbatch build: job control", () => {
   afterAll(() => w?.stop());
 
   it("--detach returns after submission with the exact re-attach command, which brings the results home", async () => {
-    const dir = await w.makeDir("detach", {});
-    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "sleep 1; echo late > late.txt; echo finished"]);
+    // The job changes a file left alone here: knowing what was uploaded (the tree), --attach replaces it.
+    const dir = await w.makeDir("detach", { "notes.txt": "before\n" });
+    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "sleep 1; echo late > late.txt; echo after > notes.txt; echo finished"]);
     expect(r.code).toBe(0);
     const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
     const attach = /Re-attach with:\n\s+(nbatch build .*)/.exec(r.stderr)![1]!;
@@ -31,6 +32,8 @@ describeWithMoto("nbatch build: job control", () => {
     expect(again.stdout).toMatch(/\] finished$/m);
     expect(again.code).toBe(0);
     expect(await readFile(join(dir, "late.txt"), "utf8")).toBe("late\n");
+    expect(await readFile(join(dir, "notes.txt"), "utf8")).toBe("after\n");
+    expect(again.stderr).not.toMatch(/gone|kept/);
   });
 
   it("--attach of a finished job shows its whole log, and --no-logs / --no-download do what they say", async () => {

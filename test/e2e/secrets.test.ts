@@ -156,7 +156,7 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
       const submit = w.submits().at(-1);
       const [inputs, results, envObject] = ["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_ENV_URL"].map((n) => keyOf(envOf(submit, n)!));
       const pack = writes.map((q) => q.key!).find((k) => k.endsWith(".zip") && k.includes("/inputs/packs/"))!;
-      expect(writes.map((q) => q.key).sort()).toEqual([inputs, pack, pack.replace(/\.zip$/, ".idx.json.gz"), results, envObject].sort());
+      expect(writes.map((q) => q.key).sort()).toEqual([inputs, pack, pack.replace(/\.zip$/, ".idx.json"), results, envObject].sort());
       for (const q of writes) {
         expect(q.headers["x-amz-server-side-encryption"], q.key).toBe(sse.algorithm);
         expect(q.headers["x-amz-server-side-encryption-aws-kms-key-id"], q.key).toBe(sse.key);
