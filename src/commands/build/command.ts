@@ -31,7 +31,7 @@ export const buildCommand: CommandDefinition = (ctx) =>
     .option("--shm-size <size>", "size of /dev/shm on EC2, e.g. 2GiB")
     .option("--timeout <duration>", "stop each attempt after this long, e.g. 90m or 6h (at least 60s)")
     .option("--tag <KEY=VALUE>", "tag the job (repeatable); tags propagate to its ECS task", collect, [])
-    .option("--dry-run", "show what would be uploaded and submitted, and do nothing")
+    .option("--dry-run", "show what would be uploaded, reused and submitted, and do nothing")
     .option("--json", "print newline-delimited JSON events on stdout (text goes to stderr)")
     .addHelpText(
       "after",
