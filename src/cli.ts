@@ -1,12 +1,13 @@
-import { Command, CommanderError, Help, type Option } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { unhandledAwsError } from "./aws/errors.js";
 import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
 import { checkSetupCommand } from "./commands/check-setup/command.js";
-import { completionCommand } from "./commands/completion/command.js";
+import { completeValuesCommand, completionCommand } from "./commands/completion/command.js";
 import { configCommand } from "./commands/config/command.js";
+import { helpCommand } from "./commands/help/command.js";
 import { setupCommand } from "./commands/setup/command.js";
 import { cancelCommand } from "./commands/cancel/command.js";
 import { logsCommand } from "./commands/logs/command.js";
@@ -15,6 +16,7 @@ import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
 import { processContext } from "./process.js";
 import { printable } from "./ui/format.js";
+import { helpColumns, helpConfiguration } from "./ui/help.js";
 import type { Output } from "./ui/output.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -31,6 +33,7 @@ const COMMANDS: CommandDefinition[] = [
   configCommand,
   completionCommand,
   setupCommand,
+  helpCommand,
 ];
 
 function program(ctx: CommandContext): Command {
@@ -40,10 +43,12 @@ function program(ctx: CommandContext): Command {
     .option("-q, --quiet", "only errors, warnings and the job's own output")
     .option("-v, --verbose", "more detail about each step")
     .showHelpAfterError("(run with --help for usage)")
-    .configureHelp({ optionDescription })
+    .helpCommand(false)
+    .configureHelp(helpConfiguration(helpColumns(ctx.env, ctx.out.columns)))
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
+  p.addCommand(inherit(completeValuesCommand(ctx), p), { hidden: true });
   p.hook("preAction", (root) => {
     const { quiet, verbose } = root.opts<{ quiet?: boolean; verbose?: boolean }>();
     if (quiet && verbose) throw new UsageError("--quiet and --verbose conflict: choose one");
@@ -52,15 +57,12 @@ function program(ctx: CommandContext): Command {
   return p;
 }
 
-/** Commander's option help, without "(default: [])" on repeatable options: an empty list says nothing. */
-function optionDescription(this: Help, option: Option): string {
-  const empty = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
-  return Help.prototype.optionDescription.call(this, empty ? Object.assign(Object.create(option) as Option, { defaultValue: undefined }) : option);
-}
-
 /** Output, help and exit handling reach nested subcommands (`config set`) too. */
 function inherit(command: Command, parent: Command): Command {
   command.copyInheritedSettings(parent);
+  // A command whose options are grouped lists --help in its last group, not under an "Options:" of its own.
+  const last = command.options.at(-1)?.helpGroupHeading;
+  if (last) command.addHelpOption(new Option("-h, --help", "display help for command").helpGroup(last));
   for (const sub of command.commands) inherit(sub, command);
   return command;
 }

@@ -26,6 +26,18 @@ export interface RunRecord {
   /** Milliseconds since the epoch. */
   submittedAt: number;
   command: string[];
+  /** Where the agent keeps its copy of the log (runs/<run id>/log.gz). */
+  logUrl?: string;
+  /** The job's log group and its attempts' streams, once seen: `nbatch logs` needs them after Batch forgets the job. */
+  logGroup?: string;
+  logStreams?: (string | null)[];
+}
+
+/** A line added after a run's record, filling in what was learnt later; readers older than it skip it. */
+interface RunUpdate {
+  update: string;
+  logGroup: string;
+  logStreams: (string | null)[];
 }
 
 /** Past this many records the file is cut back to the newest KEEP. */
@@ -60,6 +72,25 @@ export async function recordRun(env: Env, rec: RunRecord): Promise<void> {
   if (size > MAX_RECORDS * MIN_RECORD_BYTES) await trim(path);
 }
 
+/**
+ * Records a run's log group and streams once they are known and new to the
+ * history: one more line, appended like a record, so the file is never
+ * rewritten for it.
+ */
+export async function rememberLogs(env: Env, runId: string, logGroup: string, logStreams: readonly (string | undefined)[]): Promise<void> {
+  if (!logStreams.length) return;
+  const run = (await listRuns(env)).find((r) => r.runId === runId);
+  const streams = logStreams.map((s) => s ?? null);
+  if (!run || (run.logGroup === logGroup && JSON.stringify(run.logStreams) === JSON.stringify(streams))) return;
+  const update: RunUpdate = { update: runId, logGroup, logStreams: streams };
+  const file = await open(historyPath(env), constants.O_WRONLY | constants.O_APPEND, 0o600);
+  try {
+    await file.write(JSON.stringify(update) + "\n");
+  } finally {
+    await file.close();
+  }
+}
+
 /** Recorded runs, newest first; lines that are not a whole record are skipped. */
 export async function listRuns(env: Env, opts: { limit?: number } = {}): Promise<RunRecord[]> {
   const runs = newestFirst(await readRecords(historyPath(env)));
@@ -79,9 +110,15 @@ async function readRecords(path: string): Promise<RunRecord[]> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
   }
-  return text.split("\n").flatMap((line) => {
+  const updates = new Map<string, RunUpdate>();
+  const records = text.split("\n").flatMap((line) => {
     const rec = parse(line);
-    return rec ? [rec] : [];
+    if (rec && "update" in rec) updates.set(rec.update, rec);
+    return rec && !("update" in rec) ? [rec] : [];
+  });
+  return records.map((r) => {
+    const u = updates.get(r.runId);
+    return u ? { ...r, logGroup: u.logGroup, logStreams: u.logStreams } : r;
   });
 }
 
@@ -95,8 +132,8 @@ function newestFirst(runs: RunRecord[]): RunRecord[] {
 
 const STRING_FIELDS = ["runId", "jobId", "jobName", "dir", "queue", "region", "bucket", "resultsUrl", "inputsUrl"] as const;
 
-/** A record, or undefined for a blank, truncated or foreign line. */
-function parse(line: string): RunRecord | undefined {
+/** A record or an update, or undefined for a blank, truncated or foreign line. */
+function parse(line: string): RunRecord | RunUpdate | undefined {
   if (!line.trim()) return undefined;
   let value: unknown;
   try {
@@ -106,6 +143,7 @@ function parse(line: string): RunRecord | undefined {
   }
   if (typeof value !== "object" || value === null) return undefined;
   const v = value as Record<string, unknown>;
+  if (typeof v.update === "string" && typeof v.logGroup === "string" && Array.isArray(v.logStreams)) return value as RunUpdate;
   if (!STRING_FIELDS.every((f) => typeof v[f] === "string")) return undefined;
   if (typeof v.submittedAt !== "number" || !Array.isArray(v.command) || !v.command.every((c) => typeof c === "string")) return undefined;
   return value as RunRecord;

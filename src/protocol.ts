@@ -23,7 +23,21 @@ export const JOB_ENV = {
   attempts: "NBATCH_ATTEMPTS",
   /** "1": an attempt after the first starts from the run's latest results (--resume). */
   resume: "NBATCH_RESUME",
+  /** Where the agent keeps a gzipped copy of the command's output (agent/log-copy.ts); none without it. */
+  logUrl: "NBATCH_LOG_URL",
+  /** For the command, not the agent: what the job was given (job/resources.ts). */
+  cpus: "NBATCH_CPUS",
+  memoryMiB: "NBATCH_MEMORY_MIB",
 } as const;
+
+/**
+ * The agent's options, on its command line rather than in the environment:
+ * an agent too old to know one refuses it (and the job fails, saying so)
+ * instead of running the command in the wrong place.
+ */
+export function agentOptions(o: { workdir?: string }): string[] {
+  return o.workdir ? ["--workdir", o.workdir] : [];
+}
 
 /** Set by AWS Batch in every job: the 1-based number of the attempt. */
 export const BATCH_ATTEMPT_ENV = "AWS_BATCH_JOB_ATTEMPT";

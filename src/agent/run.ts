@@ -1,6 +1,7 @@
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:os";
-import { join } from "node:path";
+import { realpath, stat } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import { toCommand } from "../job/control.js";
 import { BATCH_ATTEMPT_ENV, JOB_ENV, PROTOCOL_VERSION, RESULTS_ENTRY, type Results } from "../protocol.js";
@@ -10,11 +11,12 @@ import type { Output } from "../ui/output.js";
 import { diffManifests } from "../tree/diff.js";
 import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
 import { packZip } from "../archive/pack.js";
-import { createExcluder } from "../tree/patterns.js";
+import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { checkJobProtocol, fetchInputs } from "./inputs.js";
 import { leftoverProcesses } from "./leftovers.js";
 import { resumeFromResults } from "./resume.js";
+import { LogCopy } from "./log-copy.js";
 import type { Store } from "./store.js";
 
 /** Seconds a command has to end after SIGTERM before the agent kills it and uploads (docs/protocol.md). */
@@ -23,8 +25,10 @@ const DEFAULT_STOP_GRACE_SECONDS = 15;
 
 export interface AgentOptions {
   command: string[];
-  /** The job's working directory: inputs are unpacked here and the command runs here. */
+  /** The job's working directory: inputs are unpacked here, and the results are what changed here. */
   cwd: string;
+  /** Where in cwd the command runs (--workdir), relative to it; cwd itself without one. */
+  workdir?: string;
   env: Readonly<Record<string, string | undefined>>;
   store: Store;
   out: Output;
@@ -67,11 +71,15 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     const lastAttempt = attempt >= Number(o.env[JOB_ENV.attempts] ?? 1);
     if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
+    let copy: LogCopy | undefined;
+    const runIn = await commandDirectory(o);
     if (stopSignal) result.error = `stopped by ${stopSignal} before the command started`;
+    else if (!runIn.ok) result.error = runIn.error;
     else {
       result.timings = { started, commandStarted: Date.now(), finished: 0 };
-      child = spawn(o.command[0]!, o.command.slice(1), { cwd: o.cwd, stdio: "inherit", env: childEnv(o.env, userEnv) });
-      Object.assign(result, await waitFor(child));
+      const run = await runCommand(o, runIn.path, userEnv, (c) => (child = c));
+      Object.assign(result, run.ended);
+      copy = run.copy;
       result.timings.commandFinished = Date.now();
       result.leftRunning = await noteLeftovers(o, runId);
     }
@@ -80,6 +88,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
     // A job's container ends with its main process, and its leftovers with it; the local runner's job does the same.
     if (result.leftRunning) await endLeftovers(runId);
+    if (copy) await keepLogCopy(o, copy, stopSignal !== undefined);
     return result.exitCode ?? 1;
   } finally {
     clearTimeout(stopTimer);
@@ -110,6 +119,16 @@ function stopGraceMs(env: Readonly<Record<string, string | undefined>>): number 
   return (Number.isFinite(seconds) && seconds >= 0 ? seconds : DEFAULT_STOP_GRACE_SECONDS) * 1000;
 }
 
+/** The directory the command runs in: cwd, or a directory of the inputs that is really inside it. */
+async function commandDirectory(o: AgentOptions): Promise<{ ok: true; path: string } | { ok: false; error: string }> {
+  if (!o.workdir) return { ok: true, path: o.cwd };
+  const path = resolve(o.cwd, o.workdir);
+  const [root, real] = await Promise.all([realpath(o.cwd), realpath(path).catch(() => undefined)]);
+  const inside = real !== undefined && (real === root || real.startsWith(root + sep));
+  const isDir = inside && (await stat(real).then((s) => s.isDirectory(), () => false));
+  return isDir ? { ok: true, path } : { ok: false, error: `cannot run the command in ${shownPath(o.workdir)}: it is not a directory of the inputs` };
+}
+
 function fail(message: string): never {
   throw new UserError(message);
 }
@@ -125,6 +144,30 @@ async function readEnv(o: AgentOptions, url: string | undefined): Promise<Record
 function childEnv(env: AgentOptions["env"], userEnv: Record<string, string>): NodeJS.ProcessEnv {
   const { [JOB_ENV.envUrl]: _hidden, ...rest } = env;
   return { ...rest, ...userEnv };
+}
+
+/** Runs the command; with NBATCH_LOG_URL its output is also copied, to be kept once the results are up (log-copy.ts). */
+async function runCommand(
+  o: AgentOptions,
+  cwd: string,
+  userEnv: Record<string, string>,
+  started: (child: ChildProcess) => void,
+): Promise<{ ended: Pick<Results, "exitCode" | "signal" | "error">; copy?: LogCopy }> {
+  const copy = o.env[JOB_ENV.logUrl] ? await LogCopy.create() : undefined;
+  const child = spawn(o.command[0]!, o.command.slice(1), { cwd, stdio: copy ? ["inherit", "pipe", "pipe"] : "inherit", env: childEnv(o.env, userEnv) });
+  started(child);
+  copy?.tee(child, o.out);
+  return { ended: await waitFor(child), copy };
+}
+
+/** The log's copy goes up after the results, which matter more when the job is being stopped. */
+async function keepLogCopy(o: AgentOptions, copy: LogCopy, stopping: boolean): Promise<void> {
+  const url = o.env[JOB_ENV.logUrl]!;
+  try {
+    await copy.save((body) => o.store.upload(url, body), stopping ? 200 : 2000);
+  } catch (err) {
+    o.out.warn(`nbatch agent: could not keep a copy of the log at ${url} (${(err as Error).message}); the job's log has it all`);
+  }
 }
 
 function waitFor(child: ReturnType<typeof spawn>): Promise<Pick<Results, "exitCode" | "signal" | "error">> {
@@ -153,8 +196,8 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
   let changed: ManifestEntry[] = [];
   let deleted: string[] = [];
   try {
-    // Results leave out what uploads leave out by default (.git, caches, secrets).
-    const after = await scanDirectory(o.cwd, createExcluder([]), { skipUnreadable: true });
+    // Results leave out what uploads leave out by default (.git, caches, secrets), but for what Snakemake's storage fetched.
+    const after = await scanDirectory(o.cwd, createExcluder(RESULTS_REINCLUDED), { skipUnreadable: true });
     ({ changed, deleted } = diffManifests(baseline, after.entries));
     skipped.push(...after.skipped);
   } catch (err) {

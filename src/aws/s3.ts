@@ -187,6 +187,12 @@ export async function byteSource(s3: S3, obj: S3Object): Promise<ByteSource | un
   };
 }
 
+/** An object's body as a stream, read as it arrives; undefined when there is no such object. */
+export async function getStream(s3: S3, obj: S3Object): Promise<Readable | undefined> {
+  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
+  return res?.Body as Readable | undefined;
+}
+
 export async function getText(s3: S3, obj: S3Object): Promise<string | undefined> {
   const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
   return res?.Body!.transformToString();

@@ -5,6 +5,8 @@
 import { Option, type Command } from "commander";
 import type { ResolveInput } from "../config/resolve.js";
 import { SETTING_ROWS } from "../config/table.js";
+import { offerChoices } from "./completion/values.js";
+import { collect } from "./context.js";
 
 const PLACEHOLDER: Record<string, string> = {
   "aws-batch.job": "name",
@@ -14,10 +16,14 @@ const PLACEHOLDER: Record<string, string> = {
   "aws-batch.memory": "size",
   "aws-batch.agent-command": "command",
   "aws-batch.s3-bucket-owner": "account-id",
-  "aws-batch.sse": "AES256|aws:kms|none",
+  "aws-batch.sse": "encryption",
   "aws-batch.sse-kms-key-id": "key",
   "aws-batch.share": "share",
   "core.max-results-size": "size",
+  "aws-batch.image": "image",
+  "build.workdir": "subdir",
+  "build.download": "pattern",
+  "build.exclude-from-download": "pattern",
 };
 
 const FLAG_ROWS = SETTING_ROWS.filter((row) => row.flag !== undefined);
@@ -34,7 +40,11 @@ export interface AwsFlags {
 export function addSettingOptions(command: Command, only?: readonly string[]): Command {
   for (const row of FLAG_ROWS.filter((r) => !only || only.includes(r.name))) {
     const fallback = row.default ?? row.defaultNote;
-    command.option(`${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`, fallback ? `${row.description} (default: ${fallback})` : row.description);
+    const flag = `${row.flag} <${PLACEHOLDER[row.name] ?? "value"}>`;
+    const description = (row.list ? `${row.description} (repeatable)` : row.description) + (fallback ? ` (default: ${fallback})` : "");
+    const option = new Option(flag, description);
+    if (row.list) option.argParser(collect).default([]);
+    command.addOption(row.choices ? offerChoices(option, row.choices) : option);
   }
   return command;
 }
@@ -62,6 +72,8 @@ export function awsSettingsInput(flags: AwsFlags, env: ResolveInput["env"]): Res
   for (const row of FLAG_ROWS) {
     const value = (flags as Record<string, unknown>)[attribute(row.flag!)];
     if (typeof value === "string") settingFlags[row.name] = value;
+    // A repeated flag's values go to the resolver as the JSON list the setting's parser reads.
+    else if (Array.isArray(value) && value.length) settingFlags[row.name] = JSON.stringify(value);
   }
   return { flags: settingFlags, region: flags.awsRegion, profile: flags.awsProfile, env };
 }

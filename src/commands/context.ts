@@ -32,3 +32,6 @@ export type CommandDefinition = (ctx: CommandContext) => Command;
 
 /** Collects a repeatable option's values. */
 export const collect = (value: string, previous: string[]) => [...previous, value];
+
+/** Whether a command is listed: not one for the completion scripts' own use (`nbatch __complete`). Commander keeps this private. */
+export const isListed = (command: Command) => !(command as unknown as { _hidden?: boolean })._hidden;

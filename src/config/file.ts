@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { UserError } from "../errors.js";
 import { iniSections, parseIni, type IniLine } from "./ini.js";
-import { SETTING_ROWS } from "./table.js";
+import { SETTING_ROWS, type SettingRow } from "./table.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 export type ConfigFile = Record<string, Record<string, string>>;
@@ -48,13 +48,20 @@ export function displayPath(path: string, env: Env): string {
 /** Past this, a "config file" is something else (/dev/zero, a log named by mistake). */
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
+export interface ReadOptions {
+  /** How to get past an unreadable file. */
+  fix?: string;
+  /** Why a setting may not be set in this file; undefined when it may. */
+  refuse?: (row: SettingRow) => string | undefined;
+}
+
 /** The file's sections, or undefined when it does not exist. */
-export function readConfigFile(path: string, env: Env = {}): ConfigFile | undefined {
+export function readConfigFile(path: string, env: Env = {}, o: ReadOptions = {}): ConfigFile | undefined {
   const shown = displayPath(path, env);
-  const text = readSmallTextFile(path, shown, "set NBATCH_CONFIG to another file");
+  const text = readSmallTextFile(path, shown, o.fix ?? "set NBATCH_CONFIG to another file");
   if (text === undefined) return undefined;
   const lines = parseIni(text);
-  checkLines(lines, shown);
+  checkLines(lines, shown, o.refuse);
   const out: ConfigFile = {};
   for (const [name, values] of iniSections(lines)) out[name] = Object.fromEntries(values);
   return out;
@@ -83,13 +90,13 @@ export function readSmallTextFile(path: string, shown: string, fix: string): str
   }
 }
 
-function checkLines(lines: readonly IniLine[], shownPath: string): void {
+function checkLines(lines: readonly IniLine[], shownPath: string, refuse: ReadOptions["refuse"]): void {
   const seen = new Map<string, number>();
   for (const line of lines) {
     const where = `${shownPath} line ${line.index + 1}`;
     if (line.kind === "blank" || line.kind === "comment") continue;
     if (line.kind === "section") {
-      if (!KNOWN.has(line.section!)) throw new UserError(`${where}: unknown section [${line.section}]; nbatch reads [${[...KNOWN.keys()].join("] and [")}]`);
+      if (!KNOWN.has(line.section!)) throw new UserError(`${where}: unknown section [${line.section}]; nbatch reads [${[...KNOWN.keys()].join("], [")}]`);
     } else if (line.kind === "other" || line.parent) {
       throw new UserError(`${where}: expected \`key = value\` or \`[section]\`, found ${JSON.stringify(line.text.trim())}`);
     } else if (line.section === undefined) {
@@ -99,6 +106,8 @@ function checkLines(lines: readonly IniLine[], shownPath: string): void {
       const keys = KNOWN.get(line.section)!;
       if (!keys.has(line.key!)) throw new UserError(`${where}: unknown key "${line.key}" in [${line.section}]; known keys: ${[...keys].join(", ")}`);
       const name = `${line.section}.${line.key}`;
+      const refused = refuse?.(SETTING_ROWS.find((row) => row.name === name)!);
+      if (refused) throw new UserError(`${where}: ${refused}`);
       const first = seen.get(name);
       if (first !== undefined) throw new UserError(`${where}: ${line.key} is set again in [${line.section}] (first on line ${first + 1}): keep one`);
       seen.set(name, line.index);

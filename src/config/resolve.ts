@@ -1,10 +1,12 @@
 /**
- * The settings resolver: flag > NBATCH_* environment variable > ini file >
- * default, once, at start. Nothing else reads process.env or the file.
+ * The settings resolver: flag > NBATCH_* environment variable > the
+ * project's nbatch.ini > the user's config file > default, once, at start.
+ * Nothing else reads process.env or the files.
  */
 import { UserError, UsageError } from "../errors.js";
 import { resolveAws } from "./aws.js";
 import { configPath, displayPath, envValue, readConfigFile, type ConfigFile, type Env } from "./file.js";
+import { projectFilePath, readProjectFile } from "./project.js";
 import type { BucketLocation, Origin, Runner, Settings } from "./settings.js";
 import { SETTINGS, SETTING_ROWS, type SettingKey, type SettingRow, type SettingValues } from "./table.js";
 import { InvalidValueError } from "./units.js";
@@ -18,6 +20,15 @@ export interface ResolveInput {
   region?: string;
   profile?: string;
   env: Env;
+  /** The directory whose project file (nbatch.ini) applies; none without it. */
+  projectDir?: string;
+}
+
+/** A settings file as the resolver reads it, in the order of precedence. */
+export interface SettingsFile {
+  origin: "project" | "file";
+  shown: string;
+  values: ConfigFile | undefined;
 }
 
 export interface Source {
@@ -25,6 +36,8 @@ export interface Source {
   text: string;
   /** Where the text came from, for error messages. */
   from: string;
+  /** The file it was read from, as people write it. */
+  file?: string;
 }
 
 export function resolveSettings(input: ResolveInput): Settings {
@@ -33,17 +46,19 @@ export function resolveSettings(input: ResolveInput): Settings {
   }
   const flags = { ...input.flags, [SETTINGS.runner.name]: input.runner };
   const path = configPath(input.env);
-  const file = readConfigFile(path, input.env);
+  const files = settingsFiles(input.env, input.projectDir);
   const origins: Record<string, Origin> = {};
 
   const values = {} as Record<string, unknown>;
   for (const [key, row] of Object.entries(SETTINGS) as [SettingKey, SettingRow][]) {
-    const source = findSource(row, flags[row.name], input.env, file, displayPath(path, input.env));
+    const source = findSource(row, flags[row.name], input.env, files);
     origins[row.name] = source?.origin ?? "default";
     values[key] = source && parseFrom(row, source);
   }
   const v = values as SettingValues;
+  const project = files.find((f) => f.origin === "project" && f.values);
   return {
+    ...(project ? { projectFileShown: project.shown } : {}),
     values: v,
     aws: { ...resolveAws({ env: input.env, region: input.region, profile: input.profile }), s3: { expectedBucketOwner: v.s3BucketOwner, sse: v.sse, sseKmsKeyId: v.sseKmsKeyId } },
     configFile: path,
@@ -53,22 +68,26 @@ export function resolveSettings(input: ResolveInput): Settings {
   };
 }
 
+/** The project's file, when there is a project, then the user's, each read and checked. */
+export function settingsFiles(env: Env, projectDir: string | undefined): SettingsFile[] {
+  const path = configPath(env);
+  const shown = displayPath(path, env);
+  const user: SettingsFile = { origin: "file", shown, values: readConfigFile(path, env) };
+  if (projectDir === undefined) return [user];
+  const project = readProjectFile(projectDir, env, shown);
+  return [{ origin: "project", shown: project?.shown ?? displayPath(projectFilePath(projectDir), env), values: project?.values }, user];
+}
+
 /** Where a setting's text comes from, by precedence; undefined when it is unset with no default. */
-export function findSource(
-  row: SettingRow,
-  flag: string | undefined,
-  env: Env,
-  file: ConfigFile | undefined,
-  shownPath: string,
-): Source | undefined {
+export function findSource(row: SettingRow, flag: string | undefined, env: Env, files: readonly SettingsFile[]): Source | undefined {
   if (flag !== undefined) return { origin: "flag", text: flag, from: row.flag ?? row.name };
   for (const name of row.env) {
     const value = envValue(env, name);
     if (value !== undefined) return { origin: "env", text: value, from: name };
   }
-  const fromFile = file?.[row.section]?.[row.key];
-  if (fromFile !== undefined && fromFile !== "") {
-    return { origin: "file", text: fromFile, from: `[${row.section}] ${row.key} in ${shownPath}` };
+  for (const file of files) {
+    const text = file.values?.[row.section]?.[row.key];
+    if (text !== undefined && text !== "") return { origin: file.origin, text, from: `[${row.section}] ${row.key} in ${file.shown}`, file: file.shown };
   }
   return row.default === undefined ? undefined : { origin: "default", text: row.default, from: "default" };
 }

@@ -1,6 +1,7 @@
 /**
  * The typed settings object. Resolved once at start (resolve.ts) from
- * flag > NBATCH_* environment variable > ini file > default; nothing else
+ * flag > NBATCH_* environment variable > project file > config file >
+ * default; nothing else
  * reads process.env or the config file. Each setting of the table
  * (table.ts) is a field of `values`, typed by its row.
  */
@@ -9,7 +10,7 @@ import type { SettingValues } from "./table.js";
 export type Runner = "aws-batch" | "local";
 
 /** Where a value came from, for `nbatch config list --show-origin` and error messages. */
-export type Origin = "flag" | "env" | "file" | "default";
+export type Origin = "flag" | "env" | "project" | "file" | "default";
 
 export interface BucketLocation {
   bucket: string;
@@ -70,6 +71,8 @@ export interface Settings {
   configFile: string;
   /** The same, as people write it (~/.config/nbatch/config). */
   configFileShown: string;
+  /** The project file that was read (dir/nbatch.ini), as people write it; absent when there is none. */
+  projectFileShown?: string;
   debug: boolean;
   /** Origin of each resolved setting, keyed by its ini name ("aws-batch.queue"). */
   origins: Record<string, Origin>;

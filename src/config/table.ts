@@ -3,6 +3,7 @@
  * --show-origin` and shell completion all read it, so a setting's name,
  * flag, environment variables and default are written down exactly once.
  */
+import { posix } from "node:path";
 import type { BucketLocation, Runner, Sse } from "./settings.js";
 import {
   InvalidValueError,
@@ -12,6 +13,7 @@ import {
   parseCpus,
   parseMemoryMiB,
   parsePollIntervalMs,
+  parseWords,
 } from "./units.js";
 
 export interface SettingRow<T = unknown> {
@@ -29,6 +31,17 @@ export interface SettingRow<T = unknown> {
   /** What to show as the default when there is none. */
   readonly defaultNote?: string;
   readonly parse: (text: string) => T;
+  /** The only values it takes, offered by completion (its parser is what refuses others). */
+  readonly choices?: readonly string[];
+  /** A list, from shell words or a JSON array; its flag is repeatable. */
+  readonly list?: boolean;
+  /**
+   * Whether a project's nbatch.ini may set it. A project file comes with a
+   * repository anyone may have written: it may say what the work needs, never
+   * where data goes, what guards it, what the job may do in the account or
+   * what starts it (docs/configuration.md, "The project file").
+   */
+  readonly project?: boolean;
 }
 
 type RowSpec<T> = Omit<SettingRow<T>, "name" | "section" | "key" | "env"> & { env?: string[] };
@@ -67,6 +80,19 @@ function parseShare(text: string): string {
   return value;
 }
 
+/** A subdirectory of the uploaded directory, relative to it with no way out of it; "." for the directory itself. */
+function parseWorkdir(text: string): string {
+  const value = posix.normalize(text.trim()).replace(/\/+$/, "");
+  if (value === "" || value === ".") return ".";
+  if (posix.isAbsolute(value) || value.includes("\\") || value === ".." || value.startsWith("../")) {
+    throw new InvalidValueError("working directory", text, "use a subdirectory of the uploaded directory, relative to it, such as pathogen/ or workflows/flu");
+  }
+  return value;
+}
+
+/** A list of patterns: shell words (quotes for spaces) or a JSON array. */
+const patterns = (what: string) => (text: string) => parseWords(text, what);
+
 /** Job definitions and queues are names or ARNs, never blank or spaced. */
 function nameParser(what: string, example: string): (text: string) => string {
   return (text) => {
@@ -80,6 +106,7 @@ export const SETTINGS = {
   runner: row<Runner>("core.runner", {
     description: "where `nbatch build` runs by default: aws-batch or local (--aws-batch / --local choose per run)",
     default: "local",
+    choices: ["aws-batch", "local"],
     parse: parseRunner,
   }),
   job: row<string>("aws-batch.job", {
@@ -105,12 +132,57 @@ export const SETTINGS = {
     description: "vCPUs for the job",
     defaultNote: "the job definition's",
     parse: parseCpus,
+    project: true,
   }),
   memoryMiB: row<number>("aws-batch.memory", {
     flag: "--aws-batch-memory",
     description: "memory for the job, e.g. 15GiB, 7200MB or 4096 (MiB)",
     defaultNote: "the job definition's",
     parse: parseMemoryMiB,
+    project: true,
+  }),
+  image: row<string>("aws-batch.image", {
+    flag: "--image",
+    description: "container image to run instead of the job definition's (nbatch registers a job definition like it)",
+    defaultNote: "the job definition's",
+    parse: nameParser("image", "ghcr.io/my-lab/pipeline:2.1"),
+    project: true,
+  }),
+  command: row<string[]>("build.command", {
+    description: "the command nbatch build runs when none is given after -- (shell words or a JSON array)",
+    defaultNote: "none: on AWS Batch, the job definition's",
+    parse: (text) => parseCommand(text, "command", "snakemake --cores all"),
+    project: true,
+  }),
+  workdir: row<string>("build.workdir", {
+    flag: "--workdir",
+    description: "run the command in this subdirectory of <dir>; results still come back relative to <dir>",
+    defaultNote: "<dir> itself",
+    parse: parseWorkdir,
+    project: true,
+  }),
+  excludeFromUpload: row<string[]>("build.exclude-from-upload", {
+    description: "gitignore-style patterns of paths never to upload, added to .nbatchignore's and --exclude-from-upload's",
+    defaultNote: "none beyond the built-in exclusions",
+    parse: patterns("upload exclusions"),
+    list: true,
+    project: true,
+  }),
+  download: row<string[]>("build.download", {
+    flag: "--download",
+    description: "only download results matching these globs (** {a,b} and ! negation)",
+    defaultNote: "everything the job created or changed",
+    parse: patterns("download patterns"),
+    list: true,
+    project: true,
+  }),
+  excludeFromDownload: row<string[]>("build.exclude-from-download", {
+    flag: "--exclude-from-download",
+    description: "do not download results matching these globs",
+    defaultNote: "none",
+    parse: patterns("download exclusions"),
+    list: true,
+    project: true,
   }),
   agentCommand: row<string[]>("aws-batch.agent-command", {
     flag: "--agent-command",
@@ -128,6 +200,7 @@ export const SETTINGS = {
     flag: "--sse",
     description: "server-side encryption of uploads: AES256 (SSE-S3), aws:kms, or none (S3-compatible stores that refuse the header)",
     default: "AES256",
+    choices: ["AES256", "aws:kms", "aws:kms:dsse", "none"],
     parse: parseSse,
   }),
   sseKmsKeyId: row<string>("aws-batch.sse-kms-key-id", {

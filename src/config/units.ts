@@ -118,12 +118,17 @@ export function parseBucket(text: string): BucketLocation {
  * A command line as a JSON array of strings, or as words split the way a
  * shell would: whitespace separates, quotes group, backslash escapes.
  */
-export function parseCommand(text: string, what = "command"): string[] {
-  const words = text.trim().startsWith("[") ? parseJsonWords(text, what) : splitWords(text, what);
+export function parseCommand(text: string, what = "command", example = "nbatch agent"): string[] {
+  const words = parseWords(text, what);
   if (words.length === 0 || words[0] === "") {
-    throw new InvalidValueError(what, text, 'give a program and its arguments, such as "nbatch agent"');
+    throw new InvalidValueError(what, text, `give a program and its arguments, such as "${example}"`);
   }
   return words;
+}
+
+/** Words such as patterns: shell words (quotes keep spaces) or a JSON array of strings. */
+export function parseWords(text: string, what: string): string[] {
+  return text.trim().startsWith("[") ? parseJsonWords(text, what) : splitWords(text, what);
 }
 
 function parseJsonWords(text: string, what: string): string[] {

@@ -5,7 +5,7 @@ import type { Output } from "../ui/output.js";
 import { formatBytes, plural, shownPath } from "../ui/format.js";
 import { readEntry } from "../archive/entries.js";
 import { openZip, type ZipDirectory } from "../archive/zip-reader.js";
-import { extractDirectory, type ExtractReport } from "../tree/extract.js";
+import { extractDirectory, type ExtractAction, type ExtractReport } from "../tree/extract.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 
 /** How much of a results archive nbatch takes: it is untrusted input, made by the job. */
@@ -43,6 +43,7 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
   const directory = await openZip(o.archivePath, { label: o.source, maxEntries: o.limits.maxEntries });
   try {
     const results = await resultsIn(directory, o.source, o.runId);
+    const types = new Map(results.files.map((e) => [e.path, e.type]));
     const report = await extractDirectory(directory, {
       label: o.source,
       destRoot: o.dir,
@@ -52,14 +53,21 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
       conflictTag: o.runId.slice(-8),
       maxBytes: o.limits.maxBytes,
       signal: o.signal,
-      onFile: (path, action) => o.out.emit({ type: "download", path, action }),
+      onFile: (path, action) => {
+        o.out.emit({ type: "download", path, action });
+        if (types.get(path) !== "dir") o.out.detail(`  ${FILE_ACTIONS[action]} ${shownPath(path)}`);
+      },
     });
+    for (const f of results.files) if (f.type !== "dir" && o.select && !o.select(f.path)) o.out.detail(`  not selected ${shownPath(f.path)}`);
     reportApplied(o.out, results, report);
     return { results, report };
   } finally {
     directory.close();
   }
 }
+
+/** What -v says of each file of the results. */
+const FILE_ACTIONS: Record<ExtractAction, string> = { written: "wrote", touched: "updated the time or mode of", identical: "already up to date", conflict: "kept the local edit of", refused: "refused" };
 
 /** A command that succeeded but left results nbatch refused is not a success: on every runner. */
 export function exitWithRefusals(code: number, refused: boolean): number {

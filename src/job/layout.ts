@@ -9,6 +9,7 @@ export function objectAt(loc: BucketLocation, ...parts: string[]): S3Object {
 export const inputsObject = (loc: BucketLocation, fingerprint: string) => objectAt(loc, "inputs", `${fingerprint}.zip`);
 export const resultsObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "results.zip");
 export const envObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "env.json");
+export const logObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "log.gz");
 /** Protocol 2's inputs: content packs, their indexes, and trees (docs/protocol.md). */
 export const packObject = (loc: BucketLocation, id: string) => objectAt(loc, "inputs", "packs", `${id}.zip`);
 export const packIndexObject = (loc: BucketLocation, id: string) => objectAt(loc, "inputs", "packs", `${id}.idx.json`);

@@ -6,7 +6,8 @@ import { scanDirectory, type Manifest } from "../tree/manifest.js";
 import { packZipChunks } from "../archive/pack.js";
 import { FileHashes } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
-import { createExcluder } from "../tree/patterns.js";
+import { readIgnoreFile } from "../tree/ignore-file.js";
+import { createExcluder, type SourcedPattern } from "../tree/patterns.js";
 import type { Env } from "../config/file.js";
 import type { InputsPlan, Location } from "./inputs-tree.js";
 
@@ -17,10 +18,14 @@ export interface Inputs {
   hashes: FileHashes;
 }
 
-/** With `env`, the hashes kept from earlier runs are loaded (tree/hashes.ts); without, none are known. */
-export async function scanInputs(dir: string, excludeFromUpload: readonly string[], env?: Env): Promise<Inputs> {
+/**
+ * The directory after the built-in exclusions, its .nbatchignore, then the
+ * given ones. With `env`, the hashes kept from earlier runs are loaded
+ * (tree/hashes.ts); without, none are known.
+ */
+export async function scanInputs(dir: string, excludeFromUpload: readonly (string | SourcedPattern)[], env?: Env): Promise<Inputs> {
   const [manifest, hashes] = await Promise.all([
-    scanDirectory(dir, createExcluder(excludeFromUpload), { stamps: true }) as Promise<Inputs["manifest"]>,
+    scanDirectory(dir, createExcluder([...readIgnoreFile(dir), ...excludeFromUpload]), { stamps: true }) as Promise<Inputs["manifest"]>,
     env ? realpath(dir).then((root) => FileHashes.load(env, root), () => FileHashes.empty()) : FileHashes.empty(),
   ]);
   return { dir, manifest, hashes };
@@ -34,6 +39,20 @@ export function knownSha(inputs: Inputs, path: string): string | undefined {
 /** Paths left out because their names cannot travel: each is said, so nothing goes missing unnoticed. */
 export function warnLeftOut(inputs: Inputs, warn: (line: string) => void): void {
   for (const s of inputs.manifest.skipped) warn(`not uploading ${shownPath(s.path)}: ${s.reason}`);
+}
+
+/** The working directory must travel: else the job would have nowhere to run. */
+export function checkWorkdir(inputs: Inputs, workdir: string | undefined): void {
+  if (workdir === undefined || inputs.manifest.entries.some((e) => e.path === workdir && e.type === "dir")) return;
+  const excluded = inputs.manifest.excluded.find((e) => workdir === e.path || workdir.startsWith(`${e.path}/`));
+  const why = excluded ? `it is left out of the upload (${excluded.rule})` : "there is no such directory in it";
+  throw new UserError(`cannot run in ${shownPath(workdir)} of ${inputs.dir}: ${why}; give --workdir a directory that is uploaded`);
+}
+
+/** Each path left out and the rule that left it out, for --dry-run and -v. */
+export function excludedLines(inputs: Inputs): string[] {
+  const { excluded } = inputs.manifest;
+  return excluded.length ? [`Excluded (${excluded.length}):`, ...excluded.map((e) => `  ${shownPath(e.path)}  (${e.rule})`)] : [];
 }
 
 /** A pack's id: the run's, and a random part, so no two machines ever write the same pack. */

@@ -1,18 +1,22 @@
 import type { RunResources } from "./platform.js";
 import type { RetryOn } from "./retries.js";
+import type { SourcedPattern } from "../tree/patterns.js";
 
 /** What `nbatch build` asks a runner to do, whatever the runner. */
 export interface BuildRequest {
   /** Absolute path of the directory to run in. */
   dir: string;
-  /** The user's command; empty means the job definition's own command (aws-batch only). */
+  /** The command (after --, else the project's); empty means the job definition's own (aws-batch only). */
   command: string[];
+  /** The subdirectory of dir the command runs in, relative to dir; undefined for dir itself. */
+  workdir?: string;
   /** --env values, resolved: never shown in the job description. */
   env: Record<string, string>;
   image?: string;
   /** --secret NAME=ARN: Batch injects the value from Secrets Manager or SSM. */
   secrets: { name: string; valueFrom: string }[];
-  excludeFromUpload: string[];
+  /** Added to the built-in exclusions, in order: the project's, then --exclude-from-upload's. */
+  excludeFromUpload: (string | SourcedPattern)[];
   download: string[];
   excludeFromDownload: string[];
   /** AWS Batch only: retries after the first attempt, and which failures they are for; attempt time limit; extra tags. */

@@ -1,24 +1,29 @@
 import { SubmitJobCommand, type JobDefinition, type RetryStrategy, type SubmitJobCommandInput } from "@aws-sdk/client-batch";
 import { deleteObject, putText, type S3Object } from "../aws/s3.js";
 import { UserError } from "../errors.js";
-import { JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
+import { agentOptions, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { jobName } from "../runid.js";
 import type { AwsSettings } from "../config/settings.js";
 import type { SettingValues } from "../config/table.js";
 import { agentS3Env } from "../aws/s3-policy.js";
-import { definitionContainer } from "./definition.js";
+import { definitionContainer, requestedBy } from "./definition.js";
 import type { BatchContext } from "./context.js";
+import { definedOnly, resourceEnv } from "./resources.js";
 
 export interface SubmitPlan {
   runId: string;
   dirName: string;
   jobDefinition: JobDefinition;
   userCommand: string[];
+  /** The subdirectory the command runs in, if not the top. */
+  workdir?: string;
   inputsUrl: string;
   resultsUrl: string;
   envUrl?: string;
   /** From --retries and --retry-on (job/retries.ts); undefined keeps the definition's. */
   retryStrategy?: RetryStrategy;
+  /** Where the agent keeps its copy of the log. */
+  logUrl?: string;
   timeoutSeconds?: number;
   /** A fair-share queue's share for the job, and --priority. */
   shareIdentifier?: string;
@@ -53,14 +58,16 @@ export function submitInput(settings: SubmitSettings, plan: SubmitPlan): SubmitJ
     { name: JOB_ENV.resultsUrl, value: plan.resultsUrl },
     ...(plan.envUrl ? [{ name: JOB_ENV.envUrl, value: plan.envUrl }, { name: JOB_ENV.attempts, value: String(attempts) }] : []),
     ...(plan.resume ? [{ name: JOB_ENV.resume, value: "1" }] : []),
+    ...(plan.logUrl ? [{ name: JOB_ENV.logUrl, value: plan.logUrl }] : []),
     ...(plan.aws ? agentS3Env(plan.aws) : []),
+    ...resourceEnv({ ...definedOnly(requestedBy(def)), ...definedOnly({ cpus: settings.cpus, memoryMiB: settings.memoryMiB }) }),
   ];
   const resourceRequirements = [
     ...(settings.cpus !== undefined ? [{ type: "VCPU" as const, value: String(settings.cpus) }] : []),
     ...(settings.memoryMiB !== undefined ? [{ type: "MEMORY" as const, value: String(settings.memoryMiB) }] : []),
     ...(plan.gpus !== undefined ? [{ type: "GPU" as const, value: String(plan.gpus) }] : []),
   ];
-  const overrides = { command: [...settings.agentCommand, "--", ...command], environment, ...(resourceRequirements.length ? { resourceRequirements } : {}) };
+  const overrides = { command: [...settings.agentCommand, ...agentOptions(plan), "--", ...command], environment, ...(resourceRequirements.length ? { resourceRequirements } : {}) };
   return {
     jobName: jobName(plan.dirName, plan.runId),
     jobQueue: settings.queue,

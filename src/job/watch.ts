@@ -47,6 +47,8 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
   let unseen = 0;
   const waiting = waitingReporter(o.out, o.clock, RUNNABLE_HINT_POLLS * o.pollIntervalMs);
   const trouble = troubleReporter(o.out);
+  let final: JobState | undefined;
+  const emitStatus = (s: JobState) => o.out.emit({ type: "status", jobId: s.id, status: s.status, attempt: s.attempt, attempts: s.maxAttempts, reason: s.statusReason });
 
   const newTail = (job: JobState, stream: string, attempt: number) => {
     seenStreams.add(stream);
@@ -120,15 +122,18 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
         o.out.info(attemptLine(next.attempts[next.attempt - 2]!, next.attempt - 1, next));
       }
       if (changed) {
-        // The final status is told by the caller's summary, after the last log lines.
-        if (!isDone(next.status)) o.out.info(statusLine(next));
-        o.out.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: next.statusReason });
+        // The final status is told by the caller's summary, and its event sent, after the last log lines.
+        if (isDone(next.status)) final = next;
+        else {
+          o.out.info(statusLine(next));
+          emitStatus(next);
+        }
       }
       // Batch says why a job waits when it can tell; each new reason is worth a line, though the status stays.
       const waitReason = next.status === "RUNNABLE" ? next.statusReason : undefined;
       if (waitReason && (changed || waitReason !== state?.statusReason)) {
         o.out.info(runnableLine(waitReason));
-        if (!changed) o.out.emit({ type: "status", jobId: next.id, status: next.status, attempt: next.attempt, attempts: next.maxAttempts, reason: waitReason });
+        if (!changed) emitStatus(next);
       }
       state = next;
 
@@ -143,6 +148,7 @@ export async function watchJob(o: WatchOptions): Promise<JobState> {
       await o.clock.sleep(o.pollIntervalMs, o.stop);
     }
     await finishTail();
+    if (final) emitStatus(final);
   } finally {
     // Whatever ended the watch, the log tail must not go on polling.
     tail?.stop.abort();

@@ -1,23 +1,28 @@
 import { spawn } from "node:child_process";
 import { mkdir, open, stat, writeFile } from "node:fs/promises";
-import { constants } from "node:os";
+import { availableParallelism, constants, totalmem } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { UsageError, UserError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
-import { encodeTree, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
+import { agentOptions, encodeTree, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
-import { formatBytes, plural } from "../ui/format.js";
+import { formatBytes, plural, shellQuote } from "../ui/format.js";
+import { stagesLine } from "../ui/timings.js";
+import { displayPath } from "../config/file.js";
+import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { newPackId, packFresh, scanInputs, warnLeftOut, type Inputs } from "../job/pack.js";
+import { checkWorkdir, excludedLines, newPackId, packFresh, scanInputs, warnLeftOut, type Inputs } from "../job/pack.js";
 import { buildTree, planInputs } from "../job/inputs-tree.js";
 import type { BuildRequest } from "../job/request.js";
+import { definedOnly, resourceEnv } from "../job/resources.js";
 import { applyResults, exitWithRefusals, readResults, resultLimits } from "../job/apply.js";
 import type { SettingValues } from "../config/table.js";
 
 export interface LocalDeps extends CommandContext {
+  /** The limits on results, and the vCPUs and memory asked for (the command is told the machine's otherwise). */
   values: SettingValues;
 }
 
@@ -29,29 +34,48 @@ const SOURCE = "the job's results archive";
  * user sees exactly what would be uploaded, run and brought back.
  */
 export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<number> {
-  if (!req.command.length) throw new UsageError("the local runner needs a command: nbatch build <dir> -- <command>");
+  if (!req.command.length) {
+    const file = displayPath(projectFilePath(req.dir), deps.env);
+    throw new UsageError(`no command to run: give it after -- (nbatch build ${shellQuote(displayPath(req.dir, deps.env))} -- make), or put "command = make" under [build] in ${file}`);
+  }
   const { out } = deps;
+  const inputs = await scanInputs(req.dir, req.excludeFromUpload);
+  warnLeftOut(inputs, (line) => out.warn(line));
+  checkWorkdir(inputs, req.workdir);
+  const size = `${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}`;
+  if (req.dryRun) {
+    out.info(`Would pack ${req.dir} (${size})`);
+    for (const line of excludedLines(inputs)) out.info(line);
+    out.info(`Would run ${req.command.join(" ")} on a copy of it${req.workdir ? `, in ${req.workdir}` : ""}`);
+    return 0;
+  }
   return withTempDir("local", async (tmp) => {
-    const inputs = await scanInputs(req.dir, req.excludeFromUpload);
-    warnLeftOut(inputs, (line) => out.warn(line));
-    out.info(`Packing ${req.dir} (${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}) into ${tmp}`);
+    out.info(`Packing ${req.dir} (${size}) into ${tmp}`);
+    for (const line of excludedLines(inputs)) out.detail(line);
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
+    const { clock } = deps;
+    const packing = clock.now();
     const runId = newRunId();
     const tree = await writeInputs(inputs, join(tmp, "inputs"), runId);
+    const packMs = clock.now() - packing;
     const jobEnv: Record<string, string> = {
       [JOB_ENV.protocol]: String(PROTOCOL_VERSION),
       [JOB_ENV.runId]: runId,
       [JOB_ENV.inputsUrl]: url(tree),
       [JOB_ENV.resultsUrl]: url("results.zip"),
     };
+    const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
+    for (const { name, value } of resourceEnv({ ...machine, ...definedOnly({ cpus: deps.values.cpus, memoryMiB: deps.values.memoryMiB }) })) jobEnv[name] = value;
     if (Object.keys(req.env).length) {
       await writeFile(join(tmp, "env.json"), JSON.stringify(req.env), { mode: 0o600 });
       jobEnv[JOB_ENV.envUrl] = url("env.json");
     }
     const work = join(tmp, "work");
     await mkdir(work);
-    out.info(`Running ${req.command.join(" ")} in ${work}`);
-    const agent = await runAgentProcess([...deps.self, "agent", "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    out.info(`Running ${req.command.join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
+    const running = clock.now();
+    const agent = await runAgentProcess([...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
+    const runMs = clock.now() - running;
     if (!(await exists(join(tmp, "results.zip")))) {
       // The agent says why on its own stderr; this says what it means for the directory.
       const how = agent.signal ? `killed by ${agent.signal}` : `exit ${agent.code}`;
@@ -62,6 +86,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       out.info("Results not applied (--no-download)");
       return (await readResults(join(tmp, "results.zip"), SOURCE, runId, resultLimits(deps.values))).exitCode ?? 1;
     }
+    const unpacking = clock.now();
     const { results, report } = await applyResults({
       archivePath: join(tmp, "results.zip"),
       source: SOURCE,
@@ -72,6 +97,8 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       out,
       limits: resultLimits(deps.values),
     });
+    const took = stagesLine([["pack", packMs], ["run", runMs], ["unpack", clock.now() - unpacking]]);
+    if (took) out.detail(took);
     return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
   });
 }

@@ -49,24 +49,30 @@ export interface Exclusion {
   rule?: string;
 }
 
+/** A pattern, and where it was written when that is worth saying ("nbatch.ini", ".nbatchignore:3"). */
+export interface SourcedPattern {
+  pattern: string;
+  source?: string;
+}
+
 /**
  * Gitignore semantics (last matching rule wins, `!` re-includes, trailing
  * `/` matches directories only). Defaults go first so a user `!pattern`
  * can re-include what a default excludes.
  */
 export function createExcluder(
-  userPatterns: readonly string[],
+  userPatterns: readonly (string | SourcedPattern)[],
   defaults: readonly string[] = DEFAULT_UPLOAD_EXCLUSIONS,
 ): (relPath: string, isDir: boolean) => Exclusion {
   const ig = ignore({ ignorecase: false }).add([
     ...defaults.map((pattern) => ({ pattern, mark: "default" })),
-    ...userPatterns.map((pattern) => ({ pattern })),
+    ...userPatterns.map((p) => (typeof p === "string" ? { pattern: p } : { pattern: p.pattern, mark: p.source })),
   ]);
   return (relPath, isDir) => {
     const result = ig.test(isDir ? `${relPath}/` : relPath);
     if (!result.ignored || !result.rule) return { excluded: false };
     const { pattern, mark } = result.rule;
-    return { excluded: true, rule: mark === "default" ? `default: ${pattern}` : pattern };
+    return { excluded: true, rule: mark ? `${mark}: ${pattern}` : pattern };
   };
 }
 
@@ -100,3 +106,11 @@ function expand(raw: string): string[] {
   if (!anchored && !p.includes("/")) p = `**/${p}`;
   return dirOnly ? [`${p}/**`] : [p, `${p}/**`];
 }
+
+/**
+ * What the results bring back although uploads leave it out: Snakemake's
+ * storage plugins keep the inputs they downloaded under .snakemake/storage/.
+ * A local copy is the laptop's own and never sent; the job's comes home,
+ * so the next run, here or there, finds them.
+ */
+export const RESULTS_REINCLUDED: readonly string[] = ["!**/.snakemake/storage/"];

@@ -6,7 +6,7 @@ export type Verbosity = "quiet" | "normal" | "verbose";
 /** What a build tells scripts with --json, one event per line (docs/ci.md). */
 export type BuildEvent =
   | { type: "run"; runId: string; dir: string; files: number; bytes: number; uploaded: boolean; uploadedFiles: number; uploadedBytes: number; reusedFiles: number; reusedBytes: number }
-  | { type: "submitted"; runId: string; jobId: string; jobName: string; queue: string }
+  | { type: "submitted"; runId: string; jobId: string; jobName: string; queue: string; inputsUrl: string }
   | { type: "status"; jobId: string; status: string; attempt: number; attempts: number; reason?: string }
   | { type: "log"; jobId: string; attempt: number; timestamp: number; message: string }
   | { type: "download"; path: string; action: string }
@@ -33,6 +33,8 @@ export interface Output {
   readonly stderrIsTTY: boolean;
   /** Whether stdout takes colour (a report such as check-setup's). */
   readonly stdoutColor: boolean;
+  /** The width of the terminal stdout is, if it is one: help is laid out to it. */
+  readonly columns?: number;
   readonly json: boolean;
   /** From here on, JSON events on stdout (build --json); set before anything can fail. */
   useJson(): void;
@@ -42,6 +44,8 @@ export interface Output {
   out(line: string): void;
   /** A whole document for stdout as it is: help, a completion script, a template. */
   document(text: string): void;
+  /** Where a command's own output passes through as it is, bytes and all (the agent's copy of the log). */
+  raw(which: "stdout" | "stderr"): Writable;
   /** A status line, on stderr; silent with --quiet. */
   info(line: string): void;
   /** A detail shown only with --verbose. */
@@ -61,7 +65,7 @@ export interface Output {
 }
 
 export interface OutputOptions {
-  stdout: Writable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean; columns?: number };
   stderr: Writable & { isTTY?: boolean };
   stdinIsTTY: boolean;
   env: Readonly<Record<string, string | undefined>>;
@@ -112,6 +116,7 @@ export function createOutput(opts: OutputOptions): Output {
     stdinIsTTY: opts.stdinIsTTY,
     stderrIsTTY,
     stdoutColor: colorFor(opts.stdout, opts.env),
+    ...(opts.stdout.isTTY && opts.stdout.columns ? { columns: opts.stdout.columns } : {}),
     get json() {
       return json;
     },
@@ -120,6 +125,7 @@ export function createOutput(opts: OutputOptions): Output {
     setVerbosity: (v) => void (verbosity = v),
     out: (line) => (json ? err(line) : stdoutLine(line)),
     document: (text) => void opts.stdout.write(text),
+    raw: (which) => (which === "stdout" ? opts.stdout : opts.stderr),
     info: (line) => verbosity !== "quiet" && err(line),
     detail: (line) => verbosity === "verbose" && err(line),
     warn: (line) => err(paint("33", "warning: ") + line),

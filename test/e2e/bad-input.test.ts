@@ -118,6 +118,8 @@ describeWithMoto("nbatch build: bad input", () => {
       { slug: "attach-with-command", args: ["build", "--attach", forgottenJob, "DIR", "--", "make"], message: /--attach takes a directory but no command/, code: 2 },
       { slug: "cancel-without-attach", args: submit(["--cancel"]), message: /--cancel goes with --attach/, code: 2 },
       { slug: "bad-env-name", args: submit(["--env", "1BAD=x"]), message: /--env 1BAD=x: "1BAD" is not a valid variable name/, code: 2 },
+      { slug: "attach-with-workdir", args: ["build", "--attach", forgottenJob, "--workdir", "sub", "DIR"], message: /--workdir applies when submitting a job, not with --attach/, code: 2 },
+      { slug: "sse-not-a-choice", args: submit(["--sse", "aes"]), message: /invalid server-side encryption "aes" \(from --sse\): use AES256 \(SSE-S3\), aws:kms, or none/, code: 2 },
     ];
   };
 

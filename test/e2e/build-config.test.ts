@@ -118,7 +118,7 @@ describeWithMoto("nbatch build: flag > environment > config file, for every sett
       const keys = await listKeys(bucket[other]);
       const mine = keys.filter((k) => k === inputsKey || k.includes(runId));
       const pack = `${source}-prefix/inputs/packs/${runId}-${packSuffix(keys, runId)}`;
-      expect([other, mine]).toEqual([other, other === source ? [`${pack}.idx.json`, `${pack}.zip`, inputsKey, `${source}-prefix/runs/${runId}/results.zip`] : []]);
+      expect([other, mine]).toEqual([other, other === source ? [`${pack}.idx.json`, `${pack}.zip`, inputsKey, `${source}-prefix/runs/${runId}/log.gz`, `${source}-prefix/runs/${runId}/results.zip`] : []]);
     }
   }
 
@@ -188,6 +188,7 @@ describeWithMoto("nbatch build --aws-batch: bucket prefix and the job definition
       `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.idx.json`,
       `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.zip`,
       expect.stringMatching(/^deep\/er\/prefix\/inputs\/trees\/[0-9a-f]{64}\.json\.gz$/),
+      `deep/er/prefix/runs/${runId}/log.gz`,
       `deep/er/prefix/runs/${runId}/results.zip`,
     ]);
   });

@@ -1,5 +1,5 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot, runCli } from "../support/cli.js";
@@ -38,8 +38,14 @@ describe("nbatch build on this machine (the embedded default)", () => {
     // Apart from what the shell adds, exactly what nbatch means to give.
     const seen = await readEnvDump(join(dir, "env.bin"));
     const added = Object.keys(seen).filter((k) => !(k in shell)).sort();
-    expect(added).toEqual(["NBATCH_INPUTS_URL", "NBATCH_PROTOCOL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
+    expect(added).toEqual(["NBATCH_CPUS", "NBATCH_INPUTS_URL", "NBATCH_MEMORY_MIB", "NBATCH_PROTOCOL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
     for (const [name, value] of Object.entries(shell)) expect(seen[name], name).toBe(value);
+    // What the command was given: this machine, unless vCPUs or memory were asked for.
+    expect(seen.NBATCH_CPUS).toBe(String(availableParallelism()));
+    expect(seen.NBATCH_MEMORY_MIB).toBe(String(Math.floor(totalmem() / 2 ** 20)));
+    const asked = await runCli(["build", "--local", "--aws-batch-cpus", "3", dir, "--", "sh", "-c", "env -0 > env.bin"], { env: { ...shell, NBATCH_AWS_BATCH_MEMORY: "2GiB" } });
+    expect(asked.code, asked.stderr).toBe(0);
+    expect(await readEnvDump(join(dir, "env.bin"))).toMatchObject({ NBATCH_CPUS: "3", NBATCH_MEMORY_MIB: "2048" });
     expect(Object.keys(seen).filter((k) => k.startsWith("AWS_SDK"))).toEqual([]);
   });
 
@@ -76,6 +82,39 @@ describe("nbatch build on this machine (the embedded default)", () => {
     expect(await readdir(tmp)).toEqual([]);
   });
 
+  it("says once that it ran here when AWS Batch is set up but no runner was chosen, and how to choose", async () => {
+    const dir = await makeDir("unchosen", {});
+    const note =
+      "Running on this machine: no runner was chosen, although AWS Batch is set up (aws-batch.s3-bucket from ~/.config/nbatch/config). " +
+      "Add --aws-batch to run there, or make it the default: nbatch config set core.runner aws-batch";
+    await writeTree(join(env.XDG_CONFIG_HOME!, "nbatch"), { config: "[aws-batch]\ns3-bucket = s3://lab/jobs\n" });
+    try {
+      const r = await nbatch(["build", dir, "--", "true"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr.split("\n").filter((l) => l === note)).toHaveLength(1);
+      expect((await nbatch(["build", "--local", dir, "--", "true"])).stderr).not.toContain("Running on this machine");
+      expect((await nbatch(["build", dir, "--", "true"], { NBATCH_CORE_RUNNER: "local" })).stderr).not.toContain("Running on this machine");
+    } finally {
+      await rm(join(env.XDG_CONFIG_HOME!, "nbatch"), { recursive: true, force: true });
+    }
+    expect((await nbatch(["build", dir, "--", "true"])).stderr).not.toContain("Running on this machine");
+  });
+
+  it("with -v, lists each file that came back, was up to date or not selected, and how long each stage took", async () => {
+    const dir = await makeDir("verbose", { "same.txt": "same\n" });
+    const job = "echo new > new.txt; echo same > same.tmp && mv same.tmp same.txt; echo skip > skip.log; mkdir -p sub; echo s > sub/s.txt";
+    const r = await nbatch(["-v", "build", "--exclude-from-download", "*.log", dir, "--", "sh", "-c", job]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split("\n");
+    expect(lines).toEqual(expect.arrayContaining(["  wrote new.txt", "  wrote sub/s.txt", "  not selected skip.log"]));
+    expect(lines.some((l) => ["  already up to date same.txt", "  wrote same.txt", "  updated the time or mode of same.txt"].includes(l))).toBe(true);
+    expect(lines).not.toContain("  wrote sub");
+    expect(lines).toContainEqual(expect.stringMatching(/^Took: pack \d+\.\d s, run \d+\.\d s, unpack \d+\.\d s$/));
+    // Without -v, none of it.
+    const quiet = await nbatch(["build", dir, "--", "sh", "-c", "echo again > new.txt"]);
+    expect(quiet.stderr).not.toMatch(/^ {2}wrote |^Took: /m);
+  });
+
   it("exits with the command's status and still brings back its partial results", async () => {
     const dir = await makeDir("fails", {});
     const r = await nbatch(["build", dir, "--", "sh", "-c", "echo half > partial.txt; echo failing >&2; exit 3"]);
@@ -101,6 +140,20 @@ describe("nbatch build on this machine (the embedded default)", () => {
     );
     expect(r.code).toBe(0);
     expect(await readFile(join(dir, "seen.txt"), "utf8")).toBe("hunter2 shell-value\n");
+  });
+
+  it("delivers --envdir files as variables: the file's name and contents, less one newline; --env wins", async () => {
+    const dir = await makeDir("envdir-run", {});
+    const envdir = await makeDir("envdir", { TOKEN: "from-file\n", PEM: "line 1\nline 2\n\n", SHADOWED: "file", ".DS_Store": "junk" });
+    const r = await nbatch(["build", "--envdir", envdir, "--env", "SHADOWED=flag", dir, "--", "sh", "-c", 'printf "%s|%s|%s|%s" "$TOKEN" "$PEM" "$SHADOWED" "${_DS_Store-unset}" > seen.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(join(dir, "seen.txt"), "utf8")).toBe("from-file|line 1\nline 2\n|flag|unset");
+    const bad = await makeDir("envdir-bad", { "my-key": "x" });
+    expect(await nbatch(["build", "--envdir", bad, dir, "--", "true"])).toMatchObject({
+      code: 2,
+      stderr: `nbatch: error: --envdir ${bad}: "my-key" is not a valid variable name (letters, digits and _, not starting with a digit): rename it, or move it out\n`,
+    });
+    expect((await nbatch(["build", "--envdir", join(root, "none"), dir, "--", "true"])).stderr).toBe(`nbatch: error: --envdir ${join(root, "none")}: no such directory\n`);
   });
 
   it("hides excluded files from the command: secrets, .git/, caches and --exclude-from-upload", async () => {
@@ -132,13 +185,28 @@ describe("nbatch build on this machine (the embedded default)", () => {
     await expect(readFile(join(dir, "made.pem"))).rejects.toThrow(/ENOENT/);
   });
 
-  it("runs examples/hello, on a copy of it", async () => {
+  it("brings back what Snakemake's storage fetched in the job, but never uploads a local .snakemake/storage/", async () => {
+    const dir = await makeDir("snakemake-storage", { ".snakemake/storage/http/local.txt": "laptop's", ".snakemake/log/old.log": "log" });
+    const job = [
+      "test -e .snakemake/storage/http/local.txt && echo uploaded > leaked.txt",
+      "mkdir -p .snakemake/storage/s3/bucket .snakemake/tmp",
+      "echo fetched > .snakemake/storage/s3/bucket/data.csv",
+      "echo scratch > .snakemake/tmp/scratch",
+    ].join("; ");
+    const r = await nbatch(["build", dir, "--", "sh", "-c", job]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(join(dir, ".snakemake/storage/s3/bucket/data.csv"), "utf8")).toBe("fetched\n");
+    expect(await readdir(dir)).not.toContain("leaked.txt");
+    expect(await readdir(join(dir, ".snakemake"))).not.toContain("tmp");
+  });
+
+  it("runs examples/hello, on a copy of it, with the command its nbatch.ini names", async () => {
     const example = join(repoRoot, "examples", "hello");
     const before = await readdir(example, { recursive: true });
     const dir = join(root, "hello");
     await cp(example, dir, { recursive: true, filter: (src) => !src.startsWith(join(example, "out")) });
-    const r = await nbatch(["build", dir, "--", "./hello.sh"]);
-    expect(r.code).toBe(0);
+    const r = await nbatch(["build", dir]);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("greeted 3 names");
     expect(await readFile(join(dir, "out/greetings.txt"), "utf8")).toBe("Hello, Ada!\nHello, Grace!\nHello, Rosalind!\n");
     expect(await modeOf(join(dir, "out/show.sh"))).toBe(0o755);

@@ -33,7 +33,7 @@ describeWithMoto("nbatch build --aws-batch: the round trip", () => {
     const submit = w.submits().at(-1);
     expect(submit.containerOverrides.command).toEqual(["nbatch", "agent", "--", "./run.sh"]);
     const names = submit.containerOverrides.environment.map((e: { name: string }) => e.name).sort();
-    expect(names).toEqual(["NBATCH_AWS_BATCH_SSE", "NBATCH_INPUTS_URL", "NBATCH_PROTOCOL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
+    expect(names).toEqual(["NBATCH_AWS_BATCH_SSE", "NBATCH_INPUTS_URL", "NBATCH_LOG_URL", "NBATCH_PROTOCOL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
     expect(submit.jobName).toMatch(/^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/);
   });
 
@@ -55,6 +55,7 @@ describeWithMoto("nbatch build --aws-batch: the round trip", () => {
       "AWS_BATCH_JQ_NAME",
       "NBATCH_AWS_BATCH_SSE",
       "NBATCH_INPUTS_URL",
+      "NBATCH_LOG_URL",
       "NBATCH_PROTOCOL",
       "NBATCH_RESULTS_URL",
       "NBATCH_RUN_ID",

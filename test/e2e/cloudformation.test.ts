@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -85,7 +85,23 @@ describeWithMoto("docs/cloudformation.yaml on moto", () => {
     expect(Object.keys(report.resources).sort()).toEqual(
       ["BatchServiceRole", "Bucket", "ComputeEnvironment", "ExecutionRole", "InstanceProfile", "InstanceRole", "JobDefinition", "JobQueue", "JobRole", "LogGroup", "UserPolicy"].sort(),
     );
-    expect(report.outputs.NbatchConfig).toBe(`[aws-batch] s3-bucket = s3://${report.outputs.BucketName}/jobs ; queue = ${params.QueueName} ; job = ${params.JobDefinitionName}`);
+  });
+
+  it("outputs the config file a user pastes, which makes AWS Batch the runner", async () => {
+    const config = join(home, "pasted-config");
+    const shown = "~/pasted-config";
+    await writeFile(config, report.outputs.NbatchConfig);
+    const r = await runCli(["config", "list", "--show-origin"], { env: { HOME: home, NBATCH_CONFIG: config } });
+    expect(r.stderr).toBe("");
+    const lines = r.stdout.split("\n").map((l) => l.replace(/ {2,}/, " | "));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `file ${shown} | core.runner=aws-batch`,
+        `file ${shown} | aws-batch.s3-bucket=s3://${report.outputs.BucketName}/jobs`,
+        `file ${shown} | aws-batch.queue=${params.QueueName}`,
+        `file ${shown} | aws-batch.job=${params.JobDefinitionName}`,
+      ]),
+    );
   });
 
   it("grants exactly the policies nbatch prints", () => {

@@ -1,16 +1,27 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { recordRun } from "../../src/history.js";
+import { nbatchBin, runCli } from "../support/cli.js";
 
 const has = (shell: string) => spawnSync(shell, ["-c", "exit 0"]).status === 0;
 
 let dir: string;
 const scripts: Record<string, string> = {};
+/** The shells' environment: `nbatch` on PATH (this build), and a run history of two jobs. */
+let shellEnv: NodeJS.ProcessEnv;
+const JOBS = ["5e0b3c1a-7f2d-4c1e-9a51-0d6f2b7e8c44", "9d1c0b7e-2a4f-4c3e-8f6a-1b2c3d4e5f60"];
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "nbatch-completion-"));
+  await mkdir(join(dir, "bin"));
+  await writeFile(join(dir, "bin", "nbatch"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(nbatchBin)} "$@"\n`, { mode: 0o755 });
+  shellEnv = { ...process.env, HOME: dir, XDG_STATE_HOME: join(dir, "state"), PATH: `${join(dir, "bin")}:${process.env.PATH}` };
+  for (const [i, jobId] of JOBS.entries()) {
+    const run = { runId: `run-${i}`, jobId, jobName: "nbatch-wf", dir: "/w", queue: "q", region: "us-east-1", bucket: "s3://b", resultsUrl: "s3://b/r", inputsUrl: "s3://b/i", submittedAt: 1_700_000_000_000 + i, command: ["make"] };
+    await recordRun({ HOME: dir, XDG_STATE_HOME: join(dir, "state") }, run);
+  }
   for (const shell of ["bash", "zsh", "fish"]) {
     const r = await runCli(["completion", shell], { env: { HOME: dir } });
     expect(r).toMatchObject({ code: 0, stderr: "" });
@@ -24,7 +35,7 @@ describe("bash completion", () => {
   /** COMPREPLY for the words typed so far; the last word is the one being completed. */
   const complete = (...words: string[]) => {
     const program = `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _nbatch; printf '%s\\n' "\${COMPREPLY[@]}"`;
-    return execFileSync("bash", ["-c", program, "bash", scripts.bash!, ...words], { encoding: "utf8" }).split("\n").filter(Boolean);
+    return execFileSync("bash", ["-c", program, "bash", scripts.bash!, ...words], { encoding: "utf8", env: shellEnv }).split("\n").filter(Boolean);
   };
 
   it("registers itself for nbatch", () => {
@@ -48,12 +59,40 @@ describe("bash completion", () => {
     expect(complete("nbatch", "check-setup", "--aws-region", "us-east-1", "--js")).toEqual(["--json"]);
   });
 
+  it("offers values, not file names, for options and settings with choices, and recent job ids", () => {
+    expect(complete("nbatch", "build", "--sse", "")).toEqual(["AES256", "aws:kms", "aws:kms:dsse", "none"]);
+    expect(complete("nbatch", "config", "set", "core.runner", "")).toEqual(["aws-batch", "local"]);
+    expect(complete("nbatch", "config", "set", "aws-batch.sse", "aws")).toEqual(["aws:kms", "aws:kms:dsse"]);
+    const newestFirst = [...JOBS].reverse();
+    expect(complete("nbatch", "build", "--attach", "")).toEqual(newestFirst);
+    expect(complete("nbatch", "logs", "")).toEqual(newestFirst);
+    expect(complete("nbatch", "cancel", "9d")).toEqual([JOBS[1]]);
+    expect(complete("nbatch", "status", JOBS[0]!, "")).toEqual(newestFirst);
+    // The scripts' own helper is not offered as a command.
+    expect(complete("nbatch", "__")).toEqual([]);
+  });
+
   it("leaves the user's command after -- to bash", () => {
     expect(complete("nbatch", "build", "dir", "--", "con")).toEqual([]);
   });
 });
 
 describe.skipIf(!has("zsh"))("zsh completion", () => {
+  it("loads with source <(nbatch completion zsh) in a shell that never ran compinit", () => {
+    const out = execFileSync("zsh", ["-f", "-c", "source <(nbatch completion zsh) && print -r -- $_comps[nbatch]"], { encoding: "utf8", env: shellEnv });
+    expect(out.trim()).toBe("_nbatch");
+  });
+
+  it("asks nbatch for recent job ids and a setting's values", () => {
+    // compadd stood in for: it prints what it is given.
+    const values = (kind: string, words: string) =>
+      execFileSync("zsh", ["-f", "-c", `source "$1"; compadd() { print -l -- \${(P)2} }; words=(${words} ''); CURRENT=\${#words}; _nbatch_values ${kind}`, "zsh", scripts.zsh!], { encoding: "utf8", env: shellEnv })
+        .split("\n")
+        .filter(Boolean);
+    expect(values("jobs", "logs")).toEqual([...JOBS].reverse());
+    expect(values("setting-values", "set core.runner")).toEqual(["aws-batch", "local"]);
+  });
+
   it("loads, and registers _nbatch for nbatch", () => {
     const program = 'autoload -U compinit && compinit -u -D && source "$1" && print -r -- $_comps[nbatch] && whence -w _nbatch_config_set';
     const out = execFileSync("zsh", ["-f", "-c", program, "zsh", scripts.zsh!], { encoding: "utf8", env: { ...process.env, HOME: dir } });
@@ -63,7 +102,7 @@ describe.skipIf(!has("zsh"))("zsh completion", () => {
 
 describe.skipIf(!has("fish"))("fish completion", () => {
   const complete = (line: string) =>
-    execFileSync("fish", ["--no-config", "-c", `source $argv[1]; complete -C ${JSON.stringify(line)}`, scripts.fish!], { encoding: "utf8" })
+    execFileSync("fish", ["--no-config", "-c", `source $argv[1]; complete -C ${JSON.stringify(line)}`, scripts.fish!], { encoding: "utf8", env: shellEnv })
       .split("\n")
       .filter(Boolean)
       .map((l) => l.split("\t")[0]);
@@ -74,5 +113,12 @@ describe.skipIf(!has("fish"))("fish completion", () => {
     expect(complete("nbatch completion ")).toEqual(["bash", "fish", "zsh"]);
     expect(complete("nbatch check-setup --js")).toEqual(["--json"]);
     expect(complete("nbatch config set aws-batch.que")).toEqual(["aws-batch.queue"]);
+  });
+
+  it("offers choices and recent job ids for option values and arguments", () => {
+    expect(complete("nbatch build --sse ")).toEqual(["AES256", "aws:kms", "aws:kms:dsse", "none"]);
+    expect(complete("nbatch build --attach ").sort()).toEqual([...JOBS].sort());
+    expect(complete("nbatch logs ").sort()).toEqual([...JOBS].sort());
+    expect(complete("nbatch config set core.runner ")).toEqual(expect.arrayContaining(["aws-batch", "local"]));
   });
 });

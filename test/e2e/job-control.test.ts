@@ -1,6 +1,6 @@
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { listKeys, s3 } from "../support/aws.js";
@@ -24,6 +24,8 @@ describeWithMoto("nbatch build: job control", () => {
     const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "sleep 1; echo late > late.txt; echo after > notes.txt; echo finished"]);
     expect(r.code).toBe(0);
     const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+    // The id alone on stdout, for id=$(nbatch build --detach ...), even with --quiet.
+    expect(r.stdout).toBe(`${jobId}\n`);
     const attach = /Re-attach with:\n\s+(nbatch build .*)/.exec(r.stderr)![1]!;
     expect(attach).toBe(`nbatch build --attach ${jobId} ${dir}`);
     expect(await exists(join(dir, "late.txt"))).toBe(false);
@@ -34,6 +36,38 @@ describeWithMoto("nbatch build: job control", () => {
     expect(await readFile(join(dir, "late.txt"), "utf8")).toBe("late\n");
     expect(await readFile(join(dir, "notes.txt"), "utf8")).toBe("after\n");
     expect(again.stderr).not.toMatch(/gone|kept/);
+  });
+
+  it("--attach without a directory downloads into the one the run history records, and says so", async () => {
+    const dir = await w.makeDir("attach-recorded", {});
+    const jobId = (await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "echo made > made.txt"])).stdout.trim();
+    const r = await w.nbatch(["build", "--attach", jobId]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`Downloading into ${dir}, the directory job ${jobId} was submitted from (run history)\n`);
+    expect(await readFile(join(dir, "made.txt"), "utf8")).toBe("made\n");
+
+    // Not in this machine's history: the directory must be given.
+    const elsewhere = { ...w.env, XDG_STATE_HOME: join(w.home, "other-state") };
+    expect(await w.nbatch(["build", "--attach", jobId], { env: elsewhere })).toMatchObject({
+      code: 2,
+      stderr: `nbatch: error: no directory given, and this machine's run history does not know job ${jobId}: give the directory to download into (nbatch build --attach ${jobId} DIR), or --no-download\n`,
+    });
+    // A recorded directory that is gone, and a given one that does not exist, are one line each.
+    await rm(dir, { recursive: true });
+    expect(await w.nbatch(["build", "--attach", jobId])).toMatchObject({
+      code: 1,
+      stderr: `nbatch: error: job ${jobId} was submitted from ${dir}, which is no longer a directory: give the directory to download into (nbatch build --attach ${jobId} DIR)\n`,
+    });
+    expect(await w.nbatch(["build", "--attach", jobId, join(w.home, "nosuch")])).toMatchObject({ code: 1, stderr: `nbatch: error: ${join(w.home, "nosuch")}: no such directory\n` });
+  });
+
+  it("-v lists each file that came back and how long upload, wait, run and download took", async () => {
+    const dir = await w.makeDir("verbose-batch", { "in.txt": "in" });
+    const r = await w.nbatch(["-v", "build", "--aws-batch", dir, "--", "sh", "-c", "echo out > out.txt"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.split("\n");
+    expect(lines).toContain("  wrote out.txt");
+    expect(lines).toContainEqual(expect.stringMatching(/^Took: upload \d+\.\d s, wait \d+\.\d s, run \d+\.\d s, download \d+\.\d s$/));
   });
 
   it("--attach of a finished job shows its whole log, and --no-logs / --no-download do what they say", async () => {
@@ -51,8 +85,9 @@ describeWithMoto("nbatch build: job control", () => {
 
   it("--attach --cancel stops a running job at once, without a directory", async () => {
     const dir = await w.makeDir("cancel", {});
-    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sleep", "60"]);
-    const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
+    const r = await w.nbatch(["build", "--aws-batch", "--detach", "--quiet", dir, "--", "sleep", "60"]);
+    const jobId = r.stdout.trim();
+    expect(r.stderr).toBe("");
     const started = Date.now();
     const c = await w.nbatch(["build", "--attach", jobId, "--cancel"]);
     expect(Date.now() - started).toBeLessThan(15_000);

@@ -45,16 +45,17 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
     }
   });
 
-  it("keeps --env values and --secret out of the job description and out of everything nbatch prints", async () => {
+  it("keeps --env and --envdir values and --secret out of the job description and out of everything nbatch prints", async () => {
     const secretArn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-password-AbCdEf";
-    const values = ["env-value-9f3e2", "shell-value-77ab"];
+    const values = ["env-value-9f3e2", "shell-value-77ab", "envdir-value-c41d"];
     const dir = await w.makeDir("env-and-secret", {});
-    const flags = ["--env", `TOKEN=${values[0]}`, "--env", "FROM_SHELL", "--secret", `DB_PASSWORD=${secretArn}`];
+    const envdir = await w.makeDir("env-and-secret-envdir", { API_KEY: `${values[2]}\n` });
+    const flags = ["--env", `TOKEN=${values[0]}`, "--env", "FROM_SHELL", "--envdir", envdir, "--secret", `DB_PASSWORD=${secretArn}`];
     const env = { ...w.env, FROM_SHELL: values[1]! };
     // The job checks the values by their hashes: the command itself is part of the job description.
     const hash = (v: string) => createHash("sha256").update(v).digest("hex");
     const check = (name: string, v: string) => `test "$(printf %s "$${name}" | sha256sum | cut -c1-64)" = ${hash(v)}`;
-    const job = ["sh", "-c", `${check("TOKEN", values[0]!)} && ${check("FROM_SHELL", values[1]!)} && echo values arrived`];
+    const job = ["sh", "-c", `${check("TOKEN", values[0]!)} && ${check("FROM_SHELL", values[1]!)} && ${check("API_KEY", values[2]!)} && echo values arrived`];
     const before = w.executor.requests.length;
     const runs = [
       await w.nbatch(["build", "--aws-batch", ...flags, dir, "--", ...job], { env }),
@@ -154,14 +155,14 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
 
       const writes = proxy.requests.filter((q) => q.operation === "PutObject" || q.operation === "CreateMultipartUpload");
       const submit = w.submits().at(-1);
-      const [inputs, results, envObject] = ["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_ENV_URL"].map((n) => keyOf(envOf(submit, n)!));
+      const [inputs, results, envObject, log] = ["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_ENV_URL", "NBATCH_LOG_URL"].map((n) => keyOf(envOf(submit, n)!));
       const pack = writes.map((q) => q.key!).find((k) => k.endsWith(".zip") && k.includes("/inputs/packs/"))!;
-      expect(writes.map((q) => q.key).sort()).toEqual([inputs, pack, pack.replace(/\.zip$/, ".idx.json"), results, envObject].sort());
+      expect(writes.map((q) => q.key).sort()).toEqual([inputs, pack, pack.replace(/\.zip$/, ".idx.json"), results, envObject, log].sort());
       for (const q of writes) {
         expect(q.headers["x-amz-server-side-encryption"], q.key).toBe(sse.algorithm);
         expect(q.headers["x-amz-server-side-encryption-aws-kms-key-id"], q.key).toBe(sse.key);
       }
-      for (const key of [inputs!, pack, results!]) {
+      for (const key of [inputs!, pack, results!, log!]) {
         const object = await head(w.bucket, key);
         expect(object.ServerSideEncryption, key).toBe(sse.algorithm);
         expect(object.SSEKMSKeyId, key).toBe(sse.key);

@@ -168,6 +168,13 @@ describe("watchJob", () => {
     ]);
   });
 
+  it("sends the final status event after the last log line", async () => {
+    const s = setup([job("RUNNING", { stream: S1 }), job("SUCCEEDED", { stream: S1, attempts: [S1], exitCode: 0 })], { [S1]: numbered("line", 5) });
+    await s.watch();
+    const order = s.events.map((e) => (e.type === "status" ? `status ${e.status}` : e.type));
+    expect(order).toEqual(["status RUNNING", "log", "log", "log", "log", "log", "status SUCCEEDED"]);
+  });
+
   it("prints nothing of the log, and never reads it, without showLogs", async () => {
     const s = setup([job("RUNNING", { stream: S1 }), job("SUCCEEDED", { stream: S1, attempts: [S1] })], { [S1]: ["hidden"] });
     await s.watch({ showLogs: false });

@@ -115,6 +115,18 @@ describe("nbatch config", () => {
     );
   });
 
+  it("list --show-origin includes the AWS region and profile, and where each comes from", async () => {
+    await mkdir(join(dir, ".aws"));
+    await writeFile(join(dir, ".aws", "config"), "[profile lab]\nregion = eu-central-1\n");
+    const shown = async (args: string[], env: Record<string, string>) =>
+      (await run(["list", "--show-origin", ...args], env)).stdout.split("\n").filter((l) => l.includes(" aws.")).map((l) => l.replace(/ {2,}/, " | "));
+    expect(await shown([], {})).toEqual(["default | aws.region=us-east-1", "unset | aws.profile (not set: the default profile, or the SDK's credential chain)"]);
+    expect(await shown([], { AWS_PROFILE: "lab" })).toEqual(["profile lab | aws.region=eu-central-1", "env AWS_PROFILE | aws.profile=lab"]);
+    expect(await shown(["--aws-region", "ap-south-1", "--aws-profile", "lab"], { AWS_DEFAULT_REGION: "us-west-2" })).toEqual(["flag --aws-region | aws.region=ap-south-1", "flag --aws-profile | aws.profile=lab"]);
+    expect(await shown([], { AWS_REGION: "us-west-2" })).toEqual(["env AWS_REGION | aws.region=us-west-2", expect.stringMatching(/^unset \| aws.profile/)]);
+    expect((await run(["list"], { AWS_PROFILE: "lab" })).stdout).toContain("aws.region=eu-central-1\naws.profile=lab\n");
+  });
+
   it("list and get report an invalid value with where it came from", async () => {
     const stderr = 'nbatch: error: invalid vCPU count "many" (from NBATCH_AWS_BATCH_CPUS): use a positive number such as 4 or 0.25\n';
     expect(await run(["list"], { NBATCH_AWS_BATCH_CPUS: "many" })).toMatchObject({ code: 1, stderr });

@@ -87,7 +87,7 @@ describe("readConfigFile", () => {
 
   it.each([
     ["[aws-batch]\nmemroy = 15GiB\n", /line 2: unknown key "memroy" in \[aws-batch\]; known keys: .*memory/],
-    ["[core]\nrunner = local\n[aws_batch]\nqueue = q\n", /line 3: unknown section \[aws_batch\]; nbatch reads \[core\] and \[aws-batch\]/],
+    ["[core]\nrunner = local\n[aws_batch]\nqueue = q\n", /line 3: unknown section \[aws_batch\]; nbatch reads \[core\], \[aws-batch\], \[build\]$/],
   ])("reports a typo in a key or section with its line: %j", (text, message) => {
     expect(() => readConfigFile(write(text))).toThrow(message);
   });

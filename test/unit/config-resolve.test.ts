@@ -1,6 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UsageError, UserError } from "../../src/errors.js";
 import { requireBucket, resolveSettings, type ResolveInput } from "../../src/config/resolve.js";
@@ -151,6 +151,48 @@ const cases: Case[] = [
     expected: { flag: 5, env: 2000, file: 1_000_000, default: 100_000 },
     pick: (s) => s.values.maxResultsEntries,
   },
+  {
+    name: "aws-batch.image",
+    env: "NBATCH_AWS_BATCH_IMAGE",
+    values: { flag: "flag/image:1", env: "env/image:2", file: "file/image:3" },
+    expected: { flag: "flag/image:1", env: "env/image:2", file: "file/image:3", default: undefined },
+    pick: (s) => s.values.image,
+  },
+  {
+    name: "build.command",
+    env: "NBATCH_BUILD_COMMAND",
+    values: { env: "make all", file: `sh -c 'snakemake --cores "$NBATCH_CPUS"'` },
+    expected: { env: ["make", "all"], file: ["sh", "-c", 'snakemake --cores "$NBATCH_CPUS"'], default: undefined },
+    pick: (s) => s.values.command,
+  },
+  {
+    name: "build.workdir",
+    env: "NBATCH_BUILD_WORKDIR",
+    values: { flag: "./pathogen/", env: "a/./b/", file: "workflows/flu" },
+    expected: { flag: "pathogen", env: "a/b", file: "workflows/flu", default: undefined },
+    pick: (s) => s.values.workdir,
+  },
+  {
+    name: "build.exclude-from-upload",
+    env: "NBATCH_BUILD_EXCLUDE_FROM_UPLOAD",
+    values: { env: "data/ results/", file: '["my data/", "*.bam"]' },
+    expected: { env: ["data/", "results/"], file: ["my data/", "*.bam"], default: undefined },
+    pick: (s) => s.values.excludeFromUpload,
+  },
+  {
+    name: "build.download",
+    env: "NBATCH_BUILD_DOWNLOAD",
+    values: { flag: '["results/**"]', env: "auspice/ 'a b'", file: "results/" },
+    expected: { flag: ["results/**"], env: ["auspice/", "a b"], file: ["results/"], default: undefined },
+    pick: (s) => s.values.download,
+  },
+  {
+    name: "build.exclude-from-download",
+    env: "NBATCH_BUILD_EXCLUDE_FROM_DOWNLOAD",
+    values: { flag: '["*.log", "tmp/"]', env: "*.tmp", file: "logs/" },
+    expected: { flag: ["*.log", "tmp/"], env: ["*.tmp"], file: ["logs/"], default: undefined },
+    pick: (s) => s.values.excludeFromDownload,
+  },
 ];
 
 it("the cases cover every row of the table", () => {
@@ -194,6 +236,49 @@ describe.each(cases)("$name", (c) => {
     expect(c.pick(s)).toEqual(c.expected.default);
     expect(s.origins[c.name]).toBe("default");
   });
+
+  const row = SETTING_ROWS.find((r) => r.name === c.name)!;
+  const project = () => {
+    const projectDir = mkdtempSync(join(dir, "project-"));
+    writeFileSync(join(projectDir, "nbatch.ini"), `; the project's\n[${section}]\n${key} = ${c.values.file}\n`);
+    return projectDir;
+  };
+  if (row.project) {
+    it("the environment beats the project file, which beats the user's config file", () => {
+      const projectDir = project();
+      // The user's file holds another valid value: the environment's.
+      const userFile = configFile(`[${section}]\n${key} = ${c.values.env}\n`);
+      expect(c.pick(resolve({ projectDir, env: { [c.env]: c.values.env } }))).toEqual(c.expected.env);
+      const s = resolve({ projectDir, env: { NBATCH_CONFIG: userFile } });
+      expect(c.pick(s)).toEqual(c.expected.file);
+      expect(s.origins[c.name]).toBe("project");
+      expect(s.projectFileShown).toBe(`~/${basename(projectDir)}/nbatch.ini`);
+    });
+  } else {
+    it("a project file cannot set it: one line names the file, the line and where to set it", () => {
+      const projectDir = project();
+      expect(() => resolve({ projectDir })).toThrow(UserError);
+      expect(() => resolve({ projectDir })).toThrow(
+        `~/${basename(projectDir)}/nbatch.ini line 3: ${c.name} is yours to choose, not a project's, so a project file cannot set it: set it in ~/absent (nbatch config set ${c.name} ...) or with ${c.env}`,
+      );
+    });
+  }
+});
+
+it("a project file may carry only what the work needs, never where data goes or what guards it", () => {
+  const allowed = SETTING_ROWS.filter((r) => r.project).map((r) => r.name);
+  expect(allowed.sort()).toEqual(
+    ["aws-batch.cpus", "aws-batch.memory", "aws-batch.image", "build.command", "build.workdir", "build.exclude-from-upload", "build.download", "build.exclude-from-download"].sort(),
+  );
+});
+
+it("takes a working directory only inside the uploaded directory", () => {
+  const workdir = (text: string) => resolve({ flags: { "build.workdir": text } }).values.workdir;
+  expect([workdir("."), workdir("./"), workdir("a/../b"), workdir("x//y/")]).toEqual([".", ".", "b", "x/y"]);
+  for (const bad of ["/abs", "..", "../up", "a/../../up", "a\\b"]) {
+    expect(() => workdir(bad)).toThrow(`invalid working directory ${JSON.stringify(bad)} (from --workdir): use a subdirectory of the uploaded directory`);
+    expect(() => workdir(bad)).toThrow(UsageError);
+  }
 });
 
 describe("resolveSettings", () => {

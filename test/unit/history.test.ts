@@ -2,7 +2,7 @@ import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } fr
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { findRun, historyPath, KEEP_RECORDS, listRuns, MAX_RECORDS, recordRun, type RunRecord } from "../../src/history.js";
+import { findRun, historyPath, KEEP_RECORDS, listRuns, MAX_RECORDS, recordRun, rememberLogs, type RunRecord } from "../../src/history.js";
 
 let home: string;
 beforeEach(async () => {
@@ -124,5 +124,25 @@ describe("run history", () => {
     await appendFile(path, `${"junk".repeat(100)}\n`.repeat(MAX_RECORDS + 10));
     await recordRun(env(), record(10));
     expect(await listRuns(env())).toHaveLength(11);
+  });
+
+  it("remembers a run's log group and streams in a line of their own, which older readers skip", async () => {
+    await recordRun(env(), record(1));
+    await recordRun(env(), record(2));
+    await rememberLogs(env(), "run-1", "/nbatch/jobs", ["s1", undefined, "s3"]);
+    expect(await findRun(env(), "job-1")).toMatchObject({ logGroup: "/nbatch/jobs", logStreams: ["s1", null, "s3"] });
+    expect((await findRun(env(), "job-2"))?.logStreams).toBeUndefined();
+    // Nothing new, or a run the history does not know: no line added.
+    const lines = async () => (await readFile(historyPath(env()), "utf8")).trim().split("\n");
+    const before = await lines();
+    await rememberLogs(env(), "run-1", "/nbatch/jobs", ["s1", undefined, "s3"]);
+    await rememberLogs(env(), "run-9", "/nbatch/jobs", ["s9"]);
+    await rememberLogs(env(), "run-2", "/nbatch/jobs", []);
+    expect(await lines()).toEqual(before);
+    // The update line is not a record: a reader that knows nothing of updates finds the two records only.
+    expect(before.map((l) => JSON.parse(l)).filter((v) => typeof v.runId === "string")).toHaveLength(2);
+    // A later update wins.
+    await rememberLogs(env(), "run-1", "/nbatch/jobs", ["s1", "s2", "s3"]);
+    expect((await findRun(env(), "run-1"))?.logStreams).toEqual(["s1", "s2", "s3"]);
   });
 });

@@ -5,8 +5,9 @@ export const agentCommand: CommandDefinition = (ctx) =>
   new Command("agent")
     .description("The job side: unpack inputs, run <command>, upload results (runs inside the Batch job)")
     .argument("<command...>", "the command to run (after --)")
-    .addHelpText("after", "\nExample (what nbatch build submits):\n  nbatch agent -- make all")
-    .action(async (command: string[]) => {
+    .option("--workdir <subdir>", "run the command in this subdirectory of the inputs; results are still those of the whole tree")
+    .addHelpText("after", "\nExamples (what nbatch build submits):\n  nbatch agent -- make all\n  nbatch agent --workdir pathogen -- snakemake")
+    .action(async (command: string[], flags: { workdir?: string }) => {
       const { agentRun } = await import("./run.js");
-      ctx.out.exitCode(await agentRun(command, ctx));
+      ctx.out.exitCode(await agentRun(command, flags, ctx));
     });

@@ -7,7 +7,7 @@ import { createStore } from "../../agent/store.js";
 import type { CommandContext } from "../context.js";
 
 /** `nbatch agent -- <command>`: the job side, run inside the Batch job. */
-export async function agentRun(command: string[], ctx: CommandContext): Promise<number> {
+export async function agentRun(command: string[], flags: { workdir?: string }, ctx: CommandContext): Promise<number> {
   if (!command.length) throw new UsageError("nbatch agent needs a command: nbatch agent -- <command> [args...]");
   const settings = resolveSettings({ flags: {}, env: ctx.env });
   const clients = createAwsClients(settings.aws);
@@ -15,6 +15,7 @@ export async function agentRun(command: string[], ctx: CommandContext): Promise<
     return await runAgent({
       command,
       cwd: ctx.cwd,
+      workdir: flags.workdir,
       env: ctx.env,
       store: createStore((): S3Client => clients.s3),
       out: ctx.out,

@@ -1,24 +1,52 @@
 import { Command } from "commander";
 import { addAwsOptions } from "../aws-options.js";
 import { collect, type CommandDefinition } from "../context.js";
+import { groupOptions } from "../option-groups.js";
+
+/** build's many options, by what they are about. */
+const GROUPS = {
+  "Where to run:": ["--aws-batch", "--local", "--aws-batch-job", "--aws-batch-queue", "--aws-batch-s3-bucket", "--aws-region", "--aws-profile", "--image", "--workdir", "--agent-command"],
+  "Resources:": ["--aws-batch-cpus", "--aws-batch-memory", "--gpus", "--disk", "--arch", "--shm-size", "--timeout"],
+  "Retries and scheduling:": ["--retries", "--retry-on", "--resume", "--share", "--priority"],
+  "What travels:": [
+    "--env",
+    "--envdir",
+    "--secret",
+    "--exclude-from-upload",
+    "--download",
+    "--exclude-from-download",
+    "--no-download",
+    "--max-results-size",
+    "--max-results-entries",
+    "--aws-batch-s3-bucket-owner",
+    "--sse",
+    "--sse-kms-key-id",
+  ],
+  "Job control:": ["--detach", "--attach", "--cancel", "--detach-on-interrupt", "--tag", "--dry-run"],
+  "Output:": ["--no-logs", "--json"],
+};
 
 export const buildCommand: CommandDefinition = (ctx) =>
+  groupOptions(definition(), GROUPS).action(async (dir: string | undefined, command: string[], flags) => {
+    const { buildRun } = await import("./run.js");
+    ctx.out.exitCode(await buildRun(dir, command, flags, ctx));
+  });
+
+const definition = () =>
   addAwsOptions(new Command("build"))
     .description("Run <command> over <dir>: on AWS Batch with --aws-batch, else on this machine")
     .argument("[dir]", "the directory to upload, run in, and bring results back to")
-    .argument("[command...]", "the command to run (after --); default: the job definition's command")
+    .argument("[command...]", "the command to run (after --); default: [build] command in <dir>/nbatch.ini, else the job definition's")
     .option("--aws-batch", "run on AWS Batch (default when [core] runner = aws-batch)")
     .option("--local", "run on this machine, through the same pack/run/unpack path")
-    .option("--image <image>", "run a container image other than the job definition's")
     .option("--secret <NAME=ARN>", "set NAME in the job from a Secrets Manager secret or SSM parameter (repeatable)", collect, [])
     .option("--env <NAME[=VALUE]>", "pass an environment variable to the job (repeatable); values never appear in the job description", collect, [])
+    .option("--envdir <dir>", "pass each file in dir as a variable: its name, and its contents as the value (repeatable; --env wins)", collect, [])
     .option("--exclude-from-upload <pattern>", "gitignore-style pattern of paths not to upload (repeatable)", collect, [])
-    .option("--download <pattern>", "only download results matching this glob (repeatable; ** {a,b} and ! negation)", collect, [])
-    .option("--exclude-from-download <pattern>", "do not download results matching this glob (repeatable)", collect, [])
     .option("--no-download", "do not download results")
     .option("--no-logs", "do not show the job's log")
     .option("--detach", "return once the job is submitted, printing how to re-attach")
-    .option("--attach <job-id>", "follow a job submitted earlier: status, log so far, live log, then results")
+    .option("--attach <job-id>", "follow a job submitted earlier: status, log so far, live log, then results (into <dir>, else the directory it came from)")
     .option("--cancel", "with --attach: stop the job at once")
     .option("--detach-on-interrupt", "make Ctrl-C detach from the job instead of cancelling it")
     .option("--retries <n>", "retry a failed attempt up to n times: those --retry-on names, else the job definition's rules, else spot reclaims only")
@@ -31,26 +59,22 @@ export const buildCommand: CommandDefinition = (ctx) =>
     .option("--shm-size <size>", "size of /dev/shm on EC2, e.g. 2GiB")
     .option("--timeout <duration>", "stop each attempt after this long, e.g. 90m or 6h (at least 60s)")
     .option("--tag <KEY=VALUE>", "tag the job (repeatable); tags propagate to its ECS task", collect, [])
-    .option("--dry-run", "show what would be uploaded, reused and submitted, and do nothing")
+    .option("--dry-run", "show what would be uploaded (each excluded path and its rule), reused and run or submitted, and do nothing")
     .option("--json", "print newline-delimited JSON events on stdout (text goes to stderr)")
     .addHelpText(
       "after",
       `
 Examples:
-  nbatch build examples/hello -- ./hello.sh                  # on this machine
-  nbatch build --aws-batch ./analysis -- make all             # on AWS Batch
-  nbatch build --aws-batch --aws-batch-memory 15GiB --aws-batch-cpus 8 ./wf -- snakemake -j8
+  nbatch build examples/hello                  # nbatch.ini names the command
+  nbatch build --aws-batch ./analysis -- make all
+  nbatch build --aws-batch --aws-batch-cpus 8 ./wf -- snakemake --cores 8
   nbatch build --aws-batch --env NCBI_API_KEY ./wf -- ./fetch.sh
-  nbatch build --aws-batch --detach ./wf -- make              # submit and return
-  nbatch build --attach 5e0b3c1a-... ./wf                     # come back to it later
-  nbatch build --attach 5e0b3c1a-... --cancel --no-download   # stop it
-  nbatch build --aws-batch --dry-run ./wf -- make             # what would be sent
-  nbatch build --aws-batch --json --detach ./wf -- make | jq -r 'select(.type=="submitted").jobId'
+  nbatch build --aws-batch --workdir phylogenetic ./zika -- snakemake
+  id=$(nbatch build --aws-batch --detach ./wf -- make)     # submit and return
+  nbatch build --attach "$id"                  # later: its log, then results
+  nbatch build --attach "$id" --cancel --no-download       # stop it
+  nbatch build --dry-run ./wf -- make          # what would travel, what not
 
 Ctrl-C twice (once when stdin is not a terminal) cancels a submitted job;
 Ctrl-Z or SIGHUP detaches from it.`,
-    )
-    .action(async (dir: string | undefined, command: string[], flags) => {
-      const { buildRun } = await import("./run.js");
-      ctx.out.exitCode(await buildRun(dir, command, flags, ctx));
-    });
+    );

@@ -13,7 +13,9 @@ export interface BuildFlags extends AwsFlags {
   image?: string;
   secret: string[];
   env: string[];
+  envdir: string[];
   excludeFromUpload: string[];
+  workdir?: string;
   /** The --download patterns, or false with --no-download. */
   download: string[] | false;
   excludeFromDownload: string[];
@@ -45,15 +47,14 @@ export function checkFlags(f: BuildFlags, dir: string | undefined, command: stri
   if (f.attach) {
     if (f.local) fail("--attach follows an AWS Batch job: it cannot be used with --local");
     if (command.length) fail("--attach takes a directory but no command: the job's command was set when it was submitted");
-    const submitOnly = { env: f.env.length, secret: f.secret.length, image: f.image, "exclude-from-upload": f.excludeFromUpload.length, retries: f.retries, "retry-on": f.retryOn.length, resume: f.resume, priority: f.priority, gpus: f.gpus, disk: f.disk, arch: f.arch, "shm-size": f.shmSize, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, detach: f.detach };
+    const submitOnly = { env: f.env.length, envdir: f.envdir.length, secret: f.secret.length, image: f.image, "exclude-from-upload": f.excludeFromUpload.length, workdir: f.workdir, retries: f.retries, "retry-on": f.retryOn.length, resume: f.resume, priority: f.priority, gpus: f.gpus, disk: f.disk, arch: f.arch, "shm-size": f.shmSize, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, detach: f.detach };
     for (const [name, value] of Object.entries(submitOnly)) if (value) fail(`--${name} applies when submitting a job, not with --attach`);
-    if (dir === undefined && f.download !== false && !f.cancel) fail("--attach needs the directory to download results into (or --no-download)");
     return;
   }
   if (f.cancel) fail("--cancel goes with --attach <job-id>; to stop a job by id, use nbatch cancel <job-id>");
   if (dir === undefined) fail("missing the directory: nbatch build [options] <dir> [-- command ...]");
   if (runner === "local") {
-    const batchOnly = { image: f.image, secret: f.secret.length, detach: f.detach, "detach-on-interrupt": f.detachOnInterrupt, retries: f.retries, "retry-on": f.retryOn.length, resume: f.resume, priority: f.priority, gpus: f.gpus, disk: f.disk, arch: f.arch, "shm-size": f.shmSize, timeout: f.timeout, tag: f.tag.length, "dry-run": f.dryRun, json: f.json };
+    const batchOnly = { image: f.image, secret: f.secret.length, detach: f.detach, "detach-on-interrupt": f.detachOnInterrupt, retries: f.retries, "retry-on": f.retryOn.length, resume: f.resume, priority: f.priority, gpus: f.gpus, disk: f.disk, arch: f.arch, "shm-size": f.shmSize, timeout: f.timeout, tag: f.tag.length, json: f.json };
     for (const [name, value] of Object.entries(batchOnly)) if (value) fail(`--${name} needs --aws-batch: the local runner runs on this machine`);
   }
   if (f.detach && f.download !== false && f.download.length + f.excludeFromDownload.length > 0) {

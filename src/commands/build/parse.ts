@@ -5,7 +5,7 @@ import type { CommandContext } from "../context.js";
 
 /** The values of build's repeatable and numeric flags, checked before anything runs (exit 2). */
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** --env NAME=VALUE, or NAME alone to pass this shell's value. */
 export function resolveEnv(specs: readonly string[], env: CommandContext["env"]): Record<string, string> {

@@ -1,14 +1,16 @@
 import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { describeAws } from "../../config/aws.js";
 import { resolveSettings } from "../../config/resolve.js";
 import type { Settings } from "../../config/settings.js";
+import { SETTING_ROWS } from "../../config/table.js";
 import { UserError } from "../../errors.js";
 import type { BuildRequest, FollowPrefs } from "../../job/request.js";
 import { shellQuote } from "../../ui/format.js";
 import type { BatchContext } from "../../job/context.js";
 import { awsSettingsInput } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
+import { readEnvDirs } from "./envdir.js";
 import { checkFlags, type BuildFlags } from "./flags.js";
 import { parseResources, parseRetries, parseSecrets, parseTags, parseTimeout, parseWhole, resolveEnv } from "./parse.js";
 import { parseRetryOn } from "../../job/retries.js";
@@ -20,8 +22,11 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   const settings = resolveSettings({
     ...awsSettingsInput(flags, ctx.env),
     runner: flags.awsBatch || flags.attach ? "aws-batch" : flags.local ? "local" : undefined,
+    // The directory's own nbatch.ini; a missing directory is said below, after the flags are checked.
+    projectDir: dirArg === undefined ? undefined : resolve(ctx.cwd, dirArg),
   });
-  checkFlags(flags, dirArg, command, settings.values.runner);
+  const values = settings.values;
+  checkFlags(flags, dirArg, command, values.runner);
   const dir = dirArg === undefined ? undefined : await checkDirectory(ctx.cwd, dirArg);
   const follow: FollowPrefs = {
     detach: Boolean(flags.detach),
@@ -36,18 +41,20 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
   if (flags.attach) {
     return withAws(ctx, settings, async (deps) => {
       const { runAttach } = await import("../../runners/aws-batch/attach.js");
-      return runAttach({ jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: downloadPatterns(flags), excludeFromDownload: flags.excludeFromDownload, follow }, deps);
+      return runAttach({ jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: values.download ?? [], excludeFromDownload: values.excludeFromDownload ?? [], follow }, deps);
     });
   }
   const req: BuildRequest = {
     dir: dir!,
-    command,
-    env: resolveEnv(flags.env, ctx.env),
-    image: flags.image,
+    command: command.length ? command : (values.command ?? []),
+    workdir: values.workdir === "." ? undefined : values.workdir,
+    env: { ...(await readEnvDirs(flags.envdir, ctx.cwd)), ...resolveEnv(flags.env, ctx.env) },
+    image: values.image,
     secrets: parseSecrets(flags.secret),
-    excludeFromUpload: flags.excludeFromUpload,
-    download: downloadPatterns(flags),
-    excludeFromDownload: flags.excludeFromDownload,
+    // Exclusions only add up, so no flag can make the upload take what the project keeps home.
+    excludeFromUpload: [...(values.excludeFromUpload ?? []).map((pattern) => ({ pattern, source: settingFrom(settings, "build.exclude-from-upload") })), ...flags.excludeFromUpload],
+    download: values.download ?? [],
+    excludeFromDownload: values.excludeFromDownload ?? [],
     retries: flags.retries === undefined ? undefined : parseRetries(flags.retries),
     retryOn: parseRetryOn(flags.retryOn),
     resume: Boolean(flags.resume),
@@ -59,6 +66,8 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     follow,
   };
   if (settings.values.runner === "local") {
+    const unchosen = unchosenRunnerNote(settings);
+    if (unchosen) ctx.out.info(unchosen);
     const { runLocal } = await import("../../runners/local.js");
     return runLocal(req, { ...ctx, values: settings.values });
   }
@@ -80,9 +89,22 @@ async function withAws<T>(ctx: CommandContext, settings: Settings, fn: (deps: Ba
   }
 }
 
-/** commander's --no-download makes `download` false; otherwise it holds the --download patterns. */
-function downloadPatterns(flags: BuildFlags): string[] {
-  return Array.isArray(flags.download) ? flags.download : [];
+/** Settings that name AWS resources: someone who set one means to use AWS Batch some of the time. */
+const AWS_BATCH_NAMES = ["aws-batch.s3-bucket", "aws-batch.queue", "aws-batch.job"];
+
+/** When AWS Batch is set up but no runner was chosen, the local run says so, and how to choose. */
+function unchosenRunnerNote(settings: Settings): string | undefined {
+  if (settings.origins["core.runner"] !== "default") return undefined;
+  const name = AWS_BATCH_NAMES.find((n) => settings.origins[n] === "env" || settings.origins[n] === "file");
+  if (!name) return undefined;
+  return `Running on this machine: no runner was chosen, although AWS Batch is set up (${name} from ${settingFrom(settings, name)}). Add --aws-batch to run there, or make it the default: nbatch config set core.runner aws-batch`;
+}
+
+/** Where a setting without a flag came from, as people name it: "nbatch.ini", "~/.config/nbatch/config", "NBATCH_...". */
+function settingFrom(settings: Settings, name: string): string {
+  const origin = settings.origins[name];
+  if (origin === "project") return basename(settings.projectFileShown!);
+  return origin === "file" ? settings.configFileShown : SETTING_ROWS.find((r) => r.name === name)!.env[0]!;
 }
 
 async function checkDirectory(cwd: string, dir: string): Promise<string> {

@@ -1,5 +1,6 @@
 import { Argument, Command } from "commander";
 import type { CommandDefinition } from "../context.js";
+import type { Dynamic } from "./values.js";
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
@@ -19,4 +20,15 @@ Examples:
     .action(async (shell: (typeof SHELLS)[number], _flags: unknown, command: Command) => {
       const { completionRun } = await import("./run.js");
       ctx.out.exitCode(completionRun(shell, command.parent!, ctx));
+    });
+
+/** `nbatch __complete <kind> [word]`: for the completion scripts, the values they cannot know (values.ts). */
+export const completeValuesCommand: CommandDefinition = (ctx) =>
+  new Command("__complete")
+    .description("values for shell completion: recent job ids, a setting's values")
+    .addArgument(new Argument("<kind>").choices(["jobs", "setting-values"]))
+    .argument("[word]", "the word before the one completed")
+    .action(async (kind: Dynamic, word: string | undefined) => {
+      const { completeValuesRun } = await import("./run.js");
+      ctx.out.exitCode(await completeValuesRun(kind, word, ctx));
     });

@@ -4,6 +4,8 @@
  * completion without touching the generators.
  */
 import type { Command } from "commander";
+import { isListed } from "../context.js";
+import { dynamicOf, offeredChoices, type Dynamic } from "./values.js";
 
 export interface OptionSpec {
   /** "--aws-batch-queue", "-V". */
@@ -11,6 +13,8 @@ export interface OptionSpec {
   description: string;
   takesValue: boolean;
   choices?: readonly string[];
+  /** Values the script asks nbatch for while completing (values.ts). */
+  dynamic?: Dynamic;
 }
 
 export interface ArgumentSpec {
@@ -18,7 +22,10 @@ export interface ArgumentSpec {
   description: string;
   variadic: boolean;
   choices?: readonly string[];
+  dynamic?: Dynamic;
 }
+
+
 
 export interface CommandSpec {
   /** Words after the program name: [] for nbatch itself, ["config", "set"]. */
@@ -36,7 +43,7 @@ export function commandSpecs(root: Command, path: string[] = []): CommandSpec[] 
   const spec: CommandSpec = {
     path,
     description: root.description(),
-    subcommands: root.commands.map((c) => ({ name: c.name(), description: c.description() })),
+    subcommands: root.commands.filter(isListed).map((c) => ({ name: c.name(), description: c.description() })),
     options: [
       ...root.options
         .filter((o) => !o.hidden)
@@ -44,7 +51,8 @@ export function commandSpecs(root: Command, path: string[] = []): CommandSpec[] 
           names: [o.short, o.long].filter((n): n is string => Boolean(n)),
           description: o.description,
           takesValue: o.required || o.optional,
-          ...(o.argChoices ? { choices: o.argChoices } : {}),
+          ...withChoices(o.argChoices ?? offeredChoices(o)),
+          ...withDynamic(dynamicOf(o, /<([^>]+)>/.exec(o.flags)?.[1] ?? "")),
         })),
       HELP,
     ],
@@ -52,11 +60,15 @@ export function commandSpecs(root: Command, path: string[] = []): CommandSpec[] 
       name: a.name(),
       description: a.description,
       variadic: a.variadic,
-      ...(a.argChoices ? { choices: a.argChoices } : {}),
+      ...withChoices(a.argChoices ?? offeredChoices(a)),
+      ...withDynamic(dynamicOf(a, a.name())),
     })),
   };
-  return [spec, ...root.commands.flatMap((c) => commandSpecs(c, [...path, c.name()]))];
+  return [spec, ...root.commands.filter(isListed).flatMap((c) => commandSpecs(c, [...path, c.name()]))];
 }
+
+const withChoices = (choices: readonly string[] | undefined) => (choices ? { choices } : {});
+const withDynamic = (dynamic: Dynamic | undefined) => (dynamic ? { dynamic } : {});
 
 /** A word in single quotes, for any of the three shells. */
 export function quote(word: string): string {

@@ -1,5 +1,7 @@
-import { configPath, displayPath, readConfigFile, type Env } from "../../config/file.js";
-import { findSource, resolveSettings, type Source } from "../../config/resolve.js";
+import { configPath, displayPath, readConfigFile } from "../../config/file.js";
+import { resolve } from "node:path";
+import { findSource, resolveSettings, settingsFiles, type Source } from "../../config/resolve.js";
+import type { Settings } from "../../config/settings.js";
 import { SETTING_ROWS, type SettingRow } from "../../config/table.js";
 import { UsageError, UserError } from "../../errors.js";
 import { InvalidValueError } from "../../config/units.js";
@@ -18,40 +20,56 @@ function rowFor(key: string): SettingRow<unknown> {
   return row;
 }
 
-function sourceOf(row: SettingRow<unknown>, flag: string | undefined, env: Env): Source | undefined {
-  const path = configPath(env);
-  return findSource(row, flag, env, readConfigFile(path, env), displayPath(path, env));
-}
-
-function originLabel(source: Source | undefined, env: Env): string {
+function originLabel(source: Source | undefined): string {
   if (!source) return "unset";
-  if (source.origin === "file") return `file ${displayPath(configPath(env), env)}`;
+  if (source.file) return `${source.origin} ${source.file}`;
   return source.origin === "default" ? "default" : `${source.origin} ${source.from}`;
 }
 
+/** One line of `config list`: a setting, its value if it has one, and where it comes from. */
+interface Listed {
+  name: string;
+  value?: string;
+  origin: string;
+  /** Said instead of a value: what applies without one. */
+  unsetNote: string;
+}
+
 /** `nbatch config list`: every effective value, and with --show-origin where it came from. */
-export async function configList(flags: ConfigListFlags, ctx: CommandContext): Promise<number> {
-  const input = awsSettingsInput(flags, ctx.env);
+export async function configList(dir: string | undefined, flags: ConfigListFlags, ctx: CommandContext): Promise<number> {
+  const input = { ...awsSettingsInput(flags, ctx.env), projectDir: resolve(ctx.cwd, dir ?? ".") };
   // Resolving first reports an invalid value, with where it came from, before anything is listed.
-  resolveSettings(input);
-  const rows = SETTING_ROWS.map((row) => ({ row, source: sourceOf(row, input.flags[row.name], ctx.env) }));
+  const settings = resolveSettings(input);
+  const files = settingsFiles(ctx.env, input.projectDir);
+  const listed: Listed[] = SETTING_ROWS.map((row) => {
+    const source = findSource(row, input.flags[row.name], ctx.env, files);
+    return { name: row.name, value: source?.text, origin: originLabel(source), unsetNote: row.defaultNote ?? "no default" };
+  });
+  listed.push(...awsListed(settings.aws, flags));
   if (!flags.showOrigin) {
-    for (const { row, source } of rows) if (source) ctx.out.out(`${row.name}=${source.text}`);
+    for (const l of listed) if (l.value !== undefined) ctx.out.out(`${l.name}=${l.value}`);
     return 0;
   }
-  const labels = rows.map(({ source }) => originLabel(source, ctx.env));
-  const width = Math.max(...labels.map((l) => l.length)) + 2;
-  rows.forEach(({ row, source }, i) => {
-    const value = source ? `${row.name}=${source.text}` : `${row.name} (not set: ${row.defaultNote ?? "no default"})`;
-    ctx.out.out(labels[i]!.padEnd(width) + value);
-  });
+  const width = Math.max(...listed.map((l) => l.origin.length)) + 2;
+  for (const l of listed) ctx.out.out(l.origin.padEnd(width) + (l.value !== undefined ? `${l.name}=${l.value}` : `${l.name} (not set: ${l.unsetNote})`));
   return 0;
+}
+
+/** The region and profile every AWS call uses: they follow the AWS settings (config/aws.ts), not nbatch's file. */
+function awsListed(aws: Settings["aws"], flags: AwsFlags): Listed[] {
+  const from = aws.regionFrom;
+  const regionOrigin = !from ? "default" : from.startsWith("--") ? `flag ${from}` : from.startsWith("AWS_") ? `env ${from}` : from;
+  const profileOrigin = !aws.profile ? "unset" : flags.awsProfile ? "flag --aws-profile" : "env AWS_PROFILE";
+  return [
+    { name: "aws.region", value: aws.region, origin: regionOrigin, unsetNote: "" },
+    { name: "aws.profile", value: aws.profile, origin: profileOrigin, unsetNote: "the default profile, or the SDK's credential chain" },
+  ];
 }
 
 /** `nbatch config get KEY`: the effective value; exit 1 when it is unset. */
 export async function configGet(key: string, ctx: CommandContext): Promise<number> {
   const row = rowFor(key);
-  const source = sourceOf(row, undefined, ctx.env);
+  const source = findSource(row, undefined, ctx.env, settingsFiles(ctx.env, ctx.cwd));
   if (!source) {
     ctx.out.info(`${key} is not set (without it: ${row.defaultNote ?? "no default"})`);
     return 1;

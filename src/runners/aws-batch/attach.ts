@@ -1,8 +1,10 @@
+import { stat } from "node:fs/promises";
 import { DescribeJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
 import { getBytes, objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
 import { readRemoteEntry } from "../../job/fetch.js";
 import type { BatchContext } from "../../job/context.js";
-import { UserError } from "../../errors.js";
+import { displayPath } from "../../config/file.js";
+import { UsageError, UserError } from "../../errors.js";
 import { findRun } from "../../history.js";
 import { decodeTree, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
 import type { ManifestEntry } from "../../tree/manifest.js";
@@ -53,7 +55,7 @@ export async function runAttach(req: AttachRequest, deps: BatchContext): Promise
   if (!job && record!.jobId !== req.jobId) job = await describe(record!.jobId);
   const jobId = job?.jobId ?? record!.jobId;
   const urls = job ? urlsFromJob(job) : { runId: record!.runId, results: parseS3Url(record!.resultsUrl), inputs: parseS3Url(record!.inputsUrl) };
-  const dir = req.follow.download ? req.dir : undefined;
+  const dir = !req.follow.download || (req.cancel && !req.dir) ? undefined : (req.dir ?? (await recordedDir(deps, jobId)));
   const target: FollowTarget = {
     jobId,
     runId: urls.runId,
@@ -69,6 +71,18 @@ export async function runAttach(req: AttachRequest, deps: BatchContext): Promise
   deps.out.exitCode(0, { jobId });
   deps.out.info(`Batch no longer knows job ${jobId}; using the results it left at ${s3Url(urls.results)}`);
   return dir ? resultsOfForgottenJob(deps, target, dir, req.follow) : 0;
+}
+
+/** With no directory given, the one the job was submitted from, which the run history knows. */
+async function recordedDir(deps: BatchContext, jobId: string): Promise<string> {
+  const run = await findRun(deps.env, jobId);
+  const retry = `nbatch build --attach ${jobId} DIR`;
+  if (!run) throw new UsageError(`no directory given, and this machine's run history does not know job ${jobId}: give the directory to download into (${retry}), or --no-download`);
+  const shown = displayPath(run.dir, deps.env);
+  const info = await stat(run.dir).catch(() => undefined);
+  if (!info?.isDirectory()) throw new UserError(`job ${jobId} was submitted from ${shown}, which is no longer a directory: give the directory to download into (${retry})`);
+  deps.out.info(`Downloading into ${shown}, the directory job ${jobId} was submitted from (run history)`);
+  return run.dir;
 }
 
 function urlsFromJob(job: JobDetail): RunUrls {

@@ -1,8 +1,7 @@
 import type { SubmitJobCommandInput } from "@aws-sdk/client-batch";
 import { EXIT } from "../../errors.js";
-import { shownPath } from "../../ui/format.js";
 import type { Output } from "../../ui/output.js";
-import type { Inputs } from "../../job/pack.js";
+import { excludedLines, type Inputs } from "../../job/pack.js";
 import { tallied, type Upload } from "../../job/upload.js";
 
 /** --dry-run: what would be uploaded, what reused, and what submitted, after read-only look-ups only. */
@@ -12,10 +11,7 @@ export function printDryRun(out: Output, inputs: Inputs, upload: Upload, input: 
   if (upload.unchanged) out.info(`Would upload nothing from ${inputs.dir}: its ${tallied(reused)} are already in S3, and so is their tree`);
   else out.info(`Would upload ${tallied(fresh)} from ${inputs.dir}, and the tree of the directory; would reuse ${tallied(reused)} already in S3`);
   if (upload.plan.repacked) out.info(`  (${upload.plan.repacked} of those to upload are in S3 already, and go up again to keep the inputs within a few packs)`);
-  if (m.excluded.length) {
-    out.info(`Excluded (${m.excluded.length}):`);
-    for (const e of m.excluded) out.info(`  ${shownPath(e.path)}  (${e.rule})`);
-  }
+  for (const line of excludedLines(inputs)) out.info(line);
   out.info(upload.tree ? "Would submit (SubmitJob):" : "Would submit (SubmitJob; the tree's name in NBATCH_INPUTS_URL is known once its files are packed):");
   const request = JSON.stringify(input, null, 2);
   if (out.json) out.info(request);

@@ -5,7 +5,8 @@ import { awsFailure, isCredentialsFailure } from "../../aws/errors.js";
 import { deleteObject, s3Url, type S3Object } from "../../aws/s3.js";
 import { EXIT, InterruptedError, UserError } from "../../errors.js";
 import { applyResults, exitWithRefusals, resultLimits, type Applied } from "../../job/apply.js";
-import { summary, terminateJob, type JobState } from "../../job/batch.js";
+import { attemptStreams, summary, terminateJob, type JobState } from "../../job/batch.js";
+import { rememberLogs } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { whileFetching, whileWatching, type ControlAction } from "../../job/control.js";
 import { checkRoom, fetchArchive } from "../../job/fetch.js";
@@ -15,6 +16,7 @@ import type { ManifestEntry } from "../../tree/manifest.js";
 import { sweepStaleTemps, tempBeside } from "../../tree/temp-files.js";
 import { shellQuote } from "../../ui/format.js";
 import { startProgress } from "../../ui/progress.js";
+import { stagesLine } from "../../ui/timings.js";
 
 /** A submitted job and where its results go. */
 export interface FollowTarget {
@@ -28,6 +30,8 @@ export interface FollowTarget {
   baseline: readonly ManifestEntry[];
   /** The --download selection; undefined brings back everything. */
   select?: (relPath: string) => boolean;
+  /** How long the inputs took to upload, when they were uploaded. */
+  uploadMs?: number;
 }
 
 /** The command that re-attaches to a job. */
@@ -87,6 +91,8 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
   } finally {
     control.dispose();
   }
+  // Where the log is, for `nbatch logs` once Batch has forgotten the job.
+  await rememberLogs(ctx.env, target.runId, job.logGroup, attemptStreams(job)).catch(() => undefined);
   if (action === "detach") return detach(target, prefs, out, "Detached");
   if (action === "exit") {
     out.info(`Stopped watching; job ${target.jobId} was asked to stop and may still be stopping`);
@@ -96,7 +102,15 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
   out.exitCode(0, { status: job.status, jobExitCode: job.exitCode });
   // The job has ended: no attempt will read the --env values again.
   if (target.env) await deleteObject(clients.s3, target.env).catch(() => undefined);
+  const downloading = ctx.clock.now();
   const applied = prefs.download && target.dir ? await bringResultsHome(ctx, target, target.dir, prefs) : undefined;
+  const took = stagesLine([
+    ["upload", target.uploadMs],
+    ["wait", job.startedAt && job.createdAt && job.startedAt - job.createdAt],
+    ["run", job.stoppedAt && job.startedAt && job.stoppedAt - job.startedAt],
+    ["download", applied && ctx.clock.now() - downloading],
+  ]);
+  if (took) out.detail(took);
   return action === "cancel" ? EXIT.interrupted : exitCode(job, applied);
 }
 

@@ -7,9 +7,9 @@ import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
-import { envObject, resultsObject, treeObject } from "../../job/layout.js";
+import { envObject, logObject, resultsObject, treeObject } from "../../job/layout.js";
 import { takeInventory } from "../../job/inventory.js";
-import { scanInputs, warnLeftOut } from "../../job/pack.js";
+import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
 import { checkSubmitLimits } from "../../job/limits.js";
 import { checkFargateSize, checkResources, platformOf } from "../../job/platform.js";
 import { checkBucket, checkDefinitionForm, checkQueue, defaultShare, queueEnvironments, shareFor } from "../../job/preflight.js";
@@ -41,6 +41,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const inventory = bucketChecked.then(() => listed);
     const [inputs, { jobDefinition, share }, inv] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), inventory]);
     warnLeftOut(inputs, (line) => out.warn(line));
+    checkWorkdir(inputs, req.workdir);
     if (inv.assumed) out.detail(`could not read the bucket's lifecycle rules (${inv.assumed}): taking them to expire objects after ${inv.expiry.days} day`);
     const upload = await planUpload(ctx, loc, inputs, inv);
     const runId = newRunId(ctx.clock.now());
@@ -52,10 +53,12 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
         dirName: basename(req.dir),
         jobDefinition,
         userCommand: req.command,
+        workdir: req.workdir,
         inputsUrl: s3Url(inputsObj),
         resultsUrl: s3Url(resultsObj),
         envUrl: envObj && s3Url(envObj),
         retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
+        logUrl: s3Url(logObject(loc, runId)),
         timeoutSeconds: req.timeoutSeconds,
         ...share,
         gpus: req.resources.gpus,
@@ -67,10 +70,13 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     let input = request(treeObject(loc, upload.tree?.fingerprint ?? TREE_NAME_PENDING));
     checkSubmitLimits(input);
     if (req.dryRun) return printDryRun(out, inputs, upload, input);
+    for (const line of excludedLines(inputs)) out.detail(line);
 
     const { fresh, reused } = upload;
     out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, uploaded: !upload.unchanged, uploadedFiles: fresh.files, uploadedBytes: fresh.bytes, reusedFiles: reused.files, reusedBytes: reused.bytes });
+    const uploading = ctx.clock.now();
     const inputsObj = await uploadInputs(ctx, loc, inputs, upload, runId, interrupt.signal);
+    const uploadMs = upload.unchanged ? undefined : ctx.clock.now() - uploading;
     input = request(inputsObj);
     // Following (log tail, results, the zip reader) loads beside SubmitJob, not before the upload.
     const following = import("./follow.js");
@@ -79,7 +85,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const jobId = await submitJob(ctx, { input, env: envObj && { obj: envObj, values: req.env } }, interrupted);
     const queue = settings.values.queue;
     out.info(`Submitted job ${jobId} (${input.jobName}) to queue ${queue}`);
-    out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue });
+    out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue, inputsUrl: s3Url(inputsObj) });
     out.exitCode(0, { jobId });
     await recordRun(ctx.env, {
       runId,
@@ -93,10 +99,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
       resultsUrl: s3Url(resultsObj),
       inputsUrl: s3Url(inputsObj),
+      logUrl: s3Url(logObject(loc, runId)),
       submittedAt: ctx.clock.now(),
       command: req.command,
     }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
-    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload) };
+    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), uploadMs };
     // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
     follow = await following;
   } finally {
@@ -105,7 +112,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   // A signal that raced SubmitJob means what it means after submission: a hangup detaches, Ctrl-C and SIGTERM cancel.
   const raced = interrupt.signal.aborted ? (interrupt.signal.reason as NodeJS.Signals) : undefined;
   if (raced === "SIGHUP") return follow.detach(target, req.follow, out, "Detached");
-  if (req.follow.detach && !raced) return follow.detach(target, req.follow, out, "Submitted with --detach");
+  if (req.follow.detach && !raced) {
+    // The id alone on stdout, for id=$(nbatch build --detach ...); --json says it in its events.
+    if (!out.json) out.out(target.jobId);
+    return follow.detach(target, req.follow, out, "Submitted with --detach");
+  }
   return follow.followJob(target, req.follow, ctx, raced !== undefined);
 }
 
