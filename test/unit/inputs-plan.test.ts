@@ -3,6 +3,8 @@ import { mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { gzipSync } from "node:zlib";
+import { decodeTree, encodeTree } from "../../src/protocol.js";
 import { buildTree, MAX_PACKS, planInputs, type Location } from "../../src/job/inputs-tree.js";
 import { usableUntil } from "../../src/job/inventory.js";
 import { soonestExpiry } from "../../src/setup/lifecycle.js";
@@ -27,6 +29,18 @@ describe("planning what goes up", () => {
     expect(tree.entries.map((e) => e.at)).toEqual([[1, 0, 5], [0, 100, 105], [0, 200, 205], [0, 200, 205], undefined]);
     expect(buildTree(entries, plan, new Map(placed)).fingerprint).toBe(fingerprint);
     expect(buildTree(entries.map((e) => (e.path === "a" ? { ...e, mode: 0o600 } : e)), plan, placed).fingerprint).not.toBe(fingerprint);
+  });
+
+  it("writes the same tree as the same bytes, and reads back only a tree it can trust", () => {
+    const entries = [file("a"), file("b")];
+    const plan = planInputs(entries, () => undefined, new Map());
+    const { tree, json } = buildTree(entries, plan, new Map([["a", at("p", 0)], ["b", at("p", 50)]]));
+    expect(encodeTree(json)).toEqual(encodeTree(json));
+    expect(decodeTree(encodeTree(json), "t")).toEqual(tree);
+    expect(() => decodeTree(Buffer.from(json), "the inputs s3://b/t.json.gz")).toThrow(/^the inputs s3:\/\/b\/t\.json\.gz is malformed \(it is not a gzip'd tree/);
+    expect(() => decodeTree(gzipSync(JSON.stringify({ ...tree, protocol: 3 })), "t")).toThrow(/uses job protocol 3, newer than this nbatch's 2/);
+    const nowhere = { ...tree, entries: [{ ...tree.entries[0], at: undefined }] };
+    expect(() => decodeTree(gzipSync(JSON.stringify(nowhere)), "t")).toThrow(/"a" does not say where its bytes are/);
   });
 
   it("takes each content from the pack that holds most of the tree, so the tree spans few packs", () => {
