@@ -187,6 +187,16 @@ export function parsePackIndex(raw: Buffer, what: string): PackIndex {
  * untrusted: its shape is checked, and it must be the run's own, not an
  * archive from another run put in its place.
  */
+/**
+ * Which entries of a results archive to take: those results.json lists. One
+ * it leaves out (a file the agent cut short because it changed while packed,
+ * listed as skipped) never lands over a local file.
+ */
+export function listedIn(results: Pick<Results, "files">): (path: string) => boolean {
+  const listed = new Set(results.files.map((e) => e.path));
+  return (path) => listed.has(path);
+}
+
 export function parseResults(raw: Buffer, what: string, runId: string): Results {
   const results = parseChecked<Results>(raw, what, RESULTS);
   if (results.runId !== runId) {

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
  * A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds then random bits, so run
  * ids sort by time in S3 listings and in `nbatch ls`.
  */
-export function newRunId(now = Date.now()): string {
+export function newRunId(now: number): string {
   const bytes = randomBytes(16);
   bytes.writeUIntBE(now, 0, 6);
   bytes[6] = (bytes[6]! & 0x0f) | 0x70;

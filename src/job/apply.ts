@@ -1,5 +1,5 @@
 import { UserError } from "../errors.js";
-import { parseResults, RESULTS_ENTRY, type Results } from "../protocol.js";
+import { listedIn, parseResults, RESULTS_ENTRY, type Results } from "../protocol.js";
 import type { SettingValues } from "../config/table.js";
 import type { Output } from "../ui/output.js";
 import { formatBytes, plural, shownPath } from "../ui/format.js";
@@ -44,10 +44,11 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
   try {
     const results = await resultsIn(directory, o.source, o.runId);
     const types = new Map(results.files.map((e) => [e.path, e.type]));
+    const listed = listedIn(results);
     const report = await extractDirectory(directory, {
       label: o.source,
       destRoot: o.dir,
-      select: o.select,
+      select: (path) => listed(path) && (!o.select || o.select(path)),
       meta: new Map(results.files.map((e) => [e.path, e])),
       baseline: new Map(o.baseline.map((e) => [e.path, e])),
       conflictTag: o.runId.slice(-8),
@@ -99,7 +100,8 @@ function reportApplied(io: Output, results: Results, report: ExtractReport): voi
   if (count(report.identical)) parts.push(`${count(report.identical)} already up to date`);
   io.info(`Results: ${parts.join(", ")}`);
   for (const c of report.conflicts) {
-    io.warn(`${shownPath(c.path)} was edited locally while the job ran: kept it, saved the job's version as ${shownPath(c.savedAs)}`);
+    const why = c.kind === "type" ? "is a file here and a directory in the job's results, or the other way round" : "was edited locally while the job ran";
+    io.warn(`${shownPath(c.path)} ${why}: kept it, saved the job's version as ${shownPath(c.savedAs)}`);
   }
   // Reasons quote the archive (a link's target) or are the job's own words.
   for (const r of report.refused) io.warn(`refused ${shownPath(r.path)}: ${shownPath(r.reason)}`);

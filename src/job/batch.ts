@@ -1,5 +1,5 @@
 import { hostname, userInfo } from "node:os";
-import { formatDuration } from "../ui/format.js";
+import { formatDuration, printable } from "../ui/format.js";
 import { whyFailed } from "./reasons.js";
 import { DescribeJobsCommand, TerminateJobCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
 
@@ -66,12 +66,15 @@ export function essential<C extends { essential?: boolean }>(containers: readonl
   return containers?.find((c) => c.essential !== false) ?? containers?.[0];
 }
 
+/** Batch's reasons quote whoever wrote them (TerminateJob's caller, the container runtime): safe terminal text. */
+const said = (text: string | undefined) => (text === undefined ? undefined : printable(text));
+
 function toJobState(job: JobDetail): JobState {
   const container = mainContainer(job as Parameters<typeof mainContainer>[0]);
   const options = container?.logConfiguration?.options;
   const attempts: Attempt[] = (job.attempts ?? []).map((a) => {
     const c = mainContainer(a as Parameters<typeof mainContainer>[0]);
-    return { exitCode: c?.exitCode, reason: c?.reason, statusReason: a.statusReason, logStream: c?.logStreamName };
+    return { exitCode: c?.exitCode, reason: said(c?.reason), statusReason: said(a.statusReason), logStream: c?.logStreamName };
   });
   const req = new Map((container?.resourceRequirements ?? []).map((r) => [r.type, r.value]));
   const memory = req.get("MEMORY") ?? container?.memory;
@@ -79,9 +82,9 @@ function toJobState(job: JobDetail): JobState {
     id: job.jobId!,
     name: job.jobName!,
     status: job.status!,
-    statusReason: job.statusReason,
+    statusReason: said(job.statusReason),
     exitCode: container?.exitCode,
-    containerReason: container?.reason,
+    containerReason: said(container?.reason),
     logGroup: (container?.logConfiguration?.logDriver === "awslogs" && options?.["awslogs-group"]) || DEFAULT_LOG_GROUP,
     logStreamName: container?.logStreamName,
     // Batch lists finished attempts only: while attempt N runs, N-1 are listed.

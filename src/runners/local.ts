@@ -8,7 +8,7 @@ import { toLocalJob } from "../job/control.js";
 import { agentOptions, encodeTree, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
-import { formatBytes, plural, shellQuote } from "../ui/format.js";
+import { formatBytes, plural, shellQuote, shownCommand } from "../ui/format.js";
 import { stagesLine } from "../ui/timings.js";
 import { displayPath } from "../config/file.js";
 import { projectFilePath } from "../config/project.js";
@@ -46,7 +46,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
   if (req.dryRun) {
     out.info(`Would pack ${req.dir} (${size})`);
     for (const line of excludedLines(inputs)) out.info(line);
-    out.info(`Would run ${req.command.join(" ")} on a copy of it${req.workdir ? `, in ${req.workdir}` : ""}`);
+    out.info(`Would run ${shownCommand(req.command)} on a copy of it${req.workdir ? `, in ${req.workdir}` : ""}`);
     return 0;
   }
   return withTempDir("local", async (tmp) => {
@@ -55,7 +55,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
     const { clock } = deps;
     const packing = clock.now();
-    const runId = newRunId();
+    const runId = newRunId(clock.now());
     const tree = await writeInputs(inputs, join(tmp, "inputs"), runId);
     const packMs = clock.now() - packing;
     const jobEnv: Record<string, string> = {
@@ -72,7 +72,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     }
     const work = join(tmp, "work");
     await mkdir(work);
-    out.info(`Running ${req.command.join(" ")} in ${req.workdir ? join(work, req.workdir) : work}`);
+    out.info(`Running ${shownCommand(req.command)} in ${req.workdir ? join(work, req.workdir) : work}`);
     const running = clock.now();
     const agent = await runAgentProcess([...deps.self, "agent", ...agentOptions(req), "--", ...req.command], work, { ...deps.env, ...jobEnv }, deps);
     const runMs = clock.now() - running;

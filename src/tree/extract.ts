@@ -11,14 +11,15 @@ import { statEntry, type ManifestEntry } from "./manifest.js";
 import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
 import { eachLimited } from "../pool.js";
 import { replaceFile, sweepStaleTemps } from "./temp-files.js";
-
+import { besideClashingDirs } from "./clash.js";
 
 export interface ExtractReport {
   written: string[];
   /** Same content as the job's, given the job's modification time or mode: a rebuild tool must see what the job saw. */
   touched: string[];
   identical: string[];
-  conflicts: { path: string; savedAs: string }[];
+  /** Kept here, the job's version saved beside: edited locally while the job ran, or of another type ("type"). */
+  conflicts: { path: string; savedAs: string; kind?: "type" }[];
   refused: { path: string; reason: string }[];
   /** The directories among the paths above: people count files and links. */
   directories: string[];
@@ -87,6 +88,12 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
     );
   }
 
+  const tag = `nbatch-${opts.conflictTag ?? "job"}`;
+  const clashed = (path: string, savedAs: string) => {
+    report.conflicts.push({ path, savedAs, kind: "type" });
+    opts.onFile?.(path, "conflict");
+  };
+  await besideClashingDirs(root, planned, tag, clashed);
   await sweepStaleTemps(root, ["", ...planned.map((p) => dirname(p.path))].map((d) => (d === "." ? "" : d)));
   const verified = new Set<string>();
   const created: PlannedEntry[] = [];
@@ -98,7 +105,6 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
     await attempt(p, async () => {
       await ensureParentDirs(root, p.path, verified);
       const local = await statEntry(root, p.path);
-      if (local && local.type !== "dir") throw new Refusal("a file or symlink of that name exists locally");
       if (local) {
         // A mode the job changed on an existing directory comes back too.
         if (local.mode !== p.mode) created.push(p);
@@ -119,20 +125,22 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
     const target = p.type === "symlink" ? await readLinkTarget(p, root) : undefined;
     const abs = join(root, p.path);
     const local = await statEntry(root, p.path);
-    if (local?.type === "dir") throw new Refusal("a directory of that name exists locally");
-    const edited = local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path));
-    if (local && (await sameContent(abs, local, p, target))) {
+    // A directory here where the job has a file: kept, the job's file saved beside it.
+    const clash = local?.type === "dir";
+    const edited = clash || (local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path)));
+    if (!clash && local && (await sameContent(abs, local, p, target))) {
       // A job that only touched or chmod-ed a file (make rebuilding it to the same bytes) is told by
       // its time and mode: without them, make here and in the next job rebuilds it again forever.
       if (edited || sameMetadata(local, p)) return done(p.path, "identical", report.identical);
       await setMetadata(abs, p);
       return done(p.path, "touched", report.touched);
     }
-    const dest = edited ? `${p.path}.nbatch-${opts.conflictTag ?? "job"}` : p.path;
+    const dest = edited ? `${p.path}.${tag}` : p.path;
     // Awaited first: `report.bytes += await ...` would read the total before the wait and lose concurrent writes.
     const written = target === undefined ? await writeFile(p, join(root, dest)) : await writeLink(p, target, join(root, dest));
     report.bytes += written;
     if (!edited) return done(p.path, "written", report.written);
+    if (clash) return clashed(p.path, dest);
     report.conflicts.push({ path: p.path, savedAs: dest });
     opts.onFile?.(p.path, "conflict");
   };
@@ -148,9 +156,7 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
   }
 
   const byPath = (a: { path: string }, b: { path: string }) => comparePaths(a.path, b.path);
-  report.written.sort();
-  report.touched.sort();
-  report.identical.sort();
+  for (const list of [report.written, report.touched, report.identical]) list.sort();
   report.conflicts.sort(byPath);
   report.refused.sort(byPath);
   return report;

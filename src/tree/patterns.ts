@@ -53,23 +53,33 @@ export interface Exclusion {
 export interface SourcedPattern {
   pattern: string;
   source?: string;
+  /** Written by the project (its .nbatchignore or nbatch.ini), not by the user running nbatch. */
+  project?: boolean;
 }
 
 /**
  * Gitignore semantics (last matching rule wins, `!` re-includes, trailing
  * `/` matches directories only). Defaults go first so a user `!pattern`
- * can re-include what a default excludes.
+ * can re-include what a default excludes. A project's `!` cannot: a
+ * repository anyone may have written must not send its runner's secrets,
+ * so what the defaults exclude is judged again without the project's rules.
  */
 export function createExcluder(
   userPatterns: readonly (string | SourcedPattern)[],
   defaults: readonly string[] = DEFAULT_UPLOAD_EXCLUSIONS,
 ): (relPath: string, isDir: boolean) => Exclusion {
-  const ig = ignore({ ignorecase: false }).add([
-    ...defaults.map((pattern) => ({ pattern, mark: "default" })),
-    ...userPatterns.map((p) => (typeof p === "string" ? { pattern: p } : { pattern: p.pattern, mark: p.source })),
-  ]);
+  const sourced = userPatterns.map((p) => (typeof p === "string" ? { pattern: p } : p));
+  const rules = (ps: readonly SourcedPattern[]) =>
+    ignore({ ignorecase: false }).add([...defaults.map((pattern) => ({ pattern, mark: "default" })), ...ps.map((p) => ({ pattern: p.pattern, mark: p.source }))]);
+  const all = rules(sourced);
+  const withoutProject = sourced.some((p) => p.project) ? rules(sourced.filter((p) => !p.project)) : undefined;
   return (relPath, isDir) => {
-    const result = ig.test(isDir ? `${relPath}/` : relPath);
+    const path = isDir ? `${relPath}/` : relPath;
+    let result = all.test(path);
+    if (!result.ignored && withoutProject) {
+      const kept = withoutProject.test(path);
+      if (kept.ignored && kept.rule?.mark === "default") result = kept;
+    }
     if (!result.ignored || !result.rule) return { excluded: false };
     const { pattern, mark } = result.rule;
     return { excluded: true, rule: mark ? `${mark}: ${pattern}` : pattern };

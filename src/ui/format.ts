@@ -43,6 +43,11 @@ export function shellQuote(word: string): string {
   return `${home}'${rest.replace(/'/g, `'\\''`)}'`;
 }
 
+/** A command's words as a user would type them in a shell, safe to show on a terminal. */
+export function shownCommand(argv: readonly string[]): string {
+  return printable(argv.map(shellQuote).join(" "));
+}
+
 /** "3.2 minutes", "41 seconds", "2.1 hours": how long something took. */
 export function formatDuration(ms: number): string {
   const s = ms / 1000;

@@ -1,4 +1,5 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import { availableParallelism, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -154,6 +155,15 @@ describe("nbatch build on this machine (the embedded default)", () => {
       stderr: `nbatch: error: --envdir ${bad}: "my-key" is not a valid variable name (letters, digits and _, not starting with a digit): rename it, or move it out\n`,
     });
     expect((await nbatch(["build", "--envdir", join(root, "none"), dir, "--", "true"])).stderr).toBe(`nbatch: error: --envdir ${join(root, "none")}: no such directory\n`);
+    // What no environment value can carry is refused before anything runs.
+    for (const [bytes, why] of [[Buffer.from("a\0b"), "holds a NUL byte"], [Buffer.from([0x61, 0xff]), "is not UTF-8 text"]] as const) {
+      const odd = await makeDir(`envdir-${why.length}`, {});
+      await writeFile(join(odd, "ODD"), bytes);
+      const r = await nbatch(["build", "--envdir", odd, dir, "--", "touch", "ran"]);
+      expect(r).toMatchObject({ code: 2 });
+      expect(r.stderr).toMatch(new RegExp(`^nbatch: error: --envdir ${odd}: ODD ${why}, .*\n$`));
+      expect(existsSync(join(dir, "ran"))).toBe(false);
+    }
   });
 
   it("hides excluded files from the command: secrets, .git/, caches and --exclude-from-upload", async () => {

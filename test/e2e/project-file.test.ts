@@ -76,6 +76,17 @@ describe("the project file, nbatch.ini, on this machine", () => {
     expect((await readFile(join(dir, "seen.txt"), "utf8")).split("\n")).toEqual(["./.nbatchignore", "./keep.bam", "./notes.txt", ""]);
   });
 
+  it("cannot send the runner's secrets: a project's ! does not re-include a built-in exclusion, the user's own does", async () => {
+    const files = { ".nbatchignore": "!.env\n!.aws/\n!id_ed25519\n", "nbatch.ini": "[build]\nexclude-from-upload = !.npmrc\n", ".env": "SECRET=1", ".aws/credentials": "key", id_ed25519: "k", ".npmrc": "t", "a.txt": "a" };
+    const dir = await makeDir("secrets", files);
+    const dry = await nbatch(["build", "--dry-run", dir, "--", "make"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain("Excluded (4):\n  .aws  (default: .aws/)\n  .env  (default: .env)\n  .npmrc  (default: .npmrc)\n  id_ed25519  (default: id_ed25519)\n");
+    // Sent on purpose, by whoever runs nbatch.
+    const mine = await nbatch(["build", "--dry-run", "--exclude-from-upload", "!.env", dir, "--", "make"]);
+    expect(mine.stderr).toContain("Excluded (3):\n  .aws  (default: .aws/)\n  .npmrc");
+  });
+
   it("runs the command in --workdir, or the file's workdir, and brings results back relative to the whole tree", async () => {
     const files = { "shared/rules.smk": "r", "pathogen/Snakefile": "s", "data/big": "b", ".nbatchignore": "data/\n" };
     const dir = await makeDir("monorepo", files);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { JobState } from "../../src/job/batch.js";
+import { describeJobs, type JobState } from "../../src/job/batch.js";
 import { checkFargateSize, checkResources, platformOf } from "../../src/job/platform.js";
 import { attemptLine, runnableLine, whyFailed } from "../../src/job/reasons.js";
 import { parseRetryOn, retryStrategyFor } from "../../src/job/retries.js";
@@ -87,6 +87,12 @@ describe("why a job failed", () => {
 
   it("an unknown reason is shown as Batch wrote it, without a made-up fix", () => {
     expect(whyFailed(job({ statusReason: "Something new happened" }))).toEqual({ reason: "Something new happened" });
+  });
+
+  it("reasons reach the terminal as safe text: a TerminateJob caller's escape sequences are shown, not obeyed", async () => {
+    const detail = { jobId: "j", jobName: "n", status: "FAILED", statusReason: "evil \x1b]0;PWNED\x07", container: { reason: "x\x1b[2J" }, attempts: [{ statusReason: "a\rb" }] };
+    const [state] = await describeJobs({ send: async () => ({ jobs: [detail] }) } as never, ["j"]);
+    expect([state!.statusReason, state!.containerReason, state!.attempts[0]!.statusReason]).toEqual(["evil \\x1b]0;PWNED\\x07", "x\\x1b[2J", "a\\x0db"]);
   });
 
   it("an attempt line tells how the attempt ended and which comes next", () => {

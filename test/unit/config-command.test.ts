@@ -74,6 +74,10 @@ describe("nbatch config", () => {
     const bad = await run(["set", "aws-batch.memory", "lots"]);
     expect(bad).toMatchObject({ code: 2, stderr: 'nbatch: error: invalid memory "lots": use a size such as 15GiB, 7200MB or 4096 (MiB)\n' });
     expect(await run(["set", "aws-batch.colour", "red"])).toMatchObject({ code: 2, stderr: expect.stringMatching(/'aws-batch.colour' is invalid .* Allowed choices are core.runner, aws-batch.job, /) });
+    expect(await run(["set", "build.command", "two\nlines"])).toMatchObject({
+      code: 2,
+      stderr: "nbatch: error: the value for build.command holds a line break or NUL byte, which a config file line cannot: give it on one line\n",
+    });
     expect(await readFile(path, "utf8")).toBe("[aws-batch]\nmemory = 8GiB\n");
   });
 

@@ -267,7 +267,7 @@ describe("extractZip next to local files", () => {
     expect(readdirSync(join(dest, "results"))).toEqual(["a.csv"]);
   });
 
-  it("leaves an identical symlink and refuses to turn a local file into a directory", async () => {
+  it("leaves an identical symlink, and puts the job's directory beside a local file of its name, never over it", async () => {
     const { dest, run } = setup([
       { name: "link", data: "target.txt", mode: LINK },
       { name: "was-file/", mode: 0o40755 },
@@ -277,20 +277,21 @@ describe("extractZip next to local files", () => {
     writeFileSync(join(dest, "was-file"), "a local file");
     const report = await run();
     expect(report.identical).toEqual(["link"]);
-    expect(report.refused).toEqual([
-      { path: "was-file", reason: "a file or symlink of that name exists locally" },
-      { path: "was-file/inner.txt", reason: "parent was-file is not a directory" },
-    ]);
+    expect(report.refused).toEqual([]);
+    expect(report.conflicts).toEqual([{ path: "was-file", savedAs: "was-file.nbatch-job", kind: "type" }]);
     expect(readFileSync(join(dest, "was-file"), "utf8")).toBe("a local file");
+    expect(readFileSync(join(dest, "was-file.nbatch-job/inner.txt"), "utf8")).toBe("i");
   });
 
-  it("refuses to replace a local directory with a file", async () => {
+  it("puts the job's file beside a local directory of its name, never over it", async () => {
     const { dest, run } = setup([{ name: "thing", data: "file" }]);
     mkdirSync(join(dest, "thing"));
     writeFileSync(join(dest, "thing/keep"), "k");
     const report = await run();
-    expect(report.refused).toEqual([{ path: "thing", reason: "a directory of that name exists locally" }]);
+    expect(report.refused).toEqual([]);
+    expect(report.conflicts).toEqual([{ path: "thing", savedAs: "thing.nbatch-job", kind: "type" }]);
     expect(readFileSync(join(dest, "thing/keep"), "utf8")).toBe("k");
+    expect(readFileSync(join(dest, "thing.nbatch-job"), "utf8")).toBe("file");
   });
 });
 

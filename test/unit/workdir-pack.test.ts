@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
+import { listedIn } from "../../src/protocol.js";
 import { readZipEntry } from "../../src/archive/entries.js";
 import { openZip } from "../../src/archive/zip-reader.js";
 import { extractZip } from "../../src/tree/extract.js";
@@ -175,6 +176,13 @@ describe("packZip", () => {
     expect(JSON.parse((await readZipEntry(zip, ".nbatch/late.json"))!.toString())).toEqual(["gone.txt", "grew.txt", "shrank.bin"]);
     // The entry cut short is still a valid entry, readable to where it ends.
     expect((await readZipEntry(zip, "shrank.bin"))!.length).toBe(3 * 1024 * 1024);
+    // Unpacked with the account that lists only what was taken (the agent's results.json), the
+    // cut-off bytes never replace a local file of that name.
+    const dest = tempDir();
+    writeFileSync(join(dest, "shrank.bin"), "precious local");
+    const report = await extractZip({ archivePath: zip, destRoot: dest, select: listedIn({ files: [byName.get("kept.txt")!] }) });
+    expect(report.written).toEqual(["kept.txt"]);
+    expect(readFileSync(join(dest, "shrank.bin"), "utf8")).toBe("precious local");
   });
 
   it("stops cleanly when the consumer gives up", async () => {

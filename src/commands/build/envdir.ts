@@ -26,8 +26,20 @@ export async function readEnvDirs(dirs: readonly string[], cwd: string): Promise
       const info = await stat(file);
       if (!info.isFile()) throw new UsageError(`--envdir ${dir}: ${name} is not a regular file: each variable is a file whose contents are its value`);
       if (info.size > MAX_VALUE_BYTES) throw new UsageError(`--envdir ${dir}: ${name} is ${info.size} bytes, too large for an environment value (at most 1 MiB)`);
-      out[name] = (await readFile(file, "utf8")).replace(/\r?\n$/, "");
+      out[name] = valueOf(await readFile(file), `--envdir ${dir}: ${name}`).replace(/\r?\n$/, "");
     }
   }
   return out;
+}
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The value travels as JSON text and lands in a process's environment: UTF-8, without NUL bytes. */
+function valueOf(bytes: Buffer, what: string): string {
+  if (bytes.includes(0)) throw new UsageError(`${what} holds a NUL byte, which no environment value can carry: put text in it, or move it out`);
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new UsageError(`${what} is not UTF-8 text, which an environment value must be here: put text in it, or move it out`);
+  }
 }

@@ -52,7 +52,10 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     image: values.image,
     secrets: parseSecrets(flags.secret),
     // Exclusions only add up, so no flag can make the upload take what the project keeps home.
-    excludeFromUpload: [...(values.excludeFromUpload ?? []).map((pattern) => ({ pattern, source: settingFrom(settings, "build.exclude-from-upload") })), ...flags.excludeFromUpload],
+    excludeFromUpload: [
+      ...(values.excludeFromUpload ?? []).map((pattern) => ({ pattern, source: settingFrom(settings, "build.exclude-from-upload"), project: settings.origins["build.exclude-from-upload"] === "project" })),
+      ...flags.excludeFromUpload,
+    ],
     download: values.download ?? [],
     excludeFromDownload: values.excludeFromDownload ?? [],
     retries: flags.retries === undefined ? undefined : parseRetries(flags.retries),

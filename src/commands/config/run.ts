@@ -87,6 +87,8 @@ export async function configGet(key: string, ctx: CommandContext): Promise<numbe
 /** `nbatch config set KEY VALUE`: validated, then written into the config file. */
 export async function configSet(key: string, value: string, ctx: CommandContext): Promise<number> {
   const row = rowFor(key);
+  // The file holds one key per line: a line break would write a second, broken line.
+  if (/[\r\n\0]/.test(value)) throw new UsageError(`the value for ${key} holds a line break or NUL byte, which a config file line cannot: give it on one line`);
   row.parse(value);
   const path = configPath(ctx.env);
   readConfigFile(path, ctx.env);

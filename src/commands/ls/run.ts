@@ -4,6 +4,7 @@ import { listRuns } from "../../history.js";
 import type { CommandContext } from "../context.js";
 import { emptyHistoryHint, withJobSession, type AwsFlags } from "../status/lookup.js";
 import { exitText, formatTable, jobJson, localTime, printForgotten, statusText } from "../status/view.js";
+import { printable, shownCommand } from "../../ui/format.js";
 
 export interface LsFlags extends AwsFlags {
   limit: string;
@@ -29,7 +30,7 @@ export async function lsRun(flags: LsFlags, ctx: CommandContext): Promise<number
     }
     const rows = views.map((v) => {
       const r = v.record!;
-      return [localTime(r.submittedAt), v.id, statusText(v), exitText(v), displayPath(r.dir, ctx.env), shorten(r.command.join(" "))];
+      return [localTime(r.submittedAt), v.id, statusText(v), exitText(v), printable(displayPath(r.dir, ctx.env)), shorten(shownCommand(r.command))];
     });
     for (const line of formatTable(["SUBMITTED", "JOB ID", "STATUS", "EXIT", "DIR", "COMMAND"], rows)) ctx.out.out(line);
     printForgotten(ctx.out, views, ctx.env);
