@@ -248,7 +248,7 @@ describeWithMoto("the job commands: status, logs, cancel, ls", () => {
     const [header, ...rows] = r.stdout.trimEnd().split("\n");
     expect(header).toMatch(/^SUBMITTED\s+JOB ID\s+STATUS\s+EXIT\s+DIR\s+COMMAND$/);
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+${failed}\\s+FAILED\\s+3\\s+~/analysis-2\\s+sh -c exit 3$`));
+    expect(rows[0]).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+${failed}\\s+FAILED\\s+3\\s+~/analysis-2\\s+sh -c 'exit 3'$`));
     expect(rows[1]).toMatch(new RegExp(`${gone}\\s+forgotten by Batch\\s+~/analysis-1\\s+make all$`));
     expect(rows[2]).toMatch(new RegExp(`${ok}\\s+SUCCEEDED\\s+0\\s+~/analysis-0\\s+make all$`));
     expect(r.stderr).toContain("Batch has forgotten 1 of these jobs");
