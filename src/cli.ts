@@ -1,7 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { createRequire } from "node:module";
 import { unhandledAwsError } from "./aws/errors.js";
-import { EXIT, InterruptedError, isUserError, UsageError } from "./errors.js";
+import { EXIT, InterruptedError, isUserError, UsageError, UserError } from "./errors.js";
 import { agentCommand } from "./commands/agent/command.js";
 import { buildCommand } from "./commands/build/command.js";
 import { checkSetupCommand } from "./commands/check-setup/command.js";
@@ -42,11 +42,15 @@ function program(ctx: CommandContext): Command {
     .version(version, "-V, --version")
     .option("-q, --quiet", "only errors, warnings and the job's own output")
     .option("-v, --verbose", "more detail about each step")
-    .showHelpAfterError("(run with --help for usage)")
     .helpCommand(false)
     .configureHelp(helpConfiguration(helpColumns(ctx.env, ctx.out.columns)))
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.out.document(s), writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")) });
+    .configureOutput({
+      writeOut: (s) => ctx.out.document(s),
+      writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")),
+      // commander's "error: unknown option '--x'", as nbatch's one line, with where to look.
+      outputError: (s, write) => write(`nbatch: ${s.trim()} (see --help)`),
+    });
   for (const define of COMMANDS) p.addCommand(inherit(define(ctx), p));
   p.addCommand(inherit(completeValuesCommand(ctx), p), { hidden: true });
   p.hook("preAction", (root) => {
@@ -100,7 +104,7 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
     return { code: err.exitCode, error: err.message };
   }
   // A server's or the network's answer that no caller handled is the user's to fix or retry, not a bug.
-  const user = isUserError(err) ? err : unhandledAwsError(err);
+  const user = isUserError(err) ? err : (fullDisk(err) ?? unhandledAwsError(err));
   // A message may quote a job's paths or a server's words: it is shown escaped, as one line.
   if (user) {
     out.error(`nbatch: error: ${printable(user.message)}`);
@@ -110,4 +114,11 @@ function reportError(err: unknown, out: Output, debug: boolean): { code: number;
   out.error(`nbatch: internal error: ${printable(message)}`);
   if (!debug) out.error("(set NBATCH_DEBUG=1 to see the stack trace, and please report it)");
   return { code: EXIT.failure, error: message };
+}
+
+/** A full disk or quota is the user's to fix wherever it strikes (the agent's results, a copy in TMPDIR). */
+function fullDisk(err: unknown): UserError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== "ENOSPC" && code !== "EDQUOT") return undefined;
+  return new UserError(`${(err as Error).message}: free some space (or raise the quota), then run again`, { cause: err });
 }

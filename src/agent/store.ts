@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from "node:fs";
-import { copyFile, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
@@ -30,7 +30,15 @@ export function createStore(s3: () => S3Client): Store {
     },
     async upload(url, body) {
       const file = local(url);
-      if (file) await pipeline(body, createWriteStream(file));
+      if (file) {
+        // Whole or not at all, as an S3 object is: a full disk must not leave half an archive.
+        const part = `${file}.partial`;
+        await pipeline(body, createWriteStream(part)).catch(async (err: unknown) => {
+          await rm(part, { force: true });
+          throw err;
+        });
+        await rename(part, file);
+      }
       else await uploadStream(s3(), parseS3Url(url), body);
     },
     async readText(url) {

@@ -79,19 +79,20 @@ export function createAwsClients(aws: AwsSettings): AwsClients {
         "s3",
         aws.region,
         aws.endpoints.s3,
+        aws.endpointsFrom?.s3,
       );
       if (aws.s3) applyS3Policy(clients.s3, aws.s3);
       unsignedPayloadOverTls(clients.s3);
       return clients.s3;
     },
     get batch() {
-      return (clients.batch ??= explained(new BatchClient(common("batch")), "batch", aws.region, aws.endpoints.batch));
+      return (clients.batch ??= explained(new BatchClient(common("batch")), "batch", aws.region, aws.endpoints.batch, aws.endpointsFrom?.batch));
     },
     get logs() {
-      return (clients.logs ??= explained(new (lazy.logs().CloudWatchLogsClient)(common("logs")), "logs", aws.region, aws.endpoints.logs));
+      return (clients.logs ??= explained(new (lazy.logs().CloudWatchLogsClient)(common("logs")), "logs", aws.region, aws.endpoints.logs, aws.endpointsFrom?.logs));
     },
     get sts() {
-      return (clients.sts ??= explained(new (lazy.sts().STSClient)(common("sts")), "sts", aws.region, aws.endpoints.sts));
+      return (clients.sts ??= explained(new (lazy.sts().STSClient)(common("sts")), "sts", aws.region, aws.endpoints.sts, aws.endpointsFrom?.sts));
     },
     destroy() {
       for (const client of Object.values(clients)) client.destroy();
@@ -114,13 +115,13 @@ function credentialsFor(aws: AwsSettings) {
  * action, the resource, the region and the endpoint (aws/errors.ts), and
  * tags every other failure with the same, for whoever handles it last.
  */
-export function explained<C extends { middlewareStack: { add: (...a: any[]) => void } }>(client: C, service: string, region: string, endpointUrl?: string): C {
+export function explained<C extends { middlewareStack: { add: (...a: any[]) => void } }>(client: C, service: string, region: string, endpointUrl?: string, endpointFrom?: string): C {
   client.middlewareStack.add(
     (next: (args: { input: unknown }) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: unknown }) => {
       try {
         return await next(args);
       } catch (err) {
-        throw explainAwsError(err, callContext(service, context.commandName ?? "", args.input as Record<string, unknown>, region, endpointUrl));
+        throw explainAwsError(err, callContext(service, context.commandName ?? "", args.input as Record<string, unknown>, region, endpointUrl, endpointFrom));
       }
     },
     { step: "initialize", priority: "high", name: "nbatchExplainErrors" },

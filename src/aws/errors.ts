@@ -11,8 +11,9 @@ export interface AwsContext {
   /** What it acts on, e.g. "s3://bucket/key" or "job queue q". */
   resource: string;
   region?: string;
-  /** The endpoint override in use, named when it cannot be reached. */
+  /** The endpoint override in use, named when it cannot be reached, and where it was set. */
   endpoint?: string;
+  endpointFrom?: string;
 }
 
 interface AwsErrorShape {
@@ -96,7 +97,7 @@ export function awsErrorToUserError(err: unknown, context: AwsContext): UserErro
   if (network) {
     const { hostname, address, port } = network;
     const target = context.endpoint ?? hostname ?? (address ? `${address}:${port}` : "AWS");
-    return fail(`cannot reach ${target}: ${network.code ?? network.name}; check your network connection, proxy settings or AWS_ENDPOINT_URL`);
+    return fail(`cannot reach ${target}: ${network.code ?? network.name}; check your network connection, proxy settings or ${context.endpointFrom ?? "AWS_ENDPOINT_URL"}`);
   }
   return undefined;
 }
@@ -206,9 +207,9 @@ const ACTIONS: Record<string, string> = {
 };
 
 /** What a call does, in the words of IAM and of the user's settings: "s3:PutObject on s3://b/k". */
-export function callContext(service: string, commandName: string, input: Record<string, unknown>, region: string, endpoint?: string): AwsContext {
+export function callContext(service: string, commandName: string, input: Record<string, unknown>, region: string, endpoint?: string, endpointFrom?: string): AwsContext {
   const name = commandName.replace(/Command$/, "");
-  return { action: ACTIONS[name] ?? `${service}:${name}`, resource: resourceOf(service, input), region, ...(endpoint ? { endpoint } : {}) };
+  return { action: ACTIONS[name] ?? `${service}:${name}`, resource: resourceOf(service, input), region, ...(endpoint ? { endpoint, ...(endpointFrom ? { endpointFrom } : {}) } : {}) };
 }
 
 function resourceOf(service: string, input: Record<string, unknown>): string {

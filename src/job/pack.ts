@@ -45,7 +45,14 @@ export function warnLeftOut(inputs: Inputs, warn: (line: string) => void): void 
 export function checkWorkdir(inputs: Inputs, workdir: string | undefined): void {
   if (workdir === undefined || inputs.manifest.entries.some((e) => e.path === workdir && e.type === "dir")) return;
   const excluded = inputs.manifest.excluded.find((e) => workdir === e.path || workdir.startsWith(`${e.path}/`));
-  const why = excluded ? `it is left out of the upload (${excluded.rule})` : "there is no such directory in it";
+  const entry = inputs.manifest.entries.find((e) => e.path === workdir);
+  const why = excluded
+    ? `it is left out of the upload (${excluded.rule})`
+    : entry?.type === "symlink"
+      ? `it is a symlink (to ${entry.target}), and the command runs in a real directory`
+      : entry
+        ? "it is a file, not a directory"
+        : "there is no such directory in it";
   throw new UserError(`cannot run in ${shownPath(workdir)} of ${inputs.dir}: ${why}; give --workdir a directory that is uploaded`);
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { mkdir, open, stat, writeFile } from "node:fs/promises";
-import { availableParallelism, constants, totalmem } from "node:os";
+import { availableParallelism, constants, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { UsageError, UserError } from "../errors.js";
@@ -87,6 +87,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
       return (await readResults(join(tmp, "results.zip"), SOURCE, runId, resultLimits(deps.values))).exitCode ?? 1;
     }
     const unpacking = clock.now();
+    if (!(await exists(req.dir))) throw new UserError(`${req.dir} was removed while the command ran: there is nowhere to bring its results back to`);
     const { results, report } = await applyResults({
       archivePath: join(tmp, "results.zip"),
       source: SOURCE,
@@ -100,7 +101,13 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const took = stagesLine([["pack", packMs], ["run", runMs], ["unpack", clock.now() - unpacking]]);
     if (took) out.detail(took);
     return exitWithRefusals(results.exitCode ?? 1, report.refused.length > 0);
-  });
+  }).catch(outOfSpace);
+}
+
+/** The copy lives in the system's temporary directory: a full one is the user's to fix, not a bug. */
+function outOfSpace(err: NodeJS.ErrnoException): never {
+  if (err.code !== "ENOSPC" && err.code !== "EDQUOT") throw err;
+  throw new UserError(`no space left in ${tmpdir()} for the copy the command runs on: free some, or point TMPDIR at a larger disk`, { cause: err });
 }
 
 /**

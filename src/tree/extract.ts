@@ -84,7 +84,7 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
   const limit = opts.maxBytes ?? DEFAULT_MAX_BYTES;
   if (claimed > limit) {
     throw new UserError(
-      `${opts.label} claims ${claimed} bytes, more than the limit of ${limit} (max-results-size): the archive is corrupt or hostile, nothing was extracted`,
+      `${opts.label} holds ${claimed} bytes, more than the limit of ${limit} (max-results-size): nothing was extracted; if the job really made that much, raise it with --max-results-size or core.max-results-size`,
     );
   }
 

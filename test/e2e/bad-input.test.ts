@@ -86,6 +86,8 @@ describeWithMoto("nbatch build: bad input", () => {
     const noCredentials = { AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, HOME: join(scratch, "empty-home"), XDG_CONFIG_HOME: undefined, XDG_STATE_HOME: undefined };
     return [
       { slug: "missing-path", args: ["build", "--aws-batch", join(scratch, "no-such-dir"), "--", "true"], message: /no-such-dir: no such directory$/, code: 1 },
+      // A name with bytes that are not UTF-8 reaches nbatch with U+FFFD in their place.
+      { slug: "not-utf8-name", args: ["build", "--aws-batch", join(scratch, "nu\uFFFDroot"), "--", "true"], message: /its name is not valid UTF-8, which nbatch cannot open: rename the directory$/, code: 1 },
       { slug: "not-a-directory", args: ["build", "--aws-batch", join(scratch, "a-file"), "--", "true"], message: /a-file is not a directory/, code: 1 },
       ...(isRoot
         ? [{ slug: "unreadable", args: ["build", "--aws-batch", dirs.unreadable!, "--", "true"], env: { HOME: join(scratch, "home"), XDG_CONFIG_HOME: undefined, XDG_STATE_HOME: undefined }, message: /sub\/secret\.txt.*permission denied/i, code: 1, uid: NOBODY }]

@@ -166,6 +166,13 @@ describe("nbatch build on this machine (the embedded default)", () => {
     }
   });
 
+  it("says so in one line when the directory is removed while the command runs", async () => {
+    const dir = await makeDir("removed-meanwhile", { "a.txt": "a" });
+    const r = await nbatch(["build", dir, "--", "sh", "-c", `rm -rf '${dir}'; echo r > r.txt`]);
+    expect(r).toMatchObject({ code: 1 });
+    expect(r.stderr).toMatch(new RegExp(`\nnbatch: error: ${dir} was removed while the command ran: there is nowhere to bring its results back to\n$`));
+  });
+
   it("hides excluded files from the command: secrets, .git/, caches and --exclude-from-upload", async () => {
     const dir = await makeDir("exclusions", {
       ".env": "SECRET=1",

@@ -61,6 +61,8 @@ describe("bash completion", () => {
 
   it("offers values, not file names, for options and settings with choices, and recent job ids", () => {
     expect(complete("nbatch", "build", "--sse", "")).toEqual(["AES256", "aws:kms", "aws:kms:dsse", "none"]);
+    expect(complete("nbatch", "build", "--arch", "")).toEqual(["x86_64", "arm64"]);
+    expect(complete("nbatch", "build", "--retry-on", "")).toEqual(["spot", "any"]);
     expect(complete("nbatch", "config", "set", "core.runner", "")).toEqual(["aws-batch", "local"]);
     expect(complete("nbatch", "config", "set", "aws-batch.sse", "aws")).toEqual(["aws:kms", "aws:kms:dsse"]);
     const newestFirst = [...JOBS].reverse();
@@ -117,6 +119,7 @@ describe.skipIf(!has("fish"))("fish completion", () => {
 
   it("offers choices and recent job ids for option values and arguments", () => {
     expect(complete("nbatch build --sse ")).toEqual(["AES256", "aws:kms", "aws:kms:dsse", "none"]);
+    expect(complete("nbatch build --arch ")).toEqual(["arm64", "x86_64"]);
     expect(complete("nbatch build --attach ").sort()).toEqual([...JOBS].sort());
     expect(complete("nbatch logs ").sort()).toEqual([...JOBS].sort());
     expect(complete("nbatch config set core.runner ")).toEqual(expect.arrayContaining(["aws-batch", "local"]));

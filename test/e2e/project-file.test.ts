@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,10 +101,12 @@ describe("the project file, nbatch.ini, on this machine", () => {
     expect((await nbatch(["build", fromFile])).code).toBe(0);
     expect(await readFile(join(fromFile, "pathogen/where.txt"), "utf8")).toMatch(/\/work\/pathogen\n$/);
 
+    await symlink("pathogen", join(dir, "link"));
     for (const [workdir, why] of [
       ["nosuch", "there is no such directory in it"],
       ["data", "it is left out of the upload (.nbatchignore:1: data/)"],
-      ["shared/rules.smk", "there is no such directory in it"],
+      ["shared/rules.smk", "it is a file, not a directory"],
+      ["link", "it is a symlink (to pathogen), and the command runs in a real directory"],
     ]) {
       expect(await nbatch(["build", "--workdir", workdir!, dir, "--", "true"])).toMatchObject({
         code: 1,

@@ -119,6 +119,8 @@ describe("awsErrorToUserError", () => {
   it("names the configured endpoint when there is one", () => {
     const err = netError("ECONNREFUSED", { address: "127.0.0.1", port: 5000 });
     expect(message(err, { ...put, endpoint: "http://localhost:5000" })).toMatch(/^cannot reach http:\/\/localhost:5000: ECONNREFUSED/);
+    // And the setting it came from, to fix.
+    expect(message(err, { ...put, endpoint: "http://localhost:5000", endpointFrom: "AWS_ENDPOINT_URL_BATCH" })).toMatch(/proxy settings or AWS_ENDPOINT_URL_BATCH$/);
   });
 
   it.each([

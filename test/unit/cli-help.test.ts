@@ -70,4 +70,7 @@ it("nbatch help names a command's help, and says when there is no such command",
   expect(unknown).toMatchObject({ code: 2, stdout: "" });
   expect(unknown.stderr).toBe('nbatch: error: unknown command "nosuch" for nbatch: use one of build, status, logs, cancel, ls, agent, check-setup, config, completion, setup\n');
   expect((await run(["help", "config", "nosuch"])).stderr).toMatch(/^nbatch: error: unknown command "nosuch" for nbatch config: use one of list, get, set, unset\n$/);
+  // What commander itself refuses is one line in nbatch's form too.
+  expect(await run(["nosuch"])).toMatchObject({ code: 2, stderr: "nbatch: error: unknown command 'nosuch' (see --help)\n" });
+  expect(await run(["build", "--nosuch"])).toMatchObject({ code: 2, stderr: "nbatch: error: unknown option '--nosuch' (see --help)\n" });
 });

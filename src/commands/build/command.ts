@@ -1,7 +1,8 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { addAwsOptions } from "../aws-options.js";
 import { collect, type CommandDefinition } from "../context.js";
 import { groupOptions } from "../option-groups.js";
+import { offerChoices } from "../completion/values.js";
 
 /** build's many options, by what they are about. */
 const GROUPS = {
@@ -50,12 +51,12 @@ const definition = () =>
     .option("--cancel", "with --attach: stop the job at once")
     .option("--detach-on-interrupt", "make Ctrl-C detach from the job instead of cancelling it")
     .option("--retries <n>", "retry a failed attempt up to n times: those --retry-on names, else the job definition's rules, else spot reclaims only")
-    .option("--retry-on <what>", "with --retries: spot (attempts lost with their instance), any (every failure), or exit codes, e.g. spot,137", collect, [])
+    .addOption(offerChoices(new Option("--retry-on <what>", "with --retries: spot (attempts lost with their instance), any (every failure), or exit codes, e.g. spot,137").argParser(collect).default([]), ["spot", "any"]))
     .option("--resume", "a retried attempt starts from the results the previous one left, so make or Snakemake resume")
     .option("--priority <n>", "scheduling priority on a fair-share queue, 0 to 9999 (higher runs sooner)")
     .option("--gpus <n>", "GPUs for the job (EC2 compute environments with GPU instances)")
     .option("--disk <size>", "ephemeral storage on Fargate, 21GiB to 200GiB")
-    .option("--arch <arch>", "CPU architecture on Fargate: x86_64 or arm64")
+    .addOption(offerChoices(new Option("--arch <arch>", "CPU architecture on Fargate: x86_64 or arm64"), ["x86_64", "arm64"]))
     .option("--shm-size <size>", "size of /dev/shm on EC2, e.g. 2GiB")
     .option("--timeout <duration>", "stop each attempt after this long, e.g. 90m or 6h (at least 60s)")
     .option("--tag <KEY=VALUE>", "tag the job (repeatable); tags propagate to its ECS task", collect, [])

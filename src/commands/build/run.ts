@@ -6,7 +6,7 @@ import type { Settings } from "../../config/settings.js";
 import { SETTING_ROWS } from "../../config/table.js";
 import { UserError } from "../../errors.js";
 import type { BuildRequest, FollowPrefs } from "../../job/request.js";
-import { shellQuote } from "../../ui/format.js";
+import { printable, shellQuote } from "../../ui/format.js";
 import type { BatchContext } from "../../job/context.js";
 import { awsSettingsInput } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
@@ -113,6 +113,8 @@ function settingFrom(settings: Settings, name: string): string {
 async function checkDirectory(cwd: string, dir: string): Promise<string> {
   const path = resolve(cwd, dir);
   const info = await stat(path).catch(() => undefined);
+  // Node decodes arguments as UTF-8: other bytes arrive as U+FFFD, a name that is not on disk.
+  if (!info && path.includes("\uFFFD")) throw new UserError(`${printable(dir)}: its name is not valid UTF-8, which nbatch cannot open: rename the directory`);
   if (!info) throw new UserError(`${dir}: no such directory`);
   if (!info.isDirectory()) throw new UserError(`${dir} is not a directory: nbatch build runs over a directory`);
   return path;
