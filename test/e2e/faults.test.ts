@@ -78,7 +78,8 @@ describeWithMoto("nbatch build survives faults", () => {
       const { proxy, env } = await w.proxy();
       const dir = await w.makeDir("killed-upload", {});
       await writeFile(join(dir, "blob.bin"), randomBytes(MULTIPART_BYTES));
-      const runEnv = { ...env, NBATCH_AWS_BATCH_S3_BUCKET: `s3://${w.bucket}/killed` };
+      // A cache of its own: the other scenarios' runs, at the same time, would otherwise find the note and abort the upload first.
+      const runEnv = { ...env, NBATCH_AWS_BATCH_S3_BUCKET: `s3://${w.bucket}/killed`, XDG_CACHE_HOME: await w.makeDir("killed-cache", {}) };
       const args = ["build", "--aws-batch", dir, "--", "true"];
       // Part 1 lands, part 2 hangs: the upload is under way when the CLI is killed outright.
       const stall = proxy.add({ service: "s3", operation: "UploadPart", query: { partNumber: "2" } }, "stall");
