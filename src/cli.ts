@@ -16,7 +16,7 @@ import { statusCommand } from "./commands/status/command.js";
 import type { CommandContext, CommandDefinition } from "./commands/context.js";
 import { processContext } from "./process.js";
 import { printable } from "./ui/format.js";
-import { helpColumns, helpConfiguration } from "./ui/help.js";
+import { helpColumns, helpConfiguration, wrapProse } from "./ui/help.js";
 import type { Output } from "./ui/output.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -37,16 +37,17 @@ const COMMANDS: CommandDefinition[] = [
 ];
 
 function program(ctx: CommandContext): Command {
+  const columns = helpColumns(ctx.env, ctx.out.columns);
   const p = new Command("nbatch")
     .description("Run a command over a local directory on AWS Batch as if it ran locally.")
     .version(version, "-V, --version")
     .option("-q, --quiet", "only errors, warnings and the job's own output")
     .option("-v, --verbose", "more detail about each step")
     .helpCommand(false)
-    .configureHelp(helpConfiguration(helpColumns(ctx.env, ctx.out.columns)))
+    .configureHelp(helpConfiguration(columns))
     .exitOverride()
     .configureOutput({
-      writeOut: (s) => ctx.out.document(s),
+      writeOut: (s) => ctx.out.document(wrapProse(s, columns)),
       writeErr: (s) => ctx.out.error(s.replace(/\n$/, "")),
       // commander's "error: unknown option '--x'", as nbatch's one line, with where to look.
       outputError: (s, write) => write(`nbatch: ${s.trim()} (see --help)`),

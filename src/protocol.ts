@@ -188,13 +188,13 @@ export function parsePackIndex(raw: Buffer, what: string): PackIndex {
  * archive from another run put in its place.
  */
 /**
- * Which entries of a results archive to take: those results.json lists. One
- * it leaves out (a file the agent cut short because it changed while packed,
- * listed as skipped) never lands over a local file.
+ * Which entries of a results archive to take: all but those results.json
+ * lists as skipped (a file the agent cut short because it changed while
+ * packed), whose cut-off bytes must never land over a local file.
  */
-export function listedIn(results: Pick<Results, "files">): (path: string) => boolean {
-  const listed = new Set(results.files.map((e) => e.path));
-  return (path) => listed.has(path);
+export function notSkipped(results: Pick<Results, "skipped">): (path: string) => boolean {
+  const skipped = new Set((results.skipped ?? []).map((s) => s.path));
+  return (path) => !skipped.has(path);
 }
 
 export function parseResults(raw: Buffer, what: string, runId: string): Results {

@@ -9,7 +9,7 @@
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { readZipEntry } from "../archive/entries.js";
-import { checkProtocol, listedIn, RESULTS_ENTRY, type Results } from "../protocol.js";
+import { checkProtocol, notSkipped, RESULTS_ENTRY, type Results } from "../protocol.js";
 import { extractZip } from "../tree/extract.js";
 import { isInside, realpathOfPrefix, unsafeEntryName } from "../tree/paths.js";
 import type { Store } from "./store.js";
@@ -21,7 +21,7 @@ export async function resumeFromResults(store: Store, resultsUrl: string, cwd: s
   if (!raw) return undefined;
   const results = JSON.parse(raw.toString("utf8")) as Results;
   checkProtocol(results.protocol, "the earlier attempt's results");
-  const report = await extractZip({ archivePath: zipPath, destRoot: cwd, select: listedIn(results), meta: new Map(results.files.map((e) => [e.path, e])) });
+  const report = await extractZip({ archivePath: zipPath, destRoot: cwd, select: notSkipped(results), meta: new Map(results.files.map((e) => [e.path, e])) });
   // What the earlier attempt deleted stays deleted, as it would have on a machine that kept going.
   let deleted = 0;
   for (const path of results.deleted ?? []) {

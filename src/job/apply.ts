@@ -1,5 +1,5 @@
 import { UserError } from "../errors.js";
-import { listedIn, parseResults, RESULTS_ENTRY, type Results } from "../protocol.js";
+import { notSkipped, parseResults, RESULTS_ENTRY, type Results } from "../protocol.js";
 import type { SettingValues } from "../config/table.js";
 import type { Output } from "../ui/output.js";
 import { formatBytes, plural, shownPath } from "../ui/format.js";
@@ -44,11 +44,11 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
   try {
     const results = await resultsIn(directory, o.source, o.runId);
     const types = new Map(results.files.map((e) => [e.path, e.type]));
-    const listed = listedIn(results);
+    const taken = notSkipped(results);
     const report = await extractDirectory(directory, {
       label: o.source,
       destRoot: o.dir,
-      select: (path) => listed(path) && (!o.select || o.select(path)),
+      select: (path) => taken(path) && (!o.select || o.select(path)),
       meta: new Map(results.files.map((e) => [e.path, e])),
       baseline: new Map(o.baseline.map((e) => [e.path, e])),
       conflictTag: o.runId.slice(-8),

@@ -23,6 +23,30 @@ export function helpColumns(env: Readonly<Record<string, string | undefined>>, t
   return Math.max(40, Math.min(width, 200));
 }
 
+/**
+ * The prose a command adds after its help, wrapped at spaces to the same
+ * width: a paragraph (unindented lines) with a line too long is joined and
+ * wrapped again. Indented lines (examples, commands to copy) stay as they are.
+ */
+export function wrapProse(text: string, columns: number): string {
+  const help = new Help();
+  const out: string[] = [];
+  let paragraph: string[] = [];
+  const flush = () => {
+    out.push(paragraph.some((l) => l.length > columns) ? help.boxWrap(paragraph.join(" "), columns) : paragraph.join("\n"));
+    paragraph = [];
+  };
+  for (const line of text.split("\n")) {
+    if (/^\S/.test(line)) paragraph.push(line);
+    else {
+      if (paragraph.length) flush();
+      out.push(line);
+    }
+  }
+  if (paragraph.length) flush();
+  return out.join("\n");
+}
+
 function formatItem(this: Help, term: string, termWidth: number, description: string, helper: Help): string {
   const width = this.helpWidth ?? 80;
   const indent = " ".repeat(INDENT);

@@ -122,6 +122,7 @@ describe.skipIf(!has("fish"))("fish completion", () => {
     expect(complete("nbatch build --arch ")).toEqual(["arm64", "x86_64"]);
     expect(complete("nbatch build --attach ").sort()).toEqual([...JOBS].sort());
     expect(complete("nbatch logs ").sort()).toEqual([...JOBS].sort());
-    expect(complete("nbatch config set core.runner ")).toEqual(expect.arrayContaining(["aws-batch", "local"]));
+    expect(complete("nbatch config set core.runner ")).toEqual(["aws-batch", "local"]);
+    expect(complete("nbatch status abc ").sort()).toEqual([...JOBS].sort());
   });
 });

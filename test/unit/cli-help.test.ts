@@ -28,6 +28,19 @@ it("every command's --help shows examples", async () => {
   expect(checked).toEqual(expect.arrayContaining(["check-setup", "config set", "completion", "setup aws-batch"]));
 });
 
+it("wraps every command's prose within a narrow terminal, leaving the indented examples as they are", async () => {
+  const narrow = async (words: string[]) => {
+    const io = createTestOutput();
+    await main([...words, "--help"], testContext({ COLUMNS: "60" }, { out: io }));
+    return io.stdoutText();
+  };
+  for (const words of [["build"], ["check-setup"], ["logs"], ["ls"], ["setup", "aws-batch"], ["status"], ["completion"]]) {
+    for (const line of (await narrow(words)).split("\n").filter((l) => /^\S/.test(l))) expect(line.length, `${words.join(" ")}: ${line}`).toBeLessThanOrEqual(60);
+  }
+  // A paragraph is wrapped as one, not line by line.
+  expect((await narrow(["check-setup"])).replace(/\n(?=\S)/g, " ")).toContain("risks data) or ✘ (nbatch build will fail), with a line on how to fix it.");
+});
+
 describe.each([60, 80, 120])("nbatch build --help at %i columns", (columns) => {
   const text = async (env: Record<string, string>, o: { columns?: number } = {}) => {
     const io = createTestOutput();

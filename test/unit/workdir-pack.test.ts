@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { listedIn } from "../../src/protocol.js";
+import { notSkipped } from "../../src/protocol.js";
 import { readZipEntry } from "../../src/archive/entries.js";
 import { openZip } from "../../src/archive/zip-reader.js";
 import { extractZip } from "../../src/tree/extract.js";
@@ -176,11 +176,11 @@ describe("packZip", () => {
     expect(JSON.parse((await readZipEntry(zip, ".nbatch/late.json"))!.toString())).toEqual(["gone.txt", "grew.txt", "shrank.bin"]);
     // The entry cut short is still a valid entry, readable to where it ends.
     expect((await readZipEntry(zip, "shrank.bin"))!.length).toBe(3 * 1024 * 1024);
-    // Unpacked with the account that lists only what was taken (the agent's results.json), the
-    // cut-off bytes never replace a local file of that name.
+    // Unpacked with the account of what was skipped (the agent's results.json), the cut-off
+    // bytes never replace a local file of that name.
     const dest = tempDir();
     writeFileSync(join(dest, "shrank.bin"), "precious local");
-    const report = await extractZip({ archivePath: zip, destRoot: dest, select: listedIn({ files: [byName.get("kept.txt")!] }) });
+    const report = await extractZip({ archivePath: zip, destRoot: dest, select: notSkipped({ skipped: skipped.map(([path, reason]) => ({ path, reason })) }) });
     expect(report.written).toEqual(["kept.txt"]);
     expect(readFileSync(join(dest, "shrank.bin"), "utf8")).toBe("precious local");
   });
