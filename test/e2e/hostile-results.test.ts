@@ -148,9 +148,8 @@ describeWithMoto("nbatch build: hostile results archives", () => {
 
   it("counts what it wrote, not what results.json claims", async () => {
     const dir = await w.makeDir("counted", {});
-    const ghost = { path: "ghost.bin", type: "file", size: 1_000_000, mtimeMs: 0, mode: 0o644 };
     const r = await runWith("counted", dir, [{ name: "a.txt", data: "a\n" }, { name: "b/c.txt", data: "c\n" }, { name: "d", data: "d" }], {
-      results: { edit: (res) => ({ ...res, files: [...(res.files as unknown[]), ghost] }) },
+      results: { edit: (res) => ({ ...res, files: [] }) },
     });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("Results: 3 files written (5 B)");

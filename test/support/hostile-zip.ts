@@ -103,12 +103,9 @@ export function resultsArchive(entries: readonly RawEntry[], opts: ResultsOption
     exitCode: opts.exitCode ?? 0,
     signal: null,
     deleted: opts.deleted ?? [],
-    // Every entry is listed, as the agent lists what it packs: nbatch takes only what results.json lists.
-    files: entries.map((e) => {
-      const link = ((e.mode ?? 0o100644) & 0o170000) === 0o120000;
-      const size = link ? 0 : (e.size ?? Buffer.byteLength(e.data ?? ""));
-      return { path: e.name, type: link ? "symlink" : "file", size, mtimeMs: now, mode: (e.mode ?? 0o644) & 0o7777, ...(link ? { target: String(e.data) } : {}) };
-    }),
+    files: entries
+      .filter((e) => ((e.mode ?? 0o100644) & 0o170000) === 0o100000)
+      .map((e) => ({ path: e.name, type: "file", size: e.size ?? Buffer.byteLength(e.data ?? ""), mtimeMs: now, mode: (e.mode ?? 0o644) & 0o7777 })),
     timings: { started: now, finished: now },
   };
   const edited = opts.edit ? opts.edit(results) : results;
