@@ -1,8 +1,9 @@
 // npm run bench [-- --quick] [-- --scale N] [-- --runs N] [-- --only GROUP] [-- --sweep]
 //
-// Generates the reference directory, starts moto (S3) and a scripted fake
-// of Batch and CloudWatch Logs, measures nbatch side by side with the
-// alternatives, prints a markdown table of targets, and writes
+// Generates the reference directory and the other kinds of data, starts
+// moto (S3), an S3 that keeps no bytes (for the multi-gigabyte runs) and a
+// scripted fake of Batch and CloudWatch Logs, measures nbatch side by side
+// with the alternatives, prints markdown tables of targets, and writes
 // bench/results.json. See docs/performance.md.
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -11,12 +12,19 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { referenceDir } from "./lib/data.mjs";
 import { startFakeAws } from "./lib/fake-aws.mjs";
+import { compressedDir, sequenceDir, tinyDir } from "./lib/kinds.mjs";
 import { measureApply } from "./lib/measure-apply.mjs";
+import { measureCrc } from "./lib/measure-crc.mjs";
+import { measureFanout } from "./lib/measure-fanout.mjs";
+import { measureKinds } from "./lib/measure-kinds.mjs";
 import { measureLogs } from "./lib/measure-logs.mjs";
+import { measureMemory } from "./lib/measure-memory.mjs";
+import { measureScales } from "./lib/measure-scale.mjs";
 import { measureStartup } from "./lib/measure-startup.mjs";
 import { measureIncremental } from "./lib/measure-incremental.mjs";
 import { measureLink, measureUpload } from "./lib/measure-upload.mjs";
 import { startMoto } from "./lib/moto.mjs";
+import { startSinkS3 } from "./lib/sink-s3.mjs";
 import { run } from "./lib/proc.mjs";
 import { startCountingProxy } from "./lib/proxy.mjs";
 import { renderSweep, sweep } from "./lib/sweep.mjs";
@@ -26,7 +34,7 @@ import { s3Client } from "./worker/common.mjs";
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
 
-const GROUPS = ["startup", "upload", "incremental", "apply", "logs"];
+const GROUPS = ["startup", "upload", "incremental", "kinds", "memory", "scale", "apply", "logs", "fanout"];
 // An office uplink (about 250 Mbit/s), where compressing harder pays.
 const LINK_BYTES_PER_SECOND = 30 * 1024 * 1024;
 
@@ -44,7 +52,7 @@ function parseArgs(argv) {
   if (!(o.scale > 0)) throw new Error("--scale takes a positive number");
   const unknown = o.only.filter((g) => !GROUPS.includes(g));
   if (unknown.length) throw new Error(`unknown group ${unknown.join(",")}: use ${GROUPS.join(", ")}`);
-  if (o.quick) o.scale = Math.min(o.scale, 0.2);
+  if (o.quick) o.scale = Math.min(o.scale, 0.05);
   o.runs ??= o.quick ? 1 : 3;
   return o;
 }
@@ -70,8 +78,9 @@ await mkdir(home);
 const tiny = join(work, "tiny");
 await mkdir(tiny);
 await writeFile(join(tiny, "README"), "a directory for the log-tailing runs\n");
-log("starting moto and the fake Batch/Logs server ...");
+log("starting moto, the sink S3 and the fake Batch/Logs server ...");
 const moto = await startMoto();
+const sink = await startSinkS3();
 const fake = await startFakeAws();
 const proxy = await startCountingProxy(moto.endpoint);
 const s3 = s3Client(moto.endpoint);
@@ -84,6 +93,7 @@ const ctx = {
   benchDir,
   bin: join(repo, "bin", "nbatch.js"),
   work,
+  dataRoot,
   dirs: { reference: dir, big: bigDir, tiny },
   moto,
   fake,
@@ -127,15 +137,51 @@ try {
     results.sweep = await sweep(ctx, { dir, runs: opts.runs });
   } else {
     const only = new Set(opts.only);
+    results.groupSeconds = {};
+    let groupStart = performance.now();
+    const timed = (group) => {
+      results.groupSeconds[group] = (performance.now() - groupStart) / 1000;
+      groupStart = performance.now();
+    };
     if (only.has("startup")) {
       log("start-up ...");
-      results.startup = await measureStartup(ctx, { runs: opts.quick ? 5 : 15 });
+      results.startup = await measureStartup(ctx, { runs: opts.quick ? 3 : 15 });
+      timed("startup");
     }
     if (only.has("upload")) {
       log("pack+upload ...");
-      results.upload = await measureUpload(ctx, { dir, bigDir, runs: opts.runs });
-      log("pack+upload over a slower link ...");
-      results.link = await measureLink(ctx, { dir, runs: opts.runs, bytesPerSecond: LINK_BYTES_PER_SECOND });
+      results.upload = await measureUpload(ctx, { dir, bigDir, runs: opts.runs, quick: opts.quick });
+      // Quick sees the slower link in the kinds group only.
+      if (!opts.quick) {
+        log("pack+upload over a slower link ...");
+        results.link = await measureLink(ctx, { dir, runs: opts.runs, bytesPerSecond: LINK_BYTES_PER_SECOND });
+      }
+      timed("upload");
+    }
+    if (only.has("kinds")) {
+      log("pack+upload by kind of data ...");
+      // Quick runs a twentieth of each kind: enough to show the runs work.
+      const kindScale = opts.quick ? 0.02 : opts.scale;
+      const kinds = [
+        { name: "reference", dir: opts.quick ? undefined : dir },
+        { name: "sequences", dir: await sequenceDir(dataRoot, kindScale, log) },
+        { name: "compressed", dir: opts.quick ? undefined : await compressedDir(dataRoot, kindScale, log) },
+        { name: "tiny", dir: await tinyDir(dataRoot, kindScale, log) },
+      ].filter((k) => k.dir);
+      results.kinds = await measureKinds(ctx, { kinds, runs: opts.runs, bytesPerSecond: LINK_BYTES_PER_SECOND });
+      results.crc = measureCrc({ quick: opts.quick });
+      timed("kinds");
+    }
+    if (only.has("memory")) {
+      log("peak memory by size of data ...");
+      results.memory = await measureMemory(ctx, { quick: opts.quick, sink });
+      timed("memory");
+    }
+    if (only.has("scale")) {
+      log("cost against size ...");
+      const scales = opts.quick ? [0.02, 0.05] : [1, 4, 16].map((x) => x * opts.scale);
+      results.scale = await measureScales(ctx, { scales, linkedCopiesOf: opts.quick ? undefined : { scale: scales[2], copies: 5 }, sink, runs: opts.quick ? 1 : 3 });
+      timed("scale");
     }
     if (only.has("incremental")) {
       log("incremental inputs ...");
@@ -144,16 +190,24 @@ try {
     if (only.has("apply")) {
       log("applying results ...");
       results.apply = await measureApply(ctx, { scale: opts.scale, runs: opts.runs });
+      timed("apply");
     }
     if (only.has("logs")) {
       log("log tailing ...");
       results.logs = await measureLogs(ctx, { quick: opts.quick });
+      timed("logs");
+    }
+    if (only.has("fanout")) {
+      log("fan-out ...");
+      results.fanout = await measureFanout(ctx, { quick: opts.quick });
+      timed("fanout");
     }
     results.targets = targets(results);
   }
 } finally {
   s3.destroy();
   await proxy.stop();
+  await sink.stop();
   await fake.stop();
   await moto.stop();
   await rm(work, { recursive: true, force: true });

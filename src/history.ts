@@ -26,6 +26,11 @@ export interface RunRecord {
   /** Milliseconds since the epoch. */
   submittedAt: number;
   command: string[];
+  /** A fan-out run: its lanes' job ids (jobId is the first), and how many tasks it has. */
+  lanes?: string[];
+  tasks?: number;
+  /** A run of --rerun-failed: the run it reran. */
+  rerunOf?: string;
   /** Where the agent keeps its copy of the log (runs/<run id>/log.gz). */
   logUrl?: string;
   /** The job's log group and its attempts' streams, once seen: `nbatch logs` needs them after Batch forgets the job. */

@@ -1,4 +1,3 @@
-import { gunzipSync, gzipSync } from "node:zlib";
 import { METADATA_DIR } from "./archive/metadata.js";
 import { UserError } from "./errors.js";
 import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, type Check } from "./schema.js";
@@ -23,12 +22,38 @@ export const JOB_ENV = {
   attempts: "NBATCH_ATTEMPTS",
   /** "1": an attempt after the first starts from the run's latest results (--resume). */
   resume: "NBATCH_RESUME",
+  /** Fan-out: the run's task list (tasks.json), and where in it this job's children start and step. */
+  tasksUrl: "NBATCH_TASKS_URL",
+  taskOffset: "NBATCH_TASK_OFFSET",
+  taskStride: "NBATCH_TASK_STRIDE",
   /** Where the agent keeps a gzipped copy of the command's output (agent/log-copy.ts); none without it. */
   logUrl: "NBATCH_LOG_URL",
   /** For the command, not the agent: what the job was given (job/resources.ts). */
   cpus: "NBATCH_CPUS",
   memoryMiB: "NBATCH_MEMORY_MIB",
 } as const;
+
+/** What a fan-out task's command sees: its task index and, with --each, its item. */
+export const TASK_ENV = { index: "NBATCH_INDEX", item: "NBATCH_ITEM" } as const;
+
+/** Set by AWS Batch in each child of an array job: its index in the array. */
+export const ARRAY_INDEX_ENV = "AWS_BATCH_JOB_ARRAY_INDEX";
+
+/** In NBATCH_RESULTS_URL, stands for the task's index: each task has its own results. */
+export const INDEX_TOKEN = "{index}";
+
+/** One task of a fan-out run: its index in the run, and with --each the path it is for. */
+export interface Task {
+  index: number;
+  item?: string;
+}
+
+const TASKS: Check = listOf(objectOf({ index: wholeNumber }, { item: text }));
+
+/** tasks.json: the run's task list, in the order the children take it. */
+export function parseTasks(raw: string, what: string): Task[] {
+  return parseChecked<Task[]>(Buffer.from(raw), what, TASKS);
+}
 
 /**
  * The agent's options, on its command line rather than in the environment:
@@ -47,35 +72,11 @@ export interface InputsManifest {
   entries: ManifestEntry[];
 }
 
-/**
- * Protocol 2's inputs, a tree: every entry of the directory, and for each
- * file of some bytes where those bytes are: `at` is [index in `packs`,
- * offset of the entry's local header, end of its data] in that pack, and
- * `crc32` what they must check to (docs/protocol.md).
- */
-export interface InputsTree extends InputsManifest {
-  packs: string[];
-  entries: TreeEntry[];
-}
-
-export interface TreeEntry extends ManifestEntry {
-  crc32?: number;
-  at?: [number, number, number];
-}
-
-/** A pack's index: what each of its entries holds (sha256, size, crc32) and where it lies. */
-export interface PackIndex {
-  protocol: number;
-  pack: string;
-  entries: [sha256: string, size: number, crc32: number, offset: number, end: number][];
-}
-
-/** Pack ids name objects: letters, digits and dashes only. */
-export const PACK_ID = /^[0-9A-Za-z-]{1,100}$/;
-
 export interface Results {
   protocol: number;
   runId: string;
+  /** A fan-out task's index: its results are its own. */
+  index?: number;
   /** The command's exit status; 128+n when a signal n ended it; null if it never ran. */
   exitCode: number | null;
   signal: string | null;
@@ -93,7 +94,7 @@ export interface Results {
 }
 
 /** What the CLI and the agent take for a manifest entry: a job's archive must not hand extraction anything else. */
-const MANIFEST_ENTRY: Check = objectOf(
+export const MANIFEST_ENTRY: Check = objectOf(
   {
     path: text,
     type: oneOf("file", "dir", "symlink"),
@@ -106,18 +107,6 @@ const MANIFEST_ENTRY: Check = objectOf(
 
 const INPUTS_MANIFEST: Check = objectOf({ protocol: wholeNumber, entries: listOf(MANIFEST_ENTRY) });
 
-const offset = is((v) => Number.isSafeInteger(v) && (v as number) >= 0, "an offset");
-
-const INPUTS_TREE: Check = objectOf({
-  protocol: wholeNumber,
-  packs: listOf(is((v) => typeof v === "string" && PACK_ID.test(v), "a pack id")),
-  entries: listOf(
-    both(MANIFEST_ENTRY, objectOf({}, { crc32: is((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff, "a CRC-32"), at: listOf(offset) })),
-  ),
-});
-
-const PACK_INDEX: Check = objectOf({ protocol: wholeNumber, pack: text, entries: listOf(listOf(is((v) => typeof v === "string" || Number.isSafeInteger(v), "a field"))) });
-
 const RESULTS: Check = objectOf(
   {
     protocol: wholeNumber,
@@ -129,6 +118,7 @@ const RESULTS: Check = objectOf(
     timings: objectOf({ started: finiteNumber, finished: finiteNumber }, { commandStarted: finiteNumber, commandFinished: finiteNumber }),
   },
   {
+    index: wholeNumber,
     error: text,
     skipped: listOf(objectOf({ path: text, reason: text })),
     leftRunning: listOf(objectOf({ pid: wholeNumber, command: text })),
@@ -141,53 +131,6 @@ export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
 }
 
 /**
- * The same entry of a protocol 2 tree. Each file of some bytes must say
- * where they are, in a pack the tree names, and what they check to.
- */
-export function parseInputsTree(raw: Buffer, what: string): InputsTree {
-  const tree = parseChecked<InputsTree>(raw, what, INPUTS_TREE);
-  for (const e of tree.entries) {
-    if (e.type !== "file" || e.size === 0) continue;
-    const [pack, start, end] = e.at ?? [];
-    if (e.crc32 === undefined || e.at?.length !== 3 || tree.packs[pack!] === undefined || !(start! < end!)) {
-      throw malformed(what, `${JSON.stringify(e.path).slice(0, 200)} does not say where its bytes are`);
-    }
-  }
-  return tree;
-}
-
-/** A tree's object: its JSON, gzip'd (always at level 6, so the same tree is the same bytes wherever it is written). */
-export function encodeTree(json: string): Buffer {
-  return gzipSync(json, { level: 6 });
-}
-
-/** Larger than any tree of a directory nbatch can scan, small enough to refuse a bomb. */
-const MAX_TREE_BYTES = 512 * 1024 * 1024;
-
-/** A tree from its object, checked as parseInputsTree checks it. */
-export function decodeTree(raw: Buffer, what: string): InputsTree {
-  let json: Buffer;
-  try {
-    json = gunzipSync(raw, { maxOutputLength: MAX_TREE_BYTES });
-  } catch (err) {
-    throw malformed(what, `it is not a gzip'd tree (${(err as Error).message})`);
-  }
-  return parseInputsTree(json, what);
-}
-
-export function parsePackIndex(raw: Buffer, what: string): PackIndex {
-  const index = parseChecked<PackIndex>(raw, what, PACK_INDEX);
-  const wrong = index.entries.find((e) => e.length !== 5 || typeof e[0] !== "string" || e.slice(1).some((n) => typeof n !== "number"));
-  if (wrong) throw malformed(what, "an entry is not [sha256, size, crc32, offset, end]");
-  return index;
-}
-
-/**
- * results.json from a results archive, which the job wrote and so is
- * untrusted: its shape is checked, and it must be the run's own, not an
- * archive from another run put in its place.
- */
-/**
  * Which entries of a results archive to take: all but those results.json
  * lists as skipped (a file the agent cut short because it changed while
  * packed), whose cut-off bytes must never land over a local file.
@@ -197,15 +140,23 @@ export function notSkipped(results: Pick<Results, "skipped">): (path: string) =>
   return (path) => !skipped.has(path);
 }
 
-export function parseResults(raw: Buffer, what: string, runId: string): Results {
+/**
+ * results.json from a results archive, which the job wrote and so is
+ * untrusted: its shape is checked, and it must be the run's own, not an
+ * archive from another run put in its place.
+ */
+export function parseResults(raw: Buffer, what: string, runId: string, index?: number): Results {
   const results = parseChecked<Results>(raw, what, RESULTS);
   if (results.runId !== runId) {
     throw new UserError(`${what} belongs to run ${JSON.stringify(results.runId).slice(0, 80)}, not to this job's run ${runId}: it was replaced or copied there, so nothing was applied`);
   }
+  if (index !== undefined && results.index !== index) {
+    throw new UserError(`${what} belongs to task ${results.index ?? "(none)"}, not to task ${index}: it was replaced or copied there, so nothing was applied`);
+  }
   return results;
 }
 
-function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
+export function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   let value: unknown;
   try {
     value = JSON.parse(raw.toString("utf8"));
@@ -220,12 +171,16 @@ function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   return value as T;
 }
 
-function malformed(what: string, why: string): UserError {
+export function malformed(what: string, why: string): UserError {
   return new UserError(`${what} is malformed (${why}): it was not written by a compatible version of nbatch`);
 }
 
-function both(a: Check, b: Check): Check {
-  return (value, at) => a(value, at) ?? b(value, at);
+/** The job was submitted in a protocol this agent may not know: one line, before anything is fetched. */
+export function checkJobProtocol(value: string | undefined): void {
+  const version = value === undefined || value === "" ? 1 : Number(value);
+  if (!Number.isSafeInteger(version) || version > PROTOCOL_VERSION) {
+    throw new UserError(`this job was submitted in job protocol ${value}, and this agent knows protocols up to ${PROTOCOL_VERSION}: update the image's nbatch to the version of the nbatch that submitted it`);
+  }
 }
 
 /** Archives from a newer nbatch may mean things this one does not know: say so rather than guess. */

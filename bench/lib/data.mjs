@@ -7,7 +7,7 @@ import { join } from "node:path";
 const MiB = 1024 * 1024;
 // Bump when the generator changes, so stale caches are regenerated.
 const GENERATOR_VERSION = 2;
-const FIXED_MTIME = new Date("2024-06-01T12:00:00Z");
+export const FIXED_MTIME = new Date("2024-06-01T12:00:00Z");
 
 /** At scale 1: ~12 MB of small text, 128 MB of large text, 110 MB of .gz; about 250 MB in all. */
 export function layout(scale) {
@@ -65,7 +65,7 @@ export function textBytes(rand, size) {
 }
 
 /** Deterministic incompressible bytes: AES-CTR keystream from the seed. */
-async function writeRandomFile(path, seed, size) {
+export async function writeRandomFile(path, seed, size) {
   const key = createHash("sha256").update(`nbatch-bench ${seed}`).digest();
   const cipher = createCipheriv("aes-256-ctr", key, Buffer.alloc(16));
   const zeros = Buffer.alloc(MiB);
@@ -77,7 +77,7 @@ async function writeRandomFile(path, seed, size) {
   }
 }
 
-async function writeTextFile(path, rand, size) {
+export async function writeTextFile(path, rand, size) {
   const fh = await open(path, "w");
   try {
     for (let done = 0; done < size; done += 4 * MiB) await fh.write(textBytes(rand, Math.min(4 * MiB, size - done)));
@@ -96,24 +96,36 @@ export function listFiles(scale) {
   return files;
 }
 
-/** Generates (once) the directory for `scale` under dataRoot and returns its path. */
-export async function referenceDir(dataRoot, scale, log) {
-  const dir = join(dataRoot, `reference-x${scale}`);
-  const stamp = join(dataRoot, `reference-x${scale}.done`);
-  if (existsSync(stamp) && (await readFile(stamp, "utf8")) === String(GENERATOR_VERSION)) return dir;
-  log(`generating the reference directory at scale ${scale} in ${dir} ...`);
+/**
+ * A generated directory under dataRoot, made once by `fill(dir)` and kept
+ * between runs; `version` names the generator, so a changed one regenerates.
+ */
+export async function cachedDir(dataRoot, name, version, log, fill) {
+  const dir = join(dataRoot, name);
+  const stamp = join(dataRoot, `${name}.done`);
+  if (existsSync(stamp) && (await readFile(stamp, "utf8")) === String(version)) return dir;
+  log(`generating ${dir} ...`);
   await rm(dir, { recursive: true, force: true });
-  const rand = prng(20240601 + scale);
-  let n = 0;
-  for (const f of listFiles(scale)) {
-    const path = join(dir, f.path);
-    await mkdir(join(path, ".."), { recursive: true });
-    if (f.kind === "small") await writeFile(path, textBytes(rand, 1024 + Math.floor(rand() * 15 * 1024)));
-    else if (f.kind === "text") await writeTextFile(path, rand, f.size);
-    else await writeRandomFile(path, `${scale}-${n}`, f.size);
-    await utimes(path, FIXED_MTIME, FIXED_MTIME);
-    n++;
-  }
-  await writeFile(stamp, String(GENERATOR_VERSION));
+  await rm(stamp, { force: true });
+  await mkdir(dir, { recursive: true });
+  await fill(dir);
+  await writeFile(stamp, String(version));
   return dir;
+}
+
+/** Generates (once) the directory for `scale` under dataRoot and returns its path. */
+export function referenceDir(dataRoot, scale, log) {
+  return cachedDir(dataRoot, `reference-x${scale}`, GENERATOR_VERSION, log, async (dir) => {
+    const rand = prng(20240601 + scale);
+    let n = 0;
+    for (const f of listFiles(scale)) {
+      const path = join(dir, f.path);
+      await mkdir(join(path, ".."), { recursive: true });
+      if (f.kind === "small") await writeFile(path, textBytes(rand, 1024 + Math.floor(rand() * 15 * 1024)));
+      else if (f.kind === "text") await writeTextFile(path, rand, f.size);
+      else await writeRandomFile(path, `${scale}-${n}`, f.size);
+      await utimes(path, FIXED_MTIME, FIXED_MTIME);
+      n++;
+    }
+  });
 }

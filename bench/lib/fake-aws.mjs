@@ -9,7 +9,7 @@ const PAGE_BYTES = 1024 * 1024;
 /**
  * A scenario decides, given a submitted job and the time since submission:
  *   status(job, ms)      -> "RUNNABLE" | "RUNNING" | "SUCCEEDED" | "FAILED"
- *   line(i, ms)          -> { message, availableAt } for line i, or undefined when line i is not out yet
+ *   line(i, ms, job, child) -> { message, availableAt } for line i (of array child `child`), or undefined when line i is not out yet
  */
 export async function startFakeAws() {
   let scenario = instantScenario();
@@ -45,21 +45,60 @@ export async function startFakeAws() {
     },
     submitjob: (b) => {
       const jobId = `bench-${++seq}`;
-      const job = { jobId, jobName: b.jobName, submittedAt: Date.now(), body: b };
+      const job = { jobId, jobName: b.jobName, submittedAt: Date.now(), body: b, size: b.arrayProperties?.size };
       jobs.set(jobId, job);
       scenario.onSubmit?.(job);
       return { jobId, jobName: b.jobName, jobArn: `arn:aws:batch:us-east-1:123456789012:job/${jobId}` };
     },
-    describejobs: (b) => ({ jobs: (b.jobs ?? []).map((id) => jobs.get(id)).filter(Boolean).map(detail) }),
+    describejobs: (b) => ({ jobs: (b.jobs ?? []).flatMap((id) => described(id)) }),
+    listjobs: (b) => listChildren(b),
     terminatejob: () => ({}),
     canceljob: () => ({}),
     tagresource: () => ({}),
     registerjobdefinition: (b) => ({ jobDefinitionName: b.jobDefinitionName, jobDefinitionArn: `arn:aws:batch:us-east-1:123456789012:job-definition/${b.jobDefinitionName}:1`, revision: 1 }),
   };
 
-  function detail(job) {
+  /** A job, or a child <id>:<i> of an array job, as DescribeJobs tells it; nothing for an unknown id. */
+  function described(id) {
+    const [parentId, index] = String(id).split(":");
+    const job = jobs.get(parentId);
+    if (!job) return [];
+    if (index === undefined) return [job.size ? parentDetail(job) : detail(job)];
+    return [{ ...detail(job, Number(index)), jobId: id, arrayProperties: { index: Number(index) } }];
+  }
+
+  /** An array job's children each have the scenario's childStatus; the parent's statusSummary counts them. */
+  function parentDetail(job) {
     const ms = Date.now() - job.submittedAt;
-    const status = scenario.status(job, ms);
+    const statusSummary = {};
+    for (let i = 0; i < job.size; i++) {
+      const s = scenario.childStatus(job, i, ms);
+      statusSummary[s] = (statusSummary[s] ?? 0) + 1;
+    }
+    const done = (statusSummary.SUCCEEDED ?? 0) + (statusSummary.FAILED ?? 0) === job.size;
+    const status = done ? (statusSummary.FAILED ? "FAILED" : "SUCCEEDED") : "PENDING";
+    return { ...detail(job), status, arrayProperties: { size: job.size, statusSummary } };
+  }
+
+  function listChildren(b) {
+    const job = jobs.get(b.arrayJobId);
+    if (!job?.size) throw Object.assign(new Error(`${b.arrayJobId} is not an array job`), { type: "ClientException" });
+    const ms = Date.now() - job.submittedAt;
+    const status = b.jobStatus ?? "RUNNING";
+    const from = Number(b.nextToken ?? 0);
+    const page = [];
+    let i = from;
+    for (; i < job.size && page.length < 100; i++) {
+      if (scenario.childStatus(job, i, ms) !== status) continue;
+      const ended = status === "SUCCEEDED" || status === "FAILED";
+      page.push({ jobId: `${job.jobId}:${i}`, jobName: job.jobName, status, arrayProperties: { index: i }, startedAt: job.submittedAt, ...(ended ? { container: { exitCode: status === "SUCCEEDED" ? 0 : 1 } } : {}) });
+    }
+    return { jobSummaryList: page, ...(i < job.size ? { nextToken: String(i) } : {}) };
+  }
+
+  function detail(job, index) {
+    const ms = Date.now() - job.submittedAt;
+    const status = index === undefined ? scenario.status(job, ms) : scenario.childStatus(job, index, ms);
     const started = status === "RUNNING" || status === "SUCCEEDED" || status === "FAILED";
     const done = status === "SUCCEEDED" || status === "FAILED";
     job.stoppedAt ??= done ? Date.now() : undefined;
@@ -78,7 +117,8 @@ export async function startFakeAws() {
         image: "nbatch-bench",
         command: job.body.containerOverrides?.command ?? [],
         environment: job.body.containerOverrides?.environment ?? [],
-        ...(started && scenario.logs ? { logStreamName: `nbatch-job/default/${job.jobId}` } : {}),
+        // A stream name has no ":": a child's is its parent's id and its index.
+        ...(started && scenario.logs ? { logStreamName: `nbatch-job/default/${job.jobId}${index === undefined ? "" : `.${index}`}` } : {}),
         ...(done ? { exitCode: status === "SUCCEEDED" ? 0 : 1 } : {}),
       },
       tags: job.body.tags ?? {},
@@ -87,19 +127,34 @@ export async function startFakeAws() {
 
   function getLogEvents(b) {
     const from = b.nextToken ? Number(String(b.nextToken).slice(2)) : 0;
-    const job = jobs.get(String(b.logStreamName).split("/").pop());
+    const [id, index] = String(b.logStreamName).split("/").pop().split(".");
+    const job = jobs.get(id);
     if (!job || !scenario.logs) throw Object.assign(new Error("The specified log stream does not exist."), { type: "ResourceNotFoundException" });
     const ms = Date.now() - job.submittedAt;
+    const child = index === undefined ? undefined : Number(index);
+    if (b.startFromHead === false && !b.nextToken) return lastEvents(job, child, ms, b.limit ?? PAGE_EVENTS);
     const events = [];
     let bytes = 0;
     let i = from;
     for (; events.length < PAGE_EVENTS && bytes < PAGE_BYTES; i++) {
-      const line = scenario.logs.line(i, ms, job);
+      const line = scenario.logs.line(i, ms, job, child);
       if (!line) break;
       events.push({ timestamp: job.submittedAt + line.availableAt, message: line.message, ingestionTime: job.submittedAt + line.availableAt });
       bytes += line.message.length + 26;
     }
     return { events, nextForwardToken: `f/${i}`, nextBackwardToken: `b/${from}` };
+  }
+
+  /** The newest `limit` events of a stream, as GetLogEvents with startFromHead false returns them (oldest first). */
+  function lastEvents(job, child, ms, limit) {
+    let n = 0;
+    while (scenario.logs.line(n, ms, job, child)) n++;
+    const events = [];
+    for (let i = Math.max(0, n - limit); i < n; i++) {
+      const line = scenario.logs.line(i, ms, job, child);
+      events.push({ timestamp: job.submittedAt + line.availableAt, message: line.message, ingestionTime: job.submittedAt + line.availableAt });
+    }
+    return { events, nextForwardToken: `f/${n}`, nextBackwardToken: `b/${Math.max(0, n - limit)}` };
   }
 
   const server = createServer(async (req, res) => {

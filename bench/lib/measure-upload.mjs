@@ -30,7 +30,7 @@ async function packOf(ctx, prefix) {
   return (await inputsObjects(ctx, prefix)).sort((a, b) => b.Size - a.Size)[0];
 }
 
-async function inputsBytes(ctx, prefix) {
+export async function inputsBytes(ctx, prefix) {
   return (await inputsObjects(ctx, prefix)).reduce((n, o) => n + (o.Size ?? 0), 0);
 }
 
@@ -46,18 +46,40 @@ async function available(cmd, args) {
   return run(cmd, args).then((r) => r.code === 0, () => false);
 }
 
-export async function measureUpload(ctx, { dir, bigDir, runs }) {
-  const withZipAws = (await available("zip", ["-v"])) && (await available("aws", ["--version"]));
-  if (!withZipAws) ctx.log("  zip or the AWS CLI is not installed: no zip -r + aws s3 cp comparison");
+const awsEnv = {
+  ...process.env,
+  AWS_ACCESS_KEY_ID: "test",
+  AWS_SECRET_ACCESS_KEY: "test",
+  AWS_DEFAULT_REGION: "us-east-1",
+  AWS_EC2_METADATA_DISABLED: "true",
+};
+
+/** Whether zip and the AWS CLI are here to be compared with. */
+export async function withZipAws(ctx) {
+  const here = (await available("zip", ["-v"])) && (await available("aws", ["--version"]));
+  if (!here) ctx.log("  zip or the AWS CLI is not installed: no zip -r + aws s3 cp comparison");
+  return here;
+}
+
+/** `zip -r` of dir into zipFile (from scratch), then `aws s3 cp` of it to moto under `key`; its wall time. */
+export async function zipAndCopy(ctx, dir, zipFile, key) {
+  await rm(zipFile, { force: true });
+  const za = await run("sh", ["-c", `cd "$1" && zip -q -r "$2" . && aws --endpoint-url "$3" s3 cp "$2" "s3://$4/$5" --only-show-errors`, "sh", dir, zipFile, ctx.moto.endpoint, ctx.bucket, key], { env: awsEnv });
+  if (za.code !== 0) throw new Error(`zip -r + aws s3 cp failed: ${za.stderr.slice(-1000)}`);
+  return za.wallMs;
+}
+
+/** The floor: `file` uploaded with nbatch's own uploader, from a worker; its wall time. */
+export async function uploadFile(ctx, endpoint, file, key) {
+  const fl = await run(process.execPath, [join(ctx.benchDir, "worker/upload-file.mjs"), endpoint, file, ctx.bucket, key], { env: ctx.workerEnv });
+  if (fl.code !== 0) throw new Error(`floor upload failed: ${fl.stderr.slice(-1000)}`);
+  return fl.wallMs;
+}
+
+export async function measureUpload(ctx, { dir, bigDir, runs, quick }) {
+  const zipAws = await withZipAws(ctx);
   const zipFile = join(ctx.work, "zip-r.zip");
   const nbatchZip = join(ctx.work, "nbatch.zip");
-  const awsEnv = {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
-    AWS_DEFAULT_REGION: "us-east-1",
-    AWS_EC2_METADATA_DISABLED: "true",
-  };
   const samples = { nbatch: [], zipAws: [], floor: [], floorRatio: [], floorAws: [], rss: [], archiveBytes: [] };
   let lastPrefix;
   // Interleaved, so a neighbour's load on the machine hits every contender alike.
@@ -72,41 +94,36 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
     // How hard nbatch compresses follows the link, so each run's archive differs a little.
     await saveInputs(ctx, prefix, nbatchZip);
 
-    if (withZipAws) {
-      await rm(zipFile, { force: true });
-      const za = await run("sh", ["-c", `cd "$1" && zip -q -r "$2" . && aws --endpoint-url "$3" s3 cp "$2" "s3://$4/zip-r/${i}.zip" --only-show-errors`, "sh", dir, zipFile, ctx.moto.endpoint, ctx.bucket], { env: awsEnv });
-      if (za.code !== 0) throw new Error(`zip -r + aws s3 cp failed: ${za.stderr.slice(-1000)}`);
-      samples.zipAws.push(za.wallMs);
-    }
+    if (zipAws) samples.zipAws.push(await zipAndCopy(ctx, dir, zipFile, `zip-r/${i}.zip`));
 
-    const fl = await run(process.execPath, [join(ctx.benchDir, "worker/upload-file.mjs"), ctx.moto.endpoint, nbatchZip, ctx.bucket, `floor/${i}.zip`], { env: ctx.workerEnv });
-    if (fl.code !== 0) throw new Error(`floor upload failed: ${fl.stderr.slice(-1000)}`);
-    samples.floor.push(fl.wallMs);
-    samples.floorRatio.push(nb.submitMs / fl.wallMs);
+    const floorMs = await uploadFile(ctx, ctx.moto.endpoint, nbatchZip, `floor/${i}.zip`);
+    samples.floor.push(floorMs);
+    samples.floorRatio.push(nb.submitMs / floorMs);
 
-    if (withZipAws) {
+    if (zipAws && !quick) {
       const fa = await run("aws", ["--endpoint-url", ctx.moto.endpoint, "s3", "cp", nbatchZip, `s3://${ctx.bucket}/floor-aws/${i}.zip`, "--only-show-errors"], { env: awsEnv });
       samples.floorAws.push(fa.wallMs);
     }
   }
-  const zipBytes = withZipAws ? (await stat(zipFile)).size : undefined;
-  ctx.log("  fixed settings on the local link");
-  const settings = await compareSettings(ctx, { dir, endpoint: ctx.moto.endpoint, label: "local", runs });
+  const zipBytes = zipAws ? (await stat(zipFile)).size : undefined;
+  // Quick only shows that the runs work: the comparisons that take longest are left out.
+  if (!quick) ctx.log("  fixed settings on the local link");
+  const settings = quick ? undefined : await compareSettings(ctx, { dir, endpoint: ctx.moto.endpoint, label: "local", runs });
 
   // Unchanged re-run: same directory, same prefix, inputs already there.
   ctx.log("  unchanged re-runs");
   const rerun = [];
-  for (let i = 0; i < Math.max(3, runs); i++) {
+  for (let i = 0; i < (quick ? 1 : Math.max(3, runs)); i++) {
     ctx.proxy.reset();
     const r = await nbatchBuild(ctx, dir, lastPrefix, { s3: ctx.proxy.endpoint });
     rerun.push({ submitMs: r.submitMs, uploadedBytes: ctx.proxy.counts.bodyBytes, s3Requests: ctx.proxy.counts.requests });
   }
   const scans = [];
-  for (let i = 0; i < 3; i++) scans.push((await ctx.worker("scan.mjs", [dir])).ms);
+  for (let i = 0; i < (quick ? 1 : 3); i++) scans.push((await ctx.worker("scan.mjs", [dir])).ms);
 
-  ctx.log("  peak memory at 4x");
   const bigPrefix = `upload-big-${Date.now()}`;
-  const big = await nbatchBuild(ctx, bigDir, bigPrefix);
+  if (!quick) ctx.log("  peak memory at 4x");
+  const big = quick ? undefined : await nbatchBuild(ctx, bigDir, bigPrefix);
 
   return {
     nbatchMs: median(samples.nbatch),
@@ -129,9 +146,9 @@ export async function measureUpload(ctx, { dir, bigDir, runs }) {
     rss: {
       refKB: median(samples.rss),
       refMaxKB: Math.max(...samples.rss.filter(Boolean)),
-      bigKB: big.peakRssKB,
-      bigSubmitMs: big.submitMs,
-      bigArchiveBytes: await inputsBytes(ctx, bigPrefix),
+      bigKB: big?.peakRssKB,
+      bigSubmitMs: big?.submitMs,
+      bigArchiveBytes: big && (await inputsBytes(ctx, bigPrefix)),
     },
   };
 }
@@ -168,10 +185,9 @@ export async function measureLink(ctx, { dir, runs, bytesPerSecond }) {
       samples.nbatch.push(nb.submitMs);
       samples.archiveBytes.push(await inputsBytes(ctx, prefix));
       await saveInputs(ctx, prefix, archive);
-      const fl = await run(process.execPath, [join(ctx.benchDir, "worker/upload-file.mjs"), link.endpoint, archive, ctx.bucket, `link-floor/${i}.zip`], { env: ctx.workerEnv });
-      if (fl.code !== 0) throw new Error(`floor upload failed: ${fl.stderr.slice(-1000)}`);
-      samples.floor.push(fl.wallMs);
-      samples.floorRatio.push(nb.submitMs / fl.wallMs);
+      const floorMs = await uploadFile(ctx, link.endpoint, archive, `link-floor/${i}.zip`);
+      samples.floor.push(floorMs);
+      samples.floorRatio.push(nb.submitMs / floorMs);
     }
     ctx.log("  fixed settings on that link");
     const settings = await compareSettings(ctx, { dir, endpoint: link.endpoint, label: "link", runs });

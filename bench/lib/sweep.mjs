@@ -18,7 +18,7 @@ async function timed(ctx, script, args, runs) {
 
 /** Each setting of nbatch's compression ladder on one core: speed and ratio on a table of the reference directory. */
 async function ladder(ctx, dir) {
-  const { LADDER } = await import(join(ctx.repo, "dist", "workdir", "zip-pace.js"));
+  const { LADDER } = await import(join(ctx.repo, "dist", "archive", "zip-pace.js"));
   const table = await readFile(join(dir, "data", "table-00.tsv"));
   return LADDER.filter((setting) => setting.level > 0).map((setting) => {
     let best = Infinity;

@@ -15,7 +15,7 @@ const baseline = (await scanInputs(dir, [])).manifest.entries;
 async function apply() {
   const before = await rchar();
   const started = performance.now();
-  const { report: r } = await applyResults({ archivePath, dir, runId: "bench-00000000", baseline, reporter, io: reporter, maxBytes: 100 * 1024 ** 3 });
+  const { report: r } = await applyResults({ archivePath, dir, runId: "bench-00000000", baseline, source: archivePath, out: reporter, limits: { maxBytes: 100 * 1024 ** 3, maxEntries: 10_000_000 } });
   const ms = performance.now() - started;
   const read = (await rchar()) - before;
   return { ms, readBytes: read, written: r.written.length, identical: r.identical.length, refused: r.refused.length };

@@ -7,20 +7,13 @@ import { readFile } from "node:fs/promises";
 import { UserError } from "../errors.js";
 import { readZipEntry } from "../archive/entries.js";
 import { brokeOff } from "../aws/s3.js";
-import { checkProtocol, decodeTree, INPUTS_MANIFEST_ENTRY, parseInputsManifest, PROTOCOL_VERSION } from "../protocol.js";
+import { checkProtocol, INPUTS_MANIFEST_ENTRY, parseInputsManifest } from "../protocol.js";
+import { decodeTree } from "../protocol-tree.js";
 import { assembleTree } from "../tree/assemble.js";
 import { extractZip } from "../tree/extract.js";
 import { scanDirectory, type ManifestEntry } from "../tree/manifest.js";
 import { shownPath } from "../ui/format.js";
 import type { Store } from "./store.js";
-
-/** The job was submitted in a protocol this agent may not know: one line, before anything is fetched. */
-export function checkJobProtocol(value: string | undefined): void {
-  const version = value === undefined || value === "" ? 1 : Number(value);
-  if (!Number.isSafeInteger(version) || version > PROTOCOL_VERSION) {
-    throw new UserError(`this job was submitted in job protocol ${value}, and this agent knows protocols up to ${PROTOCOL_VERSION}: update the image's nbatch to the version of the nbatch that submitted it`);
-  }
-}
 
 /**
  * Makes the inputs at `url` in `cwd`, and returns what is on disk then. A

@@ -4,7 +4,7 @@ import { realpath, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import { toCommand } from "../job/control.js";
-import { BATCH_ATTEMPT_ENV, JOB_ENV, PROTOCOL_VERSION, RESULTS_ENTRY, type Results } from "../protocol.js";
+import { BATCH_ATTEMPT_ENV, checkJobProtocol, JOB_ENV, PROTOCOL_VERSION, RESULTS_ENTRY, TASK_ENV, type Results } from "../protocol.js";
 import { formatSeconds, shownPath } from "../ui/format.js";
 import type { Signals } from "../commands/context.js";
 import type { Output } from "../ui/output.js";
@@ -13,9 +13,10 @@ import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifes
 import { packZip } from "../archive/pack.js";
 import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { checkJobProtocol, fetchInputs } from "./inputs.js";
-import { leftoverProcesses } from "./leftovers.js";
+import { fetchInputs } from "./inputs.js";
+import { endLeftovers, noteLeftovers } from "./leftovers.js";
 import { resumeFromResults } from "./resume.js";
+import { resolveTask } from "./task.js";
 import { LogCopy } from "./log-copy.js";
 import type { Store } from "./store.js";
 
@@ -36,7 +37,7 @@ export interface AgentOptions {
 }
 
 /**
- * The job side of the protocol: unpack the inputs, run the command, and
+ * The job side of the protocol: check it, resolve the task, fetch the inputs, run the command, and
  * upload what it created or changed, whether it succeeded, failed or was
  * stopped. Returns the command's exit status.
  */
@@ -45,7 +46,6 @@ export async function runAgent(o: AgentOptions): Promise<number> {
   checkJobProtocol(o.env[JOB_ENV.protocol]);
   const runId = need(JOB_ENV.runId);
   const inputsUrl = need(JOB_ENV.inputsUrl);
-  const resultsUrl = need(JOB_ENV.resultsUrl);
   const started = Date.now();
   let stopSignal: NodeJS.Signals | undefined;
   let child: ReturnType<typeof spawn> | undefined;
@@ -56,6 +56,9 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     if (sig === "SIGTERM" && child && !stopTimer) stopTimer = killAfterGrace(o, child);
   });
   try {
+    const { resultsUrl, logUrl, command, env: taskEnv, task } = await resolveTask(o.env, o.store, o.command, need(JOB_ENV.resultsUrl));
+    // What the command's processes carry in their environment, and its siblings' do not.
+    const marks = [`${JOB_ENV.runId}=${runId}`, ...(task ? [`${TASK_ENV.index}=${task.index}`] : [])];
     const attempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1);
     const baseline = await withTempDir("agent", async (tmp) => {
       const unpacked = await fetchInputs(o.store, inputsUrl, o.cwd, join(tmp, "inputs.zip"));
@@ -68,7 +71,8 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     const envUrl = o.env[JOB_ENV.envUrl];
     const userEnv = await readEnv(o, envUrl);
     // A retry needs the values again: earlier attempts delete them only once the command succeeded.
-    const lastAttempt = attempt >= Number(o.env[JOB_ENV.attempts] ?? 1);
+    // A fan-out task's siblings need them too: the CLI deletes them when the run ends.
+    const lastAttempt = !task && attempt >= Number(o.env[JOB_ENV.attempts] ?? 1);
     if (envUrl && lastAttempt) await o.store.remove(envUrl);
     const result: Partial<Results> = {};
     let copy: LogCopy | undefined;
@@ -77,18 +81,18 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     else if (!runIn.ok) result.error = runIn.error;
     else {
       result.timings = { started, commandStarted: Date.now(), finished: 0 };
-      const run = await runCommand(o, runIn.path, userEnv, (c) => (child = c));
+      const run = await runCommand(o, { cwd: runIn.path, command, env: { ...childEnv(o.env, userEnv), ...taskEnv }, logUrl }, (c) => (child = c));
       Object.assign(result, run.ended);
       copy = run.copy;
       result.timings.commandFinished = Date.now();
-      result.leftRunning = await noteLeftovers(o, runId);
+      result.leftRunning = await noteLeftovers(o.out, marks);
     }
     if (result.error) o.out.info(`nbatch agent: ${result.error}`);
-    if (envUrl && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
-    await uploadResults(o, resultsUrl, runId, baseline, { started, ...result });
+    if (envUrl && !task && !lastAttempt && result.exitCode === 0) await o.store.remove(envUrl);
+    await uploadResults(o, resultsUrl, runId, baseline, { started, ...result, index: task?.index });
     // A job's container ends with its main process, and its leftovers with it; the local runner's job does the same.
-    if (result.leftRunning) await endLeftovers(runId);
-    if (copy) await keepLogCopy(o, copy, stopSignal !== undefined);
+    if (result.leftRunning) await endLeftovers(marks);
+    if (copy) await keepLogCopy(o, copy, logUrl!, stopSignal !== undefined);
     return result.exitCode ?? 1;
   } finally {
     clearTimeout(stopTimer);
@@ -149,20 +153,18 @@ function childEnv(env: AgentOptions["env"], userEnv: Record<string, string>): No
 /** Runs the command; with NBATCH_LOG_URL its output is also copied, to be kept once the results are up (log-copy.ts). */
 async function runCommand(
   o: AgentOptions,
-  cwd: string,
-  userEnv: Record<string, string>,
+  run: { cwd: string; command: string[]; env: NodeJS.ProcessEnv; logUrl?: string },
   started: (child: ChildProcess) => void,
 ): Promise<{ ended: Pick<Results, "exitCode" | "signal" | "error">; copy?: LogCopy }> {
-  const copy = o.env[JOB_ENV.logUrl] ? await LogCopy.create() : undefined;
-  const child = spawn(o.command[0]!, o.command.slice(1), { cwd, stdio: copy ? ["inherit", "pipe", "pipe"] : "inherit", env: childEnv(o.env, userEnv) });
+  const copy = run.logUrl ? await LogCopy.create() : undefined;
+  const child = spawn(run.command[0]!, run.command.slice(1), { cwd: run.cwd, stdio: copy ? ["inherit", "pipe", "pipe"] : "inherit", env: run.env });
   started(child);
   copy?.tee(child, o.out);
   return { ended: await waitFor(child), copy };
 }
 
 /** The log's copy goes up after the results, which matter more when the job is being stopped. */
-async function keepLogCopy(o: AgentOptions, copy: LogCopy, stopping: boolean): Promise<void> {
-  const url = o.env[JOB_ENV.logUrl]!;
+async function keepLogCopy(o: AgentOptions, copy: LogCopy, url: string, stopping: boolean): Promise<void> {
   try {
     await copy.save((body) => o.store.upload(url, body), stopping ? 200 : 2000);
   } catch (err) {
@@ -208,6 +210,7 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
     const account: Results = {
       protocol: PROTOCOL_VERSION,
       runId,
+      ...(r.index !== undefined ? { index: r.index } : {}),
       exitCode: r.exitCode ?? null,
       signal: r.signal ?? null,
       error: r.error,
@@ -228,26 +231,4 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
   await o.store.upload(url, body);
   for (const s of skipped) o.out.warn(`nbatch agent: left ${shownPath(s.path)} out of the results: ${s.reason}`);
   o.out.detail(`nbatch agent: uploaded the new or changed entries to ${url}`);
-}
-
-async function endLeftovers(runId: string): Promise<void> {
-  for (const p of await leftoverProcesses(`${JOB_ENV.runId}=${runId}`)) {
-    try {
-      process.kill(p.pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-}
-
-/** Says which processes the command left running, since what they write from now on is lost. */
-async function noteLeftovers(o: AgentOptions, runId: string): Promise<Results["leftRunning"]> {
-  const left = await leftoverProcesses(`${JOB_ENV.runId}=${runId}`);
-  if (!left.length) return undefined;
-  const shown = left.slice(0, 5).map((p) => `${p.pid} ${shownPath(p.command.slice(0, 60))}`).join("; ");
-  o.out.warn(
-    `nbatch agent: the command exited but left ${left.length === 1 ? "a process" : `${left.length} processes`} running (${shown}${left.length > 5 ? "; ..." : ""}): ` +
-      "what they write from now on is not in the results; end the command with `wait` to wait for them",
-  );
-  return left;
 }

@@ -1,5 +1,6 @@
-import { cpus } from "node:os";
+import { availableParallelism } from "node:os";
 import { constants } from "node:zlib";
+import { bestBlend, SettingRecord, type Blend, type Cost } from "./zip-pace-model.js";
 
 /** zlib settings for one chunk; level 0 means the chunk is stored. */
 export interface Deflate {
@@ -8,92 +9,201 @@ export interface Deflate {
 }
 
 /**
- * From the cheapest to the smallest output. Huffman-only coding runs about
- * 2.4x as fast as level 1 and still shrinks text; level 6 is zlib's default
- * and a third as fast as level 1 (docs/performance.md).
+ * The settings the pacer picks from. Huffman-only coding is the cheapest
+ * that shrinks anything and is as small as level 6 on data without
+ * repeats, such as DNA; level 1 finds short repeats fast; levels 6 and 9
+ * find the long ones (a genome that repeats, with a few changes, from one
+ * record to the next), which level 1 mostly misses (docs/performance.md).
  */
 export const LADDER: readonly Deflate[] = [
   { level: 0 },
   { level: 1, strategy: constants.Z_HUFFMAN_ONLY },
   { level: 1 },
-  { level: 3 },
   { level: 6 },
+  { level: 9 },
 ];
-// Huffman-only to begin with: cheap enough not to hold back a fast link, and
-// already smaller than storing on a slow one, while the first periods tell.
-const START = 1;
+// What each setting is taken to do until measured: the reference tables on
+// one core (bench --sweep). Storing costs nothing and adds a few bytes of
+// framing per 64 KiB, which needs no measuring.
+const GUESSES = [
+  { ratio: 1.0001, msPerByte: 0 },
+  { ratio: 0.62, msPerByte: 1000 / (230 * 1024 * 1024) },
+  { ratio: 0.44, msPerByte: 1000 / (100 * 1024 * 1024) },
+  { ratio: 0.41, msPerByte: 1000 / (42 * 1024 * 1024) },
+  { ratio: 0.4, msPerByte: 1000 / (15 * 1024 * 1024) },
+];
 
 /**
- * Chooses how hard each chunk is compressed. The writer reports how long
- * the archive's reader waited for deflate output (compression is the
- * bottleneck) and how long the packer waited for the reader to take what
- * it had made (the upload is): the pacer steps down or up the ladder.
+ * Chooses how hard each piece is compressed. The writer says how each
+ * deflate went, how long the archive's reader waited for deflate output,
+ * how long the packer waited for the reader, and how much the reader took.
  */
 export interface Pacer {
-  current(): Deflate;
+  /** The setting for a piece of `bytes` input bytes; `fileStart` when it is a file's first. */
+  choose(bytes: number, fileStart: boolean): Deflate;
+  /** A deflate of `bytes` with `setting` starts; the returned function hears its output size when it ends. */
+  deflating(setting: Deflate, bytes: number): (outBytes: number) => void;
   starved(ms: number): void;
   blocked(ms: number): void;
+  /** The reader took `bytes` of the archive. */
+  sent(bytes: number): void;
 }
 
 export function fixedPace(level: number): Pacer {
   const setting = { level };
-  return { current: () => setting, starved: () => undefined, blocked: () => undefined };
+  const ignore = () => undefined;
+  return { choose: () => setting, deflating: () => ignore, starved: ignore, blocked: ignore, sent: ignore };
 }
 
-// Decisions are made on periods of at least this long. The reader takes a
-// whole part at a time, so even a packer that keeps well ahead makes it
-// wait now and then: what counts is which side waited more. The pace steps
-// down when the reader waited longer than the packer and for at least
-// DOWN_SHARE of the period; it steps up when the packer waited at least
-// UP_SHARE of the period and twice as long as the reader, while this many
-// cores stood idle to pay for the harder setting.
-const PERIOD_MS = 250;
-const DOWN_SHARE = 0.1;
-const UP_SHARE = 0.25;
-const UP_IDLE_CORES = 0.5;
+/** The machine as the pacer sees it; a test passes its own. */
+export interface PaceClock {
+  now(): number;
+  /** Deflates that can run at once: the machine's CPUs, and no more than libuv's 4 threads. */
+  cores: number;
+}
 
-/** Milliseconds all of the machine's CPUs have spent idle. */
-function idleMs(): number {
-  return cpus().reduce((n, c) => n + c.times.idle, 0);
+const systemClock: PaceClock = { now: () => performance.now(), cores: Math.min(availableParallelism(), 4) };
+
+const MiB = 1024 * 1024;
+// Measurements are taken over periods of at least this long.
+const PERIOD_MS = 250;
+// Pieces smaller than this are mostly small files, each its own deflate: what
+// they cost and save is kept apart from the chunks of large files.
+const SMALL_PIECE = 64 * 1024;
+// Until the link has been seen, it is taken to be an uplink of this speed
+// (bytes per ms): the uploader holds 24 MiB in part buffers before the link
+// can push back, and compressing that much when the link turns out fast
+// costs less than sending it stored down a slow one.
+const LINK_PRIOR = (48 * MiB) / 1000;
+const UPLOADER_BUFFER = 24 * MiB;
+// The reader waited on the link this share of a period: the link was the limit.
+const LINK_BOUND = 0.25;
+// A setting not in use is tried again after RECHECK pieces, times the
+// square of how many times slower than the best it was (one far off is
+// tried rarely); each try that finds the data unchanged doubles the wait,
+// up to RECHECK_MAX. At most one piece in CHECK_GAP goes to a try.
+const RECHECK = 16;
+const RECHECK_MAX = 256;
+const CHECK_GAP = 4;
+const HUFFMAN = 1;
+
+/** One kind of piece (chunks of large files, or small files): what each setting did on it lately, and the blend in use. */
+class PieceClass {
+  readonly records = GUESSES.map((g, i) => new SettingRecord(g, i === 0));
+  private readonly waits = GUESSES.map(() => RECHECK);
+  private blend: Blend = { a: 0, b: 0, share: 0, time: Number.POSITIVE_INFINITY };
+  private due: number[] = [];
+  private credit = 0;
+  private sinceTry = 0;
+
+  /**
+   * The next piece's rung: a setting due for a try, else the blend's,
+   * alternated by credit. While everything is stored nothing is measured,
+   * so the first piece of each file tries the cheapest compression.
+   */
+  next(fileStart: boolean): number {
+    for (const r of this.records) r.since += 1;
+    this.sinceTry += 1;
+    const storing = this.blend.a === 0 && (this.blend.b === 0 || this.blend.share === 0);
+    const probe = fileStart && storing && this.records[HUFFMAN]!.since > CHECK_GAP ? HUFFMAN : undefined;
+    const rung = probe ?? this.tryNow() ?? this.blended();
+    this.records[rung]!.since = 0;
+    return rung;
+  }
+
+  private blended(): number {
+    this.credit += this.blend.share;
+    if (this.credit < 1) return this.blend.a;
+    this.credit -= 1;
+    return this.blend.b;
+  }
+
+  /** A setting never tried is tried at once; one not used for long, now and then. */
+  private tryNow(): number | undefined {
+    let stalest: number | undefined;
+    for (const [i, r] of this.records.entries()) {
+      if (r.since === Number.POSITIVE_INFINITY) return i;
+      if (!r.exact && r.since >= this.due[i]! && (stalest === undefined || r.since > this.records[stalest]!.since)) stalest = i;
+    }
+    if (stalest === undefined || this.sinceTry < CHECK_GAP) return undefined;
+    this.sinceTry = 0;
+    this.waits[stalest] = Math.min(RECHECK_MAX, 2 * this.waits[stalest]!);
+    return stalest;
+  }
+
+  /** A piece compressed unlike the record said: the data changed, and every setting is tried again soon. */
+  changed(measured: number): void {
+    this.waits.fill(RECHECK);
+    for (const [i, r] of this.records.entries()) {
+      if (r.exact || i === measured) continue;
+      r.outdated();
+      r.since = Math.max(r.since, RECHECK_MAX);
+    }
+  }
+
+  rethink(cores: number, linkBytesPerMs: number): void {
+    const costs: Cost[] = this.records.map((r) => ({ cpu: r.msPerByte / cores, link: r.ratio / linkBytesPerMs }));
+    this.blend = bestBlend(costs);
+    const slower = (c: Cost) => Math.max(1, Math.max(c.cpu, c.link) / this.blend.time);
+    this.due = costs.map((c, i) => Math.min(RECHECK_MAX, this.waits[i]! * slower(c) ** 2));
+  }
 }
 
 /**
- * Compression that follows the link and the CPU. On a slow uplink the
- * packer mostly waits for the upload while cores stand idle: chunks are
- * compressed harder and fewer bytes go. When the upload takes bytes faster
- * than deflate makes them, lighter settings keep it busy, down to storing.
- * It moves one step per quarter second.
+ * Compression that weighs, piece by piece, what each setting saves in bytes
+ * against what it costs in CPU. It measures the ratio and CPU time of each
+ * setting on recent pieces (trying the others now and then, and soon when
+ * the data changes, CPU time being what a deflate took of a core as the
+ * machine gave it) and the link's speed (what the reader takes while the
+ * packer waits on it); then it picks the setting,
+ * or blend of two, that sends a byte in the least time when packing and
+ * the upload overlap. So redundant data on a slow link is compressed hard,
+ * data that does not shrink is stored, and a fast link with few cores
+ * gets the cheap settings.
  */
 export class AdaptivePace implements Pacer {
-  private rung = START;
+  private readonly large = new PieceClass();
+  private readonly small = new PieceClass();
+  private link = LINK_PRIOR;
+  private linkSeen = false;
+  private readonly cores: number;
   private periodStart: number;
-  private idleStart: number;
   private starvedMs = 0;
   private blockedMs = 0;
+  private sentBytes = 0;
+  private totalSent = 0;
+  // A deflate's cost is its time in flight, shared with the others when
+  // more are in flight than can run at once: so one piece's cost is what it
+  // took of a core as this machine gave it, however busy, and the cores can
+  // deliver `cores` such pieces at a time.
+  private inFlight = 0;
+  private perDeflateMs = 0;
+  private lastTick: number;
 
-  constructor(
-    private readonly now: () => number = () => performance.now(),
-    private readonly idle: () => number = idleMs,
-  ) {
-    this.periodStart = now();
-    this.idleStart = idle();
+  constructor(private readonly clock: PaceClock = systemClock) {
+    this.periodStart = this.lastTick = clock.now();
+    this.cores = clock.cores;
+    this.rethink();
   }
 
-  current(): Deflate {
-    const elapsed = this.now() - this.periodStart;
-    if (elapsed >= PERIOD_MS) {
-      const idle = this.idle();
-      const idleCores = (idle - this.idleStart) / elapsed;
-      const { starvedMs: starved, blockedMs: blocked } = this;
-      if (starved > blocked && starved >= elapsed * DOWN_SHARE) this.rung = Math.max(this.rung - 1, 0);
-      else if (blocked >= elapsed * UP_SHARE && blocked >= 2 * starved && idleCores >= UP_IDLE_CORES) {
-        this.rung = Math.min(this.rung + 1, LADDER.length - 1);
-      }
-      this.periodStart += elapsed;
-      this.idleStart = idle;
-      this.starvedMs = this.blockedMs = 0;
-    }
-    return LADDER[this.rung]!;
+  choose(bytes: number, fileStart: boolean): Deflate {
+    if (this.clock.now() - this.periodStart >= PERIOD_MS) this.endPeriod();
+    return LADDER[this.classOf(bytes).next(fileStart)]!;
+  }
+
+  deflating(setting: Deflate, bytes: number): (outBytes: number) => void {
+    this.tick();
+    this.inFlight += 1;
+    const started = this.perDeflateMs;
+    return (outBytes) => {
+      this.tick();
+      this.inFlight -= 1;
+      const cls = this.classOf(bytes);
+      const rung = LADDER.findIndex((s) => s.level === setting.level && s.strategy === setting.strategy);
+      if (rung < 0 || bytes === 0) return;
+      if (cls.records[rung]!.add(bytes, outBytes, this.perDeflateMs - started)) cls.changed(rung);
+      cls.rethink(this.cores, this.link);
+    };
   }
 
   starved(ms: number): void {
@@ -102,5 +212,48 @@ export class AdaptivePace implements Pacer {
 
   blocked(ms: number): void {
     this.blockedMs += ms;
+  }
+
+  sent(bytes: number): void {
+    this.sentBytes += bytes;
+    this.totalSent += bytes;
+  }
+
+  private classOf(bytes: number): PieceClass {
+    return bytes < SMALL_PIECE ? this.small : this.large;
+  }
+
+  private tick(): void {
+    const now = this.clock.now();
+    const dt = now - this.lastTick;
+    if (this.inFlight > 0) this.perDeflateMs += dt * Math.min(1, this.cores / this.inFlight);
+    this.lastTick = now;
+  }
+
+  private endPeriod(): void {
+    this.tick();
+    const now = this.clock.now();
+    const elapsed = now - this.periodStart;
+    if (this.blockedMs >= LINK_BOUND * elapsed) {
+      // The link was busy while the packer waited on it, and may have run dry while the reader waited on the packer.
+      const measured = this.sentBytes / Math.max(elapsed - this.starvedMs, elapsed / 2);
+      this.link = this.linkSeen ? (this.link + measured) / 2 : measured;
+      this.linkSeen = true;
+    } else if (this.starvedMs >= LINK_BOUND * elapsed && (this.linkSeen || this.totalSent > UPLOADER_BUFFER)) {
+      // The reader waited for us past its buffers: the link takes bytes at
+      // least as fast as the reader did while it was not waiting. Taken
+      // boldly (up to four times a period): a guess too high shows as
+      // waiting on the link within a period, one too low only as slowness.
+      const taken = this.sentBytes / Math.max(elapsed - this.starvedMs, 1);
+      this.link = Math.max(this.link, Math.min(4 * this.link, taken));
+    }
+    this.periodStart = now;
+    this.starvedMs = this.blockedMs = this.sentBytes = 0;
+    this.rethink();
+  }
+
+  private rethink(): void {
+    this.large.rethink(this.cores, this.link);
+    this.small.rethink(this.cores, this.link);
   }
 }

@@ -17,11 +17,21 @@ export class PieceWindow<T extends { bytes: number }> {
     private readonly maxBytes: number,
   ) {}
 
-  /** Waits until a piece of `bytes` fits; one piece always fits, however large. */
-  async room(bytes: number): Promise<void> {
-    while (!this.ended && (this.queue.length >= this.maxPieces || (this.inFlight > 0 && this.inFlight + bytes > this.maxBytes))) {
-      await new Promise<void>((resolve) => (this.wakeProducer = resolve));
-    }
+  /**
+   * Until a piece of `bytes` fits, a promise to wait on; undefined when it
+   * fits now, so the thousands of small files that fit at once cost no
+   * promise each. One piece always fits, however large.
+   */
+  room(bytes: number): Promise<void> | undefined {
+    return this.fits(bytes) ? undefined : this.waitForRoom(bytes);
+  }
+
+  private fits(bytes: number): boolean {
+    return this.ended || (this.queue.length < this.maxPieces && (this.inFlight === 0 || this.inFlight + bytes <= this.maxBytes));
+  }
+
+  private async waitForRoom(bytes: number): Promise<void> {
+    while (!this.fits(bytes)) await new Promise<void>((resolve) => (this.wakeProducer = resolve));
   }
 
   push(piece: T): void {

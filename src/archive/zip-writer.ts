@@ -4,7 +4,7 @@ import { crc32, deflateChunk, storedBlocks } from "./zip-deflate.js";
 import { PieceWindow } from "./zip-window.js";
 import type { Deflate, Pacer } from "./zip-pace.js";
 import {
-  centralHeader,
+  CentralDirectory,
   dataDescriptor,
   endOfArchive,
   localHeader,
@@ -43,6 +43,11 @@ export interface ZipInput {
   open?: () => Promise<ZipSource>;
   /** Hears the entry's content, in order, as it is written (a hash of it while it is packed). */
   onContent?: (chunk: Buffer) => void;
+  /**
+   * The whole content of a file of one chunk or less, exactly `size` bytes,
+   * read when its turn comes: for small files, cheaper than a source.
+   */
+  load?: () => Buffer | Promise<Buffer>;
 }
 
 /**
@@ -127,19 +132,11 @@ function start(inputs: Iterable<ZipInput>, pace: Pacer, lend: boolean): { window
 
 async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer, lend: boolean): Promise<void> {
   for (const input of inputs) {
-    if (input.kind === "dir" || input.data !== undefined || input.size === 0) {
-      await window.room(input.size);
+    if (input.kind === "dir" || input.data !== undefined || input.size === 0 || (input.load && input.size <= CHUNK_SIZE)) {
+      const wait = window.room(input.size);
+      if (wait) await wait;
       if (window.closed) return;
-      const late = typeof input.data === "function";
-      const setting = input.compress && (input.size > 0 || late) ? pace.current() : undefined;
-      const deflated = !!setting && setting.level > 0;
-      if (late) {
-        window.push({ input, late: deflated ? setting : undefined, deflated, first: true, last: true, bytes: 0, raw: NOT_YET, out: NOT_YET });
-        continue;
-      }
-      const raw = Promise.resolve((input.data as Buffer | undefined) ?? EMPTY);
-      const out = deflated ? raw.then((b) => deflateChunk(b, 0, true, setting)) : raw.then((b) => [b]);
-      window.push(quiet({ input, deflated, first: true, last: true, bytes: input.size, raw, out }));
+      window.push(onePiece(input, pace));
       continue;
     }
     const chunks = Math.ceil(input.size / CHUNK_SIZE);
@@ -148,14 +145,15 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
     for (let i = 0; i < chunks; i++) {
       const start = i * CHUNK_SIZE;
       const length = Math.min(CHUNK_SIZE, input.size - start);
-      await window.room(length);
+      const wait = window.room(length);
+      if (wait) await wait;
       if (window.closed) break;
       source ??= input.open!();
       const last = i === chunks - 1;
       // A one-chunk file that comes up "store" is a stored entry. A larger one is
       // always a deflate entry, so its later chunks can follow the pace: any chunk
       // may be stored blocks, framed here without zlib.
-      const setting = input.compress ? pace.current() : undefined;
+      const setting = input.compress ? pace.choose(length, i === 0) : undefined;
       const deflated = !!setting && (chunks > 1 || setting.level > 0);
       const compress = deflated && setting.level > 0;
       const dict = compress ? Math.min(DICTIONARY_SIZE, start) : 0;
@@ -165,7 +163,7 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
       const pooled = reuse ? pool.take().subarray(0, length + dict) : undefined;
       const buf = source.then((s) => s.read(start - dict, length + dict, pooled));
       const raw = buf.then((b) => b.subarray(dict));
-      const out = compress ? buf.then((b) => deflateChunk(b, dict, last, setting)) : deflated ? raw.then((b) => storedBlocks(b, last)) : raw.then((b) => [b]);
+      const out = compress ? buf.then((b) => paced(pace, b, dict, last, setting)) : deflated ? raw.then((b) => storedBlocks(b, last)) : raw.then((b) => [b]);
       // Only that the read settled: a promise of the buffer itself would keep every chunk of the file alive.
       reads.push(buf.then(settled, settled));
       window.push(quiet({ input, pooled, deflated, first: i === 0, last, bytes: length, raw, out }));
@@ -178,16 +176,29 @@ async function produce(inputs: Iterable<ZipInput>, window: PieceWindow<Piece>, p
   }
 }
 
+/** An entry written in one piece: a directory, content held or made late, or a small file read whole. */
+function onePiece(input: ZipInput, pace: Pacer): Piece {
+  const late = typeof input.data === "function";
+  const setting = input.compress && (input.size > 0 || late) ? pace.choose(input.size, true) : undefined;
+  const deflated = !!setting && setting.level > 0;
+  if (late) return { input, late: deflated ? setting : undefined, deflated, first: true, last: true, bytes: 0, raw: NOT_YET, out: NOT_YET };
+  const { load } = input;
+  // A load that throws (a file that vanished, a SkipEntry) fails the piece, not the producer.
+  const raw = load && input.size > 0 ? new Promise<Buffer>((resolve) => resolve(load())) : Promise.resolve((input.data as Buffer | undefined) ?? EMPTY);
+  const out = deflated ? raw.then((b) => paced(pace, b, 0, true, setting)) : raw.then((b) => [b]);
+  return quiet({ input, deflated, first: true, last: true, bytes: input.size, raw, out });
+}
+
 /** Headers, data and descriptors in entry order, then the central directory. */
 async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pacer, lend: boolean, events: ZipEvents): AsyncGenerator<Buffer> {
   const out = new Output();
-  const records: EntryRecord[] = [];
+  const central = new CentralDirectory();
   let record: EntryRecord | undefined;
   let skipping: ZipInput | undefined;
   try {
     for (let piece = await window.take(); piece; piece = await window.take()) {
-      if (piece.late) makeNow(piece, piece.late);
-      else if (piece.raw === NOT_YET) makeNow(piece);
+      if (piece.late) makeNow(piece, pace, piece.late);
+      else if (piece.raw === NOT_YET) makeNow(piece, pace);
       let raw: Buffer;
       let deflated: Buffer[];
       try {
@@ -203,7 +214,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
         if (skipping === piece.input) continue;
         skipping = piece.input;
         // Its first bytes are out: the entry ends where they do, as a valid (short) entry.
-        if (!piece.first) records.push(endShort(out, record!));
+        if (!piece.first) central.add(endShort(out, record!));
         events.skipped?.(piece.input.name, err.message);
         continue;
       }
@@ -252,22 +263,23 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
       if (piece.last) {
         events.written?.(input, r.offset, out.total, r.crc);
         if (r.descriptor) out.add(dataDescriptor(r));
-        records.push(r);
+        central.add(r);
       }
       for (const b of out.drain(false)) {
         // While the generator sits here, the archive's reader is not asking for more.
         const start = performance.now();
         yield b;
         pace.blocked(performance.now() - start);
+        pace.sent(b.length);
       }
       if (piece.pooled && sent && lend) pool.give(piece.pooled);
     }
     const cdOffset = out.total;
-    for (const r of records) {
-      out.add(centralHeader(r));
+    for (const b of central.bytes()) {
+      out.add(b);
       yield* out.drain(false);
     }
-    out.add(endOfArchive(records.length, cdOffset, out.total - cdOffset));
+    out.add(endOfArchive(central.count, cdOffset, central.size));
     yield* out.drain(true);
   } finally {
     // Normal end, failure, or the consumer gave up: stop reading ahead.
@@ -278,12 +290,21 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
 /** For content made when its turn comes: the promises a piece waits on until then. */
 const NOT_YET: Promise<never> = new Promise(() => undefined);
 
-function makeNow(piece: Piece, setting?: Deflate): void {
+function makeNow(piece: Piece, pace: Pacer, setting?: Deflate): void {
   const data = piece.input.data;
   const raw = Promise.resolve(typeof data === "function" ? data() : (data ?? EMPTY));
   piece.raw = raw;
-  piece.out = setting ? raw.then((b) => deflateChunk(b, 0, true, setting)) : raw.then((b) => [b]);
+  piece.out = setting ? raw.then((b) => paced(pace, b, 0, true, setting)) : raw.then((b) => [b]);
   quiet(piece);
+}
+
+/** A deflate that tells the pacer what it took and what it gave. */
+function paced(pace: Pacer, buf: Buffer, dict: number, last: boolean, setting: Deflate): Promise<Buffer[]> {
+  const done = pace.deflating(setting, buf.length - dict);
+  return deflateChunk(buf, dict, last, setting).then((out) => {
+    done(out.reduce((n, b) => n + b.length, 0));
+    return out;
+  });
 }
 
 /** Ends an entry whose source failed partway: a final empty deflate block, then the descriptor of what was written. */

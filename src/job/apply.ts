@@ -6,6 +6,7 @@ import { formatBytes, plural, shownPath } from "../ui/format.js";
 import { readEntry } from "../archive/entries.js";
 import { openZip, type ZipDirectory } from "../archive/zip-reader.js";
 import { extractDirectory, type ExtractAction, type ExtractReport } from "../tree/extract.js";
+import type { Claims } from "../tree/beside.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 
 /** How much of a results archive nbatch takes: it is untrusted input, made by the job. */
@@ -25,12 +26,14 @@ export interface ApplyOptions {
   source: string;
   dir: string;
   runId: string;
-  /** The local directory as it was uploaded, to spot files edited while the job ran. */
-  baseline: readonly ManifestEntry[];
+  /** The local directory as it was uploaded, to spot files edited while the job ran (a fan-out run indexes it once for all its tasks). */
+  baseline: readonly ManifestEntry[] | ReadonlyMap<string, ManifestEntry>;
   select?: (relPath: string) => boolean;
   out: Output;
   limits: ResultLimits;
   signal?: AbortSignal;
+  /** A fan-out task's results: its index (results.json must say it), the run's claims, and the tag its conflicts are saved with. */
+  task?: { index: number; claims: Claims; conflictTag: string };
 }
 
 export interface Applied {
@@ -42,7 +45,7 @@ export interface Applied {
 export async function applyResults(o: ApplyOptions): Promise<Applied> {
   const directory = await openZip(o.archivePath, { label: o.source, maxEntries: o.limits.maxEntries });
   try {
-    const results = await resultsIn(directory, o.source, o.runId);
+    const results = await resultsIn(directory, o.source, o.runId, o.task?.index);
     const types = new Map(results.files.map((e) => [e.path, e.type]));
     const taken = notSkipped(results);
     const report = await extractDirectory(directory, {
@@ -50,17 +53,19 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
       destRoot: o.dir,
       select: (path) => taken(path) && (!o.select || o.select(path)),
       meta: new Map(results.files.map((e) => [e.path, e])),
-      baseline: new Map(o.baseline.map((e) => [e.path, e])),
-      conflictTag: o.runId.slice(-8),
+      baseline: "get" in o.baseline ? o.baseline : new Map(o.baseline.map((e) => [e.path, e])),
+      conflictTag: o.task?.conflictTag ?? o.runId.slice(-8),
+      claims: o.task?.claims,
       maxBytes: o.limits.maxBytes,
       signal: o.signal,
       onFile: (path, action) => {
-        o.out.emit({ type: "download", path, action });
-        if (types.get(path) !== "dir") o.out.detail(`  ${FILE_ACTIONS[action]} ${shownPath(path)}`);
+        o.out.emit({ type: "download", path, action, ...(o.task ? { index: o.task.index } : {}) });
+        if (types.get(path) !== "dir") o.out.detail(`  ${o.task ? `task ${o.task.index}: ` : ""}${FILE_ACTIONS[action]} ${shownPath(path)}`);
       },
     });
     for (const f of results.files) if (f.type !== "dir" && o.select && !o.select(f.path)) o.out.detail(`  not selected ${shownPath(f.path)}`);
-    reportApplied(o.out, results, report);
+    // A fan-out run tells its tasks' results its own way (job/fanout/results.ts).
+    if (!o.task) reportApplied(o.out, results, report);
     return { results, report };
   } finally {
     directory.close();
@@ -85,10 +90,10 @@ export async function readResults(archivePath: string, source: string, runId: st
   }
 }
 
-async function resultsIn(directory: ZipDirectory, source: string, runId: string): Promise<Results> {
+async function resultsIn(directory: ZipDirectory, source: string, runId: string, index?: number): Promise<Results> {
   const raw = await readEntry(directory, RESULTS_ENTRY, source);
   if (!raw) throw new UserError(`${source} has no ${RESULTS_ENTRY}: it was not written by the nbatch agent`);
-  return parseResults(raw, `${RESULTS_ENTRY} in ${source}`, runId);
+  return parseResults(raw, `${RESULTS_ENTRY} in ${source}`, runId, index);
 }
 
 function reportApplied(io: Output, results: Results, report: ExtractReport): void {

@@ -44,6 +44,8 @@ export interface JobState {
   requested?: string;
   memoryMiB?: number;
   image?: string;
+  /** A parent array job: how many children it has in each status. */
+  statusSummary?: Record<string, number>;
 }
 
 export function isDone(status: string): boolean {
@@ -69,7 +71,7 @@ export function essential<C extends { essential?: boolean }>(containers: readonl
 /** Batch's reasons quote whoever wrote them (TerminateJob's caller, the container runtime): safe terminal text. */
 const said = (text: string | undefined) => (text === undefined ? undefined : printable(text));
 
-function toJobState(job: JobDetail): JobState {
+export function toJobState(job: JobDetail): JobState {
   const container = mainContainer(job as Parameters<typeof mainContainer>[0]);
   const options = container?.logConfiguration?.options;
   const attempts: Attempt[] = (job.attempts ?? []).map((a) => {
@@ -96,6 +98,7 @@ function toJobState(job: JobDetail): JobState {
     startedAt: job.startedAt,
     stoppedAt: job.stoppedAt,
     tags: job.tags ?? {},
+    ...(job.arrayProperties?.statusSummary ? { statusSummary: job.arrayProperties.statusSummary } : {}),
     requested: requested(req.get("VCPU") ?? container?.vcpus, memory),
     ...(memory !== undefined ? { memoryMiB: Number(memory) } : {}),
     ...(container?.image ? { image: container.image } : {}),

@@ -11,7 +11,7 @@ import { getBytes, s3Url, type S3 } from "../aws/s3.js";
 import { cacheDir, type Env } from "../config/file.js";
 import type { BucketLocation } from "../config/settings.js";
 import { eachLimited } from "../pool.js";
-import { PACK_ID, parsePackIndex, type PackIndex } from "../protocol.js";
+import { PACK_ID, parsePackIndex, type PackIndex } from "../protocol-tree.js";
 import type { Location } from "./inputs-tree.js";
 import type { Inventory } from "./inventory.js";
 import { objectAt, packIndexObject, packObject } from "./layout.js";

@@ -4,7 +4,8 @@
  * that says, for every path, where its bytes are.
  */
 import { createHash } from "node:crypto";
-import { PROTOCOL_VERSION, type InputsTree, type TreeEntry } from "../protocol.js";
+import { PROTOCOL_VERSION } from "../protocol.js";
+import type { InputsTree, TreeEntry } from "../protocol-tree.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 
 /** Where a file's bytes lie in a pack, and what they check to. */

@@ -8,6 +8,10 @@ export function objectAt(loc: BucketLocation, ...parts: string[]): S3Object {
 
 export const inputsObject = (loc: BucketLocation, fingerprint: string) => objectAt(loc, "inputs", `${fingerprint}.zip`);
 export const resultsObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "results.zip");
+/** Fan-out: the run's task list, and each task's results, {index} standing for the task (docs/protocol.md). */
+export const tasksObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "tasks.json");
+export const taskResultsObject = (loc: BucketLocation, runId: string, index: number | string) => objectAt(loc, "runs", runId, "tasks", String(index), "results.zip");
+export const taskLogObject = (loc: BucketLocation, runId: string, index: number | string) => objectAt(loc, "runs", runId, "tasks", String(index), "log.gz");
 export const envObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "env.json");
 export const logObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "log.gz");
 /** Protocol 2's inputs: content packs, their indexes, and trees (docs/protocol.md). */

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { realpath } from "node:fs/promises";
-import { PROTOCOL_VERSION, type PackIndex } from "../protocol.js";
+import { PROTOCOL_VERSION } from "../protocol.js";
+import type { PackIndex } from "../protocol-tree.js";
 import { UserError } from "../errors.js";
 import { scanDirectory, type Manifest } from "../tree/manifest.js";
 import { packZipChunks } from "../archive/pack.js";

@@ -1,5 +1,6 @@
 import type { RunResources } from "./platform.js";
 import type { RetryOn } from "./retries.js";
+import type { FanoutSpec } from "./fanout/tasks.js";
 import type { SourcedPattern } from "../tree/patterns.js";
 
 /** What `nbatch build` asks a runner to do, whatever the runner. */
@@ -32,6 +33,8 @@ export interface BuildRequest {
   tags: Record<string, string>;
   dryRun: boolean;
   follow: FollowPrefs;
+  /** --array or --each: many tasks over the one upload. */
+  fanout?: FanoutSpec;
 }
 
 /** How to follow a submitted or attached job. */

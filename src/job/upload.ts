@@ -6,7 +6,7 @@
 import { deleteObject, putIfAbsent, s3Url, uploadStream, type S3Object } from "../aws/s3.js";
 import type { BucketLocation } from "../config/settings.js";
 import { InterruptedError } from "../errors.js";
-import { encodeTree } from "../protocol.js";
+import { encodeTree } from "../protocol-tree.js";
 import { hashFiles } from "../tree/hashes.js";
 import { formatBytes } from "../ui/format.js";
 import { startProgress } from "../ui/progress.js";

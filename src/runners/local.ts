@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdir, open, stat, writeFile } from "node:fs/promises";
+import { mkdir, stat, writeFile } from "node:fs/promises";
 import { availableParallelism, constants, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { UsageError, UserError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
-import { agentOptions, encodeTree, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
+import { agentOptions, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
 import { formatBytes, plural, shellQuote, shownCommand } from "../ui/format.js";
@@ -14,8 +14,8 @@ import { displayPath } from "../config/file.js";
 import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { checkWorkdir, excludedLines, newPackId, packFresh, scanInputs, warnLeftOut, type Inputs } from "../job/pack.js";
-import { buildTree, planInputs } from "../job/inputs-tree.js";
+import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../job/pack.js";
+import { writeInputs } from "./local-inputs.js";
 import type { BuildRequest } from "../job/request.js";
 import { definedOnly, resourceEnv } from "../job/resources.js";
 import { applyResults, exitWithRefusals, readResults, resultLimits } from "../job/apply.js";
@@ -38,6 +38,7 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const file = displayPath(projectFilePath(req.dir), deps.env);
     throw new UsageError(`no command to run: give it after -- (nbatch build ${shellQuote(displayPath(req.dir, deps.env))} -- make), or put "command = make" under [build] in ${file}`);
   }
+  if (req.fanout) return (await import("./local-fanout.js")).runLocalFanout(req, deps);
   const { out } = deps;
   const inputs = await scanInputs(req.dir, req.excludeFromUpload);
   warnLeftOut(inputs, (line) => out.warn(line));
@@ -108,28 +109,6 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
 function outOfSpace(err: NodeJS.ErrnoException): never {
   if (err.code !== "ENOSPC" && err.code !== "EDQUOT") throw err;
   throw new UserError(`no space left in ${tmpdir()} for the copy the command runs on: free some, or point TMPDIR at a larger disk`, { cause: err });
-}
-
-/**
- * The inputs as the job reads them from S3, in a directory standing in for
- * the prefix's inputs/: one pack of every file, and the tree. Returns the
- * tree's path relative to the run's temporary directory.
- */
-async function writeInputs(inputs: Inputs, dir: string, runId: string): Promise<string> {
-  await mkdir(join(dir, "packs"), { recursive: true });
-  await mkdir(join(dir, "trees"));
-  const plan = planInputs(inputs.manifest.entries, () => undefined, new Map());
-  const pack = packFresh(inputs, plan, newPackId(runId));
-  const file = await open(join(dir, "packs", `${pack.id}.zip`), "w");
-  try {
-    // Each chunk is lent until the next is asked for: written before then.
-    for await (const chunk of pack.chunks) await file.write(chunk);
-  } finally {
-    await file.close();
-  }
-  const tree = buildTree(inputs.manifest.entries, plan, pack.placed);
-  await writeFile(join(dir, "trees", `${tree.fingerprint}.json.gz`), encodeTree(tree.json));
-  return `inputs/trees/${tree.fingerprint}.json.gz`;
 }
 
 /** The agent as its own process, as a job would run it, under the local runner's signal policy. */

@@ -13,7 +13,7 @@ import { readSpan, spansOf, type Span, type Wanted } from "../archive/pack-read.
 import type { ByteSource } from "../archive/zip-reader.js";
 import { UserError } from "../errors.js";
 import { eachLimited } from "../pool.js";
-import type { InputsTree, TreeEntry } from "../protocol.js";
+import type { InputsTree, TreeEntry } from "../protocol-tree.js";
 import { shownPath } from "../ui/format.js";
 import { comparePaths, hasDotsAfterName, isInside, Refusal, unsafeEntryName } from "./paths.js";
 import { replaceFile } from "./temp-files.js";

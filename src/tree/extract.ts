@@ -1,5 +1,5 @@
 import { createWriteStream } from "node:fs";
-import { chmod, lutimes, mkdir, realpath, symlink, utimes } from "node:fs/promises";
+import { chmod, lutimes, mkdir, realpath, rename, symlink, utimes } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.js";
@@ -11,15 +11,15 @@ import { statEntry, type ManifestEntry } from "./manifest.js";
 import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
 import { eachLimited } from "../pool.js";
 import { replaceFile, sweepStaleTemps } from "./temp-files.js";
-import { besideClashingDirs } from "./clash.js";
+import { besideClashingDirs, settle, type Claims } from "./beside.js";
 
 export interface ExtractReport {
   written: string[];
   /** Same content as the job's, given the job's modification time or mode: a rebuild tool must see what the job saw. */
   touched: string[];
   identical: string[];
-  /** Kept here, the job's version saved beside: edited locally while the job ran, or of another type ("type"). */
-  conflicts: { path: string; savedAs: string; kind?: "type" }[];
+  /** Kept here, the job's version saved beside: edited locally while the job ran, or of another type ("type"); kept: in a fan-out run, the task whose version stayed at path. */
+  conflicts: { path: string; savedAs: string; kind?: "type"; kept?: number }[];
   refused: { path: string; reason: string }[];
   /** The directories among the paths above: people count files and links. */
   directories: string[];
@@ -36,6 +36,8 @@ export interface ExtractOptions {
   meta?: ReadonlyMap<string, ManifestEntry>;
   baseline?: ReadonlyMap<string, ManifestEntry>;
   conflictTag?: string;
+  /** A fan-out run: which of its tasks wrote which paths, and which task this is. */
+  claims?: Claims;
   maxBytes?: number;
   maxEntries?: number;
   /** Stops before the next entry (a signal while extracting); what is written so far stays whole. */
@@ -127,21 +129,29 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
     const local = await statEntry(root, p.path);
     // A directory here where the job has a file: kept, the job's file saved beside it.
     const clash = local?.type === "dir";
-    const edited = clash || (local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path)));
+    // A file another task of this fan-out run wrote is settled by the run's rule (job/fanout/claims.ts), not as a local edit.
+    const holder = local && !clash ? opts.claims?.holder(p.path, local) : undefined;
+    const edited = clash || (holder === undefined && local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path)));
     if (!clash && local && (await sameContent(abs, local, p, target))) {
       // A job that only touched or chmod-ed a file (make rebuilding it to the same bytes) is told by
       // its time and mode: without them, make here and in the next job rebuilds it again forever.
-      if (edited || sameMetadata(local, p)) return done(p.path, "identical", report.identical);
+      // Two tasks that wrote the same bytes are no conflict: the lower task's time and mode stand.
+      if (edited || sameMetadata(local, p) || (holder !== undefined && holder < opts.claims!.index)) return done(p.path, "identical", report.identical);
       await setMetadata(abs, p);
+      opts.claims?.take(p.path, p);
       return done(p.path, "touched", report.touched);
     }
-    const dest = edited ? `${p.path}.${tag}` : p.path;
+    const settled = holder === undefined ? undefined : settle(opts.claims!, p.path, holder);
+    if (settled?.displaced) await rename(abs, join(root, settled.displaced));
+    const dest = settled?.dest ?? (edited ? `${p.path}.${tag}` : p.path);
     // Awaited first: `report.bytes += await ...` would read the total before the wait and lose concurrent writes.
     const written = target === undefined ? await writeFile(p, join(root, dest)) : await writeLink(p, target, join(root, dest));
     report.bytes += written;
-    if (!edited) return done(p.path, "written", report.written);
+    if (dest === p.path) opts.claims?.take(p.path, p);
+    if (!edited && !settled) return done(p.path, "written", report.written);
     if (clash) return clashed(p.path, dest);
-    report.conflicts.push({ path: p.path, savedAs: dest });
+    if (settled?.displaced) report.written.push(p.path);
+    report.conflicts.push(settled ? { path: p.path, savedAs: settled.displaced ?? dest, kept: settled.kept } : { path: p.path, savedAs: dest });
     opts.onFile?.(p.path, "conflict");
   };
   try {
@@ -207,6 +217,11 @@ function times(p: PlannedEntry): [Date, Date] {
   return [at, at];
 }
 
+/**
+ * Two tasks wrote a path with different contents: the lower index keeps it.
+ * Either the incoming version goes beside, or the one in place moves beside
+ * (displaced) and the incoming one takes the path.
+ */
 /** The local file changed since the inputs were uploaded, or appeared since. */
 function isEdited(local: ManifestEntry, base: ManifestEntry | undefined): boolean {
   return base === undefined || differs(base, local);

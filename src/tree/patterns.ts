@@ -102,6 +102,22 @@ export function createSelector(include: readonly string[], exclude: readonly str
   return (relPath) => wanted(relPath) && !unwanted(relPath);
 }
 
+/**
+ * --each: the paths that match these globs (the --download syntax), each
+ * path itself rather than what is under it; a pattern ending in `/` matches
+ * directories only, and one starting with `!` excludes.
+ */
+export function createMatcher(patterns: readonly string[]): (relPath: string, isDir: boolean) => boolean {
+  const compileOwn = (list: readonly string[]) => {
+    // The pattern as written (expand's first glob), less the "/**" that makes a directory pattern take its contents.
+    const tests = list.map((raw) => ({ dirOnly: raw.endsWith("/"), test: picomatch(expand(raw.replace(/\/+$/, ""))[0]!, { dot: true }) }));
+    return (path: string, isDir: boolean) => tests.some((t) => (!t.dirOnly || isDir) && t.test(path));
+  };
+  const wanted = compileOwn(patterns.filter((p) => !p.startsWith("!")));
+  const unwanted = compileOwn(patterns.filter((p) => p.startsWith("!")).map((p) => p.slice(1)));
+  return (path, isDir) => wanted(path, isDir) && !unwanted(path, isDir);
+}
+
 function compile(patterns: readonly string[]): (relPath: string) => boolean {
   const globs = patterns.flatMap(expand);
   return picomatch(globs, { dot: true });

@@ -6,18 +6,23 @@ export type Verbosity = "quiet" | "normal" | "verbose";
 /** What a build tells scripts with --json, one event per line (docs/ci.md). */
 export type BuildEvent =
   | { type: "run"; runId: string; dir: string; files: number; bytes: number; uploaded: boolean; uploadedFiles: number; uploadedBytes: number; reusedFiles: number; reusedBytes: number }
-  | { type: "submitted"; runId: string; jobId: string; jobName: string; queue: string; inputsUrl: string }
+  | { type: "submitted"; runId: string; jobId: string; jobName: string; queue: string; inputsUrl: string; tasks?: number; jobIds?: string[] }
   | { type: "status"; jobId: string; status: string; attempt: number; attempts: number; reason?: string }
-  | { type: "log"; jobId: string; attempt: number; timestamp: number; message: string }
-  | { type: "download"; path: string; action: string }
+  | { type: "log"; jobId: string; attempt: number; timestamp: number; message: string; index?: number }
+  | { type: "download"; path: string; action: string; index?: number }
+  | { type: "task"; index: number; item?: string; jobId: string; status: string; reason?: string; exitCode?: number }
+  | { type: "task-result"; index: number; item?: string; exitCode: number | null; written: number; identical: number; conflicts: number; refused: number; error?: string }
   | { type: "detached"; jobId: string; attach: string }
-  | { type: "dry-run"; files: number; bytes: number; upload: boolean; uploadFiles: number; uploadBytes: number; reuseFiles: number; reuseBytes: number; excluded: { path: string; rule: string }[]; submitJob: unknown };
+  | { type: "dry-run"; files: number; bytes: number; upload: boolean; uploadFiles: number; uploadBytes: number; reuseFiles: number; reuseBytes: number; excluded: { path: string; rule: string }[]; submitJob: unknown; tasks?: number };
 
 /** What the closing exit event says about the job, once one is known. */
 export interface JobOutcome {
   jobId?: string;
   status?: string;
   jobExitCode?: number;
+  /** A fan-out run: how many tasks it had, and how many failed. */
+  tasks?: number;
+  failed?: number;
 }
 
 /**
@@ -71,9 +76,9 @@ export interface OutputOptions {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** A job's log line as nbatch prints it: `[batch] [<local time>] <line>`. */
-export function logLine(timestamp: number, message: string): string {
-  return `[batch] [${localIsoTime(timestamp)}] ${message}`;
+/** A job's log line as nbatch prints it: `[batch] [<local time>] <line>`, `[task 3] ...` for a fan-out task's. */
+export function logLine(timestamp: number, message: string, index?: number): string {
+  return `[${index === undefined ? "batch" : `task ${index}`}] [${localIsoTime(timestamp)}] ${message}`;
 }
 
 /**
@@ -138,7 +143,7 @@ export function createOutput(opts: OutputOptions): Output {
     emit(event) {
       if (json) stdoutLine(JSON.stringify(event));
       if (event.type !== "log") return;
-      const line = logLine(event.timestamp, event.message);
+      const line = logLine(event.timestamp, event.message, event.index);
       if (json) err(line);
       else stdoutLine(line);
     },
@@ -149,8 +154,8 @@ export function createOutput(opts: OutputOptions): Output {
     finish(failure) {
       if (failure) code = failure.code;
       if (json && !finished) {
-        const { jobId, status, jobExitCode } = job;
-        stdoutLine(JSON.stringify({ type: "exit", code, jobId, status, jobExitCode, ...(failure?.error !== undefined ? { error: failure.error } : {}) }));
+        const { jobId, status, jobExitCode, tasks, failed } = job;
+        stdoutLine(JSON.stringify({ type: "exit", code, jobId, status, jobExitCode, tasks, failed, ...(failure?.error !== undefined ? { error: failure.error } : {}) }));
       }
       finished = true;
       return code;

@@ -13,6 +13,7 @@ import {
   TerminateJobCommand,
   UpdateJobQueueCommand,
   type JobDetail,
+  type JobStatus,
 } from "@aws-sdk/client-batch";
 import { afterAll, beforeAll, it } from "vitest";
 import { logLines } from "../support/aws.js";
@@ -50,7 +51,7 @@ describeWithMoto("the test Batch executor", () => {
     await executor?.stop();
   });
 
-  const submit = (command: string[], extra: { jobName?: string; jobQueue?: string; attempts?: number } = {}) =>
+  const submit = (command: string[], extra: { jobName?: string; jobQueue?: string; attempts?: number; size?: number; sequential?: boolean } = {}) =>
     batch.send(
       new SubmitJobCommand({
         jobName: extra.jobName ?? "executor-test",
@@ -58,8 +59,20 @@ describeWithMoto("the test Batch executor", () => {
         jobDefinition: "executor-test-job",
         containerOverrides: { command, environment: [{ name: "FROM_OVERRIDE", value: "over" }] },
         retryStrategy: extra.attempts ? { attempts: extra.attempts } : undefined,
+        ...(extra.size ? { arrayProperties: { size: extra.size } } : {}),
+        ...(extra.sequential ? { dependsOn: [{ type: "SEQUENTIAL" }] } : {}),
       }),
     );
+  const children = async (arrayJobId: string, jobStatus: JobStatus, maxResults?: number) => {
+    const ids: string[] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await batch.send(new ListJobsCommand({ arrayJobId, jobStatus, maxResults, nextToken }));
+      ids.push(...page.jobSummaryList!.map((j) => `${j.jobId} ${j.arrayProperties?.index} ${j.container?.exitCode}`));
+      nextToken = page.nextToken;
+    } while (nextToken);
+    return ids.sort();
+  };
 
   /** Polls DescribeJobs until the job stops, returning it and every status seen. */
   async function waitForJob(jobId: string, onStatus?: (status: string) => Promise<void>): Promise<{ job: JobDetail; seen: string[] }> {
@@ -218,5 +231,53 @@ describeWithMoto("the test Batch executor", () => {
     expect(job.container?.exitCode).toBe(143);
     const { jobSummaryList } = await batch.send(new ListJobsCommand({ jobQueue: queue, jobStatus: "FAILED" }));
     expect(jobSummaryList?.map((j) => j.jobId)).toContain(jobId);
+  });
+
+  it.concurrent("runs an array job's children with their index, and derives the parent's status and statusSummary from them", async ({ expect }) => {
+    const { jobId } = await submit(["sh", "-c", 'echo "child $AWS_BATCH_JOB_ARRAY_INDEX of $AWS_BATCH_JOB_ID"; exit $AWS_BATCH_JOB_ARRAY_INDEX'], { size: 3 });
+    const { job, seen } = await waitForJob(jobId!);
+
+    expect(seen[0]).toBe("SUBMITTED");
+    expect(seen).toContain("PENDING");
+    expect(seen.filter((s) => !["SUBMITTED", "PENDING", "FAILED"].includes(s))).toEqual([]);
+    expect(job.arrayProperties).toEqual({ size: 3, statusSummary: { SUCCEEDED: 1, FAILED: 2 } });
+    const { jobs } = await batch.send(new DescribeJobsCommand({ jobs: [0, 1, 2].map((i) => `${jobId}:${i}`) }));
+    expect(jobs!.map((c) => [c.arrayProperties?.index, c.status, c.container?.exitCode])).toEqual([
+      [0, "SUCCEEDED", 0],
+      [1, "FAILED", 1],
+      [2, "FAILED", 2],
+    ]);
+    expect(await logLines("/my/group", jobs![2]!.container!.logStreamName!)).toEqual([`child 2 of ${jobId}:2`]);
+    expect(await children(jobId!, "FAILED", 1)).toEqual([`${jobId}:1 1 1`, `${jobId}:2 2 2`]);
+    expect(await children(jobId!, "SUCCEEDED")).toEqual([`${jobId}:0 0 0`]);
+    await expect(submit(["true"], { size: 1 })).rejects.toThrow(/from 2 to 10,000/);
+  });
+
+  it.concurrent("runs a SEQUENTIAL array one child after another, and fails the rest once one fails", async ({ expect }) => {
+    const { jobId } = await submit(["sh", "-c", '[ "$AWS_BATCH_JOB_ARRAY_INDEX" != 1 ]'], { size: 4, sequential: true });
+    const { job } = await waitForJob(jobId!);
+
+    expect(job.status).toBe("FAILED");
+    const { jobs } = await batch.send(new DescribeJobsCommand({ jobs: [0, 1, 2, 3].map((i) => `${jobId}:${i}`) }));
+    expect(jobs!.map((c) => c.status)).toEqual(["SUCCEEDED", "FAILED", "FAILED", "FAILED"]);
+    expect(jobs![1]!.startedAt).toBeGreaterThanOrEqual(jobs![0]!.stoppedAt!);
+    expect(jobs![2]!.statusReason).toBe("Dependent Job failed");
+    expect(jobs![2]!.startedAt).toBeUndefined();
+    expect(jobs![3]!.dependsOn).toEqual([{ jobId: `${jobId}:2`, type: "SEQUENTIAL" }]);
+  });
+
+  it.concurrent("ends every child of an array job on TerminateJob of the parent", async ({ expect }) => {
+    const { jobId } = await submit(["sleep", "30"], { size: 2, sequential: true });
+    const first = async () => (await batch.send(new DescribeJobsCommand({ jobs: [`${jobId}:0`] }))).jobs?.[0]?.status;
+    while ((await first()) !== "RUNNING") await new Promise((r) => setTimeout(r, 20));
+    await batch.send(new TerminateJobCommand({ jobId, reason: "stopped by test" }));
+    const { job } = await waitForJob(jobId!);
+
+    expect(job.status).toBe("FAILED");
+    const { jobs } = await batch.send(new DescribeJobsCommand({ jobs: [`${jobId}:0`, `${jobId}:1`] }));
+    expect(jobs!.map((c) => [c.status, c.statusReason, c.container?.exitCode])).toEqual([
+      ["FAILED", "stopped by test", 143],
+      ["FAILED", "stopped by test", undefined],
+    ]);
   });
 });

@@ -5,7 +5,7 @@ import { chmod, cp, mkdir, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { decodeTree, type InputsTree } from "../../src/protocol.js";
+import { decodeTree, type InputsTree } from "../../src/protocol-tree.js";
 import { listKeys, s3 } from "../support/aws.js";
 import { runCli } from "../support/cli.js";
 import { describeWithMoto } from "../support/moto.js";

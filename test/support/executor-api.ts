@@ -1,4 +1,5 @@
-import type { JobDetail, JobQueueDetail, JobSummary } from "@aws-sdk/client-batch";
+import type { JobQueueDetail } from "@aws-sdk/client-batch";
+import { listChildren, summary } from "./executor-arrays.js";
 import type { JobRunner } from "./executor-jobs.js";
 import { ClientException, type Registry } from "./executor-registry.js";
 import { newJob } from "./executor-submit.js";
@@ -28,6 +29,8 @@ export function batchOperations(registry: Registry, runner: JobRunner): Record<s
     updatejobqueue: [
       "UpdateJobQueue",
       (b) => {
+        // "You must specify only one of the following items": a job queue, or an array job's id (API reference, ListJobs).
+        if (b.arrayJobId !== undefined) return listChildren(runner.childrenOf(b.arrayJobId), b);
         const queue = registry.queue(b.jobQueue);
         if (b.state !== undefined) queue.state = b.state;
         if (b.priority !== undefined) queue.priority = b.priority;
@@ -68,12 +71,14 @@ export function batchOperations(registry: Registry, runner: JobRunner): Record<s
         if (!Array.isArray(ids) || ids.length === 0 || ids.length > 100) {
           throw new ClientException("jobs must list 1 to 100 job IDs");
         }
-        return { jobs: ids.flatMap((id) => runner.jobs.get(id)?.detail ?? []).map(copy) };
+        return { jobs: ids.flatMap((id) => runner.view(id) ?? []).map(copy) };
       },
     ],
     listjobs: [
       "ListJobs",
       (b) => {
+        // "You must specify only one of the following items": a job queue, or an array job's id (API reference, ListJobs).
+        if (b.arrayJobId !== undefined) return listChildren(runner.childrenOf(b.arrayJobId), b);
         const queue = registry.queue(b.jobQueue);
         const status = b.jobStatus ?? "RUNNING";
         const jobs = [...runner.jobs.values()].map((j) => j.detail);
@@ -82,20 +87,5 @@ export function batchOperations(registry: Registry, runner: JobRunner): Record<s
     ],
     terminatejob: ["TerminateJob", (b) => (runner.stop(b.jobId, b.reason, false), {})],
     canceljob: ["CancelJob", (b) => (runner.stop(b.jobId, b.reason, true), {})],
-  };
-}
-
-function summary(job: JobDetail): JobSummary {
-  return {
-    jobArn: job.jobArn,
-    jobId: job.jobId,
-    jobName: job.jobName,
-    createdAt: job.createdAt,
-    status: job.status,
-    statusReason: job.statusReason,
-    startedAt: job.startedAt,
-    stoppedAt: job.stoppedAt,
-    container: job.container && { exitCode: job.container.exitCode, reason: job.container.reason },
-    jobDefinition: job.jobDefinition,
   };
 }

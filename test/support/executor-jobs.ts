@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { openLogStream } from "./executor-logs.js";
 import { startContainer, type AttemptOutcome, type RunningContainer } from "./executor-process.js";
+import { DEPENDENCY_FAILED, parentView, spawnChildren } from "./executor-arrays.js";
 import { ClientException } from "./executor-registry.js";
 import { OUT_OF_MEMORY, reclaimedReason, retries } from "./executor-rules.js";
 import type { Watchdog } from "./executor-watchdog.js";
@@ -24,6 +25,8 @@ export interface JobRunnerOptions {
 
 interface Job {
   detail: JobDetail;
+  /** A parent array job's children, in index order. */
+  children?: Job[];
   container?: RunningContainer;
   stopReason?: string;
   /** How a test ended the running attempt: a spot reclaim, an out-of-memory kill. */
@@ -53,11 +56,39 @@ export class JobRunner {
   submit(detail: JobDetail): void {
     const job: Job = { detail };
     this.jobs.set(detail.jobId!, job);
-    const driving = this.drive(job).catch((err) => {
-      if (!this.abort.signal.aborted) console.error(`test executor: job ${detail.jobId} broke:`, err);
+    this.start(job, detail.arrayProperties ? this.spawn(job) : this.drive(job));
+  }
+
+  /** What DescribeJobs says of a job: a parent array job's status and statusSummary come from its children. */
+  view(jobId: string): JobDetail | undefined {
+    const job = this.jobs.get(jobId);
+    if (!job?.children) return job?.detail;
+    return parentView(job.detail, job.children.map((c) => c.detail));
+  }
+
+  /** A parent array job's children, for ListJobs with arrayJobId. */
+  childrenOf(jobId: string): JobDetail[] {
+    const job = this.jobs.get(jobId);
+    if (!job?.children) throw new ClientException(`${jobId} is not an array job`);
+    return job.children.map((c) => c.detail);
+  }
+
+  private start(job: Job, driving: Promise<void>): void {
+    const settled = driving.catch((err) => {
+      if (!this.abort.signal.aborted) console.error(`test executor: job ${job.detail.jobId} broke:`, err);
     });
-    this.driving.add(driving);
-    void driving.finally(() => this.driving.delete(driving));
+    this.driving.add(settled);
+    void settled.finally(() => this.driving.delete(settled));
+  }
+
+  /** The parent stays SUBMITTED for a step, then spawns its children, each driven as a job of its own. */
+  private async spawn(parent: Job): Promise<void> {
+    if (!(await this.step(parent)) || parent.detail.isCancelled) return;
+    parent.children = spawnChildren(parent.detail, Date.now()).map((detail) => ({ detail }));
+    for (const child of parent.children) {
+      this.jobs.set(child.detail.jobId!, child);
+      this.start(child, this.drive(child));
+    }
   }
 
   /** TerminateJob; with cancelOnly (CancelJob), a job already STARTING or RUNNING is left alone, as in Batch. */
@@ -65,6 +96,7 @@ export class JobRunner {
     if (!reason || reason.length > 1024) throw new ClientException("reason is required, at most 1024 characters");
     const job = jobId === undefined ? undefined : this.jobs.get(jobId);
     if (!job) throw new ClientException(`Job ${jobId} not found`);
+    if (job.detail.arrayProperties?.size !== undefined) return this.stopArray(job, reason, cancelOnly);
     const status = job.detail.status!;
     if (WAITING.includes(status)) {
       job.detail.isCancelled = true;
@@ -75,6 +107,23 @@ export class JobRunner {
     job.stopReason = reason;
     if (job.container) job.container.stop(this.opts.killGraceMs);
     else this.finish(job, "FAILED", reason);
+  }
+
+  /**
+   * CancelJob or TerminateJob on a parent array job reaches its children:
+   * "When you try to cancel an array parent job in PENDING, Batch attempts
+   * to cancel all child jobs. The array parent job is canceled when all
+   * child jobs are completed" (AWS Batch API reference, CancelJob);
+   * TerminateJob also stops the children that are STARTING or RUNNING
+   * ("Jobs that are in the STARTING or RUNNING state are terminated", API
+   * reference, TerminateJob).
+   */
+  private stopArray(parent: Job, reason: string, cancelOnly: boolean): void {
+    if (cancelOnly) parent.detail.isCancelled = true;
+    else parent.detail.isTerminated = true;
+    parent.detail.statusReason = reason;
+    if (!parent.children) return this.finish(parent, "FAILED", reason);
+    for (const child of parent.children) this.stop(child.detail.jobId, reason, cancelOnly);
   }
 
   /**
@@ -120,10 +169,14 @@ export class JobRunner {
 
   private async drive(job: Job): Promise<void> {
     const maxAttempts = job.detail.retryStrategy?.attempts ?? 1;
-    for (const status of ["PENDING", "RUNNABLE"] as const) {
+    // An array child starts in PENDING (executor-arrays.ts).
+    for (const status of job.detail.status === "PENDING" ? [] : (["PENDING"] as const)) {
       if (!(await this.step(job))) return;
       job.detail.status = status;
     }
+    if (!(await this.waitForDependencies(job))) return;
+    if (!(await this.step(job))) return;
+    job.detail.status = "RUNNABLE";
     for (let attempt = 1; ; attempt++) {
       if (!(await this.step(job, this.opts.runnableDelayMs))) return;
       if (!(await this.waitWhileHeld(job))) return;
@@ -141,6 +194,22 @@ export class JobRunner {
       }
       return this.finish(job, failed ? "FAILED" : "SUCCEEDED", ended.statusReason ?? EXITED);
     }
+  }
+
+  /** PENDING until the jobs it depends on succeed; FAILED as soon as one fails (executor-arrays.ts). */
+  private async waitForDependencies(job: Job): Promise<boolean> {
+    for (const { jobId } of job.detail.dependsOn ?? []) {
+      for (;;) {
+        const status = this.jobs.get(jobId!)?.detail.status;
+        if (status === "SUCCEEDED") break;
+        if (status === "FAILED") {
+          this.finish(job, "FAILED", DEPENDENCY_FAILED);
+          return false;
+        }
+        if (!(await this.step(job, 20))) return false;
+      }
+    }
+    return true;
   }
 
   /** While the job's queue holds its jobs: RUNNABLE with the hold's reason; false when the job was stopped meanwhile. */

@@ -8,6 +8,7 @@ import type {
 } from "@aws-sdk/client-batch";
 import { randomUUID } from "node:crypto";
 import { ClientException, requireName, type Registry } from "./executor-registry.js";
+import { checkArraySize } from "./executor-arrays.js";
 import { checkFargate, checkShare } from "./executor-rules.js";
 
 /**
@@ -48,6 +49,14 @@ export function newJob(registry: Registry, input: Partial<SubmitJobRequest>, now
   const containers = jobContainers(definition, overrides, (ecsOverride as { name?: string } | undefined)?.name);
   const main = containers.container ?? containers.ecsProperties!.taskProperties![0]!.containers!.find((c) => c.essential !== false)!;
   checkFargate(definition, main.resourceRequirements ?? []);
+  const size = checkArraySize(input.arrayProperties?.size);
+  const dependsOn = input.dependsOn ?? [];
+  // "You can specify a SEQUENTIAL type dependency (without specifying a job ID)" for array jobs (AWS Batch user guide, "Job dependencies"); at most 20 dependencies (user guide, "AWS Batch service quotas").
+  if (dependsOn.length > 20) throw new ClientException("a job can depend on at most 20 jobs");
+  for (const d of dependsOn) {
+    if (d.type === "SEQUENTIAL" && (d.jobId || size === undefined)) throw new ClientException("a SEQUENTIAL dependency takes no jobId and needs an array job");
+    if (d.type !== "SEQUENTIAL" && !d.jobId) throw new ClientException("dependsOn: a dependency needs a jobId, unless it is SEQUENTIAL");
+  }
   const jobId = randomUUID();
   const propagateTags = input.propagateTags ?? definition.propagateTags;
   const tags = { ...(propagateTags ? definition.tags : {}), ...input.tags };
@@ -61,7 +70,8 @@ export function newJob(registry: Registry, input: Partial<SubmitJobRequest>, now
     createdAt: now,
     startedAt: undefined,
     retryStrategy,
-    dependsOn: [],
+    dependsOn,
+    ...(size !== undefined ? { arrayProperties: { size } } : {}),
     jobDefinition: definition.jobDefinitionArn,
     parameters: { ...definition.parameters, ...input.parameters },
     ...containers,

@@ -104,6 +104,8 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
       for (const { name, value } of container.environment ?? []) env[name!] = value ?? "";
       env.AWS_BATCH_JOB_ID = job.jobId!;
       env.AWS_BATCH_JOB_ATTEMPT = String(attempt);
+      // "At runtime, the AWS_BATCH_JOB_ARRAY_INDEX environment variable is set to the container's corresponding job array index number" (AWS Batch user guide, "Array jobs").
+      if (job.arrayProperties?.index !== undefined) env.AWS_BATCH_JOB_ARRAY_INDEX = String(job.arrayProperties.index);
       env.AWS_BATCH_JQ_NAME = job.jobQueue!.replace(/^.*\//, "");
       containerEnvs.set(`${job.jobId}:${attempt}`, { image, all: env });
       return { cwd, env, user };
@@ -136,7 +138,7 @@ export async function startBatchExecutor(opts: BatchExecutorOptions): Promise<Ba
   return {
     endpoint: `http://127.0.0.1:${port}`,
     requests,
-    jobs: () => [...runner.jobs.values()].map((j) => structuredClone(j.detail)),
+    jobs: () => [...runner.jobs.keys()].map((id) => structuredClone(runner.view(id)!)),
     containerEnv: (jobId, attempt = 1) => structuredClone(containerEnvs.get(`${jobId}:${attempt}`)),
     forget: (jobId) => void runner.jobs.delete(jobId),
     async createComputeEnvironment(input) {

@@ -103,9 +103,13 @@ export function resultsArchive(entries: readonly RawEntry[], opts: ResultsOption
     exitCode: opts.exitCode ?? 0,
     signal: null,
     deleted: opts.deleted ?? [],
+    // As the agent lists them: every file and link it sends (results are taken only as listed).
     files: entries
-      .filter((e) => ((e.mode ?? 0o100644) & 0o170000) === 0o100000)
-      .map((e) => ({ path: e.name, type: "file", size: e.size ?? Buffer.byteLength(e.data ?? ""), mtimeMs: now, mode: (e.mode ?? 0o644) & 0o7777 })),
+      .filter((e) => [0o100000, 0o120000].includes((e.mode ?? 0o100644) & 0o170000))
+      .map((e) => {
+        const link = ((e.mode ?? 0) & 0o170000) === 0o120000;
+        return { path: e.name, type: link ? "symlink" : "file", size: e.size ?? Buffer.byteLength(e.data ?? ""), mtimeMs: now, mode: (e.mode ?? 0o644) & 0o7777, ...(link ? { target: e.data ?? "" } : {}) };
+      }),
     timings: { started: now, finished: now },
   };
   const edited = opts.edit ? opts.edit(results) : results;

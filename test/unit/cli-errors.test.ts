@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../src/cli.js";
-import { checkProtocol, parseInputsManifest } from "../../src/protocol.js";
+import { checkJobProtocol, checkProtocol, parseInputsManifest } from "../../src/protocol.js";
 import { createTestOutput, testContext } from "../support/io.js";
 
 describe("NBATCH_DEBUG", () => {
@@ -25,6 +25,9 @@ describe("the job protocol version", () => {
     expect(() => checkProtocol(1, "the results archive")).not.toThrow();
     expect(() => checkProtocol(undefined, "the results archive")).not.toThrow();
     expect(() => checkProtocol(3, "the results archive")).toThrow(/^the results archive uses job protocol 3, newer than this nbatch's 2: upgrade nbatch/);
+    expect(() => checkJobProtocol("2")).not.toThrow();
+    expect(() => checkJobProtocol(undefined)).not.toThrow();
+    expect(() => checkJobProtocol("3")).toThrow(/^this job was submitted in job protocol 3, and this agent knows protocols up to 2: update the image's nbatch/);
   });
 
   it("checks the inputs manifest as it parses it, for the agent and for --attach alike", () => {

@@ -55,7 +55,7 @@ describe.each([60, 80, 120])("nbatch build --help at %i columns", (columns) => {
       const laidOut = help.slice(0, help.indexOf("\nExamples:"));
       for (const line of laidOut.split("\n")) expect(line.length, line).toBeLessThanOrEqual(columns);
       const headings = laidOut.split("\n").filter((l) => /^\S.*:$/.test(l));
-      expect(headings).toEqual(["Arguments:", "Where to run:", "Resources:", "Retries and scheduling:", "What travels:", "Job control:", "Output:"]);
+      expect(headings).toEqual(["Arguments:", "Where to run:", "Resources:", "Retries and scheduling:", "What travels:", "Fan-out:", "Job control:", "Output:"]);
       const flat = laidOut.replace(/\s+/g, " ");
       for (const description of ["S3 bucket and optional key prefix for inputs and results, e.g. s3://my-lab-nbatch/jobs (default: none: required, never guessed)", "AWS account id that must own the bucket; sent as ExpectedBucketOwner on every S3 call (default: not checked)", "display help for command"]) {
         expect(flat).toContain(description);

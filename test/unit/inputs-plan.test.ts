@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { gzipSync } from "node:zlib";
-import { decodeTree, encodeTree } from "../../src/protocol.js";
+import { decodeTree, encodeTree } from "../../src/protocol-tree.js";
 import { buildTree, MAX_PACKS, planInputs, type Location } from "../../src/job/inputs-tree.js";
 import { usableUntil } from "../../src/job/inventory.js";
 import { soonestExpiry } from "../../src/setup/lifecycle.js";

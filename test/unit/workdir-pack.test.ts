@@ -138,6 +138,7 @@ describe("packZip", () => {
     const shrank: ManifestEntry = { path: "shrank.txt", type: "file", size: 2 * 1024 * 1024, mtimeMs: T * 1000, mode: 0o644 };
     const cases: [ManifestEntry, string][] = [
       [{ ...grew!, size: 4 }, "grew.txt grew while it was being packed"],
+      [{ ...grew!, size: 20 }, "grew.txt shrank while it was being packed"],
       // A multi-chunk file, whose last chunk may be read into a buffer of exactly its size.
       [{ ...big!, size: 3 * 1024 * 1024 }, "big.txt grew while it was being packed"],
       [shrank, "shrank.txt shrank while it was being packed"],
@@ -196,5 +197,13 @@ describe("packZip", () => {
       });
     });
     expect(stream.destroyed).toBe(true);
+  });
+});
+
+describe("generated entries", () => {
+  it("writes text made in pieces, larger than a chunk and compressed, exactly as the pieces join", async () => {
+    const lines = Array.from({ length: 60_000 }, (_, i) => `line ${i} ${"xy".repeat(i % 17)}\n`);
+    const zip = await packTo({ root: tempDir(), entries: [], extra: [{ name: "big.txt", text: () => lines }], level: 6 });
+    expect((await readZipEntry(zip, "big.txt"))!.toString()).toBe(lines.join(""));
   });
 });

@@ -1,57 +1,156 @@
 import { describe, expect, it } from "vitest";
 import { AdaptivePace, LADDER } from "../../src/archive/zip-pace.js";
+import { bestBlend, SettingRecord } from "../../src/archive/zip-pace-model.js";
 
-/** A pacer on a hand-driven clock; `idleCores` is how many cores each period leaves idle. */
-function pacer(idleCores = 2) {
+const MiB = 1024 * 1024;
+const STORE = 0;
+const HUFFMAN = 1;
+const LEVEL1 = 2;
+const LEVEL6 = 3;
+const LEVEL9 = 4;
+
+/** How data compresses at each rung: output per input byte, and one core's speed in MiB/s. */
+type Data = readonly { ratio: number; mibPerSecond: number }[];
+const data = (ratios: number[], mibPerSecond: number[]): Data => ratios.map((ratio, i) => ({ ratio, mibPerSecond: mibPerSecond[i]! }));
+
+// The reference tables: every setting shrinks them some, the harder ones at a cost.
+const TEXT = data([1, 0.62, 0.44, 0.41, 0.4], [Infinity, 230, 100, 42, 15]);
+// Genomes that repeat from record to record: only levels 6 and 9 see the repeats, and cheaply.
+const GENOMES = data([1, 0.28, 0.34, 0.011, 0.009], [Infinity, 190, 110, 110, 115]);
+// Already compressed: nothing shrinks.
+const NOISE = data([1, 1, 1, 1, 1], [Infinity, 200, 60, 45, 45]);
+
+/**
+ * A pacer on a hand-driven clock with two cores, packing 1 MiB pieces of
+ * `data` two at a time and sending them down a link of `linkMiBps`: the
+ * packer waits for the link when the link is slower, the link for the
+ * packer when deflate is.
+ */
+function simulate(linkMiBps: number) {
   let now = 0;
-  let idle = 0;
-  const pace = new AdaptivePace(
-    () => now,
-    () => idle,
-  );
-  const rung = () => LADDER.indexOf(pace.current());
-  /** One 250 ms period in which the reader waited `starved` ms and the packer `blocked` ms; the rung after it. */
-  const period = (starved: number, blocked: number) => {
-    pace.starved(starved);
-    pace.blocked(blocked);
-    now += 250;
-    idle += 250 * idleCores;
-    return rung();
+  const pace = new AdaptivePace({ now: () => now, cores: 2 });
+  const used: number[] = [];
+  /** `pieces` of `data`, the first of them the start of a file if `newFile`. */
+  const run = (data: Data, pieces: number, newFile = false) => {
+    for (let i = 0; i < pieces; i += 2) {
+      const start = now;
+      const pair = [0, 1].map((k) => {
+        const setting = pace.choose(MiB, newFile && i + k === 0);
+        const rung = LADDER.indexOf(setting);
+        used.push(rung);
+        const { ratio, mibPerSecond } = data[rung]!;
+        const done = setting.level > 0 ? pace.deflating(setting, MiB) : undefined;
+        return { done, out: Math.round(MiB * ratio), cpuMs: setting.level > 0 ? 1000 / mibPerSecond : 0 };
+      });
+      for (const p of [...pair].sort((a, b) => a.cpuMs - b.cpuMs)) {
+        now = start + p.cpuMs;
+        p.done?.(p.out);
+      }
+      const cpuMs = now - start;
+      const out = pair[0]!.out + pair[1]!.out;
+      const linkMs = (out / MiB / linkMiBps) * 1000;
+      if (linkMs > cpuMs) pace.blocked(linkMs - cpuMs);
+      else pace.starved(cpuMs - linkMs);
+      now = start + Math.max(linkMs, cpuMs);
+      pace.sent(out);
+    }
   };
-  return { pace, rung, period, setIdle: (n: number) => (idleCores = n) };
+  /** Which rungs the last `n` pieces used, counted. */
+  const last = (n: number) => {
+    const counts = new Map<number, number>();
+    for (const r of used.slice(-n)) counts.set(r, (counts.get(r) ?? 0) + 1);
+    return counts;
+  };
+  return { run, used, last, pace };
 }
 
+describe("bestBlend", () => {
+  it("takes the setting whose slower side (CPU or link) is fastest", () => {
+    expect(bestBlend([{ cpu: 0, link: 10 }, { cpu: 4, link: 4 }, { cpu: 9, link: 1 }])).toMatchObject({ a: 1, b: 1, time: 4 * 1.05 });
+  });
+
+  it("blends a link-bound setting with a CPU-bound one so that both sides are equally busy", () => {
+    const blend = bestBlend([{ cpu: 0, link: 10 }, { cpu: 8, link: 2 }]);
+    expect(blend).toMatchObject({ a: 0, b: 1 });
+    expect(blend.share).toBeCloseTo(10 / 16);
+    // Both busy for 5; the CPU counts a little on top.
+    expect(blend.time).toBeCloseTo(5 * 1.05);
+  });
+});
+
+describe("SettingRecord", () => {
+  it("replaces its guess with the first measurement, then follows new pieces with older ones counting less", () => {
+    const r = new SettingRecord({ ratio: 0.5, msPerByte: 1 });
+    expect(r.measured).toBe(false);
+    r.add(100, 10, 3);
+    expect([r.measured, r.ratio, r.msPerByte]).toEqual([true, 0.1, 0.03]);
+    r.add(100, 15, 3);
+    expect(r.ratio).toBeCloseTo((7.5 + 15) / 175);
+  });
+
+  it("says when a piece compressed twice better or worse than it expected, and then starts over from it: the data changed", () => {
+    const r = new SettingRecord({ ratio: 0.5, msPerByte: 1 });
+    expect(r.add(100, 40, 1)).toBe(false);
+    expect(r.add(100, 30, 1)).toBe(false);
+    expect(r.add(100, 95, 1)).toBe(true);
+    expect(r.ratio).toBe(0.95);
+  });
+});
+
 describe("AdaptivePace", () => {
-  it("starts with Huffman-only coding", () => {
-    expect(pacer().pace.current()).toEqual(LADDER[1]);
+  it("measures every setting on the first pieces", () => {
+    const s = simulate(30);
+    s.run(TEXT, 4);
+    expect([...s.used].sort()).toEqual([HUFFMAN, LEVEL1, LEVEL6, LEVEL9]);
   });
 
-  it("climbs one step a period to level 6 while the packer waits on a slow link and cores stand idle", () => {
-    const p = pacer();
-    expect([p.period(0, 200), p.period(0, 200), p.period(10, 200), p.period(0, 200), p.period(0, 200)]).toEqual([2, 3, 4, 4, 4]);
-    expect(LADDER[4]).toEqual({ level: 6 });
+  it("compresses redundant data as hard as it pays on a slow link, filling the link's spare time with cheaper pieces", () => {
+    const s = simulate(30);
+    s.run(GENOMES, 200);
+    const last = s.last(100);
+    expect((last.get(LEVEL6) ?? 0) + (last.get(LEVEL9) ?? 0)).toBeGreaterThanOrEqual(50);
+    expect(last.get(STORE) ?? 0).toBeLessThan(5);
   });
 
-  it("steps down to storing while the reader waits for deflate", () => {
-    const p = pacer();
-    expect([p.period(100, 0), p.period(100, 0)]).toEqual([0, 0]);
-    expect(LADDER[0]).toEqual({ level: 0 });
+  it("stores part of redundant data when the link is fast and the cores are the limit", () => {
+    const s = simulate(1000);
+    s.run(GENOMES, 400);
+    expect(s.last(100).get(STORE)).toBeGreaterThan(20);
   });
 
-  it("does not climb without idle cores to pay for it", () => {
-    const p = pacer(0.2);
-    expect(p.period(0, 200)).toBe(1);
+  it("stores what does not shrink, trying the other settings ever more rarely", () => {
+    const s = simulate(30);
+    s.run(NOISE, 300);
+    expect(s.last(200).get(STORE)).toBeGreaterThanOrEqual(190);
   });
 
-  it("holds where both sides wait about as long: the burst of filling a part is not a verdict", () => {
-    const p = pacer();
-    p.period(0, 200);
-    expect([p.period(80, 120), p.period(60, 100), p.period(20, 15)]).toEqual([2, 2, 2]);
+  it("compresses text harder on a slow link than on a fast one", () => {
+    const slow = simulate(30);
+    slow.run(TEXT, 200);
+    const fast = simulate(400);
+    fast.run(TEXT, 200);
+    expect((slow.last(100).get(LEVEL1) ?? 0) + (slow.last(100).get(LEVEL6) ?? 0)).toBeGreaterThan(90);
+    expect((fast.last(100).get(STORE) ?? 0) + (fast.last(100).get(HUFFMAN) ?? 0)).toBeGreaterThan(90);
   });
 
-  it("decides only once a period has passed", () => {
-    const p = pacer();
-    p.pace.blocked(1000);
-    expect(p.rung()).toBe(1);
+  it("notices when the data changes, from incompressible to redundant", () => {
+    const s = simulate(30);
+    s.run(NOISE, 100);
+    s.run(GENOMES, 60, true);
+    expect((s.last(30).get(LEVEL6) ?? 0) + (s.last(30).get(LEVEL9) ?? 0)).toBeGreaterThan(15);
+  });
+
+  it("tries compressing the first piece of each file while it stores everything", () => {
+    let now = 0;
+    const pace = new AdaptivePace({ now: () => now, cores: 2 });
+    const seen = (fileStart: boolean) => {
+      const setting = pace.choose(MiB, fileStart);
+      const done = setting.level > 0 ? pace.deflating(setting, MiB) : undefined;
+      now += 5;
+      done?.(MiB);
+      return LADDER.indexOf(setting);
+    };
+    for (let i = 0; i < 100; i++) seen(false);
+    expect([seen(true), seen(true)]).toEqual([HUFFMAN, STORE]);
   });
 });

@@ -23,6 +23,7 @@ const GROUPS = {
     "--sse",
     "--sse-kms-key-id",
   ],
+  "Fan-out:": ["--array", "--each", "--array-parallel", "--follow-child", "--rerun-failed"],
   "Job control:": ["--detach", "--attach", "--cancel", "--detach-on-interrupt", "--tag", "--dry-run"],
   "Output:": ["--no-logs", "--json"],
 };
@@ -60,6 +61,11 @@ const definition = () =>
     .option("--shm-size <size>", "size of /dev/shm on EC2, e.g. 2GiB")
     .option("--timeout <duration>", "stop each attempt after this long, e.g. 90m or 6h (at least 60s)")
     .option("--tag <KEY=VALUE>", "tag the job (repeatable); tags propagate to its ECS task", collect, [])
+    .option("--array <n>", "run the command as n tasks (2 to 10000) over one upload; each sees its index in AWS_BATCH_JOB_ARRAY_INDEX")
+    .option("--each <pattern>", "one task per path of <dir> matching this glob, in sorted order (repeatable); the task sees it in NBATCH_ITEM and {} in the command", collect, [])
+    .option("--array-parallel <k>", "with --array or --each: run at most k tasks at once")
+    .option("--follow-child <i>", "with --array or --each: show task i's log as it runs (repeatable)", collect, [])
+    .option("--rerun-failed <run-id>", "run again only the tasks of a fan-out run that failed, from the same inputs, and bring their results home")
     .option("--dry-run", "show what would be uploaded (each excluded path and its rule), reused and run or submitted, and do nothing")
     .option("--json", "print newline-delimited JSON events on stdout (text goes to stderr)")
     .addHelpText(
@@ -75,6 +81,9 @@ Examples:
   nbatch build --attach "$id"                  # later: its log, then results
   nbatch build --attach "$id" --cancel --no-download       # stop it
   nbatch build --dry-run ./wf -- make          # what would travel, what not
+  nbatch build --aws-batch --each 'samples/*.fq.gz' ./wf -- ./align.sh {}   # one task per sample
+  nbatch build --aws-batch --array 100 --array-parallel 10 ./sim -- ./run.sh
+  nbatch build --rerun-failed 0196...          # only the tasks that failed
 
 Ctrl-C twice (once when stdin is not a terminal) cancels a submitted job;
 Ctrl-Z or SIGHUP detaches from it.`,

@@ -14,6 +14,7 @@ import { readEnvDirs } from "./envdir.js";
 import { checkFlags, type BuildFlags } from "./flags.js";
 import { parseResources, parseRetries, parseSecrets, parseTags, parseTimeout, parseWhole, resolveEnv } from "./parse.js";
 import { parseRetryOn } from "../../job/retries.js";
+import { MAX_TASKS, type FanoutSpec } from "../../job/fanout/tasks.js";
 
 export type { BuildFlags };
 
@@ -38,10 +39,18 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
       ...(flags.awsProfile ? ["--aws-profile", shellQuote(flags.awsProfile)] : []),
     ],
   };
+  const fanout = parseFanout(flags);
   if (flags.attach) {
     return withAws(ctx, settings, async (deps) => {
       const { runAttach } = await import("../../runners/aws-batch/attach.js");
-      return runAttach({ jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: values.download ?? [], excludeFromDownload: values.excludeFromDownload ?? [], follow }, deps);
+      return runAttach({ jobId: flags.attach!, dir, cancel: Boolean(flags.cancel), download: values.download ?? [], excludeFromDownload: values.excludeFromDownload ?? [], follow, followChild: fanout?.follow ?? [] }, deps);
+    });
+  }
+  if (flags.rerunFailed) {
+    return withAws(ctx, settings, async (deps) => {
+      const { runRerun } = await import("../../runners/aws-batch/rerun.js");
+      const env = { ...(await readEnvDirs(flags.envdir, ctx.cwd)), ...resolveEnv(flags.env, ctx.env) };
+      return runRerun({ id: flags.rerunFailed!, dir, env, download: values.download ?? [], excludeFromDownload: values.excludeFromDownload ?? [], follow, fanout: fanout! }, deps);
     });
   }
   const req: BuildRequest = {
@@ -67,6 +76,7 @@ export async function buildRun(dirArg: string | undefined, command: string[], fl
     tags: parseTags(flags.tag),
     dryRun: Boolean(flags.dryRun),
     follow,
+    fanout,
   };
   if (settings.values.runner === "local") {
     const unchosen = unchosenRunnerNote(settings);
@@ -90,6 +100,17 @@ async function withAws<T>(ctx: CommandContext, settings: Settings, fn: (deps: Ba
   } finally {
     clients.destroy();
   }
+}
+
+/** --array, --each, --array-parallel, --follow-child; undefined for a single job (checkFlags saw they go together). */
+function parseFanout(flags: BuildFlags): FanoutSpec | undefined {
+  if (!flags.array && !flags.each.length && !flags.rerunFailed && !flags.followChild.length) return undefined;
+  return {
+    ...(flags.array !== undefined ? { array: parseWhole(flags.array, "--array", 2, MAX_TASKS, `use a whole number of tasks from 2 to ${MAX_TASKS}`) } : {}),
+    ...(flags.each.length ? { each: flags.each } : {}),
+    ...(flags.arrayParallel !== undefined ? { parallel: parseWhole(flags.arrayParallel, "--array-parallel", 1, MAX_TASKS, "use a whole number of tasks, 1 or more") } : {}),
+    follow: flags.followChild.map((i) => parseWhole(i, "--follow-child", 0, MAX_TASKS - 1, "use a task index, from 0")),
+  };
 }
 
 /** Settings that name AWS resources: someone who set one means to use AWS Batch some of the time. */

@@ -25,7 +25,18 @@ export async function cancelRun(id: string, flags: CancelFlags, ctx: CommandCont
       out.info(`Job ${job.id} has already ${job.status}; nothing to cancel`);
       return 0;
     }
-    await terminateJob(session.clients(view.region, view.profile).batch, job.id, ctx.env);
+    // A fan-out run: TerminateJob on each lane's array job ends every child of it.
+    const batch = session.clients(view.region, view.profile).batch;
+    for (const id of view.record?.lanes ?? [job.id]) await terminateJob(batch, id, ctx.env);
+    if (view.tasks) {
+      out.info(`Cancelling the ${Object.values(view.tasks).reduce((a, b) => a + b, 0)} tasks of run ${view.record?.runId ?? job.id}: those waiting are cancelled, those running stopped (each agent still uploads what its command made)`);
+      if (!flags.wait) return 0;
+      // Every lane has stopped, not only the first.
+      const lanes = view.record?.lanes ?? [job.id];
+      const ended = await Promise.all(lanes.map(async (id) => waitUntilDone(session, view, (await describeJob(batch, id)) ?? job, ctx)));
+      out.info(summary(ended[0]!));
+      return 0;
+    }
     out.info(
       WAITING.has(job.status)
         ? `Cancelled job ${job.id} (it was ${job.status}, not yet started)`

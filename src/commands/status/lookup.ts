@@ -12,6 +12,7 @@ import type { Settings } from "../../config/settings.js";
 import { UserError } from "../../errors.js";
 import { historyPath, listRuns, type RunRecord } from "../../history.js";
 import { describeJobs, type JobState } from "../../job/batch.js";
+import { taskJobId } from "../../job/fanout/lookup.js";
 import type { AwsFlags } from "../aws-options.js";
 import type { CommandContext } from "../context.js";
 
@@ -21,6 +22,8 @@ export type { AwsFlags };
 export interface JobTarget {
   id: string;
   record?: RunRecord;
+  /** The task index, when the id named one task of a fan-out run. */
+  task?: number;
 }
 
 /** A target and what Batch said of it: no state means Batch does not know the job (any more). */
@@ -28,6 +31,8 @@ export interface JobView extends JobTarget {
   region: string;
   profile?: string;
   state?: JobState;
+  /** A fan-out run: its tasks' counts by status, over all its lanes. */
+  tasks?: Record<string, number>;
 }
 
 export interface JobSession {
@@ -60,10 +65,17 @@ function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
     },
     async targets(ids) {
       const runs = await listRuns(ctx.env);
-      return [...new Set(ids)].map((id) => {
-        const record = runs.find((r) => r.jobId === id || r.runId === id);
-        return { id: record?.jobId ?? id, record };
-      });
+      const find = (id: string) => runs.find((r) => r.jobId === id || r.runId === id);
+      return Promise.all(
+        [...new Set(ids)].map(async (id) => {
+          // <run>:<i> is task i of a fan-out run: its child, wherever the lanes put it.
+          const task = /^(.+):(\d+)$/.exec(id);
+          const run = task && find(task[1]!);
+          if (run?.lanes) return { id: await taskJobId(run, Number(task![2]), session.clients(session.region({ id, record: run }), session.profile({ id, record: run })).s3), task: Number(task![2]) };
+          const record = find(id);
+          return { id: record?.jobId ?? id, record };
+        }),
+      );
     },
     async describe(targets) {
       // One batched DescribeJobs per region and profile (another profile may be another account).
@@ -72,7 +84,8 @@ function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
         const [region, profile] = [session.region(t), session.profile(t)];
         const key = `${region}\n${profile ?? ""}`;
         if (!byPlace.has(key)) byPlace.set(key, { region, profile, ids: [] });
-        byPlace.get(key)!.ids.push(t.id);
+        // A fan-out run's other lanes count too.
+        byPlace.get(key)!.ids.push(...new Set([t.id, ...(t.record?.lanes ?? [])]));
       }
       const found = new Map<string, JobState>();
       await Promise.all(
@@ -81,7 +94,7 @@ function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
           for (const s of states) found.set(s.id, s);
         }),
       );
-      return targets.map((t) => ({ ...t, region: session.region(t), profile: session.profile(t), state: found.get(t.id) }));
+      return targets.map((t) => ({ ...t, region: session.region(t), profile: session.profile(t), state: found.get(t.id), ...taskCounts(t, found) }));
     },
     close() {
       for (const c of made.values()) c.destroy();
@@ -89,6 +102,18 @@ function openJobSession(flags: AwsFlags, ctx: CommandContext): JobSession {
     },
   };
   return session;
+}
+
+/** A fan-out run's counts: each array lane's statusSummary, each one-task lane's own status. */
+function taskCounts(t: JobTarget, found: ReadonlyMap<string, JobState>): { tasks?: Record<string, number> } {
+  const lanes = (t.record?.lanes ?? [t.id]).map((id) => found.get(id));
+  if (!t.record?.lanes && !lanes[0]?.statusSummary) return {};
+  if (lanes.some((l) => !l)) return {};
+  const counts: Record<string, number> = {};
+  for (const lane of lanes as JobState[]) {
+    for (const [status, n] of Object.entries(lane.statusSummary ?? { [lane.status]: 1 })) counts[status] = (counts[status] ?? 0) + n;
+  }
+  return { tasks: counts };
 }
 
 /** Runs fn with a session, closing its clients whatever happens. */

@@ -20,10 +20,27 @@ export function localTime(ms: number | undefined): string {
   return ms === undefined ? "" : localIsoTime(ms).slice(0, 19).replace("T", " ");
 }
 
+const TASK_ORDER = ["SUCCEEDED", "FAILED", "RUNNING", "STARTING", "RUNNABLE", "PENDING", "SUBMITTED"];
+
+/** A fan-out run's counts, as "3 SUCCEEDED, 1 FAILED, 6 RUNNING". */
+export function taskCountsText(counts: Record<string, number>): string {
+  return TASK_ORDER.filter((s) => counts[s]).map((s) => `${counts[s]} ${s}`).join(", ");
+}
+
 export function statusText(v: JobView): string {
   const s = v.state;
   if (!s) return FORGOTTEN;
+  if (v.tasks) return `${runStatus(v.tasks)} (${taskCountsText(v.tasks)})`;
   return s.maxAttempts > 1 && !isDone(s.status) ? `${s.status} (attempt ${s.attempt} of ${s.maxAttempts})` : s.status;
+}
+
+/** A fan-out run's status from its tasks': ended when they all have, RUNNING while any runs. */
+function runStatus(counts: Record<string, number>): string {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const ended = (counts.SUCCEEDED ?? 0) + (counts.FAILED ?? 0);
+  if (ended === total) return counts.FAILED ? "FAILED" : "SUCCEEDED";
+  if (counts.RUNNING || counts.STARTING) return "RUNNING";
+  return counts.RUNNABLE ? "RUNNABLE" : "PENDING";
 }
 
 /** Why a job failed or waits, when Batch said: Batch's words, then what to do. */
@@ -56,7 +73,8 @@ export function jobJson(v: JobView): Record<string, unknown> {
     jobId: v.id,
     runId: r?.runId,
     jobName: s?.name ?? r?.jobName,
-    status: s?.status ?? null,
+    status: s ? (v.tasks ? runStatus(v.tasks) : s.status) : null,
+    ...(v.tasks ? { tasks: v.tasks, lanes: r?.lanes ?? [v.id] } : {}),
     forgotten: !s,
     statusReason: s?.statusReason,
     reason: s && s.status === "FAILED" ? whyFailed(s)?.reason : undefined,

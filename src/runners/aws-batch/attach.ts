@@ -5,8 +5,12 @@ import { readRemoteEntry } from "../../job/fetch.js";
 import type { BatchContext } from "../../job/context.js";
 import { displayPath } from "../../config/file.js";
 import { UsageError, UserError } from "../../errors.js";
+import { followFanout, type FanoutTarget } from "../../job/fanout/follow.js";
+import { isFanout, lookupFanout } from "../../job/fanout/lookup.js";
+import { checkFollowed } from "../../job/fanout/tasks.js";
 import { findRun } from "../../history.js";
-import { decodeTree, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
+import { INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
+import { decodeTree } from "../../protocol-tree.js";
 import type { ManifestEntry } from "../../tree/manifest.js";
 import { createSelector } from "../../tree/patterns.js";
 import { exitWithRefusals } from "../../job/apply.js";
@@ -22,6 +26,8 @@ export interface AttachRequest {
   download: string[];
   excludeFromDownload: string[];
   follow: FollowPrefs;
+  /** A fan-out run's tasks whose log is shown live (--follow-child). */
+  followChild: number[];
 }
 
 /** Where a run's objects are, from the job's own environment, else from the local history. */
@@ -40,7 +46,9 @@ interface RunUrls {
 export async function runAttach(req: AttachRequest, deps: BatchContext): Promise<number> {
   const region = deps.settings.aws.region;
   const describe = async (jobId: string) => (await deps.clients.batch.send(new DescribeJobsCommand({ jobs: [jobId] }))).jobs?.[0];
+  if (/:\d+$/.test(req.jobId)) throw new UsageError(`${req.jobId} is one task of a run: attach to the run (${req.jobId.replace(/:\d+$/, "")}), whose tasks' results all come home`);
   let job = await describe(req.jobId);
+  if (job && isFanout(job)) return attachFanout(req, deps, (await findRun(deps.env, req.jobId))?.lanes ?? [job.jobId!]);
   const record = job ? undefined : await findRun(deps.env, req.jobId);
   if (!job && !record) {
     throw new UserError(`job ${req.jobId} not found in ${region}, nor in this machine's run history: check the id (nbatch ls) and the region`);
@@ -51,6 +59,7 @@ export async function runAttach(req: AttachRequest, deps: BatchContext): Promise
   if (record?.profile && record.profile !== deps.settings.aws.profile) {
     throw new UserError(`job ${record.jobId} was submitted with the AWS profile ${record.profile}: add --aws-profile ${record.profile}`);
   }
+  if (record?.lanes) return attachFanout(req, deps, record.lanes);
   // The history also knows runs by their run id.
   if (!job && record!.jobId !== req.jobId) job = await describe(record!.jobId);
   const jobId = job?.jobId ?? record!.jobId;
@@ -95,8 +104,26 @@ function urlsFromJob(job: JobDetail): RunUrls {
   return { runId, results: parseS3Url(results), inputs: parseS3Url(inputs), env: envUrl ? parseS3Url(envUrl) : undefined };
 }
 
+/** A fan-out run: every task's results, as they end; the tasks asked for followed live. */
+async function attachFanout(req: AttachRequest, deps: BatchContext, laneIds: string[]): Promise<number> {
+  const run = await lookupFanout(deps.clients.batch, deps.clients.s3, laneIds);
+  checkFollowed(req.followChild, run.tasks);
+  const dir = req.follow.download ? req.dir : undefined;
+  const target: FanoutTarget = {
+    runId: run.runId,
+    lanes: run.lanes,
+    tasks: run.tasks,
+    env: run.env,
+    follow: req.followChild,
+    results: dir ? { runId: run.runId, dir, baseline: await baseline(deps, run.inputs), select: createSelector(req.download, req.excludeFromDownload), resultsOf: run.resultsOf } : undefined,
+  };
+  const ended = run.parents.every((p) => isDone(p.status!));
+  if (req.cancel && ended) deps.out.warn(`nothing to cancel: the tasks of run ${run.runId} have all ended`);
+  return followFanout(target, req.follow, deps, req.cancel && !ended);
+}
+
 /** The directory as it was uploaded: the tree's entries, or the manifest inside a protocol 1 inputs archive. */
-async function baseline(deps: BatchContext, inputs: S3Object): Promise<ManifestEntry[]> {
+export async function baseline(deps: BatchContext, inputs: S3Object): Promise<ManifestEntry[]> {
   const what = `the inputs ${s3Url(inputs)}`;
   const archive = inputs.key.endsWith(".zip");
   const raw = archive ? await readRemoteEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY) : await getBytes(deps.clients.s3, inputs);

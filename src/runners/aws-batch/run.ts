@@ -7,8 +7,12 @@ import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
-import { envObject, logObject, resultsObject, treeObject } from "../../job/layout.js";
+import { envObject, logObject, resultsObject, taskLogObject, taskResultsObject, tasksObject, treeObject } from "../../job/layout.js";
 import { takeInventory } from "../../job/inventory.js";
+import { checkFollowed, planTasks } from "../../job/fanout/tasks.js";
+import { laneInput, planLanes } from "../../job/fanout/lanes.js";
+import type { FanoutTarget } from "../../job/fanout/follow.js";
+import { INDEX_TOKEN } from "../../protocol.js";
 import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../../job/pack.js";
 import { checkSubmitLimits } from "../../job/limits.js";
 import { checkFargateSize, checkResources, platformOf } from "../../job/platform.js";
@@ -30,8 +34,10 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   const { settings, clients, out } = ctx;
   const loc = requireBucket(settings);
   const interrupt = beforeSubmission(ctx.signals);
-  let target: FollowTarget;
-  let follow: typeof import("./follow.js");
+  let target: FollowTarget | undefined;
+  let fanned: FanoutTarget | undefined;
+  let fanout: typeof import("./fanout.js") | undefined;
+  let follow: typeof import("./follow.js") | undefined;
   try {
     const bucketChecked = checkBucket(clients.s3, loc.bucket, settings.aws.s3?.expectedBucketOwner);
     const scanned = scanInputs(req.dir, req.excludeFromUpload, ctx.env);
@@ -44,9 +50,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     checkWorkdir(inputs, req.workdir);
     if (inv.assumed) out.detail(`could not read the bucket's lifecycle rules (${inv.assumed}): taking them to expire objects after ${inv.expiry.days} day`);
     const upload = await planUpload(ctx, loc, inputs, inv);
+    const tasks = req.fanout && planTasks(req.fanout, inputs.manifest.entries, req.dir);
+    if (tasks) checkFollowed(req.fanout!.follow, tasks);
     const runId = newRunId(ctx.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
-    const resultsObj = resultsObject(loc, runId);
+    const resultsObj = tasks ? taskResultsObject(loc, runId, INDEX_TOKEN) : resultsObject(loc, runId);
     const request = (inputsObj: S3Object) =>
       submitInput(settings.values, {
         runId,
@@ -58,7 +66,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
         resultsUrl: s3Url(resultsObj),
         envUrl: envObj && s3Url(envObj),
         retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
-        logUrl: s3Url(logObject(loc, runId)),
+        logUrl: s3Url(tasks ? taskLogObject(loc, runId, INDEX_TOKEN) : logObject(loc, runId)),
         timeoutSeconds: req.timeoutSeconds,
         ...share,
         gpus: req.resources.gpus,
@@ -66,10 +74,11 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
         tags: req.tags,
         aws: settings.aws,
       });
-    // Until the pack is up the tree's name is not known, but its length is.
-    let input = request(treeObject(loc, upload.tree?.fingerprint ?? TREE_NAME_PENDING));
-    checkSubmitLimits(input);
-    if (req.dryRun) return printDryRun(out, inputs, upload, input);
+    // Until the pack is up the tree's name is not known, but its length is; a fan-out's largest request is its first lane's.
+    const pending = request(treeObject(loc, upload.tree?.fingerprint ?? TREE_NAME_PENDING));
+    const first = tasks && laneInput(pending, planLanes(tasks.length, req.fanout!.parallel).lanes[0]!, req.fanout!.parallel !== undefined, s3Url(tasksObject(loc, runId)));
+    checkSubmitLimits(first ?? pending);
+    if (req.dryRun) return printDryRun(out, inputs, upload, first ?? pending, tasks?.length);
     for (const line of excludedLines(inputs)) out.detail(line);
 
     const { fresh, reused } = upload;
@@ -77,47 +86,54 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
     const uploading = ctx.clock.now();
     const inputsObj = await uploadInputs(ctx, loc, inputs, upload, runId, interrupt.signal);
     const uploadMs = upload.unchanged ? undefined : ctx.clock.now() - uploading;
-    input = request(inputsObj);
+    // Every job of the run, each lane and child alike, gets the same tree.
+    const input = request(inputsObj);
     // Following (log tail, results, the zip reader) loads beside SubmitJob, not before the upload.
     const following = import("./follow.js");
     following.catch(() => undefined);
     const interrupted = () => (interrupt.signal.aborted ? new InterruptedError("Interrupted before the job was submitted; nothing was submitted") : undefined);
-    const jobId = await submitJob(ctx, { input, env: envObj && { obj: envObj, values: req.env } }, interrupted);
-    const queue = settings.values.queue;
-    out.info(`Submitted job ${jobId} (${input.jobName}) to queue ${queue}`);
-    out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue, inputsUrl: s3Url(inputsObj) });
-    out.exitCode(0, { jobId });
-    await recordRun(ctx.env, {
-      runId,
-      jobId,
-      jobName: input.jobName!,
-      dir: req.dir,
-      queue,
-      region: settings.aws.region,
-      // Only a profile that gave the credentials says which account the job is in.
-      profile: settings.aws.credentials?.source === "profile" ? settings.aws.credentials.profile : undefined,
-      bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
-      resultsUrl: s3Url(resultsObj),
-      inputsUrl: s3Url(inputsObj),
-      logUrl: s3Url(logObject(loc, runId)),
-      submittedAt: ctx.clock.now(),
-      command: req.command,
-    }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
-    target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), uploadMs };
-    // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
-    follow = await following;
+    if (tasks) {
+      fanout = await import("./fanout.js");
+      fanned = await fanout.submitFanout(req, { runId, input, tasks, baseline: inputs.manifest.entries, inputsObj, envObj, loc }, ctx, interrupted);
+    } else {
+      const jobId = await submitJob(ctx, { input, env: envObj && { obj: envObj, values: req.env } }, interrupted);
+      const queue = settings.values.queue;
+      out.info(`Submitted job ${jobId} (${input.jobName}) to queue ${queue}`);
+      out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue, inputsUrl: s3Url(inputsObj) });
+      out.exitCode(0, { jobId });
+      await recordRun(ctx.env, {
+        runId,
+        jobId,
+        jobName: input.jobName!,
+        dir: req.dir,
+        queue,
+        region: settings.aws.region,
+        // Only a profile that gave the credentials says which account the job is in.
+        profile: settings.aws.credentials?.source === "profile" ? settings.aws.credentials.profile : undefined,
+        bucket: s3Url({ bucket: loc.bucket, key: loc.prefix }),
+        resultsUrl: s3Url(resultsObj),
+        inputsUrl: s3Url(inputsObj),
+        logUrl: s3Url(logObject(loc, runId)),
+        submittedAt: ctx.clock.now(),
+        command: req.command,
+      }).catch((err) => out.warn(`could not record the run in the local history: ${(err as Error).message}`));
+      target = { jobId, runId, results: resultsObj, env: envObj, dir: req.dir, baseline: inputs.manifest.entries, select: createSelector(req.download, req.excludeFromDownload), uploadMs };
+      // Loaded while our handlers still catch a Ctrl-C, which then cancels the job below.
+      follow = await following;
+    }
   } finally {
     interrupt.dispose();
   }
   // A signal that raced SubmitJob means what it means after submission: a hangup detaches, Ctrl-C and SIGTERM cancel.
   const raced = interrupt.signal.aborted ? (interrupt.signal.reason as NodeJS.Signals) : undefined;
-  if (raced === "SIGHUP") return follow.detach(target, req.follow, out, "Detached");
+  if (fanned) return fanout!.afterFanoutSubmission(fanned, req, ctx, raced);
+  if (raced === "SIGHUP") return follow!.detach(target!, req.follow, out, "Detached");
   if (req.follow.detach && !raced) {
     // The id alone on stdout, for id=$(nbatch build --detach ...); --json says it in its events.
-    if (!out.json) out.out(target.jobId);
-    return follow.detach(target, req.follow, out, "Submitted with --detach");
+    if (!out.json) out.out(target!.jobId);
+    return follow!.detach(target!, req.follow, out, "Submitted with --detach");
   }
-  return follow.followJob(target, req.follow, ctx, raced !== undefined);
+  return follow!.followJob(target!, req.follow, ctx, raced !== undefined);
 }
 
 /**
