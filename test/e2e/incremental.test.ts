@@ -191,6 +191,13 @@ describeWithMoto("incremental inputs: only what changed goes up", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^Would upload 1 file, 11 B from .*, and the tree of the directory; would reuse 6 files, [\d.]+ MB already in S3$/m);
     expect(await listKeys(w.bucket)).toEqual(keys);
+    // A fan-out's dry run says both: the upload, and the tasks with the first array job over the same tree.
+    const f = await w.nbatch(["build", "--aws-batch", "--dry-run", "--array", "3", "--exclude-from-upload", "/seen.txt", dir, "--", "true"]);
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stderr).toMatch(/^Would upload 1 file, 11 B from .*, and the tree of the directory; would reuse 6 files, [\d.]+ MB already in S3$/m);
+    expect(f.stderr).toMatch(/^Would submit 3 tasks; the first \(or only\) array job \(SubmitJob; the tree's name in NBATCH_INPUTS_URL is known once its files are packed\):$/m);
+    expect(f.stderr).toMatch(/"value": "s3:\/\/[^"]+\/inputs\/trees\/[^"]+\.json\.gz"/);
+    expect(await listKeys(w.bucket)).toEqual(keys);
   });
 
   it("an agent refuses a job of a newer protocol in one line", async () => {
