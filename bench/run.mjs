@@ -21,6 +21,7 @@ import { measureLogs } from "./lib/measure-logs.mjs";
 import { measureMemory } from "./lib/measure-memory.mjs";
 import { measureScales } from "./lib/measure-scale.mjs";
 import { measureStartup } from "./lib/measure-startup.mjs";
+import { measureIncremental } from "./lib/measure-incremental.mjs";
 import { measureLink, measureUpload } from "./lib/measure-upload.mjs";
 import { startMoto } from "./lib/moto.mjs";
 import { startSinkS3 } from "./lib/sink-s3.mjs";
@@ -33,7 +34,7 @@ import { s3Client } from "./worker/common.mjs";
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(benchDir);
 
-const GROUPS = ["startup", "upload", "kinds", "memory", "scale", "apply", "logs", "fanout"];
+const GROUPS = ["startup", "upload", "incremental", "kinds", "memory", "scale", "apply", "logs", "fanout"];
 // An office uplink (about 250 Mbit/s), where compressing harder pays.
 const LINK_BYTES_PER_SECOND = 30 * 1024 * 1024;
 
@@ -66,6 +67,9 @@ const dataRoot = join(benchDir, "data");
 await mkdir(dataRoot, { recursive: true });
 const dir = await referenceDir(dataRoot, opts.scale, log);
 const bigDir = await referenceDir(dataRoot, opts.scale * 4, log);
+// Incremental inputs are measured at 16x as well (4x in quick mode): made only when that group runs.
+const hugeFactor = opts.quick ? 4 : 16;
+const hugeDir = opts.only.includes("incremental") && !opts.sweep ? await referenceDir(dataRoot, opts.scale * hugeFactor, log) : undefined;
 
 const work = await mkdtemp(join(tmpdir(), "nbatch-bench-"));
 const home = join(work, "home");
@@ -178,6 +182,10 @@ try {
       const scales = opts.quick ? [0.02, 0.05] : [1, 4, 16].map((x) => x * opts.scale);
       results.scale = await measureScales(ctx, { scales, linkedCopiesOf: opts.quick ? undefined : { scale: scales[2], copies: 5 }, sink, runs: opts.quick ? 1 : 3 });
       timed("scale");
+    }
+    if (only.has("incremental")) {
+      log("incremental inputs ...");
+      results.incremental = await measureIncremental(ctx, { reference: dir, big: hugeDir, factor: hugeFactor, scale: opts.scale, runs: opts.runs });
     }
     if (only.has("apply")) {
       log("applying results ...");

@@ -12,6 +12,8 @@ export const RESULTS_ENTRY = `${METADATA_DIR}/results.json`;
 
 /** Environment variables the CLI sets on the job for the agent. */
 export const JOB_ENV = {
+  /** The protocol the job was submitted in; absent means 1. */
+  protocol: "NBATCH_PROTOCOL",
   runId: "NBATCH_RUN_ID",
   inputsUrl: "NBATCH_INPUTS_URL",
   resultsUrl: "NBATCH_RESULTS_URL",
@@ -20,8 +22,6 @@ export const JOB_ENV = {
   attempts: "NBATCH_ATTEMPTS",
   /** "1": an attempt after the first starts from the run's latest results (--resume). */
   resume: "NBATCH_RESUME",
-  /** The protocol the CLI speaks; an agent that does not know it refuses to run. */
-  protocol: "NBATCH_PROTOCOL",
   /** Fan-out: the run's task list (tasks.json), and where in it this job's children start and step. */
   tasksUrl: "NBATCH_TASKS_URL",
   taskOffset: "NBATCH_TASK_OFFSET",
@@ -94,7 +94,7 @@ export interface Results {
 }
 
 /** What the CLI and the agent take for a manifest entry: a job's archive must not hand extraction anything else. */
-const MANIFEST_ENTRY: Check = objectOf(
+export const MANIFEST_ENTRY: Check = objectOf(
   {
     path: text,
     type: oneOf("file", "dir", "symlink"),
@@ -156,7 +156,7 @@ export function parseResults(raw: Buffer, what: string, runId: string, index?: n
   return results;
 }
 
-function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
+export function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   let value: unknown;
   try {
     value = JSON.parse(raw.toString("utf8"));
@@ -171,15 +171,15 @@ function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   return value as T;
 }
 
-function malformed(what: string, why: string): UserError {
+export function malformed(what: string, why: string): UserError {
   return new UserError(`${what} is malformed (${why}): it was not written by a compatible version of nbatch`);
 }
 
-/** A job submitted by another version of nbatch: the agent refuses a protocol it does not speak, before it touches anything. */
-export function checkJobProtocol(text: string | undefined): void {
-  const version = text === undefined || text === "" ? 1 : Number(text);
+/** The job was submitted in a protocol this agent may not know: one line, before anything is fetched. */
+export function checkJobProtocol(value: string | undefined): void {
+  const version = value === undefined || value === "" ? 1 : Number(value);
   if (!Number.isSafeInteger(version) || version > PROTOCOL_VERSION) {
-    throw new UserError(`this job speaks job protocol ${text}, and this agent protocol ${PROTOCOL_VERSION}: update the image's nbatch to the version of the nbatch that submitted it`);
+    throw new UserError(`this job was submitted in job protocol ${value}, and this agent knows protocols up to ${PROTOCOL_VERSION}: update the image's nbatch to the version of the nbatch that submitted it`);
   }
 }
 

@@ -17,12 +17,17 @@ export async function nbatchBuild(ctx, dir, prefix, opts = {}) {
   });
   const job = [...ctx.fake.jobs.values()][before];
   if (!job) throw new Error(`nbatch did not submit a job (exit ${r.code}):\n${r.stderr.slice(-2000)}`);
-  return { ...r, submitMs: job.submittedAt - r.startEpoch };
+  return { ...r, job, submitMs: job.submittedAt - r.startEpoch };
 }
 
 async function inputsObjects(ctx, prefix) {
   const page = await ctx.s3.send(new ListObjectsV2Command({ Bucket: ctx.bucket, Prefix: `${prefix}/inputs/` }));
   return page.Contents ?? [];
+}
+
+/** A fresh directory's one pack: the largest of the objects it uploaded. */
+async function packOf(ctx, prefix) {
+  return (await inputsObjects(ctx, prefix)).sort((a, b) => b.Size - a.Size)[0];
 }
 
 export async function inputsBytes(ctx, prefix) {
@@ -31,7 +36,7 @@ export async function inputsBytes(ctx, prefix) {
 
 /** The archive nbatch uploaded under `prefix`, saved to `file`: the floor uploads exactly these bytes. */
 async function saveInputs(ctx, prefix, file) {
-  const [object] = await inputsObjects(ctx, prefix);
+  const object = await packOf(ctx, prefix);
   const res = await ctx.s3.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: object.Key }));
   await pipeline(res.Body, createWriteStream(file));
 }

@@ -11,6 +11,7 @@ export function targets(r) {
   const add = (area, target, measured, pass) => rows.push({ area, target, measured, pass: pass === null ? null : Boolean(pass) });
   if (r.upload) uploadTargets(r.upload, add);
   if (r.link) linkTargets(r.link, add);
+  if (r.incremental) incrementalTargets(r.incremental, r.upload, add);
   if (r.kinds) kindTargets(r.kinds, add);
   if (r.crc) crcTargets(r.crc, add);
   if (r.memory) memoryTargets(r.memory, add);
@@ -137,6 +138,23 @@ function renderSettings(r) {
     "|---|---|---|---|",
     ...rows.map(([name, t]) => `| ${name} | ${cell(t.adaptiveMs, t)} | ${cell(t.storeMs, t)} | ${cell(t.level1Ms, t)} |`),
   ];
+}
+
+const kb = (b) => `${(b / 1024).toFixed(0)} KiB`;
+
+function incrementalTargets(inc, upload, add) {
+  for (const [label, at] of [["1x", inc.reference], [`${inc.factor}x`, inc.big]]) {
+    const one = at.oneFile;
+    add(`Incremental, ${label}`, "one small file changed: uploads < 1 MB", `${kb(one.uploadedBytes)} of ${at.files.toLocaleString("en-US")} files`, one.uploadedBytes < MB);
+    add(`Incremental, ${label}`, "one small file changed: SubmitJob in < 1.5 s", ms(one.submitMs), one.submitMs < 1500);
+    const p = at.onePercent;
+    const allowed = p.changedBytes * 1.1 + p.treeBytes;
+    add(`Incremental, ${label}`, "1% of files changed: uploads ≈ the changed bytes + the tree", `${(p.uploadedBytes / MB).toFixed(1)} MiB for ${p.files} files of ${(p.changedBytes / MB).toFixed(1)} MiB, tree ${kb(p.treeBytes)}`, p.uploadedBytes <= allowed);
+    const a = at.assembly;
+    add(`Incremental, ${label}`, "agent: fresh tree at least as fast as one archive", `${s(a.freshMs)} vs ${s(a.oneArchiveMs)} (${a.requests.fresh} vs ${a.requests.oneArchive} requests)`, a.freshMs <= a.oneArchiveMs * 1.05);
+    add(`Incremental, ${label}`, "agent: base + increments ≤ 1.5x one archive", `${s(a.incrementalMs)} vs ${s(a.oneArchiveMs)} (${a.requests.incremental} requests)`, a.incrementalMs <= a.oneArchiveMs * 1.5);
+  }
+  if (upload) add("Incremental", "fresh directory ≤ 1.3x the whole-archive pack+upload", `${s(upload.nbatchMs)} vs ${s(upload.settings.adaptiveMs)}: ${x(upload.nbatchMs / upload.settings.adaptiveMs)}`, upload.nbatchMs <= 1.3 * upload.settings.adaptiveMs);
 }
 
 function applyTargets(a, add) {

@@ -4,17 +4,16 @@ import { realpath, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
 import { toCommand } from "../job/control.js";
-import { BATCH_ATTEMPT_ENV, checkJobProtocol, TASK_ENV, INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest, PROTOCOL_VERSION, RESULTS_ENTRY, type InputsManifest, type Results } from "../protocol.js";
+import { BATCH_ATTEMPT_ENV, checkJobProtocol, JOB_ENV, PROTOCOL_VERSION, RESULTS_ENTRY, TASK_ENV, type Results } from "../protocol.js";
 import { formatSeconds, shownPath } from "../ui/format.js";
 import type { Signals } from "../commands/context.js";
 import type { Output } from "../ui/output.js";
 import { diffManifests } from "../tree/diff.js";
-import { readZipEntry } from "../archive/entries.js";
-import { extractZip } from "../tree/extract.js";
 import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
 import { packZip } from "../archive/pack.js";
 import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
+import { fetchInputs } from "./inputs.js";
 import { endLeftovers, noteLeftovers } from "./leftovers.js";
 import { resumeFromResults } from "./resume.js";
 import { resolveTask } from "./task.js";
@@ -38,15 +37,15 @@ export interface AgentOptions {
 }
 
 /**
- * The job side of the protocol: unpack the inputs, run the command, and
+ * The job side of the protocol: check it, resolve the task, fetch the inputs, run the command, and
  * upload what it created or changed, whether it succeeded, failed or was
  * stopped. Returns the command's exit status.
  */
 export async function runAgent(o: AgentOptions): Promise<number> {
   const need = (name: string) => o.env[name] || fail(`${name} is not set: nbatch agent runs inside a job submitted by nbatch build`);
+  checkJobProtocol(o.env[JOB_ENV.protocol]);
   const runId = need(JOB_ENV.runId);
   const inputsUrl = need(JOB_ENV.inputsUrl);
-  checkJobProtocol(o.env[JOB_ENV.protocol]);
   const started = Date.now();
   let stopSignal: NodeJS.Signals | undefined;
   let child: ReturnType<typeof spawn> | undefined;
@@ -62,7 +61,7 @@ export async function runAgent(o: AgentOptions): Promise<number> {
     const marks = [`${JOB_ENV.runId}=${runId}`, ...(task ? [`${TASK_ENV.index}=${task.index}`] : [])];
     const attempt = Number(o.env[BATCH_ATTEMPT_ENV] ?? 1);
     const baseline = await withTempDir("agent", async (tmp) => {
-      const unpacked = await unpackInputs(o, inputsUrl, join(tmp, "inputs.zip"));
+      const unpacked = await fetchInputs(o.store, inputsUrl, o.cwd, join(tmp, "inputs.zip"));
       if (o.env[JOB_ENV.resume] === "1" && attempt > 1) {
         const resumed = await resumeFromResults(o.store, resultsUrl, o.cwd, join(tmp, "results.zip"));
         o.out.info(resumed ? `nbatch agent: attempt ${attempt} resumes from the ${resumed.written} entries the attempt before it left` : `nbatch agent: attempt ${attempt} starts afresh: the attempt before it left no results`);
@@ -136,16 +135,6 @@ async function commandDirectory(o: AgentOptions): Promise<{ ok: true; path: stri
 
 function fail(message: string): never {
   throw new UserError(message);
-}
-
-async function unpackInputs(o: AgentOptions, url: string, zipPath: string): Promise<ManifestEntry[]> {
-  if (!(await o.store.download(url, zipPath))) fail(`inputs archive ${url} not found`);
-  const raw = await readZipEntry(zipPath, INPUTS_MANIFEST_ENTRY);
-  const manifest: InputsManifest = raw ? parseInputsManifest(raw, `the inputs archive ${url}`) : { protocol: PROTOCOL_VERSION, entries: [] };
-  const report = await extractZip({ archivePath: zipPath, destRoot: o.cwd, meta: new Map(manifest.entries.map((e) => [e.path, e])) });
-  if (report.refused.length) fail(`inputs archive ${url} has unsafe entries: ${report.refused.map((r) => shownPath(r.path)).join(", ")}`);
-  // What is on disk now, not what the manifest claims: the diff after the run must compare like with like.
-  return (await scanDirectory(o.cwd, () => ({ excluded: false }))).entries;
 }
 
 /** Reads the object holding --env values; it is deleted as soon as no attempt will need it. */

@@ -1,10 +1,11 @@
-import { createWriteStream } from "node:fs";
-import { copyFile, readFile, rename, rm } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { copyFile, readFile, rename, rm, stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { deleteObject, downloadToFile, getText, parseS3Url, uploadStream } from "../aws/s3.js";
+import { byteSource, deleteObject, downloadToFile, getText, parseS3Url, uploadStream } from "../aws/s3.js";
+import type { ByteSource } from "../archive/zip-reader.js";
 
 /**
  * Where the agent reads inputs and writes results: s3:// on AWS Batch,
@@ -15,6 +16,8 @@ export interface Store {
   upload(url: string, body: Readable): Promise<void>;
   readText(url: string): Promise<string | undefined>;
   remove(url: string): Promise<void>;
+  /** The object as a source of byte ranges; undefined when it does not exist. */
+  source(url: string): Promise<ByteSource | undefined>;
 }
 
 export function createStore(s3: () => S3Client): Store {
@@ -42,6 +45,12 @@ export function createStore(s3: () => S3Client): Store {
       const file = local(url);
       if (!file) return getText(s3(), parseS3Url(url));
       return readFile(file, "utf8").catch((err) => (err.code === "ENOENT" ? undefined : Promise.reject(err)));
+    },
+    async source(url) {
+      const file = local(url);
+      if (!file) return byteSource(s3(), parseS3Url(url));
+      const size = await stat(file).then((st) => st.size, (err) => (err.code === "ENOENT" ? undefined : Promise.reject(err)));
+      return size === undefined ? undefined : { size, read: async (start, end) => createReadStream(file, { start, end: end - 1 }) };
     },
     async remove(url) {
       const file = local(url);

@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import * as fs from "node:fs";
 import { extname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -5,7 +6,7 @@ import { UserError } from "../errors.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 import { generatedText } from "./generated.js";
 import { AdaptivePace, fixedPace, type Pacer } from "./zip-pace.js";
-import { SkipEntry, zipChunks, zipStream, type ZipInput, type ZipSource } from "./zip-writer.js";
+import { SkipEntry, zipChunks, zipStream, type ZipEvents, type ZipInput, type ZipSource } from "./zip-writer.js";
 
 export interface ExtraEntry {
   name: string;
@@ -29,6 +30,17 @@ export interface PackOptions {
    * archive. Without it, such a file is a user error: inputs go whole or not at all.
    */
   onSkip?: (path: string, reason: string) => void;
+  /** Each file once written: where it lies in the archive, and the SHA-256 of what was read (content packs, docs/protocol.md). */
+  onWritten?: (entry: ManifestEntry, at: WrittenEntry) => void;
+}
+
+export interface WrittenEntry {
+  /** Its local header. */
+  offset: number;
+  /** The end of its data. */
+  end: number;
+  crc32: number;
+  sha256: string;
 }
 
 /** Deflating these again costs CPU and gains nothing: they are stored as is. */
@@ -46,19 +58,40 @@ const COMPRESSED_EXTENSIONS = new Set([
  * matches the manifest it was fingerprinted from.
  */
 export function packZip(opts: PackOptions): NodeJS.ReadableStream & Readable {
-  return zipStream(inputs(opts, opts.level !== 0), paceFor(opts), { skipped: opts.onSkip });
+  return zipStream(...writerArgs(opts));
 }
 
 /** The same archive as lent chunks, for a consumer that copies each before asking for the next (zipChunks). */
 export function packZipChunks(opts: PackOptions): AsyncGenerator<Buffer> {
-  return zipChunks(inputs(opts, opts.level !== 0), paceFor(opts), { skipped: opts.onSkip });
+  return zipChunks(...writerArgs(opts));
+}
+
+type Hashes = Map<ZipInput, { entry: ManifestEntry; hash: Hash }>;
+
+function writerArgs(opts: PackOptions): [Iterable<ZipInput>, Pacer, ZipEvents] {
+  const hashes: Hashes = new Map();
+  return [inputs(opts, opts.level !== 0, hashes), paceFor(opts), events(opts, hashes)];
+}
+
+function events(opts: PackOptions, hashes: Hashes): ZipEvents {
+  const { onWritten } = opts;
+  if (!onWritten) return { skipped: opts.onSkip };
+  return {
+    skipped: opts.onSkip,
+    written(input, offset, end, crc32) {
+      const held = hashes.get(input);
+      if (!held) return;
+      hashes.delete(input);
+      onWritten(held.entry, { offset, end, crc32, sha256: held.hash.digest("hex") });
+    },
+  };
 }
 
 function paceFor(opts: PackOptions): Pacer {
   return opts.level === undefined ? new AdaptivePace() : fixedPace(opts.level);
 }
 
-function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {
+function* inputs(opts: PackOptions, compress: boolean, hashes: Hashes): Generator<ZipInput> {
   const small = new SmallFiles();
   for (const e of opts.entries) {
     const common = { name: e.path, mode: e.mode, mtimeMs: e.mtimeMs };
@@ -67,7 +100,7 @@ function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {
       const data = Buffer.from(e.target ?? "", "utf8");
       yield { ...common, kind: "symlink", size: data.length, compress: false, data };
     } else {
-      yield {
+      const input: ZipInput = {
         ...common,
         kind: "file",
         size: e.size,
@@ -75,6 +108,12 @@ function* inputs(opts: PackOptions, compress: boolean): Generator<ZipInput> {
         open: () => openFile(opts.root, e, opts),
         load: e.size <= SMALL_FILE ? () => small.read(opts.root, e, opts) : undefined,
       };
+      if (opts.onWritten) {
+        const hash = createHash("sha256");
+        hashes.set(input, { entry: e, hash });
+        input.onContent = (chunk) => hash.update(chunk);
+      }
+      yield input;
     }
   }
   for (const x of opts.extra ?? []) {

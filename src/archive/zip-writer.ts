@@ -41,6 +41,8 @@ export interface ZipInput {
    */
   data?: Buffer | (() => Buffer);
   open?: () => Promise<ZipSource>;
+  /** Hears the entry's content, in order, as it is written (a hash of it while it is packed). */
+  onContent?: (chunk: Buffer) => void;
   /**
    * The whole content of a file of one chunk or less, exactly `size` bytes,
    * read when its turn comes: for small files, cheaper than a source.
@@ -57,6 +59,8 @@ export class SkipEntry extends Error {}
 
 export interface ZipEvents {
   skipped?(name: string, reason: string): void;
+  /** An entry is written: its local header starts at `offset`, its data ends at `end` (before any data descriptor). */
+  written?(input: ZipInput, offset: number, end: number, crc: number): void;
 }
 
 /**
@@ -220,6 +224,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
         continue;
       }
       const { input } = piece;
+      input.onContent?.(raw);
       let data = deflated;
       let dataBytes = deflated.reduce((n, b) => n + b.length, 0);
       if (piece.first) {
@@ -256,6 +261,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
       const sent = data[0] === raw;
       if (piece.pooled && !sent) pool.give(piece.pooled);
       if (piece.last) {
+        events.written?.(input, r.offset, out.total, r.crc);
         if (r.descriptor) out.add(dataDescriptor(r));
         central.add(r);
       }

@@ -167,7 +167,7 @@ function abandon(body: Readable | undefined): void {
 }
 
 /** A transfer cut short by the network or the server, worth resuming; not a refusal such as a replaced object (412). */
-function brokeOff(err: unknown): boolean {
+export function brokeOff(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException)?.code;
   return isTransient(err) || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "ECONNABORTED";
 }
@@ -198,8 +198,38 @@ export async function getText(s3: S3, obj: S3Object): Promise<string | undefined
   return res?.Body!.transformToString();
 }
 
+/** An object's bytes, held in memory: only for small objects (an index, a tree). */
+export async function getBytes(s3: S3, obj: S3Object): Promise<Buffer | undefined> {
+  const res = await unlessNotFound(s3.send(new GetObjectCommand({ Bucket: obj.bucket, Key: obj.key })));
+  return res && Buffer.from(await res.Body!.transformToByteArray());
+}
+
 export async function putText(s3: S3, obj: S3Object, text: string): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: text, ContentType: "application/json" }));
+}
+
+/**
+ * Writes a small object unless one exists under its key (If-None-Match);
+ * false when one did. A store that does not know the condition gets a plain
+ * PutObject: the callers write only objects whose key names their bytes.
+ */
+export async function putIfAbsent(s3: S3, obj: S3Object, body: Buffer, contentType: string): Promise<boolean> {
+  const put = (condition?: string) => s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: body, ContentType: contentType, IfNoneMatch: condition }));
+  for (let tries = 0; ; tries++) {
+    try {
+      await put("*");
+      return true;
+    } catch (err) {
+      const status = (sdkError(err) as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+      if (status === 412) return false;
+      // Another conditional write of the key under way: S3 asks for a retry.
+      if (status === 409 && tries < 3) continue;
+      if (status !== 501 && status !== 400) throw err;
+      break;
+    }
+  }
+  await put();
+  return true;
 }
 
 export async function deleteObject(s3: S3, obj: S3Object): Promise<void> {

@@ -33,6 +33,12 @@ export function configPath(env: Env): string {
   return join(base, "nbatch", "config");
 }
 
+/** $XDG_CACHE_HOME/nbatch, else ~/.cache/nbatch: what nbatch keeps to go faster, safe to delete. */
+export function cacheDir(env: Env): string {
+  const xdg = envValue(env, "XDG_CACHE_HOME");
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homeDir(env), ".cache"), "nbatch");
+}
+
 /** A path as the user would write it: ~/... under the home directory. */
 export function displayPath(path: string, env: Env): string {
   const home = homeDir(env);

@@ -114,7 +114,7 @@ function reportApplied(io: Output, results: Results, report: ExtractReport): voi
   const left = results.leftRunning ?? [];
   if (left.length) {
     const shown = left.slice(0, 3).map((p) => shownPath(p.command.slice(0, 40))).join("; ");
-    io.warn(`the command left ${plural(left.length, "process")} running when it exited (${shown}${left.length > 3 ? "; ..." : ""}): what they wrote after that did not come back`);
+    io.warn(`the command left ${plural(left.length, "process", "processes")} running when it exited (${shown}${left.length > 3 ? "; ..." : ""}): what they wrote after that did not come back`);
   }
   if (results.deleted.length) {
     const shown = results.deleted.slice(0, 5).map(shownPath).join(", ") + (results.deleted.length > 5 ? ", ..." : "");

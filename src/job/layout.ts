@@ -14,3 +14,7 @@ export const taskResultsObject = (loc: BucketLocation, runId: string, index: num
 export const taskLogObject = (loc: BucketLocation, runId: string, index: number | string) => objectAt(loc, "runs", runId, "tasks", String(index), "log.gz");
 export const envObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "env.json");
 export const logObject = (loc: BucketLocation, runId: string) => objectAt(loc, "runs", runId, "log.gz");
+/** Protocol 2's inputs: content packs, their indexes, and trees (docs/protocol.md). */
+export const packObject = (loc: BucketLocation, id: string) => objectAt(loc, "inputs", "packs", `${id}.zip`);
+export const packIndexObject = (loc: BucketLocation, id: string) => objectAt(loc, "inputs", "packs", `${id}.idx.json`);
+export const treeObject = (loc: BucketLocation, fingerprint: string) => objectAt(loc, "inputs", "trees", `${fingerprint}.json.gz`);

@@ -1,25 +1,40 @@
-import type { Readable } from "node:stream";
-import { INPUTS_MANIFEST_ENTRY, PROTOCOL_VERSION, type InputsManifest } from "../protocol.js";
-import { createHash } from "node:crypto";
+import { randomBytes } from "node:crypto";
+import { realpath } from "node:fs/promises";
+import { PROTOCOL_VERSION } from "../protocol.js";
+import type { PackIndex } from "../protocol-tree.js";
 import { UserError } from "../errors.js";
-import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manifest.js";
-import { comparePaths } from "../tree/paths.js";
-import { packZip, packZipChunks, type PackOptions } from "../archive/pack.js";
+import { scanDirectory, type Manifest } from "../tree/manifest.js";
+import { packZipChunks } from "../archive/pack.js";
+import { FileHashes } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
 import { readIgnoreFile } from "../tree/ignore-file.js";
 import { createExcluder, type SourcedPattern } from "../tree/patterns.js";
+import type { Env } from "../config/file.js";
+import type { InputsPlan, Location } from "./inputs-tree.js";
 
-/** The directory as it will be uploaded: what goes, what stays, and its key. */
+/** The directory as it will be uploaded: what goes, what stays, and what is known of its files' bytes. */
 export interface Inputs {
   dir: string;
-  manifest: Manifest;
-  fingerprint: string;
+  manifest: Manifest & { stamps: Map<string, string> };
+  hashes: FileHashes;
 }
 
-/** The directory after the built-in exclusions, its .nbatchignore, then the given ones. */
-export async function scanInputs(dir: string, excludeFromUpload: readonly (string | SourcedPattern)[]): Promise<Inputs> {
-  const manifest = await scanDirectory(dir, createExcluder([...readIgnoreFile(dir), ...excludeFromUpload]));
-  return { dir, manifest, fingerprint: fingerprint(manifest.entries) };
+/**
+ * The directory after the built-in exclusions, its .nbatchignore, then the
+ * given ones. With `env`, the hashes kept from earlier runs are loaded
+ * (tree/hashes.ts); without, none are known.
+ */
+export async function scanInputs(dir: string, excludeFromUpload: readonly (string | SourcedPattern)[], env?: Env): Promise<Inputs> {
+  const [manifest, hashes] = await Promise.all([
+    scanDirectory(dir, createExcluder([...readIgnoreFile(dir), ...excludeFromUpload]), { stamps: true }) as Promise<Inputs["manifest"]>,
+    env ? realpath(dir).then((root) => FileHashes.load(env, root), () => FileHashes.empty()) : FileHashes.empty(),
+  ]);
+  return { dir, manifest, hashes };
+}
+
+/** The SHA-256 of a file's bytes, when it is known without reading them. */
+export function knownSha(inputs: Inputs, path: string): string | undefined {
+  return inputs.hashes.get(path, inputs.manifest.stamps.get(path));
 }
 
 /** Paths left out because their names cannot travel: each is said, so nothing goes missing unnoticed. */
@@ -48,40 +63,42 @@ export function excludedLines(inputs: Inputs): string[] {
   return excluded.length ? [`Excluded (${excluded.length}):`, ...excluded.map((e) => `  ${shownPath(e.path)}  (${e.rule})`)] : [];
 }
 
-/** The inputs archive as a stream, with the exact manifest inside for the agent. */
-export function packInputs(inputs: Inputs, onRead?: (bytes: number) => void): Readable {
-  return packZip(inputsPackOptions(inputs, onRead));
+/** A pack's id: the run's, and a random part, so no two machines ever write the same pack. */
+export function newPackId(runId: string): string {
+  return `${runId}-${randomBytes(4).toString("hex")}`;
 }
 
-/** The same archive as lent chunks, for the uploader, which copies each into its part buffers. */
-export function packInputChunks(inputs: Inputs, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
-  return packZipChunks(inputsPackOptions(inputs, onRead));
-}
-
-function inputsPackOptions(inputs: Inputs, onRead?: (bytes: number) => void): PackOptions {
-  const { entries } = inputs.manifest;
-  return { root: inputs.dir, entries, extra: [{ name: INPUTS_MANIFEST_ENTRY, text: () => manifestJson(entries) }], onRead };
+/** A run's pack, as it is packed: its bytes, and where each file landed once the bytes are out. */
+export interface Pack {
+  id: string;
+  chunks: AsyncGenerator<Buffer>;
+  /** By path, filled as the pack is written. */
+  placed: Map<string, Location>;
+  /** The pack's index, once every chunk has been taken. */
+  index(): PackIndex;
 }
 
 /**
- * JSON.stringify of the InputsManifest, one entry at a time: for 200,000
- * files the whole text would be 18 MB held through the packing, twice over
- * as a string and its bytes.
+ * The fresh files of a plan as one zip, each entry named by its path. Their
+ * hashes are taken as they are packed and kept (the files are read once), so
+ * the next run knows them without reading them.
  */
-export function* manifestJson(entries: readonly ManifestEntry[]): Generator<string> {
-  yield `{"protocol":${JSON.stringify(PROTOCOL_VERSION satisfies InputsManifest["protocol"])},"entries":[`;
-  for (const [i, e] of entries.entries()) yield (i ? "," : "") + JSON.stringify(e);
-  yield "]}";
-}
-
-/** sha256 over the protocol version and one canonical line per entry, order-independent. */
-export function fingerprint(entries: readonly ManifestEntry[]): string {
-  const hash = createHash("sha256").update(`nbatch-manifest ${PROTOCOL_VERSION}\n`);
-  for (const e of [...entries].sort((a, b) => comparePaths(a.path, b.path))) {
-    // A directory's mtime moves whenever a child is added or removed, which
-    // the child entries already capture; leaving it out keeps the key stable.
-    const mtime = e.type === "dir" ? 0 : e.mtimeMs;
-    hash.update(JSON.stringify([e.path, e.type, e.size, mtime, e.mode, e.target ?? null]) + "\n");
-  }
-  return hash.digest("hex");
+export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?: (bytes: number) => void): Pack {
+  const placed = new Map<string, Location>();
+  const entries: PackIndex["entries"] = [];
+  const readAt = Date.now();
+  const chunks = packZipChunks({
+    root: inputs.dir,
+    entries: plan.fresh,
+    onRead,
+    onWritten(e, at) {
+      const expected = knownSha(inputs, e.path);
+      // Files of the same bytes share this entry: what was packed must be what was hashed.
+      if (expected && expected !== at.sha256) throw new UserError(`${e.path} changed while it was being packed: run again once nothing is changing the directory.`);
+      placed.set(e.path, { pack: id, offset: at.offset, end: at.end, crc32: at.crc32 });
+      entries.push([at.sha256, e.size, at.crc32, at.offset, at.end]);
+      inputs.hashes.set(e.path, { sha256: at.sha256, stamp: inputs.manifest.stamps.get(e.path) ?? "", readAt });
+    },
+  });
+  return { id, chunks, placed, index: () => ({ protocol: PROTOCOL_VERSION, pack: id, entries }) };
 }

@@ -1,54 +1,107 @@
-/** The upload stage: the inputs archive, packed while it streams into S3, unless it is already there. */
-import { abortIncompleteUploads } from "../aws/multipart.js";
-import { objectExists, s3Url, uploadStream, type S3Object } from "../aws/s3.js";
+/**
+ * The upload stage: only the files whose bytes are not yet in a usable pack
+ * under the prefix go up, in one pack streamed into S3 while it is packed,
+ * then its index, then the tree that says where every file's bytes are.
+ */
+import { deleteObject, putIfAbsent, s3Url, uploadStream, type S3Object } from "../aws/s3.js";
+import type { BucketLocation } from "../config/settings.js";
 import { InterruptedError } from "../errors.js";
-import { formatBytes, plural } from "../ui/format.js";
+import { encodeTree } from "../protocol-tree.js";
+import { hashFiles } from "../tree/hashes.js";
+import { formatBytes } from "../ui/format.js";
 import { startProgress } from "../ui/progress.js";
+import { findContent, usablePacks } from "./catalog.js";
 import type { BatchContext } from "./context.js";
-import { packInputChunks, type Inputs } from "./pack.js";
+import { buildTree, MAX_PACKS, planInputs, tallies, type BuiltTree, type InputsPlan, type Tally } from "./inputs-tree.js";
+import type { Inventory } from "./inventory.js";
+import { packIndexObject, packObject, treeObject } from "./layout.js";
+import { abortLeftUploads, noteUpload } from "./pending-uploads.js";
+import { knownSha, newPackId, packFresh, type Inputs } from "./pack.js";
 
-export async function uploadInputs(ctx: BatchContext, inputs: Inputs, obj: S3Object, needed: boolean, signal: AbortSignal): Promise<void> {
-  const what = `${plural(inputs.manifest.files, "file")}, ${formatBytes(inputs.manifest.bytes)}`;
-  if (!needed) ctx.out.info(`Inputs unchanged (${what}): already at ${s3Url(obj)}`);
-  else {
-    await upload(ctx, inputs, obj, what, signal).catch(async (err: unknown) => {
-      // Another run of the same directory completed the same key meanwhile (and aborted this upload as stale).
-      if (err instanceof InterruptedError || !(await objectExists(ctx.clients.s3, obj).catch(() => false))) throw err;
-      ctx.out.info(`Inputs uploaded meanwhile by another run: using ${s3Url(obj)}`);
-    });
-  }
-  await abortStaleUploads(ctx, obj);
+export interface Upload {
+  plan: InputsPlan;
+  reused: Tally;
+  fresh: Tally;
+  /** The tree, when it is known before anything goes up (no file needs to). */
+  tree?: BuiltTree;
+  /** The tree's object exists and may be referenced: nothing at all goes up. */
+  unchanged: boolean;
 }
 
-async function upload(ctx: BatchContext, inputs: Inputs, obj: S3Object, what: string, signal: AbortSignal): Promise<void> {
-  const { out, clients, clock } = ctx;
-  out.info(`Uploading ${inputs.dir} (${what}) to ${s3Url(obj)}`);
+/** "3 files, 41 kB" */
+export const tallied = (t: Tally) => `${t.files.toLocaleString("en-US")} file${t.files === 1 ? "" : "s"}, ${formatBytes(t.bytes)}`;
+
+/**
+ * What goes up. Files whose hashes are not known are read and hashed first
+ * when there are packs they may be found in; otherwise they go up, and are
+ * hashed as they are packed.
+ */
+export async function planUpload(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, inventory: Inventory): Promise<Upload> {
+  const { entries, stamps } = inputs.manifest;
+  const files = entries.filter((e) => e.type === "file" && e.size > 0);
+  const packs = usablePacks(loc, inventory);
+  if (packs.length) {
+    const unknown = files.filter((e) => !knownSha(inputs, e.path));
+    if (unknown.length) {
+      const bytes = unknown.reduce((n, e) => n + e.size, 0);
+      ctx.out.detail(`Hashing ${tallied({ files: unknown.length, bytes })} to find those already in S3`);
+      const progress = startProgress(ctx.out, ctx.clock, "Hashing", bytes);
+      let read = 0;
+      await hashFiles(inputs.dir, unknown, stamps, inputs.hashes, (n) => progress.update((read += n))).finally(() => progress.finish());
+    }
+  }
+  const wanted = new Set(files.map((e) => knownSha(inputs, e.path)).filter((s): s is string => s !== undefined));
+  const found = packs.length ? await findContent(ctx.clients.s3, loc, ctx.env, packs, wanted, (line) => ctx.out.warn(line)) : new Map();
+  const plan = planInputs(entries, (path) => knownSha(inputs, path), found);
+  const tree = plan.fresh.length ? undefined : buildTree(entries, plan, new Map());
+  return { plan, ...tallies(entries, plan), tree, unchanged: !!tree && inventory.usable(treeObject(loc, tree.fingerprint).key) };
+}
+
+/** Uploads what the plan says goes up, and returns the tree's object: NBATCH_INPUTS_URL. */
+export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, upload: Upload, runId: string, signal: AbortSignal): Promise<S3Object> {
+  const { out, clock } = ctx;
   const started = clock.now();
+  await abortLeftUploads(ctx, loc.bucket);
+  const both = `uploaded ${tallied(upload.fresh)}; reused ${tallied(upload.reused)}`;
+  if (upload.unchanged) {
+    const obj = treeObject(loc, upload.tree!.fingerprint);
+    out.info(`Inputs unchanged (${tallied(upload.reused)}): already at ${s3Url(obj)}`);
+    return obj;
+  }
+  if (upload.plan.repacked) out.info(`${upload.plan.repacked.toLocaleString("en-US")} files already in S3 go up again, so the inputs stay within ${MAX_PACKS} packs`);
+  const tree = upload.tree ?? (await uploadPack(ctx, loc, inputs, upload, runId, signal));
+  const obj = treeObject(loc, tree.fingerprint);
+  if (!(await putIfAbsent(ctx.clients.s3, obj, encodeTree(tree.json), "application/gzip"))) out.detail(`${s3Url(obj)} was already written by another run`);
+  await inputs.hashes.save(inputs.manifest.stamps).catch((err: unknown) => out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
+  out.info(`Inputs at ${s3Url(obj)} after ${((clock.now() - started) / 1000).toFixed(1)} s: ${both}`);
+  return obj;
+}
+
+async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, upload: Upload, runId: string, signal: AbortSignal): Promise<BuiltTree> {
+  const { out, clients, clock } = ctx;
+  const id = newPackId(runId);
+  const obj = packObject(loc, id);
+  out.info(`Uploading ${tallied(upload.fresh)} of ${inputs.dir} to ${s3Url(obj)}; reusing ${tallied(upload.reused)} already in S3`);
   let read = 0;
-  const progress = startProgress(out, clock, "Uploading", inputs.manifest.bytes);
+  const progress = startProgress(out, clock, "Uploading", upload.fresh.bytes, `reusing ${tallied(upload.reused)}`);
+  const pack = packFresh(inputs, upload.plan, id, (n) => progress.update((read += n)));
   try {
-    const body = packInputChunks(inputs, (n) => progress.update((read += n)));
-    await uploadStream(clients.s3, obj, body, { signal, estimatedBytes: inputs.manifest.bytes });
+    await noteUpload(ctx, obj, () => uploadStream(clients.s3, obj, pack.chunks, { signal, estimatedBytes: upload.fresh.bytes }));
   } catch (err) {
     if (signal.aborted) throw new InterruptedError("Interrupted while uploading; the partial upload was aborted and nothing was submitted");
     throw err;
   } finally {
     progress.finish();
   }
-  out.info(`Uploaded in ${((clock.now() - started) / 1000).toFixed(1)} s`);
+  try {
+    // Until its index exists no run can reference the pack; once it does, the pack is for any run to reuse.
+    await putIfAbsent(clients.s3, packIndexObject(loc, pack.id), Buffer.from(JSON.stringify(pack.index())), "application/json");
+  } catch (err) {
+    await deleteObject(clients.s3, obj).catch(() => undefined);
+    throw err;
+  }
+  return buildTree(inputs.manifest.entries, upload.plan, pack.placed);
 }
 
-/**
- * With the inputs in place, an incomplete upload of the same key (the same
- * content, by its fingerprint) is of no use: one a killed run left behind
- * is aborted rather than billed until the lifecycle rule. A policy without
- * s3:ListBucketMultipartUploads, or a store without the call, only skips this.
- */
-async function abortStaleUploads(ctx: BatchContext, obj: S3Object): Promise<void> {
-  try {
-    const aborted = await abortIncompleteUploads(ctx.clients.s3, obj);
-    if (aborted) ctx.out.info(`Aborted ${plural(aborted, "incomplete upload")} of ${s3Url(obj)} left by an earlier run`);
-  } catch (err) {
-    ctx.out.detail(`could not look for incomplete uploads of ${s3Url(obj)}: ${(err as Error).message}`);
-  }
-}
+/** Stands for the tree's name, as long, until its pack is up. */
+export const TREE_NAME_PENDING = "0".repeat(64);

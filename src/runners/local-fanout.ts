@@ -5,17 +5,15 @@
  * --array-parallel) at a time, each task's results applied as it ends.
  */
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism, totalmem } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { toLocalJob } from "../job/control.js";
 import { ResultsHome } from "../job/fanout/results.js";
 import { checkFollowed, planTasks, taskName } from "../job/fanout/tasks.js";
 import { closeRun, FAILED_TAIL_LINES, FanoutView, type FailedTask } from "../job/fanout/view.js";
-import { checkWorkdir, excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../job/pack.js";
 import { definedOnly, resourceEnv } from "../job/resources.js";
 import type { BuildRequest } from "../job/request.js";
 import { agentOptions, ARRAY_INDEX_ENV, INDEX_TOKEN, JOB_ENV, PROTOCOL_VERSION, type Task } from "../protocol.js";
@@ -24,6 +22,7 @@ import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { formatBytes, plural, shellQuote } from "../ui/format.js";
 import type { LocalDeps } from "./local.js";
+import { writeInputs } from "./local-inputs.js";
 
 export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promise<number> {
   const { out, clock } = deps;
@@ -41,13 +40,14 @@ export async function runLocalFanout(req: BuildRequest, deps: LocalDeps): Promis
   }
   return withTempDir("local", async (tmp) => {
     const url = (...parts: string[]) => pathToFileURL(join(tmp, ...parts)).href;
-    await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
-    await writeFile(join(tmp, "tasks.json"), JSON.stringify(tasks));
     const runId = newRunId(clock.now());
+    // Every task's agent assembles the same tree.
+    const tree = await writeInputs(inputs, join(tmp, "inputs"), runId);
+    await writeFile(join(tmp, "tasks.json"), JSON.stringify(tasks));
     const jobEnv: Record<string, string> = {
       [JOB_ENV.protocol]: String(PROTOCOL_VERSION),
       [JOB_ENV.runId]: runId,
-      [JOB_ENV.inputsUrl]: url("inputs.zip"),
+      [JOB_ENV.inputsUrl]: url(tree),
       // Built as text: a file URL would escape the braces of {index}.
       [JOB_ENV.resultsUrl]: `${url("tasks")}/${INDEX_TOKEN}/results.zip`,
       [JOB_ENV.tasksUrl]: url("tasks.json"),

@@ -1,13 +1,11 @@
 import { spawn } from "node:child_process";
-import { availableParallelism, constants, tmpdir, totalmem } from "node:os";
-import { createWriteStream } from "node:fs";
 import { mkdir, stat, writeFile } from "node:fs/promises";
+import { availableParallelism, constants, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
 import { pathToFileURL } from "node:url";
 import { UsageError, UserError } from "../errors.js";
 import { toLocalJob } from "../job/control.js";
-import { agentOptions, JOB_ENV } from "../protocol.js";
+import { agentOptions, JOB_ENV, PROTOCOL_VERSION } from "../protocol.js";
 import { newRunId } from "../runid.js";
 import type { CommandContext } from "../commands/context.js";
 import { formatBytes, plural, shellQuote, shownCommand } from "../ui/format.js";
@@ -16,7 +14,8 @@ import { displayPath } from "../config/file.js";
 import { projectFilePath } from "../config/project.js";
 import { createSelector } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
-import { checkWorkdir, excludedLines, packInputs, scanInputs, warnLeftOut } from "../job/pack.js";
+import { checkWorkdir, excludedLines, scanInputs, warnLeftOut } from "../job/pack.js";
+import { writeInputs } from "./local-inputs.js";
 import type { BuildRequest } from "../job/request.js";
 import { definedOnly, resourceEnv } from "../job/resources.js";
 import { applyResults, exitWithRefusals, readResults, resultLimits } from "../job/apply.js";
@@ -57,10 +56,15 @@ export async function runLocal(req: BuildRequest, deps: LocalDeps): Promise<numb
     const url = (name: string) => pathToFileURL(join(tmp, name)).href;
     const { clock } = deps;
     const packing = clock.now();
-    await pipeline(packInputs(inputs), createWriteStream(join(tmp, "inputs.zip")));
-    const packMs = clock.now() - packing;
     const runId = newRunId(clock.now());
-    const jobEnv: Record<string, string> = { [JOB_ENV.runId]: runId, [JOB_ENV.inputsUrl]: url("inputs.zip"), [JOB_ENV.resultsUrl]: url("results.zip") };
+    const tree = await writeInputs(inputs, join(tmp, "inputs"), runId);
+    const packMs = clock.now() - packing;
+    const jobEnv: Record<string, string> = {
+      [JOB_ENV.protocol]: String(PROTOCOL_VERSION),
+      [JOB_ENV.runId]: runId,
+      [JOB_ENV.inputsUrl]: url(tree),
+      [JOB_ENV.resultsUrl]: url("results.zip"),
+    };
     const machine = { cpus: availableParallelism(), memoryMiB: Math.floor(totalmem() / 2 ** 20) };
     for (const { name, value } of resourceEnv({ ...machine, ...definedOnly({ cpus: deps.values.cpus, memoryMiB: deps.values.memoryMiB }) })) jobEnv[name] = value;
     if (Object.keys(req.env).length) {

@@ -29,6 +29,8 @@ export interface Manifest {
   skipped: Skipped[];
   files: number;
   bytes: number;
+  /** With ScanOptions.stamps: for each file, what tells a changed file from an unchanged one (tree/hashes.ts). */
+  stamps?: Map<string, string>;
 }
 
 export interface Skipped {
@@ -43,6 +45,8 @@ export interface ScanOptions {
    * hours of compute); the CLI refuses to upload a tree it cannot read whole.
    */
   skipUnreadable?: boolean;
+  /** Keep each file's device, inode, size, mtime and ctime, to know its hash without reading it. */
+  stamps?: boolean;
 }
 
 const OUTSIDE_SYMLINK_RULE = "symlink outside the directory";
@@ -56,7 +60,7 @@ export async function scanDirectory(
   opts: ScanOptions = {},
 ): Promise<Manifest> {
   const rootReal = await resolveRoot(root);
-  const manifest: Manifest = { entries: [], excluded: [], skipped: [], files: 0, bytes: 0 };
+  const manifest: Manifest = { entries: [], excluded: [], skipped: [], files: 0, bytes: 0, ...(opts.stamps ? { stamps: new Map() } : {}) };
   const canRead = readChecker();
   const skip = (path: string, reason: string) => void manifest.skipped.push({ path, reason });
   /** An unreadable path: skipped, or the one error that names it. */
@@ -105,6 +109,7 @@ export async function scanDirectory(
           continue;
         }
         manifest.entries.push(toEntry(rel, st));
+        manifest.stamps?.set(rel, stampOf(st));
         manifest.files += 1;
         manifest.bytes += st.size;
       } else {
@@ -183,6 +188,11 @@ function toEntry(path: string, st: Stats, target?: string): ManifestEntry {
   };
   if (target !== undefined) entry.target = target;
   return entry;
+}
+
+/** ctime moves with every write and chmod, even one that puts the mtime back. */
+export function stampOf(st: Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
 }
 
 /** Where a link ends, followed as far as it resolves. */

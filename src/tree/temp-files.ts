@@ -33,7 +33,7 @@ export async function replaceFile<T>(dest: string, fill: (tmp: string) => Promis
   }
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -5,15 +5,15 @@ export type Verbosity = "quiet" | "normal" | "verbose";
 
 /** What a build tells scripts with --json, one event per line (docs/ci.md). */
 export type BuildEvent =
-  | { type: "run"; runId: string; dir: string; files: number; bytes: number; inputsUrl: string; uploaded: boolean }
-  | { type: "submitted"; runId: string; jobId: string; jobName: string; queue: string; tasks?: number; jobIds?: string[] }
+  | { type: "run"; runId: string; dir: string; files: number; bytes: number; uploaded: boolean; uploadedFiles: number; uploadedBytes: number; reusedFiles: number; reusedBytes: number }
+  | { type: "submitted"; runId: string; jobId: string; jobName: string; queue: string; inputsUrl: string; tasks?: number; jobIds?: string[] }
   | { type: "status"; jobId: string; status: string; attempt: number; attempts: number; reason?: string }
   | { type: "log"; jobId: string; attempt: number; timestamp: number; message: string; index?: number }
   | { type: "download"; path: string; action: string; index?: number }
   | { type: "task"; index: number; item?: string; jobId: string; status: string; reason?: string; exitCode?: number }
   | { type: "task-result"; index: number; item?: string; exitCode: number | null; written: number; identical: number; conflicts: number; refused: number; error?: string }
   | { type: "detached"; jobId: string; attach: string }
-  | { type: "dry-run"; files: number; bytes: number; inputsUrl: string; upload: boolean; excluded: { path: string; rule: string }[]; submitJob: unknown; tasks?: number };
+  | { type: "dry-run"; files: number; bytes: number; upload: boolean; uploadFiles: number; uploadBytes: number; reuseFiles: number; reuseBytes: number; excluded: { path: string; rule: string }[]; submitJob: unknown; tasks?: number };
 
 /** What the closing exit event says about the job, once one is known. */
 export interface JobOutcome {

@@ -15,9 +15,10 @@ const BAR_WIDTH = 24;
 
 /**
  * Bytes, rate and ETA: a bar redrawn in place on a terminal, a plain line
- * every few seconds elsewhere (CI logs), nothing with --quiet.
+ * every few seconds elsewhere (CI logs), nothing with --quiet. `aside` ends
+ * every line ("reusing 12,480 files, 9.8 GB").
  */
-export function startProgress(io: Output, clock: Clock, label: string, knownTotal: number | undefined): Progress {
+export function startProgress(io: Output, clock: Clock, label: string, knownTotal: number | undefined, aside?: string): Progress {
   let total = knownTotal;
   const started = clock.now();
   let shownAt = started;
@@ -34,6 +35,7 @@ export function startProgress(io: Output, clock: Clock, label: string, knownTota
     if (!withBar && total) parts.push(`(${Math.floor((done / total) * 100)}%)`);
     if (rate > 0) parts.push(`${formatBytes(rate)}/s`);
     if (total && rate > 0 && done < total) parts.push(`ETA ${formatSeconds(Math.ceil((total - done) / rate))}`);
+    if (aside) parts.push(aside);
     return parts.join("  ");
   };
   return {

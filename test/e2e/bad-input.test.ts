@@ -100,7 +100,7 @@ describeWithMoto("nbatch build: bad input", () => {
       { slug: "disabled-queue", args: submit(["--aws-batch-queue", "off-queue"]), message: /job queue "off-queue" is DISABLED: enable it \(aws batch update-job-queue --job-queue off-queue --state ENABLED\) or use another queue/, code: 1 },
       { slug: "no-credentials", args: submit(), env: noCredentials, message: /no AWS credentials found/, code: 1 },
       { slug: "expired-credentials", args: submit(), env: expired.env, message: /AWS credentials have expired/, code: 1 },
-      { slug: "access-denied", args: submit(), env: denied.env, message: /access denied: s3:PutObject on s3:\/\/\S+/, statusLine: /^Uploading .*access-denied \(1 file, 13 B\) to s3:\/\//, code: 1 },
+      { slug: "access-denied", args: submit(), env: denied.env, message: /access denied: s3:PutObject on s3:\/\/\S+/, statusLine: /^Uploading 1 file, 13 B of .*access-denied to s3:\/\//, code: 1 },
       { slug: "wrong-region", args: submit(["--aws-region", "eu-west-3"]), env: { AWS_ENDPOINT_URL_BATCH: elsewhere.endpoint }, message: /job queue "nbatch-job-queue" not found in eu-west-3/, code: 1 },
       { slug: "bad-memory", args: submit(["--aws-batch-memory", "lots"]), message: /invalid memory "lots" \(from --aws-batch-memory\): use a size such as 15GiB/, code: 2 },
       { slug: "bad-memory-env", args: submit(), env: { NBATCH_AWS_BATCH_MEMORY: "lots" }, message: /invalid memory "lots" \(from NBATCH_AWS_BATCH_MEMORY\)/, code: 1 },

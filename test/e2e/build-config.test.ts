@@ -111,13 +111,14 @@ describeWithMoto("nbatch build: flag > environment > config file, for every sett
     const runId = envOf(submit, "NBATCH_RUN_ID")!;
     const inputsUrl = envOf(submit, "NBATCH_INPUTS_URL")!;
     const prefix = `s3://${bucket[source]}/${source}-prefix/`;
-    expect(inputsUrl).toMatch(new RegExp(`^${prefix}inputs/[0-9a-f]+\\.zip$`));
+    expect(inputsUrl).toMatch(new RegExp(`^${prefix}inputs/trees/[0-9a-f]{64}\\.json\\.gz$`));
     expect(envOf(submit, "NBATCH_RESULTS_URL")).toBe(`${prefix}runs/${runId}/results.zip`);
     const inputsKey = inputsUrl.slice(`s3://${bucket[source]}/`.length);
     for (const other of sources) {
       const keys = await listKeys(bucket[other]);
       const mine = keys.filter((k) => k === inputsKey || k.includes(runId));
-      expect([other, mine]).toEqual([other, other === source ? [inputsKey, `${source}-prefix/runs/${runId}/log.gz`, `${source}-prefix/runs/${runId}/results.zip`] : []]);
+      const pack = `${source}-prefix/inputs/packs/${runId}-${packSuffix(keys, runId)}`;
+      expect([other, mine]).toEqual([other, other === source ? [`${pack}.idx.json`, `${pack}.zip`, inputsKey, `${source}-prefix/runs/${runId}/log.gz`, `${source}-prefix/runs/${runId}/results.zip`] : []]);
     }
   }
 
@@ -184,7 +185,9 @@ describeWithMoto("nbatch build --aws-batch: bucket prefix and the job definition
     expect(envOf(submit, "NBATCH_ENV_URL")).toBe(`s3://${r.bucket}/deep/er/prefix/runs/${runId}/env.json`);
     // The env object was read and deleted; what stays is all under the prefix.
     expect(await listKeys(r.bucket)).toEqual([
-      expect.stringMatching(/^deep\/er\/prefix\/inputs\/[0-9a-f]+\.zip$/),
+      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.idx.json`,
+      `deep/er/prefix/inputs/packs/${runId}-${packSuffix(await listKeys(r.bucket), runId!)}.zip`,
+      expect.stringMatching(/^deep\/er\/prefix\/inputs\/trees\/[0-9a-f]{64}\.json\.gz$/),
       `deep/er/prefix/runs/${runId}/log.gz`,
       `deep/er/prefix/runs/${runId}/results.zip`,
     ]);
@@ -245,3 +248,8 @@ describeWithMoto("nbatch build --aws-batch: the region", () => {
     expect(logMessages(r.stdout)).toEqual(["hello from eu-west-1"]);
   });
 });
+
+/** The random part of the id of the run's pack among these keys. */
+function packSuffix(keys: string[], runId: string): string | undefined {
+  return keys.map((k) => new RegExp(`/inputs/packs/${runId}-([0-9a-f]{8})\\.zip$`).exec(k)?.[1]).find(Boolean);
+}

@@ -39,7 +39,7 @@ describe("nbatch build on this machine (the embedded default)", () => {
     // Apart from what the shell adds, exactly what nbatch means to give.
     const seen = await readEnvDump(join(dir, "env.bin"));
     const added = Object.keys(seen).filter((k) => !(k in shell)).sort();
-    expect(added).toEqual(["NBATCH_CPUS", "NBATCH_INPUTS_URL", "NBATCH_MEMORY_MIB", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
+    expect(added).toEqual(["NBATCH_CPUS", "NBATCH_INPUTS_URL", "NBATCH_MEMORY_MIB", "NBATCH_PROTOCOL", "NBATCH_RESULTS_URL", "NBATCH_RUN_ID"]);
     for (const [name, value] of Object.entries(shell)) expect(seen[name], name).toBe(value);
     // What the command was given: this machine, unless vCPUs or memory were asked for.
     expect(seen.NBATCH_CPUS).toBe(String(availableParallelism()));

@@ -1,7 +1,9 @@
 import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { getText, listKeys } from "../support/aws.js";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { decodeTree } from "../../src/protocol-tree.js";
+import { getText, listKeys, s3 } from "../support/aws.js";
 import { spawnCli } from "../support/cli.js";
 import { describeWithMoto } from "../support/moto.js";
 import { startWorld, type World } from "../support/world.js";
@@ -33,6 +35,8 @@ describeWithMoto("nbatch build --aws-batch: fan-out", () => {
     expect(submit.dependsOn).toBeUndefined();
     const env = envOf(submit);
     expect(env.NBATCH_PROTOCOL).toBe("2");
+    // Every task assembles the one tree the run uploaded.
+    expect(env.NBATCH_INPUTS_URL).toMatch(/\/inputs\/trees\/[0-9a-f]{64}\.json\.gz$/);
     expect(env.NBATCH_RESULTS_URL).toMatch(/\/runs\/[0-9a-f-]+\/tasks\/\{index\}\/results\.zip$/);
     expect([env.NBATCH_TASK_OFFSET, env.NBATCH_TASK_STRIDE]).toEqual(["0", "1"]);
     const runId = env.NBATCH_RUN_ID;
@@ -47,7 +51,7 @@ describeWithMoto("nbatch build --aws-batch: fan-out", () => {
   });
 
   it("a failing task: told at once with its last lines, the others' results kept, the lowest failed task's exit code, and --rerun-failed runs only it", async () => {
-    const dir = await w.makeDir("fails", {});
+    const dir = await w.makeDir("fails", { "in.txt": "input\n" });
     const script = 'mkdir -p out; echo "$NBATCH_INDEX" > out/$NBATCH_INDEX.txt; if [ "$NBATCH_INDEX" = 1 ] && [ "$TRY" = first ]; then echo "task one is broken" >&2; exit 3; fi';
     const r = await w.nbatch(["build", "--aws-batch", "--array", "3", "--env", "TRY=first", dir, "--", "sh", "-c", script]);
     expect(r.code).toBe(3);
@@ -60,6 +64,21 @@ describeWithMoto("nbatch build --aws-batch: fan-out", () => {
     const refused = await w.nbatch(["build", "--rerun-failed", runId, dir]);
     expect(refused.code).toBe(2);
     expect(refused.stderr.trim()).toMatch(/^nbatch: error: run \S+ was given --env values, which nbatch deletes once a run ends: give them again with --env$/);
+
+    // A pack the first run's tree names is gone: the rerun says so before it submits anything.
+    const tree = envOf(w.submits().at(-1)).NBATCH_INPUTS_URL as string;
+    const bytes = async (Key: string) => (await s3().send(new GetObjectCommand({ Bucket: w.bucket, Key }))).Body!.transformToByteArray();
+    const treeKey = tree.slice(`s3://${w.bucket}/`.length);
+    const [id] = decodeTree(Buffer.from(await bytes(treeKey)), "the tree").packs;
+    const pack = treeKey.replace(/trees\/[^/]+$/, `packs/${id}.zip`);
+    const body = await bytes(pack);
+    await s3().send(new DeleteObjectCommand({ Bucket: w.bucket, Key: pack }));
+    const submits = w.submits().length;
+    const expired = await w.nbatch(["build", "--rerun-failed", runId, "--env", "TRY=second", dir]);
+    expect(expired.code).toBe(1);
+    expect(expired.stderr.trim()).toBe(`nbatch: error: the inputs of run ${runId} (s3://${w.bucket}/${pack}) are gone, expired by the bucket's lifecycle rule or deleted: run the tasks afresh with nbatch build`);
+    expect(w.submits().length).toBe(submits);
+    await s3().send(new PutObjectCommand({ Bucket: w.bucket, Key: pack, Body: body }));
 
     const again = await w.nbatch(["build", "--rerun-failed", runId, "--env", "TRY=second", dir]);
     expect(again.code, again.stderr).toBe(0);

@@ -78,7 +78,8 @@ describeWithMoto("nbatch build survives faults", () => {
       const { proxy, env } = await w.proxy();
       const dir = await w.makeDir("killed-upload", {});
       await writeFile(join(dir, "blob.bin"), randomBytes(MULTIPART_BYTES));
-      const runEnv = { ...env, NBATCH_AWS_BATCH_S3_BUCKET: `s3://${w.bucket}/killed` };
+      // A cache of its own: the other scenarios' runs, at the same time, would otherwise find the note and abort the upload first.
+      const runEnv = { ...env, NBATCH_AWS_BATCH_S3_BUCKET: `s3://${w.bucket}/killed`, XDG_CACHE_HOME: await w.makeDir("killed-cache", {}) };
       const args = ["build", "--aws-batch", dir, "--", "true"];
       // Part 1 lands, part 2 hangs: the upload is under way when the CLI is killed outright.
       const stall = proxy.add({ service: "s3", operation: "UploadPart", query: { partNumber: "2" } }, "stall");
@@ -100,7 +101,7 @@ describeWithMoto("nbatch build survives faults", () => {
         proxy.add({ service: "batch", operation: "DescribeJobs" }, { error: "Throttling" }, { skip: 2, times: 6 }),
         // Mid-stream, once lines have been read: a fetch retried from the wrong place would repeat or skip lines.
         proxy.add({ service: "logs", operation: "GetLogEvents", where: (q) => q.body?.nextToken !== undefined }, { error: "Throttling" }, { skip: 2, times: 6 }),
-        proxy.add({ service: "s3", operation: "HeadObject" }, { error: "Throttling" }, { times: 3 }),
+        proxy.add({ service: "s3", operation: "ListObjectsV2" }, { error: "Throttling" }, { times: 3 }),
         proxy.add({ service: "s3", operation: "GetObject" }, { error: "Throttling" }, { times: 3 }),
       ];
       // The second half of the log is written only once the reads of the first have been throttled.
@@ -192,8 +193,8 @@ describeWithMoto("nbatch build survives faults", () => {
   it("aborts the incomplete upload of its own inputs that a run killed outright left behind", async () => {
     const { r, proxy, seen } = await outcomes.killedMidUpload!;
     expect(r.code, r.stderr).toBe(0);
-    expect(seen!.left).toEqual([expect.stringMatching(/^killed\/inputs\/[0-9a-f]{64}\.zip$/)]);
-    expect(r.stderr).toMatch(/^Aborted 1 incomplete upload of s3:\/\/\S+\/killed\/inputs\/[0-9a-f]{64}\.zip left by an earlier run$/m);
+    expect(seen!.left).toEqual([expect.stringMatching(/^killed\/inputs\/packs\/[0-9a-f-]+\.zip$/)]);
+    expect(r.stderr).toMatch(/^Aborted 1 incomplete upload of s3:\/\/\S+\/killed\/inputs\/packs\/[0-9a-f-]+\.zip left by an earlier run$/m);
     expect(seen!.after).toEqual([]);
     expect(proxy!.requests.filter((q) => q.operation === "ListMultipartUploads").map((q) => q.query.get("prefix"))).toEqual(seen!.left);
   });

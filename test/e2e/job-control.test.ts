@@ -19,8 +19,9 @@ describeWithMoto("nbatch build: job control", () => {
   afterAll(() => w?.stop());
 
   it("--detach returns after submission with the exact re-attach command, which brings the results home", async () => {
-    const dir = await w.makeDir("detach", {});
-    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "sleep 1; echo late > late.txt; echo finished"]);
+    // The job changes a file left alone here: knowing what was uploaded (the tree), --attach replaces it.
+    const dir = await w.makeDir("detach", { "notes.txt": "before\n" });
+    const r = await w.nbatch(["build", "--aws-batch", "--detach", dir, "--", "sh", "-c", "sleep 1; echo late > late.txt; echo after > notes.txt; echo finished"]);
     expect(r.code).toBe(0);
     const jobId = /Submitted job (\S+)/.exec(r.stderr)![1]!;
     // The id alone on stdout, for id=$(nbatch build --detach ...), even with --quiet.
@@ -33,6 +34,8 @@ describeWithMoto("nbatch build: job control", () => {
     expect(again.stdout).toMatch(/\] finished$/m);
     expect(again.code).toBe(0);
     expect(await readFile(join(dir, "late.txt"), "utf8")).toBe("late\n");
+    expect(await readFile(join(dir, "notes.txt"), "utf8")).toBe("after\n");
+    expect(again.stderr).not.toMatch(/gone|kept/);
   });
 
   it("--attach without a directory downloads into the one the run history records, and says so", async () => {
@@ -190,7 +193,7 @@ describeWithMoto("nbatch build: job control", () => {
     const keysBefore = await listKeys(w.bucket);
     const r = await w.nbatch(["build", "--aws-batch", "--dry-run", "--exclude-from-upload", "data/", dir, "--", "make"]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/Would upload 1 file \(1 B\)/);
+    expect(r.stderr).toMatch(/Would upload 1 file, 1 B from .*, and the tree of the directory; would reuse 0 files, 0 B already in S3/);
     expect(r.stderr).toMatch(/\.env\s+\(default: \.env\)/);
     expect(r.stderr).toMatch(/__pycache__\s+\(default: __pycache__\/\)/);
     expect(r.stderr).toMatch(/data\s+\(data\/\)/);

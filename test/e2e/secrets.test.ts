@@ -156,12 +156,13 @@ describeWithMoto("nbatch build: secrets and encryption", () => {
       const writes = proxy.requests.filter((q) => q.operation === "PutObject" || q.operation === "CreateMultipartUpload");
       const submit = w.submits().at(-1);
       const [inputs, results, envObject, log] = ["NBATCH_INPUTS_URL", "NBATCH_RESULTS_URL", "NBATCH_ENV_URL", "NBATCH_LOG_URL"].map((n) => keyOf(envOf(submit, n)!));
-      expect(writes.map((q) => q.key).sort()).toEqual([inputs, results, envObject, log].sort());
+      const pack = writes.map((q) => q.key!).find((k) => k.endsWith(".zip") && k.includes("/inputs/packs/"))!;
+      expect(writes.map((q) => q.key).sort()).toEqual([inputs, pack, pack.replace(/\.zip$/, ".idx.json"), results, envObject, log].sort());
       for (const q of writes) {
         expect(q.headers["x-amz-server-side-encryption"], q.key).toBe(sse.algorithm);
         expect(q.headers["x-amz-server-side-encryption-aws-kms-key-id"], q.key).toBe(sse.key);
       }
-      for (const key of [inputs!, results!, log!]) {
+      for (const key of [inputs!, pack, results!, log!]) {
         const object = await head(w.bucket, key);
         expect(object.ServerSideEncryption, key).toBe(sse.algorithm);
         expect(object.SSEKMSKeyId, key).toBe(sse.key);

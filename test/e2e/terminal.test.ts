@@ -79,7 +79,7 @@ describeWithMoto("on a terminal", () => {
       expect(await t.exited).toBe(0);
       // Each redraw starts with carriage return + erase-line; split the screen into those frames.
       const frames = t.output().split("\r\u001b[K");
-      expect(frames.some((f) => /^Uploading {2}\[[#.]{24}\] {2}[\d.]+ MB \/ 101 MB {2}[\d.]+ MB\/s {2}ETA \d+/.test(f))).toBe(true);
+      expect(frames.some((f) => /^Uploading {2}\[[#.]{24}\] {2}[\d.]+ MB \/ 101 MB {2}[\d.]+ MB\/s {2}ETA \d+ s {2}reusing 0 files, 0 B/.test(f))).toBe(true);
       expect(frames.some((f) => /^Job status: RUNNABLE for \d s/.test(f))).toBe(true);
     } finally {
       t.kill();

@@ -60,8 +60,12 @@ export async function startFaultProxy(targets: Partial<Record<Service, string>> 
       res.writeHead(status, headers).end(seen.method === "HEAD" ? undefined : text);
       return;
     }
-    if (typeof fault === "object") await new Promise((r) => setTimeout(r, fault.delayMs));
+    if (typeof fault === "object" && "delayMs" in fault) await new Promise((r) => setTimeout(r, fault.delayMs));
     const answer = await forward(target, req, body);
+    if (typeof fault === "object" && "rewrite" in fault) {
+      answer.body = Buffer.from(fault.rewrite(answer.body.toString("utf8")));
+      answer.headers["content-length"] = String(answer.body.length);
+    }
     res.writeHead(answer.status, answer.headers);
     if (fault === "drop-mid-response" || fault === "stall-mid-response") {
       res.flushHeaders();

@@ -47,6 +47,8 @@ export type Fault =
   /** Never answers; the connection stays open until the client gives up or the proxy stops. */
   | "stall"
   | { delayMs: number }
+  /** Forwards, then answers with the body changed (a listing that says an object is older than it is). */
+  | { rewrite: (body: string) => string }
   /** An AWS error in the shape of the request's protocol. */
   | { error: AwsErrorKind | CannedError; message?: string };
 
@@ -95,5 +97,6 @@ export function matches(m: Match, req: ProxiedRequest, body: Buffer): boolean {
 export function faultName(fault: Fault): string {
   if (typeof fault === "string") return fault;
   if ("delayMs" in fault) return `delay:${fault.delayMs}`;
+  if ("rewrite" in fault) return "rewrite";
   return `error:${typeof fault.error === "string" ? fault.error : fault.error.code}`;
 }

@@ -7,6 +7,7 @@ const store = (tasks: unknown): Store => ({
   upload: async () => undefined,
   readText: async (url) => (url === "s3://b/runs/r/tasks.json" ? JSON.stringify(tasks) : undefined),
   remove: async () => undefined,
+  source: async () => undefined,
 });
 const RESULTS = "s3://b/runs/r/tasks/{index}/results.zip";
 const tasks = [{ index: 0, item: "a.fq" }, { index: 3, item: "b c.fq" }, { index: 7, item: "d.fq" }];

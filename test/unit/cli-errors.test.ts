@@ -27,7 +27,7 @@ describe("the job protocol version", () => {
     expect(() => checkProtocol(3, "the results archive")).toThrow(/^the results archive uses job protocol 3, newer than this nbatch's 2: upgrade nbatch/);
     expect(() => checkJobProtocol("2")).not.toThrow();
     expect(() => checkJobProtocol(undefined)).not.toThrow();
-    expect(() => checkJobProtocol("3")).toThrow(/^this job speaks job protocol 3, and this agent protocol 2: update the image's nbatch/);
+    expect(() => checkJobProtocol("3")).toThrow(/^this job was submitted in job protocol 3, and this agent knows protocols up to 2: update the image's nbatch/);
   });
 
   it("checks the inputs manifest as it parses it, for the agent and for --attach alike", () => {

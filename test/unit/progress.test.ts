@@ -39,6 +39,15 @@ describe("progress", () => {
     expect(lines.join("")).not.toContain("\x1b");
   });
 
+  it("ends every line with what it is told to say beside the bytes", async () => {
+    const io = createTestOutput({ tty: false });
+    const clock = createFakeClock();
+    const p = startProgress(io, clock, "Uploading", 100_000_000, "reusing 12,480 files, 9.8 GB");
+    await clock.advance(5000);
+    p.update(25_000_000);
+    expect(io.stderrText()).toBe("Uploading  25 MB / 100 MB  (25%)  5.0 MB/s  ETA 15 s  reusing 12,480 files, 9.8 GB\n");
+  });
+
   it("shows nothing with --quiet", async () => {
     expect(await run(true, true)).toBe("");
     expect(await run(false, true)).toBe("");

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "no
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UserError } from "../../src/errors.js";
-import { fingerprint } from "../../src/job/pack.js";
+import { buildTree, planInputs, type Location } from "../../src/job/inputs-tree.js";
 import { scanDirectory, statEntry, type ManifestEntry } from "../../src/tree/manifest.js";
 import { createExcluder } from "../../src/tree/patterns.js";
 import { tempDir } from "./workdir-helpers.js";
@@ -163,7 +163,14 @@ describe("scanDirectory", () => {
   });
 });
 
-describe("fingerprint", () => {
+/** The name of the tree of these entries, each file's bytes placed at a fixed spot. */
+function fingerprint(entries: readonly ManifestEntry[]): string {
+  const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const placed = new Map<string, Location>(sorted.map((e, i) => [e.path, { pack: "p", offset: i * 100, end: i * 100 + 50, crc32: 0 }]));
+  return buildTree(sorted, planInputs(sorted, () => undefined, new Map()), placed).fingerprint;
+}
+
+describe("the tree's name", () => {
   it("is stable across scans and independent of entry order", async () => {
     const root = tree();
     const a = await scanDirectory(root, defaults);
@@ -187,9 +194,9 @@ describe("fingerprint", () => {
     expect(fingerprint((await scanDirectory(root, defaults)).entries)).not.toBe(chmodded);
   });
 
-  it("ignores a directory's mtime", () => {
+  it("changes with a directory's mode and time, which the job gets exactly", () => {
     const dir: ManifestEntry = { path: "d", type: "dir", size: 0, mtimeMs: 1, mode: 0o755 };
-    expect(fingerprint([dir])).toBe(fingerprint([{ ...dir, mtimeMs: 2 }]));
+    expect(fingerprint([dir])).not.toBe(fingerprint([{ ...dir, mtimeMs: 2 }]));
     expect(fingerprint([dir])).not.toBe(fingerprint([{ ...dir, mode: 0o700 }]));
   });
 

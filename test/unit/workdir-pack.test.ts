@@ -11,8 +11,6 @@ import { extractZip } from "../../src/tree/extract.js";
 import { scanDirectory, type ManifestEntry } from "../../src/tree/manifest.js";
 import { packZip, type PackOptions } from "../../src/archive/pack.js";
 import { createExcluder } from "../../src/tree/patterns.js";
-import { manifestJson } from "../../src/job/pack.js";
-import { PROTOCOL_VERSION } from "../../src/protocol.js";
 import { tempDir } from "./workdir-helpers.js";
 
 const T = 1_700_000_000; // seconds
@@ -207,11 +205,5 @@ describe("generated entries", () => {
     const lines = Array.from({ length: 60_000 }, (_, i) => `line ${i} ${"xy".repeat(i % 17)}\n`);
     const zip = await packTo({ root: tempDir(), entries: [], extra: [{ name: "big.txt", text: () => lines }], level: 6 });
     expect((await readZipEntry(zip, "big.txt"))!.toString()).toBe(lines.join(""));
-  });
-
-  it("makes the inputs manifest as JSON.stringify would, one entry at a time", async () => {
-    const manifest = await scanDirectory(sourceTree(), createExcluder([]));
-    const text = [...manifestJson(manifest.entries)].join("");
-    expect(text).toBe(JSON.stringify({ protocol: PROTOCOL_VERSION, entries: manifest.entries }));
   });
 });

@@ -66,7 +66,7 @@ const definition = () =>
     .option("--array-parallel <k>", "with --array or --each: run at most k tasks at once")
     .option("--follow-child <i>", "with --array or --each: show task i's log as it runs (repeatable)", collect, [])
     .option("--rerun-failed <run-id>", "run again only the tasks of a fan-out run that failed, from the same inputs, and bring their results home")
-    .option("--dry-run", "show what would be uploaded (each excluded path and its rule) and run or submitted, and do nothing")
+    .option("--dry-run", "show what would be uploaded (each excluded path and its rule), reused and run or submitted, and do nothing")
     .option("--json", "print newline-delimited JSON events on stdout (text goes to stderr)")
     .addHelpText(
       "after",

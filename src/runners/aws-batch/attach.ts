@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { DescribeJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
-import { objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
+import { getBytes, objectExists, parseS3Url, s3Url, type S3Object } from "../../aws/s3.js";
 import { readRemoteEntry } from "../../job/fetch.js";
 import type { BatchContext } from "../../job/context.js";
 import { displayPath } from "../../config/file.js";
@@ -10,6 +10,7 @@ import { isFanout, lookupFanout } from "../../job/fanout/lookup.js";
 import { checkFollowed } from "../../job/fanout/tasks.js";
 import { findRun } from "../../history.js";
 import { INPUTS_MANIFEST_ENTRY, JOB_ENV, parseInputsManifest } from "../../protocol.js";
+import { decodeTree } from "../../protocol-tree.js";
 import type { ManifestEntry } from "../../tree/manifest.js";
 import { createSelector } from "../../tree/patterns.js";
 import { exitWithRefusals } from "../../job/apply.js";
@@ -121,14 +122,16 @@ async function attachFanout(req: AttachRequest, deps: BatchContext, laneIds: str
   return followFanout(target, req.follow, deps, req.cancel && !ended);
 }
 
-/** The directory as it was uploaded, from the manifest inside the inputs archive. */
+/** The directory as it was uploaded: the tree's entries, or the manifest inside a protocol 1 inputs archive. */
 export async function baseline(deps: BatchContext, inputs: S3Object): Promise<ManifestEntry[]> {
-  const raw = await readRemoteEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY);
+  const what = `the inputs ${s3Url(inputs)}`;
+  const archive = inputs.key.endsWith(".zip");
+  const raw = archive ? await readRemoteEntry(deps.clients.s3, inputs, INPUTS_MANIFEST_ENTRY) : await getBytes(deps.clients.s3, inputs);
   if (!raw) {
-    deps.out.warn(`the inputs archive ${s3Url(inputs)} is gone: local files that differ from the results will be kept, with the job's version beside them`);
+    deps.out.warn(`${what} are gone: local files that differ from the results will be kept, with the job's version beside them`);
     return [];
   }
-  return parseInputsManifest(raw, `the inputs archive ${s3Url(inputs)}`).entries;
+  return archive ? parseInputsManifest(raw, what).entries : decodeTree(raw, what).entries;
 }
 
 async function resultsOfForgottenJob(deps: BatchContext, target: FollowTarget, dir: string, prefs: FollowPrefs): Promise<number> {

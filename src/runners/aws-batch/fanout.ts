@@ -56,7 +56,7 @@ export async function submitFanout(req: FanoutRequest, run: FanoutPlan, ctx: Bat
   const arrayId = arrayIdOf(target);
   const how = submitted.length > 1 ? ` in ${submitted.length} lanes of one task after another (--array-parallel ${submitted.length})` : "";
   out.info(`Submitted ${plural(run.tasks.length, "task")} as array job ${arrayId} (${run.input.jobName})${how} to queue ${queue}`);
-  out.emit({ type: "submitted", runId: run.runId, jobId: arrayId, jobName: run.input.jobName!, queue, tasks: run.tasks.length, jobIds: submitted.map((l) => l.jobId) });
+  out.emit({ type: "submitted", runId: run.runId, jobId: arrayId, jobName: run.input.jobName!, queue, inputsUrl: s3Url(run.inputsObj), tasks: run.tasks.length, jobIds: submitted.map((l) => l.jobId) });
   out.exitCode(0, { jobId: arrayId, tasks: run.tasks.length });
   await recordRun(ctx.env, {
     runId: run.runId,

@@ -6,7 +6,7 @@
  */
 import { basename } from "node:path";
 import { DescribeJobsCommand, ListJobsCommand, type JobDetail } from "@aws-sdk/client-batch";
-import { objectExists, s3Url, type S3Object } from "../../aws/s3.js";
+import { getBytes, objectExists, s3Url, type S3, type S3Object } from "../../aws/s3.js";
 import type { BucketLocation } from "../../config/settings.js";
 import { UsageError, UserError } from "../../errors.js";
 import { findRun } from "../../history.js";
@@ -17,10 +17,11 @@ import { findJobDefinition } from "../../job/definition.js";
 import { positionOf } from "../../job/fanout/lanes.js";
 import { isFanout, jobEnvironment, lookupFanout, type FanoutRun } from "../../job/fanout/lookup.js";
 import { checkFollowed, type FanoutSpec } from "../../job/fanout/tasks.js";
-import { envObject, taskLogObject, taskResultsObject } from "../../job/layout.js";
+import { envObject, packObject, taskLogObject, taskResultsObject } from "../../job/layout.js";
 import type { FollowPrefs } from "../../job/request.js";
 import { submitInput } from "../../job/submit.js";
 import { INDEX_TOKEN, JOB_ENV, type Task } from "../../protocol.js";
+import { decodeTree } from "../../protocol-tree.js";
 import { newRunId } from "../../runid.js";
 import { plural } from "../../ui/format.js";
 import { InterruptedError } from "../../errors.js";
@@ -52,7 +53,7 @@ export async function runRerun(req: RerunRequest, ctx: BatchContext): Promise<nu
     return 0;
   }
   checkFollowed(req.fanout.follow, failed);
-  if (!(await objectExists(clients.s3, run.inputs))) throw new UserError(`the inputs of run ${run.runId} (${s3Url(run.inputs)}) are gone, expired by the bucket's lifecycle rule or deleted: run the tasks afresh with nbatch build`);
+  await checkInputs(clients.s3, run);
   if (run.env && !Object.keys(req.env).length) throw new UsageError(`run ${run.runId} was given --env values, which nbatch deletes once a run ends: give them again with --env`);
   const dir = req.dir ?? record?.dir ?? fail(`give the directory to bring the results into: nbatch build --rerun-failed ${req.id} <dir>`);
   const runId = newRunId(ctx.clock.now());
@@ -125,6 +126,22 @@ async function rerunInput(ctx: BatchContext, parent: JobDetail, o: { runId: stri
     tags,
     aws: ctx.settings.aws,
   });
+}
+
+/** A rerun needs every piece of the first run's inputs: its tree (or protocol 1 archive) and each pack the tree names. */
+async function checkInputs(s3: S3, run: FanoutRun): Promise<void> {
+  const gone = (obj: S3Object) => new UserError(`the inputs of run ${run.runId} (${s3Url(obj)}) are gone, expired by the bucket's lifecycle rule or deleted: run the tasks afresh with nbatch build`);
+  if (run.inputs.key.endsWith(".zip")) {
+    if (!(await objectExists(s3, run.inputs))) throw gone(run.inputs);
+    return;
+  }
+  const raw = await getBytes(s3, run.inputs);
+  if (!raw) throw gone(run.inputs);
+  const loc = locationOf(run.inputs);
+  const packs = decodeTree(raw, `the inputs ${s3Url(run.inputs)}`).packs.map((id) => packObject(loc, id));
+  const present = await Promise.all(packs.map((obj) => objectExists(s3, obj)));
+  const missing = packs.find((_, i) => !present[i]);
+  if (missing) throw gone(missing);
 }
 
 /** The bucket and prefix a run's objects are under, from its inputs' key (<prefix>/inputs/...). */

@@ -1,13 +1,14 @@
 import { basename } from "node:path";
 import type { JobDefinition } from "@aws-sdk/client-batch";
-import { objectExists, s3Url } from "../../aws/s3.js";
+import { s3Url, type S3Object } from "../../aws/s3.js";
 import { requireBucket } from "../../config/resolve.js";
 import { InterruptedError } from "../../errors.js";
 import { recordRun } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
 import { beforeSubmission } from "../../job/control.js";
 import { deriveJobDefinition, findJobDefinition, hasChanges, requestedBy } from "../../job/definition.js";
-import { envObject, inputsObject, logObject, resultsObject, taskLogObject, taskResultsObject, tasksObject } from "../../job/layout.js";
+import { envObject, logObject, resultsObject, taskLogObject, taskResultsObject, tasksObject, treeObject } from "../../job/layout.js";
+import { takeInventory } from "../../job/inventory.js";
 import { checkFollowed, planTasks } from "../../job/fanout/tasks.js";
 import { laneInput, planLanes } from "../../job/fanout/lanes.js";
 import type { FanoutTarget } from "../../job/fanout/follow.js";
@@ -19,7 +20,7 @@ import { checkBucket, checkDefinitionForm, checkQueue, defaultShare, queueEnviro
 import { retryStrategyFor } from "../../job/retries.js";
 import type { BuildRequest } from "../../job/request.js";
 import { submitInput, submitJob } from "../../job/submit.js";
-import { uploadInputs } from "../../job/upload.js";
+import { planUpload, TREE_NAME_PENDING, uploadInputs } from "../../job/upload.js";
 import { newRunId } from "../../runid.js";
 import { createSelector } from "../../tree/patterns.js";
 import { printDryRun } from "./dry-run.js";
@@ -38,46 +39,55 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
   let fanout: typeof import("./fanout.js") | undefined;
   let follow: typeof import("./follow.js") | undefined;
   try {
-    // The inputs' HeadObject waits for the scan and the bucket check, not for the Batch checks.
     const bucketChecked = checkBucket(clients.s3, loc.bucket, settings.aws.s3?.expectedBucketOwner);
-    const scanned = scanInputs(req.dir, req.excludeFromUpload);
-    const present = Promise.all([scanned, bucketChecked]).then(([inputs]) => objectExists(clients.s3, inputsObject(loc, inputs.fingerprint)));
-    const [inputs, { jobDefinition, share }, exists] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), present]);
+    const scanned = scanInputs(req.dir, req.excludeFromUpload, ctx.env);
+    // The listing goes out beside the bucket check; a missing bucket is still told by the check.
+    const listed = takeInventory(clients.s3, loc, ctx.clock.now());
+    listed.catch(() => undefined);
+    const inventory = bucketChecked.then(() => listed);
+    const [inputs, { jobDefinition, share }, inv] = await Promise.all([scanned, jobDefinitionFor(req, ctx, bucketChecked), inventory]);
     warnLeftOut(inputs, (line) => out.warn(line));
     checkWorkdir(inputs, req.workdir);
+    if (inv.assumed) out.detail(`could not read the bucket's lifecycle rules (${inv.assumed}): taking them to expire objects after ${inv.expiry.days} day`);
+    const upload = await planUpload(ctx, loc, inputs, inv);
     const tasks = req.fanout && planTasks(req.fanout, inputs.manifest.entries, req.dir);
     if (tasks) checkFollowed(req.fanout!.follow, tasks);
-    const inputsObj = inputsObject(loc, inputs.fingerprint);
     const runId = newRunId(ctx.clock.now());
     const envObj = Object.keys(req.env).length ? envObject(loc, runId) : undefined;
     const resultsObj = tasks ? taskResultsObject(loc, runId, INDEX_TOKEN) : resultsObject(loc, runId);
-    const input = submitInput(settings.values, {
-      runId,
-      dirName: basename(req.dir),
-      jobDefinition,
-      userCommand: req.command,
-      workdir: req.workdir,
-      inputsUrl: s3Url(inputsObj),
-      resultsUrl: s3Url(resultsObj),
-      envUrl: envObj && s3Url(envObj),
-      retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
-      logUrl: s3Url(tasks ? taskLogObject(loc, runId, INDEX_TOKEN) : logObject(loc, runId)),
-      timeoutSeconds: req.timeoutSeconds,
-      ...share,
-      gpus: req.resources.gpus,
-      resume: req.resume,
-      tags: req.tags,
-      aws: settings.aws,
-    });
-    const first = tasks && laneInput(input, planLanes(tasks.length, req.fanout!.parallel).lanes[0]!, req.fanout!.parallel !== undefined, s3Url(tasksObject(loc, runId)));
-    checkSubmitLimits(first ?? input);
-    if (req.dryRun) return printDryRun(out, inputs, inputsObj, !exists, first ?? input, tasks?.length);
+    const request = (inputsObj: S3Object) =>
+      submitInput(settings.values, {
+        runId,
+        dirName: basename(req.dir),
+        jobDefinition,
+        userCommand: req.command,
+        workdir: req.workdir,
+        inputsUrl: s3Url(inputsObj),
+        resultsUrl: s3Url(resultsObj),
+        envUrl: envObj && s3Url(envObj),
+        retryStrategy: retryStrategyFor(req.retries, req.retryOn, jobDefinition),
+        logUrl: s3Url(tasks ? taskLogObject(loc, runId, INDEX_TOKEN) : logObject(loc, runId)),
+        timeoutSeconds: req.timeoutSeconds,
+        ...share,
+        gpus: req.resources.gpus,
+        resume: req.resume,
+        tags: req.tags,
+        aws: settings.aws,
+      });
+    // Until the pack is up the tree's name is not known, but its length is; a fan-out's largest request is its first lane's.
+    const pending = request(treeObject(loc, upload.tree?.fingerprint ?? TREE_NAME_PENDING));
+    const first = tasks && laneInput(pending, planLanes(tasks.length, req.fanout!.parallel).lanes[0]!, req.fanout!.parallel !== undefined, s3Url(tasksObject(loc, runId)));
+    checkSubmitLimits(first ?? pending);
+    if (req.dryRun) return printDryRun(out, inputs, upload, first ?? pending, tasks?.length);
     for (const line of excludedLines(inputs)) out.detail(line);
 
-    out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, inputsUrl: s3Url(inputsObj), uploaded: !exists });
+    const { fresh, reused } = upload;
+    out.emit({ type: "run", runId, dir: req.dir, files: inputs.manifest.files, bytes: inputs.manifest.bytes, uploaded: !upload.unchanged, uploadedFiles: fresh.files, uploadedBytes: fresh.bytes, reusedFiles: reused.files, reusedBytes: reused.bytes });
     const uploading = ctx.clock.now();
-    await uploadInputs(ctx, inputs, inputsObj, !exists, interrupt.signal);
-    const uploadMs = exists ? undefined : ctx.clock.now() - uploading;
+    const inputsObj = await uploadInputs(ctx, loc, inputs, upload, runId, interrupt.signal);
+    const uploadMs = upload.unchanged ? undefined : ctx.clock.now() - uploading;
+    // Every job of the run, each lane and child alike, gets the same tree.
+    const input = request(inputsObj);
     // Following (log tail, results, the zip reader) loads beside SubmitJob, not before the upload.
     const following = import("./follow.js");
     following.catch(() => undefined);
@@ -89,7 +99,7 @@ export async function runAwsBatch(req: BuildRequest, ctx: BatchContext): Promise
       const jobId = await submitJob(ctx, { input, env: envObj && { obj: envObj, values: req.env } }, interrupted);
       const queue = settings.values.queue;
       out.info(`Submitted job ${jobId} (${input.jobName}) to queue ${queue}`);
-      out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue });
+      out.emit({ type: "submitted", runId, jobId, jobName: input.jobName!, queue, inputsUrl: s3Url(inputsObj) });
       out.exitCode(0, { jobId });
       await recordRun(ctx.env, {
         runId,

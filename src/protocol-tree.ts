@@ -1,0 +1,89 @@
+/** Protocol 2's inputs (docs/protocol.md, "Incremental inputs"): trees, and the indexes of the packs they name. */
+import { gunzipSync, gzipSync } from "node:zlib";
+import { malformed, MANIFEST_ENTRY, parseChecked, type InputsManifest } from "./protocol.js";
+import { is, listOf, objectOf, text, wholeNumber, type Check } from "./schema.js";
+import type { ManifestEntry } from "./tree/manifest.js";
+
+/**
+ * Protocol 2's inputs, a tree: every entry of the directory, and for each
+ * file of some bytes where those bytes are: `at` is [index in `packs`,
+ * offset of the entry's local header, end of its data] in that pack, and
+ * `crc32` what they must check to (docs/protocol.md).
+ */
+export interface InputsTree extends InputsManifest {
+  packs: string[];
+  entries: TreeEntry[];
+}
+
+export interface TreeEntry extends ManifestEntry {
+  crc32?: number;
+  at?: [number, number, number];
+}
+
+/** A pack's index: what each of its entries holds (sha256, size, crc32) and where it lies. */
+export interface PackIndex {
+  protocol: number;
+  pack: string;
+  entries: [sha256: string, size: number, crc32: number, offset: number, end: number][];
+}
+
+/** Pack ids name objects: letters, digits and dashes only. */
+export const PACK_ID = /^[0-9A-Za-z-]{1,100}$/;
+
+const offset = is((v) => Number.isSafeInteger(v) && (v as number) >= 0, "an offset");
+
+const INPUTS_TREE: Check = objectOf({
+  protocol: wholeNumber,
+  packs: listOf(is((v) => typeof v === "string" && PACK_ID.test(v), "a pack id")),
+  entries: listOf(
+    both(MANIFEST_ENTRY, objectOf({}, { crc32: is((v) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff, "a CRC-32"), at: listOf(offset) })),
+  ),
+});
+
+const PACK_INDEX: Check = objectOf({ protocol: wholeNumber, pack: text, entries: listOf(listOf(is((v) => typeof v === "string" || Number.isSafeInteger(v), "a field"))) });
+
+/**
+ * The same entry of a protocol 2 tree. Each file of some bytes must say
+ * where they are, in a pack the tree names, and what they check to.
+ */
+export function parseInputsTree(raw: Buffer, what: string): InputsTree {
+  const tree = parseChecked<InputsTree>(raw, what, INPUTS_TREE);
+  for (const e of tree.entries) {
+    if (e.type !== "file" || e.size === 0) continue;
+    const [pack, start, end] = e.at ?? [];
+    if (e.crc32 === undefined || e.at?.length !== 3 || tree.packs[pack!] === undefined || !(start! < end!)) {
+      throw malformed(what, `${JSON.stringify(e.path).slice(0, 200)} does not say where its bytes are`);
+    }
+  }
+  return tree;
+}
+
+/** A tree's object: its JSON, gzip'd (always at level 6, so the same tree is the same bytes wherever it is written). */
+export function encodeTree(json: string): Buffer {
+  return gzipSync(json, { level: 6 });
+}
+
+/** Larger than any tree of a directory nbatch can scan, small enough to refuse a bomb. */
+const MAX_TREE_BYTES = 512 * 1024 * 1024;
+
+/** A tree from its object, checked as parseInputsTree checks it. */
+export function decodeTree(raw: Buffer, what: string): InputsTree {
+  let json: Buffer;
+  try {
+    json = gunzipSync(raw, { maxOutputLength: MAX_TREE_BYTES });
+  } catch (err) {
+    throw malformed(what, `it is not a gzip'd tree (${(err as Error).message})`);
+  }
+  return parseInputsTree(json, what);
+}
+
+export function parsePackIndex(raw: Buffer, what: string): PackIndex {
+  const index = parseChecked<PackIndex>(raw, what, PACK_INDEX);
+  const wrong = index.entries.find((e) => e.length !== 5 || typeof e[0] !== "string" || e.slice(1).some((n) => typeof n !== "number"));
+  if (wrong) throw malformed(what, "an entry is not [sha256, size, crc32, offset, end]");
+  return index;
+}
+
+function both(a: Check, b: Check): Check {
+  return (value, at) => a(value, at) ?? b(value, at);
+}
