@@ -121,3 +121,38 @@ export function whileWatching(o: WatchControl): Disposable {
   );
   return { dispose: () => listening.forEach((l) => l.dispose()) };
 }
+
+/** A watch under the user's control: what they asked for so far, and a signal that ends the watch on a detach or exit. */
+export interface Controlled extends Disposable {
+  readonly action: ControlAction | undefined;
+  readonly stop: AbortSignal;
+}
+
+/**
+ * whileWatching for a job or a run: a cancel asks Batch (`cancel`) and the
+ * watch goes on until it stops; a detach or exit ends the watch. With
+ * cancelNow (--attach --cancel), the cancel is asked at once.
+ */
+export function underControl(o: Omit<WatchControl, "onAction"> & { cancel(why: string): void; cancelNow: boolean }): Controlled {
+  const stop = new AbortController();
+  let action: ControlAction | undefined;
+  const watching = whileWatching({
+    ...o,
+    onAction(a, sig) {
+      action = a;
+      if (a === "cancel") o.cancel(sig);
+      else stop.abort();
+    },
+  });
+  if (o.cancelNow) {
+    action = "cancel";
+    o.cancel("--cancel");
+  }
+  return {
+    get action() {
+      return action;
+    },
+    stop: stop.signal,
+    dispose: () => watching.dispose(),
+  };
+}

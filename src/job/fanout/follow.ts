@@ -12,7 +12,7 @@ import type { Task } from "../../protocol.js";
 import { formatDuration, plural, shellQuote } from "../../ui/format.js";
 import { terminateJob } from "../batch.js";
 import type { BatchContext } from "../context.js";
-import { whileWatching, type ControlAction } from "../control.js";
+import { underControl } from "../control.js";
 import type { FollowPrefs } from "../request.js";
 import { LogTail } from "../tail.js";
 import { budgeted, RateBudget } from "./budget.js";
@@ -65,35 +65,25 @@ export async function followFanout(t: FanoutTarget, prefs: FollowPrefs, ctx: Bat
   const view = new FanoutView(out, clock, t.tasks.length);
   const home = t.results ? new ResultsHome({ out, values: ctx.settings.values, s3: ctx.clients.s3 }, t.results) : undefined;
   const arrayId = arrayIdOf(t);
-  const stop = new AbortController();
-  let action: ControlAction | undefined;
-  const cancel = (why: string) => {
-    out.info(`Cancelling the ${plural(t.tasks.length, "task")} of run ${t.runId} (${why}); waiting for them to stop. Press Ctrl-C once more to exit at once`);
-    for (const lane of t.lanes) terminateJob(batch, lane.jobId, ctx.env).catch((err) => out.warn(`could not cancel ${lane.jobId}: ${(err as Error).message}`));
-  };
-  const control = whileWatching({
+  const control = underControl({
     signals: ctx.signals,
     out,
     clock,
     detachOnInterrupt: prefs.detachOnInterrupt,
     jobId: `run ${t.runId}`,
-    onAction(a, sig) {
-      action = a;
-      if (a === "cancel") cancel(sig);
-      else stop.abort();
+    cancelNow,
+    cancel(why) {
+      out.info(`Cancelling the ${plural(t.tasks.length, "task")} of run ${t.runId} (${why}); waiting for them to stop. Press Ctrl-C once more to exit at once`);
+      for (const lane of t.lanes) terminateJob(batch, lane.jobId, ctx.env).catch((err) => out.warn(`could not cancel ${lane.jobId}: ${(err as Error).message}`));
     },
   });
-  if (cancelNow) {
-    action = "cancel";
-    cancel("--cancel");
-  }
   out.exitCode(0, { jobId: arrayId, tasks: t.tasks.length });
   const tails = new Tails(t, ctx, logs);
   const started = clock.now();
   const failures: Ended[] = [];
   let trouble = 0;
   try {
-    while (!stop.signal.aborted) {
+    while (!control.stop.aborted) {
       let poll;
       try {
         poll = await watch.poll(tails.ids());
@@ -101,7 +91,7 @@ export async function followFanout(t: FanoutTarget, prefs: FollowPrefs, ctx: Bat
       } catch (err) {
         if (!isTransient(err)) throw lost(err, t, prefs);
         if (trouble++ === 0) out.warn(`lost contact with AWS (${(err as Error).message}); still watching and retrying`);
-        await clock.sleep(backoffMs(trouble, ctx.settings.values.pollIntervalMs, ctx.settings.values.pollIntervalMs * 6), stop.signal);
+        await clock.sleep(backoffMs(trouble, ctx.settings.values.pollIntervalMs, ctx.settings.values.pollIntervalMs * 6), control.stop);
         continue;
       }
       for (const c of poll.changed) {
@@ -120,17 +110,17 @@ export async function followFanout(t: FanoutTarget, prefs: FollowPrefs, ctx: Bat
       }
       view.update(watch.counts(), home?.tally.applied ?? 0);
       if (watch.allEnded()) break;
-      await clock.sleep(ctx.settings.values.pollIntervalMs, stop.signal);
+      await clock.sleep(ctx.settings.values.pollIntervalMs, control.stop);
     }
   } finally {
     control.dispose();
     tails.stopAll();
     if (out.stderrIsTTY) out.progress("");
   }
-  if (action === "detach" || action === "exit") {
-    home?.stop(action);
+  if (control.action === "detach" || control.action === "exit") {
+    home?.stop(control.action);
     await home?.done();
-    if (action === "exit") {
+    if (control.action === "exit") {
       out.info(`Stopped watching; the tasks of run ${t.runId} were asked to stop and may still be stopping`);
       return EXIT.interrupted;
     }
@@ -139,7 +129,7 @@ export async function followFanout(t: FanoutTarget, prefs: FollowPrefs, ctx: Bat
   await home?.done();
   // The run has ended: no task will read the --env values again.
   if (t.env) await deleteObject(ctx.clients.s3, t.env).catch(() => undefined);
-  return closing(t, ctx, prefs, { failures, home, took: clock.now() - started, cancelled: action === "cancel", calls: batchBudget.calls });
+  return closing(t, ctx, prefs, { failures, home, took: clock.now() - started, cancelled: control.action === "cancel", calls: batchBudget.calls });
 }
 
 /** The closing lines and the exit code; the results that could not come home are one error with the command that fetches them. */

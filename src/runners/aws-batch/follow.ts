@@ -8,7 +8,7 @@ import { applyResults, exitWithRefusals, resultLimits, type Applied } from "../.
 import { attemptStreams, summary, terminateJob, type JobState } from "../../job/batch.js";
 import { rememberLogs } from "../../history.js";
 import type { BatchContext } from "../../job/context.js";
-import { whileFetching, whileWatching, type ControlAction } from "../../job/control.js";
+import { underControl, whileFetching } from "../../job/control.js";
 import { checkRoom, fetchArchive } from "../../job/fetch.js";
 import type { FollowPrefs } from "../../job/request.js";
 import { watchJob } from "../../job/watch.js";
@@ -52,28 +52,18 @@ export function detach(target: FollowTarget, prefs: FollowPrefs, out: BatchConte
  */
 export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: BatchContext, cancelNow = false): Promise<number> {
   const { out, clients } = ctx;
-  const stop = new AbortController();
-  let action: ControlAction | undefined;
-  const cancel = (why: string) => {
-    out.info(`Cancelling job ${target.jobId} (${why}); waiting for it to stop. Press Ctrl-C once more to exit at once`);
-    terminateJob(clients.batch, target.jobId, ctx.env).catch((err) => out.warn(`could not cancel job ${target.jobId}: ${(err as Error).message}`));
-  };
-  const control = whileWatching({
+  const control = underControl({
     signals: ctx.signals,
     out,
     clock: ctx.clock,
     detachOnInterrupt: prefs.detachOnInterrupt,
     jobId: target.jobId,
-    onAction(a, sig) {
-      action = a;
-      if (a === "cancel") cancel(sig);
-      else stop.abort();
+    cancelNow,
+    cancel(why) {
+      out.info(`Cancelling job ${target.jobId} (${why}); waiting for it to stop. Press Ctrl-C once more to exit at once`);
+      terminateJob(clients.batch, target.jobId, ctx.env).catch((err) => out.warn(`could not cancel job ${target.jobId}: ${(err as Error).message}`));
     },
   });
-  if (cancelNow) {
-    action = "cancel";
-    cancel("--cancel");
-  }
   out.exitCode(0, { jobId: target.jobId });
   let job: JobState;
   try {
@@ -83,7 +73,7 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
       out,
       jobId: target.jobId,
       pollIntervalMs: ctx.settings.values.pollIntervalMs,
-      stop: stop.signal,
+      stop: control.stop,
       showLogs: prefs.logs,
     });
   } catch (err) {
@@ -93,8 +83,8 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
   }
   // Where the log is, for `nbatch logs` once Batch has forgotten the job.
   await rememberLogs(ctx.env, target.runId, job.logGroup, attemptStreams(job)).catch(() => undefined);
-  if (action === "detach") return detach(target, prefs, out, "Detached");
-  if (action === "exit") {
+  if (control.action === "detach") return detach(target, prefs, out, "Detached");
+  if (control.action === "exit") {
     out.info(`Stopped watching; job ${target.jobId} was asked to stop and may still be stopping`);
     return EXIT.interrupted;
   }
@@ -111,7 +101,7 @@ export async function followJob(target: FollowTarget, prefs: FollowPrefs, ctx: B
     ["download", applied && ctx.clock.now() - downloading],
   ]);
   if (took) out.detail(took);
-  return action === "cancel" ? EXIT.interrupted : exitCode(job, applied);
+  return control.action === "cancel" ? EXIT.interrupted : exitCode(job, applied);
 }
 
 /**
