@@ -76,7 +76,8 @@ export function createExcluder(
   return (relPath, isDir) => {
     const path = isDir ? `${relPath}/` : relPath;
     let result = all.test(path);
-    if (!result.ignored && withoutProject) {
+    // Only a path some `!` re-included can be one a default excludes: the rest need no second look.
+    if (!result.ignored && result.unignored && withoutProject) {
       const kept = withoutProject.test(path);
       if (kept.ignored && kept.rule?.mark === "default") result = kept;
     }
