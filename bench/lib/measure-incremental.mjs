@@ -8,7 +8,7 @@ import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { listFiles, prng, textBytes } from "./data.mjs";
-import { median, run } from "./proc.mjs";
+import { median, run, settle } from "./proc.mjs";
 import { nbatchBuild } from "./measure-upload.mjs";
 import { startRangeServer } from "./range-server.mjs";
 import { S3_LIKE } from "./ranged.mjs";
@@ -34,6 +34,7 @@ async function atScale(ctx, { name, source, scale, runs }) {
   await rm(dir, { recursive: true, force: true });
   const cp = await run("cp", ["-al", source, dir]);
   if (cp.code !== 0) throw new Error(`cp -al failed: ${cp.stderr}`);
+  await settle();
   const prefix = `incremental-${name}-${Date.now()}`;
   const files = listFiles(scale);
   const small = files.filter((f) => f.kind === "small");

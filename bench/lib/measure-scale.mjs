@@ -7,7 +7,7 @@ import { mkdir, rm, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { referenceDir } from "./data.mjs";
 import { nbatchBuild } from "./measure-upload.mjs";
-import { median, run } from "./proc.mjs";
+import { median, run, settle } from "./proc.mjs";
 
 const GB = 1e9;
 
@@ -54,6 +54,7 @@ async function measureScale(ctx, { name, dir, sink, runs }) {
   for (let i = 0; i < 3; i++) scans.push(await ctx.worker("scan.mjs", [dir]));
   ctx.log(`  ${name}: pack+upload, then the unchanged re-run`);
   const prefix = `scale-${name}-${Date.now()}`;
+  await settle();
   const first = await nbatchBuild(ctx, dir, prefix, { s3: sink.endpoint });
   const reruns = [];
   for (let i = 0; i < runs; i++) reruns.push((await nbatchBuild(ctx, dir, prefix, { s3: sink.endpoint })).submitMs);

@@ -79,3 +79,10 @@ export function median(values) {
   const mid = Math.floor(v.length / 2);
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
+
+/**
+ * Waits out the 2 s within which nbatch does not keep a file's hash (tree/hashes.ts):
+ * `cp -al` moves every linked file's ctime, which a user's directory, written
+ * long before the run, would not have had.
+ */
+export const settle = () => new Promise((r) => setTimeout(r, 2100));

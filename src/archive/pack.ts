@@ -41,6 +41,8 @@ export interface WrittenEntry {
   end: number;
   crc32: number;
   sha256: string;
+  /** When its reading began (epoch ms): a write before then and none since is what the hash saw. */
+  readAt: number;
 }
 
 /** Deflating these again costs CPU and gains nothing: they are stored as is. */
@@ -66,7 +68,7 @@ export function packZipChunks(opts: PackOptions): AsyncGenerator<Buffer> {
   return zipChunks(...writerArgs(opts));
 }
 
-type Hashes = Map<ZipInput, { entry: ManifestEntry; hash: Hash }>;
+type Hashes = Map<ZipInput, { entry: ManifestEntry; hash: Hash; readAt: number }>;
 
 function writerArgs(opts: PackOptions): [Iterable<ZipInput>, Pacer, ZipEvents] {
   const hashes: Hashes = new Map();
@@ -82,7 +84,7 @@ function events(opts: PackOptions, hashes: Hashes): ZipEvents {
       const held = hashes.get(input);
       if (!held) return;
       hashes.delete(input);
-      onWritten(held.entry, { offset, end, crc32, sha256: held.hash.digest("hex") });
+      onWritten(held.entry, { offset, end, crc32, sha256: held.hash.digest("hex"), readAt: held.readAt });
     },
   };
 }
@@ -100,18 +102,23 @@ function* inputs(opts: PackOptions, compress: boolean, hashes: Hashes): Generato
       const data = Buffer.from(e.target ?? "", "utf8");
       yield { ...common, kind: "symlink", size: data.length, compress: false, data };
     } else {
+      const held = opts.onWritten ? { entry: e, hash: createHash("sha256"), readAt: Infinity } : undefined;
+      // The time its reading begins, before anything of it is read: what tree/hashes.ts judges settledness by.
+      const reading = <T>(read: () => T): T => {
+        if (held) held.readAt = Math.min(held.readAt, Date.now());
+        return read();
+      };
       const input: ZipInput = {
         ...common,
         kind: "file",
         size: e.size,
         compress: compress && !COMPRESSED_EXTENSIONS.has(extname(e.path).toLowerCase()),
-        open: () => openFile(opts.root, e, opts),
-        load: e.size <= SMALL_FILE ? () => small.read(opts.root, e, opts) : undefined,
+        open: () => reading(() => openFile(opts.root, e, opts)),
+        load: e.size <= SMALL_FILE ? () => reading(() => small.read(opts.root, e, opts)) : undefined,
       };
-      if (opts.onWritten) {
-        const hash = createHash("sha256");
-        hashes.set(input, { entry: e, hash });
-        input.onContent = (chunk) => hash.update(chunk);
+      if (held) {
+        hashes.set(input, held);
+        input.onContent = (chunk) => held.hash.update(chunk);
       }
       yield input;
     }

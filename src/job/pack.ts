@@ -86,7 +86,6 @@ export interface Pack {
 export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?: (bytes: number) => void): Pack {
   const placed = new Map<string, Location>();
   const entries: PackIndex["entries"] = [];
-  const readAt = Date.now();
   const chunks = packZipChunks({
     root: inputs.dir,
     entries: plan.fresh,
@@ -97,7 +96,7 @@ export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?:
       if (expected && expected !== at.sha256) throw new UserError(`${e.path} changed while it was being packed: run again once nothing is changing the directory.`);
       placed.set(e.path, { pack: id, offset: at.offset, end: at.end, crc32: at.crc32 });
       entries.push([at.sha256, e.size, at.crc32, at.offset, at.end]);
-      inputs.hashes.set(e.path, { sha256: at.sha256, stamp: inputs.manifest.stamps.get(e.path) ?? "", readAt });
+      inputs.hashes.set(e.path, { sha256: at.sha256, stamp: inputs.manifest.stamps.get(e.path) ?? "", readAt: at.readAt });
     },
   });
   return { id, chunks, placed, index: () => ({ protocol: PROTOCOL_VERSION, pack: id, entries }) };

@@ -65,6 +65,7 @@ export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, input
   const both = `uploaded ${tallied(upload.fresh)}; reused ${tallied(upload.reused)}`;
   if (upload.unchanged) {
     const obj = treeObject(loc, upload.tree!.fingerprint);
+    await keepHashes(ctx, inputs);
     out.info(`Inputs unchanged (${tallied(upload.reused)}): already at ${s3Url(obj)}`);
     return obj;
   }
@@ -72,9 +73,14 @@ export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, input
   const tree = upload.tree ?? (await uploadPack(ctx, loc, inputs, upload, runId, signal));
   const obj = treeObject(loc, tree.fingerprint);
   if (!(await putIfAbsent(ctx.clients.s3, obj, encodeTree(tree.json), "application/gzip"))) out.detail(`${s3Url(obj)} was already written by another run`);
-  await inputs.hashes.save(inputs.manifest.stamps).catch((err: unknown) => out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
+  await keepHashes(ctx, inputs);
   out.info(`Inputs at ${s3Url(obj)} after ${((clock.now() - started) / 1000).toFixed(1)} s: ${both}`);
   return obj;
+}
+
+/** The hashes read in this run, for the next one; losing them costs only a re-read. */
+async function keepHashes(ctx: BatchContext, inputs: Inputs): Promise<void> {
+  await inputs.hashes.save(inputs.manifest.stamps).catch((err: unknown) => ctx.out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
 }
 
 async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, upload: Upload, runId: string, signal: AbortSignal): Promise<BuiltTree> {

@@ -95,6 +95,22 @@ describeWithMoto("incremental inputs: only what changed goes up", () => {
     expect(job).toBe(await here(dir));
   });
 
+
+  it("keeps the hashes it packed or read, so a re-run reads no unchanged file again", async () => {
+    const dir = await project("hashes-kept");
+    // A file written under 2 s before it is read may not have moved its times yet: its hash is not kept (tree/hashes.ts).
+    await new Promise((r) => setTimeout(r, 2100));
+    const hashing = /^Hashing \d+ files?/m;
+    await build(dir, ["-v"]);
+    // Hashed as they were packed.
+    expect((await build(dir, ["-v"])).stderr).not.toMatch(hashing);
+    await rm(join(w.home, ".cache", "nbatch", "hashes"), { recursive: true });
+    const unchanged = await build(dir, ["-v"]);
+    expect(unchanged.stderr).toMatch(/^Hashing 7 files, [\d.]+ MB to find those already in S3$/m);
+    expect(unchanged.stderr).toMatch(/^Inputs unchanged/m);
+    // Read once for a run that uploaded nothing, and kept.
+    expect((await build(dir, ["-v"])).stderr).not.toMatch(hashing);
+  });
   it("reuses bytes any directory uploaded: a copy of it on another machine uploads none", async () => {
     const dir = await project("original");
     await build(dir);
