@@ -83,7 +83,8 @@ export async function scanDirectory(
     for (const dirent of dirents ?? []) {
       const problem = untravelledName(dirent.name);
       const name = problem ? printableName(dirent.name) : dirent.name.toString("utf8");
-      const rel = dirRel ? `${dirRel}/${name}` : name;
+      // join makes one flat string where a template makes a tree of pieces: several times the memory, kept for each path.
+      const rel = dirRel ? [dirRel, name].join("/") : name;
       const verdict = exclude(rel, dirent.isDirectory());
       if (verdict.excluded) manifest.excluded.push({ path: rel, rule: verdict.rule ?? "excluded" });
       else if (problem) skip(rel, problem);
@@ -192,7 +193,8 @@ function toEntry(path: string, st: Stats, target?: string): ManifestEntry {
 
 /** ctime moves with every write and chmod, even one that puts the mtime back. */
 export function stampOf(st: Stats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  // One flat string (see walk): a template of nine pieces keeps them all, about 300 bytes a file.
+  return [st.dev, st.ino, st.size, st.mtimeMs, st.ctimeMs].join(":");
 }
 
 /** Where a link ends, followed as far as it resolves. */
