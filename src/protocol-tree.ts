@@ -1,5 +1,5 @@
 /** Protocol 2's inputs (docs/protocol.md, "Incremental inputs"): trees, and the indexes of the packs they name. */
-import { gunzipSync, gzipSync } from "node:zlib";
+import { gunzipSync } from "node:zlib";
 import { malformed, MANIFEST_ENTRY, parseChecked, type InputsManifest } from "./protocol.js";
 import { is, listOf, objectOf, text, wholeNumber, type Check } from "./schema.js";
 import type { ManifestEntry } from "./tree/manifest.js";
@@ -58,10 +58,8 @@ export function parseInputsTree(raw: Buffer, what: string): InputsTree {
   return tree;
 }
 
-/** A tree's object: its JSON, gzip'd (always at level 6, so the same tree is the same bytes wherever it is written). */
-export function encodeTree(json: string): Buffer {
-  return gzipSync(json, { level: 6 });
-}
+/** A tree's object is its JSON gzip'd, always at level 6, so the same tree is the same bytes wherever it is written. */
+export const TREE_GZIP = { level: 6 };
 
 /** Larger than any tree of a directory nbatch can scan, small enough to refuse a bomb. */
 const MAX_TREE_BYTES = 512 * 1024 * 1024;

@@ -11,6 +11,6 @@ const scanned = performance.now();
 const at = [{ pack: "bench-pack", offset: 0, end: 1, crc32: 0 }];
 const shaOf = (path) => manifest.stamps.get(path);
 const known = new Map(manifest.entries.map((e) => [shaOf(e.path) ?? "", at]));
-buildTree(manifest.entries, planInputs(manifest.entries, shaOf, known), new Map());
+await buildTree(manifest.entries, planInputs(manifest.entries, shaOf, known));
 const done = performance.now();
 report({ ms: done - started, scanMs: scanned - started, fingerprintMs: done - scanned, entries: manifest.entries.length, files: manifest.files, bytes: manifest.bytes });

@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import { extname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { UserError } from "../errors.js";
+import { BlockingCost } from "../pool.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 import { generatedText } from "./generated.js";
 import { AdaptivePace, fixedPace, type Pacer } from "./zip-pace.js";
@@ -40,9 +41,11 @@ export interface WrittenEntry {
   /** The end of its data. */
   end: number;
   crc32: number;
-  sha256: string;
+  sha256: Buffer;
   /** When its reading began (epoch ms): a write before then and none since is what the hash saw. */
   readAt: number;
+  /** Its place in PackOptions.entries. */
+  index: number;
 }
 
 /** Deflating these again costs CPU and gains nothing: they are stored as is. */
@@ -68,7 +71,7 @@ export function packZipChunks(opts: PackOptions): AsyncGenerator<Buffer> {
   return zipChunks(...writerArgs(opts));
 }
 
-type Hashes = Map<ZipInput, { entry: ManifestEntry; hash: Hash; readAt: number }>;
+type Hashes = Map<ZipInput, { entry: ManifestEntry; index: number; hash: Hash; readAt: number }>;
 
 function writerArgs(opts: PackOptions): [Iterable<ZipInput>, Pacer, ZipEvents] {
   const hashes: Hashes = new Map();
@@ -84,7 +87,7 @@ function events(opts: PackOptions, hashes: Hashes): ZipEvents {
       const held = hashes.get(input);
       if (!held) return;
       hashes.delete(input);
-      onWritten(held.entry, { offset, end, crc32, sha256: held.hash.digest("hex"), readAt: held.readAt });
+      onWritten(held.entry, { offset, end, crc32, sha256: held.hash.digest(), readAt: held.readAt, index: held.index });
     },
   };
 }
@@ -95,14 +98,14 @@ function paceFor(opts: PackOptions): Pacer {
 
 function* inputs(opts: PackOptions, compress: boolean, hashes: Hashes): Generator<ZipInput> {
   const small = new SmallFiles();
-  for (const e of opts.entries) {
+  for (const [index, e] of opts.entries.entries()) {
     const common = { name: e.path, mode: e.mode, mtimeMs: e.mtimeMs };
     if (e.type === "dir") yield { ...common, kind: "dir", size: 0, compress: false };
     else if (e.type === "symlink") {
       const data = Buffer.from(e.target ?? "", "utf8");
       yield { ...common, kind: "symlink", size: data.length, compress: false, data };
     } else {
-      const held = opts.onWritten ? { entry: e, hash: createHash("sha256"), readAt: Infinity } : undefined;
+      const held = opts.onWritten ? { entry: e, index, hash: createHash("sha256"), readAt: Infinity } : undefined;
       // The time its reading begins, before anything of it is read: what tree/hashes.ts judges settledness by.
       const reading = <T>(read: () => T): T => {
         if (held) held.readAt = Math.min(held.readAt, Date.now());
@@ -187,14 +190,11 @@ const SLOW_READ_MS = 0.2;
  * several at a time.
  */
 class SmallFiles {
-  private averageMs = 0;
+  private readonly cost = new BlockingCost(SLOW_READ_MS, 0.1);
 
   read(root: string, entry: ManifestEntry, opts: PackOptions): Buffer | Promise<Buffer> {
-    if (this.averageMs > SLOW_READ_MS) return openFile(root, entry, opts).then((s) => s.read(0, entry.size).finally(() => s.close()));
-    const started = performance.now();
-    const data = readWhole(root, entry, opts);
-    this.averageMs = 0.9 * this.averageMs + 0.1 * (performance.now() - started);
-    return data;
+    if (!this.cost.cheap) return openFile(root, entry, opts).then((s) => s.read(0, entry.size).finally(() => s.close()));
+    return this.cost.timed(1, () => readWhole(root, entry, opts));
   }
 }
 

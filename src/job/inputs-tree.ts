@@ -4,8 +4,10 @@
  * that says, for every path, where its bytes are.
  */
 import { createHash } from "node:crypto";
+import { once } from "node:events";
+import { createGzip } from "node:zlib";
 import { PROTOCOL_VERSION } from "../protocol.js";
-import type { InputsTree, TreeEntry } from "../protocol-tree.js";
+import { TREE_GZIP, type TreeEntry } from "../protocol-tree.js";
 import type { ManifestEntry } from "../tree/manifest.js";
 
 /** Where a file's bytes lie in a pack, and what they check to. */
@@ -28,8 +30,8 @@ export interface InputsPlan {
   reused: Map<string, Location>;
   /** Files whose bytes go into this run's pack: one for each content, when the hashes are known. */
   fresh: ManifestEntry[];
-  /** Files with the same bytes as one of `fresh`, by its path. */
-  sameAs: Map<string, string>;
+  /** Files with the same bytes as one of `fresh`: its index there. */
+  sameAs: Map<string, number>;
   /** Files that were in S3 but go up again, so the tree stays within MAX_PACKS. */
   repacked: number;
 }
@@ -56,15 +58,15 @@ export function planInputs(entries: readonly ManifestEntry[], shaOf: (path: stri
   }
   const repacked = boundPacks(files, reused);
   const fresh: ManifestEntry[] = [];
-  const sameAs = new Map<string, string>();
-  const first = new Map<string, string>();
+  const sameAs = new Map<string, number>();
+  const first = new Map<string, number>();
   for (const e of files) {
     if (reused.has(e.path)) continue;
     const sha = shaOf(e.path);
-    const twin = sha && first.get(sha);
-    if (twin) sameAs.set(e.path, twin);
+    const twin = sha ? first.get(sha) : undefined;
+    if (twin !== undefined) sameAs.set(e.path, twin);
     else {
-      if (sha) first.set(sha, e.path);
+      if (sha) first.set(sha, fresh.length);
       fresh.push(e);
     }
   }
@@ -103,35 +105,80 @@ export function tallies(entries: readonly ManifestEntry[], plan: InputsPlan): { 
   return { reused, fresh };
 }
 
-export interface BuiltTree {
-  tree: InputsTree;
-  /** The tree's manifest.json, exactly. */
-  json: string;
-  /** SHA-256 of json: the tree's name. */
-  fingerprint: string;
+/** Where this run's pack put each of `plan.fresh`, by its index there. */
+export interface Placed {
+  location(index: number): Location;
 }
 
 /**
- * The tree of the directory, once every file's bytes have a place: the
- * reused ones', and the packed ones' (`packed`, by path). Its text is the
- * same for the same directory and places on every machine, so two runs that
- * make the same tree write the same object.
+ * Each of the entries with where its bytes are, when it is a file of some:
+ * `fresh` files, and their twins, by their index in `plan.fresh` (entries
+ * and `plan.fresh` are in the same order, so no lookup by path is needed).
  */
-export function buildTree(entries: readonly ManifestEntry[], plan: InputsPlan, packed: ReadonlyMap<string, Location>): BuiltTree {
-  const where = (path: string) => plan.reused.get(path) ?? packed.get(path) ?? packed.get(plan.sameAs.get(path) ?? "");
-  const packs = [...new Set(entries.map((e) => where(e.path)?.pack).filter((p): p is string => p !== undefined))].sort();
-  const index = new Map(packs.map((p, i) => [p, i]));
-  const treeEntries: TreeEntry[] = entries.map((e) => {
+export function* placedEntries(entries: readonly ManifestEntry[], plan: InputsPlan): Generator<[ManifestEntry, Location | number | undefined]> {
+  let next = 0;
+  for (const e of entries) {
+    if (e === plan.fresh[next]) yield [e, next++];
+    else yield [e, plan.reused.get(e.path) ?? plan.sameAs.get(e.path)];
+  }
+}
+
+export interface BuiltTree {
+  /** The tree's object: its JSON, gzip'd. */
+  gz: Buffer;
+  /** SHA-256 of the JSON: the tree's name. */
+  fingerprint: string;
+}
+
+/** Text given to the hash and the gzip stream at once: few calls, and no string of the whole tree. */
+const TEXT_BATCH = 64 * 1024;
+
+/**
+ * The tree of the directory, once every file's bytes have a place: the
+ * reused ones', and the packed ones' (`placed`). Its text is the same for
+ * the same directory and places on every machine, so two runs that make
+ * the same tree write the same object. It is written out entry by entry,
+ * hashed and gzip'd as it goes: for 200,000 files, a whole JSON string and
+ * an object for each entry would be tens of megabytes held at once.
+ */
+export async function buildTree(entries: readonly ManifestEntry[], plan: InputsPlan, placed?: Placed): Promise<BuiltTree> {
+  const where = (at: Location | number | undefined) => (typeof at === "number" ? placed?.location(at) : at);
+  const packs = new Set<string>();
+  for (const [, at] of placedEntries(entries, plan)) {
+    const pack = where(at)?.pack;
+    if (pack !== undefined) packs.add(pack);
+  }
+  const names = [...packs].sort();
+  const index = new Map(names.map((p, i) => [p, i]));
+  const hash = createHash("sha256");
+  const gzip = createGzip(TREE_GZIP);
+  const out: Buffer[] = [];
+  gzip.on("data", (c: Buffer) => out.push(c));
+  const ended = new Promise((resolve, reject) => gzip.once("end", resolve).once("error", reject));
+  let text = `{"protocol":${PROTOCOL_VERSION},"packs":${JSON.stringify(names)},"entries":[`;
+  const emit = async (piece: string, force = false) => {
+    text += piece;
+    if (text.length < TEXT_BATCH && !force) return;
+    hash.update(text);
+    const room = gzip.write(text);
+    text = "";
+    if (!room) await once(gzip, "drain");
+  };
+  let sep = "";
+  for (const [e, at] of placedEntries(entries, plan)) {
     const t: TreeEntry = { path: e.path, type: e.type, size: e.size, mtimeMs: e.mtimeMs, mode: e.mode };
     if (e.target !== undefined) t.target = e.target;
-    if (e.type !== "file" || e.size === 0) return t;
-    const l = where(e.path);
-    if (!l) throw new Error(`no place for the bytes of ${e.path}`);
-    t.crc32 = l.crc32;
-    t.at = [index.get(l.pack)!, l.offset, l.end];
-    return t;
-  });
-  const tree: InputsTree = { protocol: PROTOCOL_VERSION, packs, entries: treeEntries };
-  const json = JSON.stringify(tree);
-  return { tree, json, fingerprint: createHash("sha256").update(json).digest("hex") };
+    if (e.type === "file" && e.size > 0) {
+      const l = where(at);
+      if (!l) throw new Error(`no place for the bytes of ${e.path}`);
+      t.crc32 = l.crc32;
+      t.at = [index.get(l.pack)!, l.offset, l.end];
+    }
+    await emit(sep + JSON.stringify(t));
+    sep = ",";
+  }
+  await emit("]}", true);
+  gzip.end();
+  await ended;
+  return { gz: Buffer.concat(out), fingerprint: hash.digest("hex") };
 }

@@ -1,16 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { realpath } from "node:fs/promises";
 import { PROTOCOL_VERSION } from "../protocol.js";
-import type { PackIndex } from "../protocol-tree.js";
 import { UserError } from "../errors.js";
-import { scanDirectory, type Manifest } from "../tree/manifest.js";
-import { packZipChunks } from "../archive/pack.js";
-import { FileHashes } from "../tree/hashes.js";
+import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manifest.js";
+import { packZipChunks, type WrittenEntry } from "../archive/pack.js";
+import { FileHashes, type Hashed } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
 import { readIgnoreFile } from "../tree/ignore-file.js";
 import { createExcluder, type SourcedPattern } from "../tree/patterns.js";
 import type { Env } from "../config/file.js";
-import type { InputsPlan, Location } from "./inputs-tree.js";
+import { placedEntries, type InputsPlan, type Location, type Placed } from "./inputs-tree.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and what is known of its files' bytes. */
 export interface Inputs {
@@ -68,24 +67,86 @@ export function newPackId(runId: string): string {
   return `${runId}-${randomBytes(4).toString("hex")}`;
 }
 
+/** `,["<64 hex>",size,crc32,offset,end]` with every number as long as a safe integer can be. */
+const INDEX_ROW_MAX = 2 + 66 + 4 * 17 + 2;
+
+/**
+ * Where this run's pack put each of its files, and the SHA-256 of what was
+ * read: typed arrays by the file's index in `files`, since an object, a map
+ * entry and a hex string for each of 200,000 files would be tens of megabytes.
+ */
+export class PackedFiles implements Placed {
+  private readonly offsets: Float64Array;
+  private readonly ends: Float64Array;
+  private readonly readAts: Float64Array;
+  private readonly crcs: Uint32Array;
+  private readonly shas: Buffer;
+
+  constructor(
+    readonly id: string,
+    private readonly files: readonly ManifestEntry[],
+  ) {
+    const n = files.length;
+    [this.offsets, this.ends, this.readAts] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+    this.crcs = new Uint32Array(n);
+    this.shas = Buffer.alloc(32 * n);
+  }
+
+  add(at: WrittenEntry): void {
+    const i = at.index;
+    [this.offsets[i], this.ends[i], this.crcs[i], this.readAts[i]] = [at.offset, at.end, at.crc32, at.readAt];
+    at.sha256.copy(this.shas, 32 * i);
+  }
+
+  location(i: number): Location {
+    return { pack: this.id, offset: this.offsets[i]!, end: this.ends[i]!, crc32: this.crcs[i]! };
+  }
+
+  /** The hash of the i-th file as it was read, for tree/hashes.ts to keep. */
+  hashed(i: number, stamp: string): Hashed {
+    return { sha256: this.sha(i), stamp, readAt: this.readAts[i]! };
+  }
+
+  /** The pack's index (protocol-tree.ts PackIndex), as JSON. */
+  index(): Buffer {
+    const head = `{"protocol":${PROTOCOL_VERSION},"pack":${JSON.stringify(this.id)},"entries":[`;
+    // Room for the longest row of each file, written in place: pages a row never reaches are never touched.
+    const out = Buffer.allocUnsafe(head.length + this.files.length * INDEX_ROW_MAX + 2);
+    let at = out.write(head, "latin1");
+    for (let i = 0; i < this.files.length; i++) {
+      at += out.write(`${i ? "," : ""}["${this.sha(i)}",${this.files[i]!.size},${this.crcs[i]},${this.offsets[i]},${this.ends[i]}]`, at, "latin1");
+    }
+    at += out.write("]}", at, "latin1");
+    return out.subarray(0, at);
+  }
+
+  private sha(i: number): string {
+    return this.shas.toString("hex", 32 * i, 32 * i + 32);
+  }
+}
+
+/** Each file of the inputs with its stamp, and its hash when this run's pack read it. */
+export function* stampedFiles(inputs: Inputs, plan: InputsPlan, packed?: PackedFiles): Generator<[string, string, Hashed?]> {
+  for (const [e, at] of placedEntries(inputs.manifest.entries, plan)) {
+    const stamp = inputs.manifest.stamps.get(e.path);
+    if (stamp === undefined) continue;
+    yield [e.path, stamp, packed && typeof at === "number" && plan.fresh[at] === e ? packed.hashed(at, stamp) : undefined];
+  }
+}
+
 /** A run's pack, as it is packed: its bytes, and where each file landed once the bytes are out. */
 export interface Pack {
-  id: string;
+  files: PackedFiles;
   chunks: AsyncGenerator<Buffer>;
-  /** By path, filled as the pack is written. */
-  placed: Map<string, Location>;
-  /** The pack's index, once every chunk has been taken. */
-  index(): PackIndex;
 }
 
 /**
  * The fresh files of a plan as one zip, each entry named by its path. Their
- * hashes are taken as they are packed and kept (the files are read once), so
- * the next run knows them without reading them.
+ * hashes are taken as they are packed (the files are read once), so the
+ * next run knows them without reading them.
  */
 export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?: (bytes: number) => void): Pack {
-  const placed = new Map<string, Location>();
-  const entries: PackIndex["entries"] = [];
+  const files = new PackedFiles(id, plan.fresh);
   const chunks = packZipChunks({
     root: inputs.dir,
     entries: plan.fresh,
@@ -93,11 +154,9 @@ export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?:
     onWritten(e, at) {
       const expected = knownSha(inputs, e.path);
       // Files of the same bytes share this entry: what was packed must be what was hashed.
-      if (expected && expected !== at.sha256) throw new UserError(`${e.path} changed while it was being packed: run again once nothing is changing the directory.`);
-      placed.set(e.path, { pack: id, offset: at.offset, end: at.end, crc32: at.crc32 });
-      entries.push([at.sha256, e.size, at.crc32, at.offset, at.end]);
-      inputs.hashes.set(e.path, { sha256: at.sha256, stamp: inputs.manifest.stamps.get(e.path) ?? "", readAt: at.readAt });
+      if (expected && expected !== at.sha256.toString("hex")) throw new UserError(`${e.path} changed while it was being packed: run again once nothing is changing the directory.`);
+      files.add(at);
     },
   });
-  return { id, chunks, placed, index: () => ({ protocol: PROTOCOL_VERSION, pack: id, entries }) };
+  return { files, chunks };
 }

@@ -6,7 +6,6 @@
 import { deleteObject, putIfAbsent, s3Url, uploadStream, type S3Object } from "../aws/s3.js";
 import type { BucketLocation } from "../config/settings.js";
 import { InterruptedError } from "../errors.js";
-import { encodeTree } from "../protocol-tree.js";
 import { hashFiles } from "../tree/hashes.js";
 import { formatBytes } from "../ui/format.js";
 import { startProgress } from "../ui/progress.js";
@@ -16,7 +15,7 @@ import { buildTree, MAX_PACKS, planInputs, tallies, type BuiltTree, type InputsP
 import type { Inventory } from "./inventory.js";
 import { packIndexObject, packObject, treeObject } from "./layout.js";
 import { abortLeftUploads, noteUpload } from "./pending-uploads.js";
-import { knownSha, newPackId, packFresh, type Inputs } from "./pack.js";
+import { knownSha, newPackId, packFresh, stampedFiles, type Inputs, type PackedFiles } from "./pack.js";
 
 export interface Upload {
   plan: InputsPlan;
@@ -53,7 +52,7 @@ export async function planUpload(ctx: BatchContext, loc: BucketLocation, inputs:
   const wanted = new Set(files.map((e) => knownSha(inputs, e.path)).filter((s): s is string => s !== undefined));
   const found = packs.length ? await findContent(ctx.clients.s3, loc, ctx.env, packs, wanted, (line) => ctx.out.warn(line)) : new Map();
   const plan = planInputs(entries, (path) => knownSha(inputs, path), found);
-  const tree = plan.fresh.length ? undefined : buildTree(entries, plan, new Map());
+  const tree = plan.fresh.length ? undefined : await buildTree(entries, plan);
   return { plan, ...tallies(entries, plan), tree, unchanged: !!tree && inventory.usable(treeObject(loc, tree.fingerprint).key) };
 }
 
@@ -65,25 +64,26 @@ export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, input
   const both = `uploaded ${tallied(upload.fresh)}; reused ${tallied(upload.reused)}`;
   if (upload.unchanged) {
     const obj = treeObject(loc, upload.tree!.fingerprint);
-    await keepHashes(ctx, inputs);
+    await keepHashes(ctx, inputs, upload.plan);
     out.info(`Inputs unchanged (${tallied(upload.reused)}): already at ${s3Url(obj)}`);
     return obj;
   }
   if (upload.plan.repacked) out.info(`${upload.plan.repacked.toLocaleString("en-US")} files already in S3 go up again, so the inputs stay within ${MAX_PACKS} packs`);
-  const tree = upload.tree ?? (await uploadPack(ctx, loc, inputs, upload, runId, signal));
+  const packed = upload.tree ? undefined : await uploadPack(ctx, loc, inputs, upload, runId, signal);
+  const tree = upload.tree ?? (await buildTree(inputs.manifest.entries, upload.plan, packed));
   const obj = treeObject(loc, tree.fingerprint);
-  if (!(await putIfAbsent(ctx.clients.s3, obj, encodeTree(tree.json), "application/gzip"))) out.detail(`${s3Url(obj)} was already written by another run`);
-  await keepHashes(ctx, inputs);
+  if (!(await putIfAbsent(ctx.clients.s3, obj, tree.gz, "application/gzip"))) out.detail(`${s3Url(obj)} was already written by another run`);
+  await keepHashes(ctx, inputs, upload.plan, packed);
   out.info(`Inputs at ${s3Url(obj)} after ${((clock.now() - started) / 1000).toFixed(1)} s: ${both}`);
   return obj;
 }
 
 /** The hashes read in this run, for the next one; losing them costs only a re-read. */
-async function keepHashes(ctx: BatchContext, inputs: Inputs): Promise<void> {
-  await inputs.hashes.save(inputs.manifest.stamps).catch((err: unknown) => ctx.out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
+async function keepHashes(ctx: BatchContext, inputs: Inputs, plan: InputsPlan, packed?: PackedFiles): Promise<void> {
+  await inputs.hashes.save(stampedFiles(inputs, plan, packed)).catch((err: unknown) => ctx.out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
 }
 
-async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, upload: Upload, runId: string, signal: AbortSignal): Promise<BuiltTree> {
+async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, upload: Upload, runId: string, signal: AbortSignal): Promise<PackedFiles> {
   const { out, clients, clock } = ctx;
   const id = newPackId(runId);
   const obj = packObject(loc, id);
@@ -101,12 +101,12 @@ async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs
   }
   try {
     // Until its index exists no run can reference the pack; once it does, the pack is for any run to reuse.
-    await putIfAbsent(clients.s3, packIndexObject(loc, pack.id), Buffer.from(JSON.stringify(pack.index())), "application/json");
+    await putIfAbsent(clients.s3, packIndexObject(loc, id), pack.files.index(), "application/json");
   } catch (err) {
     await deleteObject(clients.s3, obj).catch(() => undefined);
     throw err;
   }
-  return buildTree(inputs.manifest.entries, upload.plan, pack.placed);
+  return pack.files;
 }
 
 /** Stands for the tree's name, as long, until its pack is up. */

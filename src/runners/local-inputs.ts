@@ -1,6 +1,5 @@
 import { mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { encodeTree } from "../protocol-tree.js";
 import { newPackId, packFresh, type Inputs } from "../job/pack.js";
 import { buildTree, planInputs } from "../job/inputs-tree.js";
 
@@ -14,14 +13,14 @@ export async function writeInputs(inputs: Inputs, dir: string, runId: string): P
   await mkdir(join(dir, "trees"));
   const plan = planInputs(inputs.manifest.entries, () => undefined, new Map());
   const pack = packFresh(inputs, plan, newPackId(runId));
-  const file = await open(join(dir, "packs", `${pack.id}.zip`), "w");
+  const file = await open(join(dir, "packs", `${pack.files.id}.zip`), "w");
   try {
     // Each chunk is lent until the next is asked for: written before then.
     for await (const chunk of pack.chunks) await file.write(chunk);
   } finally {
     await file.close();
   }
-  const tree = buildTree(inputs.manifest.entries, plan, pack.placed);
-  await writeFile(join(dir, "trees", `${tree.fingerprint}.json.gz`), encodeTree(tree.json));
+  const tree = await buildTree(inputs.manifest.entries, plan, pack.files);
+  await writeFile(join(dir, "trees", `${tree.fingerprint}.json.gz`), tree.gz);
   return `inputs/trees/${tree.fingerprint}.json.gz`;
 }

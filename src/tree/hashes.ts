@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { cacheDir, type Env } from "../config/file.js";
 import { eachLimited } from "../pool.js";
@@ -68,19 +68,34 @@ export class FileHashes {
     this.fresh.set(path, h);
   }
 
-  /** Writes the hashes of the given files (the directory as it is now), replacing the file whole. */
-  async save(stamps: ReadonlyMap<string, string>): Promise<void> {
+  /**
+   * Writes the hashes of the given files (the directory as it is now, each
+   * with its stamp, and the hash its packing took, if any), replacing the
+   * file whole. Lines go out some thousands at a time, never all at once.
+   */
+  async save(files: Iterable<readonly [path: string, stamp: string, packed?: Hashed]>): Promise<void> {
     if (!this.path) return;
-    const lines = [`${HEADER} ${JSON.stringify(this.root)}`];
-    for (const [path, stamp] of stamps) {
-      const fresh = this.fresh.get(path);
-      const h = fresh && fresh.stamp === stamp && settled(fresh) ? fresh : this.known.get(path);
-      if (h && h.stamp === stamp && !path.includes("\n")) lines.push(`${h.sha256} ${stamp} ${path}`);
-    }
     await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
-    await replaceFile(this.path, (tmp) => writeFile(tmp, lines.join("\n") + "\n", { mode: 0o600 }));
+    await replaceFile(this.path, async (tmp) => {
+      const file = await open(tmp, "w", 0o600);
+      try {
+        let text = `${HEADER} ${JSON.stringify(this.root)}\n`;
+        for (const [path, stamp, packed] of files) {
+          const h = [packed, this.fresh.get(path)].find((f) => f && f.stamp === stamp && settled(f)) ?? this.known.get(path);
+          if (h && h.stamp === stamp && !path.includes("\n")) text += `${h.sha256} ${stamp} ${path}\n`;
+          if (text.length < WRITE_BATCH) continue;
+          await file.write(text);
+          text = "";
+        }
+        await file.write(text);
+      } finally {
+        await file.close();
+      }
+    });
   }
 }
+
+const WRITE_BATCH = 256 * 1024;
 
 function settled(h: Hashed): boolean {
   const [, , , mtime, ctime] = h.stamp.split(":").map(Number);

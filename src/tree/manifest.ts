@@ -1,8 +1,9 @@
 import { lstatSync, type Stats } from "node:fs";
-import { lstat, open, readdir, readlink, realpath } from "node:fs/promises";
+import { lstat, open, readlink, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
-import { comparePaths, hasDotsAfterName, isInside, printableName, realpathOfPrefix, untravelledName } from "./paths.js";
+import { BlockingCost } from "../pool.js";
+import { comparePaths, hasDotsAfterName, isInside, readNames, realpathOfPrefix } from "./paths.js";
 import type { Exclusion } from "./patterns.js";
 
 export type EntryType = "file" | "dir" | "symlink";
@@ -78,14 +79,12 @@ export async function scanDirectory(
   const lstats = new Lstats(rootReal, excuse);
 
   async function walk(dirRel: string): Promise<void> {
-    const dirents = await tolerate(dirRel, () => readdir(join(rootReal, dirRel), { withFileTypes: true, encoding: "buffer" }));
+    const names = await tolerate(dirRel, () => readNames(join(rootReal, dirRel)));
     const kept: string[] = [];
-    for (const dirent of dirents ?? []) {
-      const problem = untravelledName(dirent.name);
-      const name = problem ? printableName(dirent.name) : dirent.name.toString("utf8");
+    for (const { name, isDirectory, problem } of names ?? []) {
       // join makes one flat string where a template makes a tree of pieces: several times the memory, kept for each path.
       const rel = dirRel ? [dirRel, name].join("/") : name;
-      const verdict = exclude(rel, dirent.isDirectory());
+      const verdict = exclude(rel, isDirectory);
       if (verdict.excluded) manifest.excluded.push({ path: rel, rule: verdict.rule ?? "excluded" });
       else if (problem) skip(rel, problem);
       else kept.push(rel);
@@ -141,7 +140,7 @@ const SLOW_LSTAT_MS = 0.1;
  * threadpool, all of a directory's at once.
  */
 class Lstats {
-  private averageMs = 0;
+  private readonly cost = new BlockingCost(SLOW_LSTAT_MS, 0.5);
 
   constructor(
     private readonly root: string,
@@ -149,17 +148,19 @@ class Lstats {
   ) {}
 
   async of(rels: readonly string[]): Promise<(Stats | undefined)[]> {
-    if (this.averageMs > SLOW_LSTAT_MS) return Promise.all(rels.map((rel) => lstat(join(this.root, rel)).catch((err: unknown) => this.excuse(rel, err))));
-    const out: (Stats | undefined)[] = [];
-    const started = performance.now();
-    for (const rel of rels) {
-      try {
-        out.push(lstatSync(join(this.root, rel)));
-      } catch (err) {
-        out.push(await this.excuse(rel, err));
-      }
-    }
-    if (rels.length) this.averageMs = 0.5 * this.averageMs + (0.5 * (performance.now() - started)) / rels.length;
+    if (!this.cost.cheap) return Promise.all(rels.map((rel) => lstat(join(this.root, rel)).catch((err: unknown) => this.excuse(rel, err))));
+    const failed: [number, unknown][] = [];
+    const out = this.cost.timed(rels.length, () =>
+      rels.map((rel, i) => {
+        try {
+          return lstatSync(join(this.root, rel));
+        } catch (err) {
+          failed.push([i, err]);
+          return undefined;
+        }
+      }),
+    );
+    for (const [i, err] of failed) out[i] = await this.excuse(rels[i]!, err);
     return out;
   }
 }

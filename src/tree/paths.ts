@@ -1,4 +1,4 @@
-import { lstat, mkdir, realpath } from "node:fs/promises";
+import { lstat, mkdir, readdir, realpath } from "node:fs/promises";
 import { isUtf8 } from "node:buffer";
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 
@@ -92,8 +92,34 @@ export async function ensureParentDirs(root: string, relPath: string, verified: 
  */
 export function untravelledName(name: Buffer): string | undefined {
   if (!isUtf8(name)) return "its name is not valid UTF-8, and archives carry UTF-8 names only: rename it";
-  if (name.includes(0x5c)) return "its name contains a backslash, which zip readers take for a separator: rename it";
-  return undefined;
+  return name.includes(0x5c) ? BACKSLASH : undefined;
+}
+
+const BACKSLASH = "its name contains a backslash, which zip readers take for a separator: rename it";
+
+export interface Name {
+  /** As text; printable, \xNN for bytes that are not UTF-8, when it has a problem. */
+  name: string;
+  isDirectory: boolean;
+  /** Why it cannot travel (untravelledName), if it cannot. */
+  problem?: string;
+}
+
+/**
+ * A directory's names, read as text: a name's bytes as Buffers would cost
+ * an allocation each, outside the JavaScript heap, for every path of the
+ * tree. A name that is not UTF-8 reads back with U+FFFD in it; only then is
+ * the directory read again as bytes, to tell such names from a real U+FFFD.
+ */
+export async function readNames(dir: string): Promise<Name[]> {
+  const dirents = await readdir(dir, { withFileTypes: true });
+  if (!dirents.some((d) => d.name.includes("\uFFFD"))) {
+    return dirents.map((d) => ({ name: d.name, isDirectory: d.isDirectory(), ...(d.name.includes("\\") ? { problem: BACKSLASH } : {}) }));
+  }
+  return (await readdir(dir, { withFileTypes: true, encoding: "buffer" })).map((d) => {
+    const problem = untravelledName(d.name);
+    return { name: problem ? printableName(d.name) : d.name.toString("utf8"), isDirectory: d.isDirectory(), ...(problem ? { problem } : {}) };
+  });
 }
 
 /** A name's bytes as text for messages: valid UTF-8 as it is, any other byte as \xNN. */

@@ -3,9 +3,9 @@ import { mkdtempSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { gzipSync } from "node:zlib";
-import { decodeTree, encodeTree } from "../../src/protocol-tree.js";
-import { buildTree, MAX_PACKS, planInputs, type Location } from "../../src/job/inputs-tree.js";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { decodeTree, TREE_GZIP } from "../../src/protocol-tree.js";
+import { buildTree, MAX_PACKS, planInputs, type Location, type Placed } from "../../src/job/inputs-tree.js";
 import { usableUntil } from "../../src/job/inventory.js";
 import { soonestExpiry } from "../../src/setup/lifecycle.js";
 import { FileHashes, hashFiles } from "../../src/tree/hashes.js";
@@ -14,33 +14,41 @@ import { scanDirectory, type ManifestEntry } from "../../src/tree/manifest.js";
 const DAY = 24 * 3600 * 1000;
 const file = (path: string, size = 10): ManifestEntry => ({ path, type: "file", size, mtimeMs: 1, mode: 0o644 });
 const at = (pack: string, offset = 0): Location => ({ pack, offset, end: offset + 5, crc32: 7 });
+const placedAt = (locations: Location[]): Placed => ({ location: (i) => locations[i]! });
 
 describe("planning what goes up", () => {
-  it("reuses bytes already in a pack, sends the rest once for each content, and names the tree by what it holds", () => {
+  it("reuses bytes already in a pack, sends the rest once for each content, and names the tree by what it holds", async () => {
     const entries = [file("a"), file("b"), file("c"), file("d"), { ...file("empty"), size: 0 }];
     const sha: Record<string, string> = { a: "A", b: "B", c: "C", d: "C" };
     const plan = planInputs(entries, (p) => sha[p], new Map([["A", [at("p1")]]]));
     expect([...plan.reused.keys()]).toEqual(["a"]);
     expect(plan.fresh.map((e) => e.path)).toEqual(["b", "c"]);
-    expect(plan.sameAs.get("d")).toBe("c");
-    const placed = new Map([["b", at("new", 100)], ["c", at("new", 200)]]);
-    const { tree, fingerprint } = buildTree(entries, plan, placed);
+    expect(plan.sameAs.get("d")).toBe(1);
+    const placed = placedAt([at("new", 100), at("new", 200)]);
+    const { gz, fingerprint } = await buildTree(entries, plan, placed);
+    const tree = decodeTree(gz, "t");
     expect(tree.packs).toEqual(["new", "p1"]);
     expect(tree.entries.map((e) => e.at)).toEqual([[1, 0, 5], [0, 100, 105], [0, 200, 205], [0, 200, 205], undefined]);
-    expect(buildTree(entries, plan, new Map(placed)).fingerprint).toBe(fingerprint);
-    expect(buildTree(entries.map((e) => (e.path === "a" ? { ...e, mode: 0o600 } : e)), plan, placed).fingerprint).not.toBe(fingerprint);
+    expect((await buildTree(entries, plan, placedAt([at("new", 100), at("new", 200)]))).fingerprint).toBe(fingerprint);
+    expect((await buildTree(entries.map((e) => (e.path === "a" ? { ...e, mode: 0o600 } : e)), plan, placed)).fingerprint).not.toBe(fingerprint);
   });
 
-  it("writes the same tree as the same bytes, and reads back only a tree it can trust", () => {
-    const entries = [file("a"), file("b")];
+  it("writes the same tree as the same bytes however many entries, names it by its text, and reads back only a tree it can trust", async () => {
+    // Past one batch of text, so the tree is hashed and gzip'd in pieces.
+    const entries = Array.from({ length: 3000 }, (_, i) => file(`dir/file-${String(i).padStart(5, "0")}.txt`));
     const plan = planInputs(entries, () => undefined, new Map());
-    const { tree, json } = buildTree(entries, plan, new Map([["a", at("p", 0)], ["b", at("p", 50)]]));
-    expect(encodeTree(json)).toEqual(encodeTree(json));
-    expect(decodeTree(encodeTree(json), "t")).toEqual(tree);
+    const placed = placedAt(entries.map((_, i) => at("p", i * 100)));
+    const { gz, fingerprint } = await buildTree(entries, plan, placed);
+    const json = gunzipSync(gz).toString();
+    expect(gz).toEqual(gzipSync(json, TREE_GZIP));
+    expect(fingerprint).toBe(createHash("sha256").update(json).digest("hex"));
+    const tree = decodeTree(gz, "t");
+    expect(JSON.stringify(tree)).toBe(json);
+    expect(tree.entries[2999]).toEqual({ ...entries[2999], crc32: 7, at: [0, 299900, 299905] });
     expect(() => decodeTree(Buffer.from(json), "the inputs s3://b/t.json.gz")).toThrow(/^the inputs s3:\/\/b\/t\.json\.gz is malformed \(it is not a gzip'd tree/);
     expect(() => decodeTree(gzipSync(JSON.stringify({ ...tree, protocol: 3 })), "t")).toThrow(/uses job protocol 3, newer than this nbatch's 2/);
     const nowhere = { ...tree, entries: [{ ...tree.entries[0], at: undefined }] };
-    expect(() => decodeTree(gzipSync(JSON.stringify(nowhere)), "t")).toThrow(/"a" does not say where its bytes are/);
+    expect(() => decodeTree(gzipSync(JSON.stringify(nowhere)), "t")).toThrow(/"dir\/file-00000\.txt" does not say where its bytes are/);
   });
 
   it("takes each content from the pack that holds most of the tree, so the tree spans few packs", () => {

@@ -28,6 +28,20 @@ function tree(): string {
 }
 
 describe("scanDirectory", () => {
+  it("tells a name that is not UTF-8 from one with a real U+FFFD in it, and refuses backslashes", async () => {
+    const root = tempDir();
+    mkdirSync(join(root, "d"));
+    writeFileSync(join(root, "d", "real\uFFFD.txt"), "kept");
+    writeFileSync(Buffer.concat([Buffer.from(join(root, "d", "bad")), Buffer.from([0xff]), Buffer.from(".txt")]), "not UTF-8");
+    writeFileSync(join(root, "back\\slash"), "x");
+    const m = await scanDirectory(root, defaults);
+    expect(m.entries.map((e) => e.path)).toEqual(["d", "d/real\uFFFD.txt"]);
+    expect(m.skipped).toEqual([
+      { path: "back\\slash", reason: "its name contains a backslash, which zip readers take for a separator: rename it" },
+      { path: "d/bad\\xff.txt", reason: "its name is not valid UTF-8, and archives carry UTF-8 names only: rename it" },
+    ]);
+  });
+
   it("lists entries sorted by path with modes, sizes and whole-ms mtimes", async () => {
     const root = tree();
     utimesSync(join(root, "a/x"), 1_700_000_000, 1_700_000_000.1234567);
@@ -164,10 +178,13 @@ describe("scanDirectory", () => {
 });
 
 /** The name of the tree of these entries, each file's bytes placed at a fixed spot. */
-function fingerprint(entries: readonly ManifestEntry[]): string {
+async function fingerprint(entries: readonly ManifestEntry[]): Promise<string> {
   const sorted = [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const placed = new Map<string, Location>(sorted.map((e, i) => [e.path, { pack: "p", offset: i * 100, end: i * 100 + 50, crc32: 0 }]));
-  return buildTree(sorted, planInputs(sorted, () => undefined, new Map()), placed).fingerprint;
+  const plan = planInputs(sorted, () => undefined, new Map());
+  // Each file's bytes at a spot of its own, fixed by its place in the sorted entries.
+  const place = new Map(sorted.map((e, i) => [e.path, i]));
+  const spot = (path: string): Location => ({ pack: "p", offset: place.get(path)! * 100, end: place.get(path)! * 100 + 50, crc32: 0 });
+  return (await buildTree(sorted, plan, { location: (i) => spot(plan.fresh[i]!.path) })).fingerprint;
 }
 
 describe("the tree's name", () => {
@@ -175,34 +192,34 @@ describe("the tree's name", () => {
     const root = tree();
     const a = await scanDirectory(root, defaults);
     const b = await scanDirectory(root, defaults);
-    expect(fingerprint(a.entries)).toMatch(/^[0-9a-f]{64}$/);
-    expect(fingerprint(b.entries)).toBe(fingerprint(a.entries));
-    expect(fingerprint([...a.entries].reverse())).toBe(fingerprint(a.entries));
+    expect(await fingerprint(a.entries)).toMatch(/^[0-9a-f]{64}$/);
+    expect(await fingerprint(b.entries)).toBe(await fingerprint(a.entries));
+    expect(await fingerprint([...a.entries].reverse())).toBe(await fingerprint(a.entries));
   });
 
   it("changes when a file's mtime, mode or size changes", async () => {
     const root = tree();
-    const base = fingerprint((await scanDirectory(root, defaults)).entries);
+    const base = await fingerprint((await scanDirectory(root, defaults)).entries);
     utimesSync(join(root, "a/x"), 1_600_000_000, 1_600_000_000);
-    const touched = fingerprint((await scanDirectory(root, defaults)).entries);
+    const touched = await fingerprint((await scanDirectory(root, defaults)).entries);
     expect(touched).not.toBe(base);
     chmodSync(join(root, "a/x"), 0o700);
-    const chmodded = fingerprint((await scanDirectory(root, defaults)).entries);
+    const chmodded = await fingerprint((await scanDirectory(root, defaults)).entries);
     expect(chmodded).not.toBe(touched);
     writeFileSync(join(root, "a/x"), "xxx");
     utimesSync(join(root, "a/x"), 1_600_000_000, 1_600_000_000);
-    expect(fingerprint((await scanDirectory(root, defaults)).entries)).not.toBe(chmodded);
+    expect(await fingerprint((await scanDirectory(root, defaults)).entries)).not.toBe(chmodded);
   });
 
-  it("changes with a directory's mode and time, which the job gets exactly", () => {
+  it("changes with a directory's mode and time, which the job gets exactly", async () => {
     const dir: ManifestEntry = { path: "d", type: "dir", size: 0, mtimeMs: 1, mode: 0o755 };
-    expect(fingerprint([dir])).not.toBe(fingerprint([{ ...dir, mtimeMs: 2 }]));
-    expect(fingerprint([dir])).not.toBe(fingerprint([{ ...dir, mode: 0o700 }]));
+    expect(await fingerprint([dir])).not.toBe(await fingerprint([{ ...dir, mtimeMs: 2 }]));
+    expect(await fingerprint([dir])).not.toBe(await fingerprint([{ ...dir, mode: 0o700 }]));
   });
 
-  it("distinguishes symlink targets", () => {
+  it("distinguishes symlink targets", async () => {
     const link: ManifestEntry = { path: "l", type: "symlink", size: 1, mtimeMs: 1, mode: 0o777, target: "a" };
-    expect(fingerprint([link])).not.toBe(fingerprint([{ ...link, target: "b" }]));
+    expect(await fingerprint([link])).not.toBe(await fingerprint([{ ...link, target: "b" }]));
   });
 });
 
