@@ -186,6 +186,7 @@ try {
     if (only.has("incremental")) {
       log("incremental inputs ...");
       results.incremental = await measureIncremental(ctx, { reference: dir, big: hugeDir, factor: hugeFactor, scale: opts.scale, runs: opts.runs });
+      timed("incremental");
     }
     if (only.has("apply")) {
       log("applying results ...");

@@ -154,7 +154,7 @@ function incrementalTargets(inc, upload, add) {
     add(`Incremental, ${label}`, "agent: fresh tree at least as fast as one archive", `${s(a.freshMs)} vs ${s(a.oneArchiveMs)} (${a.requests.fresh} vs ${a.requests.oneArchive} requests)`, a.freshMs <= a.oneArchiveMs * 1.05);
     add(`Incremental, ${label}`, "agent: base + increments ≤ 1.5x one archive", `${s(a.incrementalMs)} vs ${s(a.oneArchiveMs)} (${a.requests.incremental} requests)`, a.incrementalMs <= a.oneArchiveMs * 1.5);
   }
-  if (upload) add("Incremental", "fresh directory ≤ 1.3x the whole-archive pack+upload", `${s(upload.nbatchMs)} vs ${s(upload.settings.adaptiveMs)}: ${x(upload.nbatchMs / upload.settings.adaptiveMs)}`, upload.nbatchMs <= 1.3 * upload.settings.adaptiveMs);
+  if (upload?.settings) add("Incremental", "fresh directory ≤ 1.3x the whole-archive pack+upload", `${s(upload.nbatchMs)} vs ${s(upload.settings.adaptiveMs)}: ${x(upload.nbatchMs / upload.settings.adaptiveMs)}`, upload.nbatchMs <= 1.3 * upload.settings.adaptiveMs);
 }
 
 function applyTargets(a, add) {
