@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import { PassThrough, type Readable } from "node:stream";
 import yauzl from "yauzl";
 import { UserError } from "../errors.js";
+import { holdHeapFor } from "../heap.js";
 
 export interface ZipRecord {
   /** The name as stored, decoded as UTF-8; checked before anything is written. */
@@ -92,6 +93,7 @@ async function directoryOf(open: (done: Opened) => void, label: string, maxEntri
     zip.close();
     throw new TooManyEntries(`${label} holds ${zip.entryCount} entries, more than the limit of ${maxEntries} (max-results-entries)`);
   }
+  holdHeapFor(zip.entryCount);
 
   // Before the first entry is read, yauzl's cursor is where the central directory starts (not in its types).
   const centralDirectoryOffset = (zip as unknown as { readEntryCursor: number }).readEntryCursor;

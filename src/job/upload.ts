@@ -64,7 +64,7 @@ export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, input
   const both = `uploaded ${tallied(upload.fresh)}; reused ${tallied(upload.reused)}`;
   if (upload.unchanged) {
     const obj = treeObject(loc, upload.tree!.fingerprint);
-    await keepHashes(ctx, inputs, upload.plan);
+    if (inputs.hashes.added) await keepHashes(ctx, inputs, upload.plan);
     out.info(`Inputs unchanged (${tallied(upload.reused)}): already at ${s3Url(obj)}`);
     return obj;
   }

@@ -68,6 +68,11 @@ export class FileHashes {
     this.fresh.set(path, h);
   }
 
+  /** Whether any file was hashed since they were loaded. */
+  get added(): boolean {
+    return this.fresh.size > 0;
+  }
+
   /**
    * Writes the hashes of the given files (the directory as it is now, each
    * with its stamp, and the hash its packing took, if any), replacing the

@@ -2,6 +2,7 @@ import { lstatSync, type Stats } from "node:fs";
 import { lstat, open, readlink, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
+import { holdHeapFor } from "../heap.js";
 import { BlockingCost } from "../pool.js";
 import { comparePaths, hasDotsAfterName, isInside, readNames, realpathOfPrefix } from "./paths.js";
 import type { Exclusion } from "./patterns.js";
@@ -89,6 +90,7 @@ export async function scanDirectory(
       else if (problem) skip(rel, problem);
       else kept.push(rel);
     }
+    holdHeapFor(manifest.entries.length + kept.length);
     const stats = await lstats.of(kept);
     for (const [i, rel] of kept.entries()) {
       const st = stats[i];
