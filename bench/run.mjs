@@ -67,9 +67,9 @@ const dataRoot = join(benchDir, "data");
 await mkdir(dataRoot, { recursive: true });
 const dir = await referenceDir(dataRoot, opts.scale, log);
 const bigDir = await referenceDir(dataRoot, opts.scale * 4, log);
-// Incremental inputs are measured at 16x as well (4x in quick mode): made only when that group runs.
-const hugeFactor = opts.quick ? 4 : 16;
-const hugeDir = opts.only.includes("incremental") && !opts.sweep ? await referenceDir(dataRoot, opts.scale * hugeFactor, log) : undefined;
+// Incremental inputs are measured at 16x as well (not in quick mode): made only when that group runs.
+const hugeFactor = 16;
+const hugeDir = opts.only.includes("incremental") && !opts.sweep && !opts.quick ? await referenceDir(dataRoot, opts.scale * hugeFactor, log) : undefined;
 
 const work = await mkdtemp(join(tmpdir(), "nbatch-bench-"));
 const home = join(work, "home");

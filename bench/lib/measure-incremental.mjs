@@ -124,6 +124,6 @@ export async function measureIncremental(ctx, { reference, big, factor, scale, r
   return {
     factor,
     reference: await atScale(ctx, { name: "reference", source: reference, scale, runs }),
-    big: await atScale(ctx, { name: `x${factor}`, source: big, scale: scale * factor, runs }),
+    big: big ? await atScale(ctx, { name: `x${factor}`, source: big, scale: scale * factor, runs }) : undefined,
   };
 }

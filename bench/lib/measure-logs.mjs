@@ -117,9 +117,9 @@ async function million(ctx, total) {
 export async function measureLogs(ctx, { quick }) {
   try {
     ctx.log("  tailing a running job at the default poll interval");
-    const tail = await tailing(ctx, quick ? 6_000 : 60_000);
-    ctx.log(`  ${quick ? "30,000" : "1,000,000"} log lines`);
-    const lines = await million(ctx, quick ? 30_000 : 1_000_000);
+    const tail = await tailing(ctx, quick ? 3_000 : 60_000);
+    ctx.log(`  ${quick ? "10,000" : "1,000,000"} log lines`);
+    const lines = await million(ctx, quick ? 10_000 : 1_000_000);
     return { tail, lines };
   } finally {
     ctx.fake.setScenario(undefined);

@@ -20,6 +20,7 @@ async function linkedCopies(ctx, source, copies) {
     const cp = await run("cp", ["-al", source, join(dir, `copy-${i}`)]);
     if (cp.code !== 0) throw new Error(`cp -al failed: ${cp.stderr}`);
   }
+  await settle();
   return dir;
 }
 
@@ -54,7 +55,6 @@ async function measureScale(ctx, { name, dir, sink, runs }) {
   for (let i = 0; i < 3; i++) scans.push(await ctx.worker("scan.mjs", [dir]));
   ctx.log(`  ${name}: pack+upload, then the unchanged re-run`);
   const prefix = `scale-${name}-${Date.now()}`;
-  await settle();
   const first = await nbatchBuild(ctx, dir, prefix, { s3: sink.endpoint });
   const reruns = [];
   for (let i = 0; i < runs; i++) reruns.push((await nbatchBuild(ctx, dir, prefix, { s3: sink.endpoint })).submitMs);

@@ -143,7 +143,7 @@ function renderSettings(r) {
 const kb = (b) => `${(b / 1024).toFixed(0)} KiB`;
 
 function incrementalTargets(inc, upload, add) {
-  for (const [label, at] of [["1x", inc.reference], [`${inc.factor}x`, inc.big]]) {
+  for (const [label, at] of [["1x", inc.reference], [`${inc.factor}x`, inc.big]].filter(([, at]) => at)) {
     const one = at.oneFile;
     add(`Incremental, ${label}`, "one small file changed: uploads < 1 MB", `${kb(one.uploadedBytes)} of ${at.files.toLocaleString("en-US")} files`, one.uploadedBytes < MB);
     add(`Incremental, ${label}`, "one small file changed: SubmitJob in < 1.5 s", ms(one.submitMs), one.submitMs < 1500);
