@@ -1,5 +1,6 @@
 import { METADATA_DIR } from "./archive/metadata.js";
 import { UserError } from "./errors.js";
+import { splitList } from "./json-items.js";
 import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, type Check } from "./schema.js";
 import type { ManifestEntry } from "./tree/manifest.js";
 
@@ -107,13 +108,17 @@ export const MANIFEST_ENTRY: Check = objectOf(
 
 const INPUTS_MANIFEST: Check = objectOf({ protocol: wholeNumber, entries: listOf(MANIFEST_ENTRY) });
 
+const RESULTS_HEAD = {
+  protocol: wholeNumber,
+  runId: text,
+  exitCode: orNull(wholeNumber),
+  signal: orNull(text),
+  deleted: listOf(text),
+};
+
 const RESULTS: Check = objectOf(
   {
-    protocol: wholeNumber,
-    runId: text,
-    exitCode: orNull(wholeNumber),
-    signal: orNull(text),
-    deleted: listOf(text),
+    ...RESULTS_HEAD,
     files: listOf(MANIFEST_ENTRY),
     timings: objectOf({ started: finiteNumber, finished: finiteNumber }, { commandStarted: finiteNumber, commandFinished: finiteNumber }),
   },
@@ -124,6 +129,8 @@ const RESULTS: Check = objectOf(
     leftRunning: listOf(objectOf({ pid: wholeNumber, command: text })),
   },
 );
+
+const RESULTS_CHECKS: ItemChecks = { whole: RESULTS, before: objectOf(RESULTS_HEAD), item: MANIFEST_ENTRY };
 
 /** The inputs archive's manifest entry, from a protocol this nbatch knows. */
 export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
@@ -146,7 +153,13 @@ export function notSkipped(results: Pick<Results, "skipped">): (path: string) =>
  * archive from another run put in its place.
  */
 export function parseResults(raw: Buffer, what: string, runId: string, index?: number): Results {
-  const results = parseChecked<Results>(raw, what, RESULTS);
+  const files: ManifestEntry[] = [];
+  return { ...readResults(raw, what, runId, index, (e) => void files.push(e)), files };
+}
+
+/** The same, handing each entry of `files` to `take` as it is checked instead of keeping them (a job may send back 100,000). */
+export function readResults(raw: Buffer, what: string, runId: string, index: number | undefined, take: (e: ManifestEntry) => void): Omit<Results, "files"> {
+  const { files: _none, ...results } = parseByItem<Results>(raw, what, "files", RESULTS_CHECKS, (e) => take(e as ManifestEntry));
   if (results.runId !== runId) {
     throw new UserError(`${what} belongs to run ${JSON.stringify(results.runId).slice(0, 80)}, not to this job's run ${runId}: it was replaced or copied there, so nothing was applied`);
   }
@@ -163,9 +176,69 @@ export function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   } catch (err) {
     throw malformed(what, `it is not JSON (${(err as Error).message})`);
   }
-  // A newer protocol may have reshaped it: say so before judging its shape.
+  return checked<T>(value, what, check);
+}
+
+export interface ItemChecks {
+  /** The whole object's check. */
+  whole: Check;
+  /** What `whole` checks before it comes to the list, and each of the list's items. */
+  before: Check;
+  item: Check;
+}
+
+/**
+ * The same for an object with one long list, `field`, whose items are handed
+ * to `take` one at a time instead of all held at once (json-items.ts).
+ * Returns the object with that list empty. What is wrong is told as a whole
+ * parse and check would tell it: text that is not JSON first, then a newer
+ * protocol, then the first field out of shape.
+ */
+export function parseByItem<T>(raw: Buffer, what: string, field: string, checks: ItemChecks, take: (item: unknown, rest: T) => void): T {
+  const split = splitList(raw, field);
+  if (!split) {
+    const value = parseChecked<Record<string, unknown[]>>(raw, what, checks.whole);
+    const rest = { ...value, [field]: [] } as T;
+    for (const item of value[field]!) take(item, rest);
+    return rest;
+  }
+  const item = (i: number): unknown => {
+    try {
+      return split.item(i);
+    } catch {
+      parseChecked(raw, what, checks.whole);
+      throw new Error(`${what}: item ${i} was cut out of its JSON wrongly`);
+    }
+  };
+  const judge = (wrong: () => string | undefined) => {
+    try {
+      const why = wrong();
+      if (why) throw malformed(what, why);
+    } catch (err) {
+      for (let i = 0; i < split.count; i++) item(i);
+      throw err;
+    }
+  };
+  const rest = split.rest as T;
+  judge(() => (checkProtocolOf(rest, what), checks.before(rest, "")));
+  for (let i = 0; i < split.count; i++) {
+    const value = item(i);
+    judge(() => checks.item(value, `${field}[${i}]`));
+    take(value, rest);
+  }
+  judge(() => checks.whole(rest, ""));
+  return rest;
+}
+
+function checkProtocolOf(value: unknown, what: string): void {
   const version = (value as { protocol?: unknown } | null)?.protocol;
   if (typeof version === "number") checkProtocol(version, what);
+}
+
+/** A value parsed already, checked as parseChecked checks it. */
+export function checked<T>(value: unknown, what: string, check: Check): T {
+  // A newer protocol may have reshaped it: say so before judging its shape.
+  checkProtocolOf(value, what);
   const wrong = check(value, "");
   if (wrong) throw malformed(what, wrong);
   return value as T;
