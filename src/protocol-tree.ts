@@ -1,6 +1,7 @@
 /** Protocol 2's inputs (docs/protocol.md, "Incremental inputs"): trees, and the indexes of the packs they name. */
 import { gunzipSync, gzipSync } from "node:zlib";
-import { malformed, MANIFEST_ENTRY, parseByItem, parseChecked, type InputsManifest, type ItemChecks } from "./protocol.js";
+import { malformed, MANIFEST_ENTRY, parseChecked, type InputsManifest } from "./protocol.js";
+import { parseByItem, type ItemChecks } from "./protocol-read.js";
 import { is, listOf, objectOf, text, wholeNumber, type Check } from "./schema.js";
 import type { ManifestEntry } from "./tree/manifest.js";
 

@@ -1,7 +1,6 @@
 import { METADATA_DIR } from "./archive/metadata.js";
 import { UserError } from "./errors.js";
-import { splitList } from "./json-items.js";
-import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, type Check } from "./schema.js";
+import { finiteNumber, is, listOf, objectOf, oneOf, text, wholeNumber, type Check } from "./schema.js";
 import type { ManifestEntry } from "./tree/manifest.js";
 
 /** The job protocol shared by the CLI and the agent (docs/protocol.md). Bump on any incompatible change. */
@@ -108,30 +107,6 @@ export const MANIFEST_ENTRY: Check = objectOf(
 
 const INPUTS_MANIFEST: Check = objectOf({ protocol: wholeNumber, entries: listOf(MANIFEST_ENTRY) });
 
-const RESULTS_HEAD = {
-  protocol: wholeNumber,
-  runId: text,
-  exitCode: orNull(wholeNumber),
-  signal: orNull(text),
-  deleted: listOf(text),
-};
-
-const RESULTS: Check = objectOf(
-  {
-    ...RESULTS_HEAD,
-    files: listOf(MANIFEST_ENTRY),
-    timings: objectOf({ started: finiteNumber, finished: finiteNumber }, { commandStarted: finiteNumber, commandFinished: finiteNumber }),
-  },
-  {
-    index: wholeNumber,
-    error: text,
-    skipped: listOf(objectOf({ path: text, reason: text })),
-    leftRunning: listOf(objectOf({ pid: wholeNumber, command: text })),
-  },
-);
-
-const RESULTS_CHECKS: ItemChecks = { whole: RESULTS, before: objectOf(RESULTS_HEAD), item: MANIFEST_ENTRY };
-
 /** The inputs archive's manifest entry, from a protocol this nbatch knows. */
 export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
   return parseChecked<InputsManifest>(raw, what, INPUTS_MANIFEST);
@@ -147,28 +122,6 @@ export function notSkipped(results: Pick<Results, "skipped">): (path: string) =>
   return (path) => !skipped.has(path);
 }
 
-/**
- * results.json from a results archive, which the job wrote and so is
- * untrusted: its shape is checked, and it must be the run's own, not an
- * archive from another run put in its place.
- */
-export function parseResults(raw: Buffer, what: string, runId: string, index?: number): Results {
-  const files: ManifestEntry[] = [];
-  return { ...readResults(raw, what, runId, index, (e) => void files.push(e)), files };
-}
-
-/** The same, handing each entry of `files` to `take` as it is checked instead of keeping them (a job may send back 100,000). */
-export function readResults(raw: Buffer, what: string, runId: string, index: number | undefined, take: (e: ManifestEntry) => void): Omit<Results, "files"> {
-  const { files: _none, ...results } = parseByItem<Results>(raw, what, "files", RESULTS_CHECKS, (e) => take(e as ManifestEntry));
-  if (results.runId !== runId) {
-    throw new UserError(`${what} belongs to run ${JSON.stringify(results.runId).slice(0, 80)}, not to this job's run ${runId}: it was replaced or copied there, so nothing was applied`);
-  }
-  if (index !== undefined && results.index !== index) {
-    throw new UserError(`${what} belongs to task ${results.index ?? "(none)"}, not to task ${index}: it was replaced or copied there, so nothing was applied`);
-  }
-  return results;
-}
-
 export function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   let value: unknown;
   try {
@@ -176,72 +129,17 @@ export function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   } catch (err) {
     throw malformed(what, `it is not JSON (${(err as Error).message})`);
   }
-  return checked<T>(value, what, check);
-}
-
-export interface ItemChecks {
-  /** The whole object's check. */
-  whole: Check;
-  /** What `whole` checks before it comes to the list, and each of the list's items. */
-  before: Check;
-  item: Check;
-}
-
-/**
- * The same for an object with one long list, `field`, whose items are handed
- * to `take` one at a time instead of all held at once (json-items.ts).
- * Returns the object with that list empty. What is wrong is told as a whole
- * parse and check would tell it: text that is not JSON first, then a newer
- * protocol, then the first field out of shape.
- */
-export function parseByItem<T>(raw: Buffer, what: string, field: string, checks: ItemChecks, take: (item: unknown, rest: T) => void): T {
-  const split = splitList(raw, field);
-  if (!split) {
-    const value = parseChecked<Record<string, unknown[]>>(raw, what, checks.whole);
-    const rest = { ...value, [field]: [] } as T;
-    for (const item of value[field]!) take(item, rest);
-    return rest;
-  }
-  const item = (i: number): unknown => {
-    try {
-      return split.item(i);
-    } catch {
-      parseChecked(raw, what, checks.whole);
-      throw new Error(`${what}: item ${i} was cut out of its JSON wrongly`);
-    }
-  };
-  const judge = (wrong: () => string | undefined) => {
-    try {
-      const why = wrong();
-      if (why) throw malformed(what, why);
-    } catch (err) {
-      for (let i = 0; i < split.count; i++) item(i);
-      throw err;
-    }
-  };
-  const rest = split.rest as T;
-  judge(() => (checkProtocolOf(rest, what), checks.before(rest, "")));
-  for (let i = 0; i < split.count; i++) {
-    const value = item(i);
-    judge(() => checks.item(value, `${field}[${i}]`));
-    take(value, rest);
-  }
-  judge(() => checks.whole(rest, ""));
-  return rest;
-}
-
-function checkProtocolOf(value: unknown, what: string): void {
-  const version = (value as { protocol?: unknown } | null)?.protocol;
-  if (typeof version === "number") checkProtocol(version, what);
-}
-
-/** A value parsed already, checked as parseChecked checks it. */
-export function checked<T>(value: unknown, what: string, check: Check): T {
   // A newer protocol may have reshaped it: say so before judging its shape.
   checkProtocolOf(value, what);
   const wrong = check(value, "");
   if (wrong) throw malformed(what, wrong);
   return value as T;
+}
+
+/** A newer protocol may have reshaped a value: said first, in its own words. */
+export function checkProtocolOf(value: unknown, what: string): void {
+  const version = (value as { protocol?: unknown } | null)?.protocol;
+  if (typeof version === "number") checkProtocol(version, what);
 }
 
 export function malformed(what: string, why: string): UserError {

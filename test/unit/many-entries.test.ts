@@ -72,3 +72,18 @@ describe("readTree", () => {
     expect(read('{"protocol":2,"packs":[],"entries":[{"path":"a"},{"path" "b"}]}')).toThrow(`t is malformed (it is not JSON (${whole}))`);
   });
 });
+
+describe("readResults", () => {
+  it("takes each file and says what is wrong in the order a whole check does", async () => {
+    const { readResults } = await import("../../src/protocol-read.js");
+    const results = { protocol: 2, runId: "r", exitCode: 0, signal: null, deleted: [], files: entries.map(({ crc32: _c, at: _a, ...e }) => e), timings: { started: 1, finished: 2 } };
+    const files: unknown[] = [];
+    const read = (value: object, take = (e: unknown) => void files.push(e)) => () => readResults(Buffer.from(JSON.stringify(value)), "results.json", "r", undefined, take);
+    expect(read(results)()).toEqual({ ...results, files: undefined });
+    expect(files).toEqual(results.files);
+    const wrongFile = { ...results, files: [results.files[0], { ...results.files[1], mode: "x" }] };
+    expect(read({ ...wrongFile, timings: 5 })).toThrow("(files[1].mode is not a mode)");
+    expect(read({ ...wrongFile, exitCode: "x" })).toThrow("(exitCode is not a whole number)");
+    expect(read({ ...results, runId: "other" })).toThrow(/belongs to run "other", not to this job's run r/);
+  });
+});
