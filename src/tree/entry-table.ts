@@ -45,7 +45,8 @@ export class EntryTable {
       this.crcs ??= new Float64Array(this.types.length).fill(NaN);
       this.places ??= new Float64Array(3 * this.types.length).fill(NaN);
       this.crcs[i] = e.crc32 ?? NaN;
-      if (e.at) this.places.set(e.at, 3 * i);
+      // Three places, whatever a malformed tree gave: never a neighbour's.
+      if (e.at) this.places.set([e.at[0] ?? NaN, e.at[1] ?? NaN, e.at[2] ?? NaN], 3 * i);
     }
     this.byPath = undefined;
   }

@@ -28,6 +28,12 @@ describe("EntryTable", () => {
     expect(table.entry(table.find("p05")).size).toBe(94);
     expect(Array.from(table.order().slice(0, 3), (i) => table.path(i))).toEqual(["p00", "p01", "p02"]);
   });
+
+  it("keeps three places of bytes for an entry, never spilling into the next", () => {
+    // As a tree that passed its checks may say it: `at` is checked as a list of offsets, of any length.
+    const table = EntryTable.of([{ ...entries[0]!, at: [1, 2, 3, 4, 5] as unknown as [number, number, number] }, entries[0]!]);
+    expect([table.entry(0).at, table.entry(1).at]).toEqual([[1, 2, 3], undefined]);
+  });
 });
 
 describe("splitList", () => {
