@@ -1,6 +1,6 @@
 import { METADATA_DIR } from "./archive/metadata.js";
 import { UserError } from "./errors.js";
-import { finiteNumber, is, listOf, objectOf, oneOf, orNull, text, wholeNumber, type Check } from "./schema.js";
+import { finiteNumber, is, listOf, objectOf, oneOf, text, wholeNumber, type Check } from "./schema.js";
 import type { ManifestEntry } from "./tree/manifest.js";
 
 /** The job protocol shared by the CLI and the agent (docs/protocol.md). Bump on any incompatible change. */
@@ -107,24 +107,6 @@ export const MANIFEST_ENTRY: Check = objectOf(
 
 const INPUTS_MANIFEST: Check = objectOf({ protocol: wholeNumber, entries: listOf(MANIFEST_ENTRY) });
 
-const RESULTS: Check = objectOf(
-  {
-    protocol: wholeNumber,
-    runId: text,
-    exitCode: orNull(wholeNumber),
-    signal: orNull(text),
-    deleted: listOf(text),
-    files: listOf(MANIFEST_ENTRY),
-    timings: objectOf({ started: finiteNumber, finished: finiteNumber }, { commandStarted: finiteNumber, commandFinished: finiteNumber }),
-  },
-  {
-    index: wholeNumber,
-    error: text,
-    skipped: listOf(objectOf({ path: text, reason: text })),
-    leftRunning: listOf(objectOf({ pid: wholeNumber, command: text })),
-  },
-);
-
 /** The inputs archive's manifest entry, from a protocol this nbatch knows. */
 export function parseInputsManifest(raw: Buffer, what: string): InputsManifest {
   return parseChecked<InputsManifest>(raw, what, INPUTS_MANIFEST);
@@ -140,22 +122,6 @@ export function notSkipped(results: Pick<Results, "skipped">): (path: string) =>
   return (path) => !skipped.has(path);
 }
 
-/**
- * results.json from a results archive, which the job wrote and so is
- * untrusted: its shape is checked, and it must be the run's own, not an
- * archive from another run put in its place.
- */
-export function parseResults(raw: Buffer, what: string, runId: string, index?: number): Results {
-  const results = parseChecked<Results>(raw, what, RESULTS);
-  if (results.runId !== runId) {
-    throw new UserError(`${what} belongs to run ${JSON.stringify(results.runId).slice(0, 80)}, not to this job's run ${runId}: it was replaced or copied there, so nothing was applied`);
-  }
-  if (index !== undefined && results.index !== index) {
-    throw new UserError(`${what} belongs to task ${results.index ?? "(none)"}, not to task ${index}: it was replaced or copied there, so nothing was applied`);
-  }
-  return results;
-}
-
 export function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
   let value: unknown;
   try {
@@ -164,11 +130,16 @@ export function parseChecked<T>(raw: Buffer, what: string, check: Check): T {
     throw malformed(what, `it is not JSON (${(err as Error).message})`);
   }
   // A newer protocol may have reshaped it: say so before judging its shape.
-  const version = (value as { protocol?: unknown } | null)?.protocol;
-  if (typeof version === "number") checkProtocol(version, what);
+  checkProtocolOf(value, what);
   const wrong = check(value, "");
   if (wrong) throw malformed(what, wrong);
   return value as T;
+}
+
+/** A newer protocol may have reshaped a value: said first, in its own words. */
+export function checkProtocolOf(value: unknown, what: string): void {
+  const version = (value as { protocol?: unknown } | null)?.protocol;
+  if (typeof version === "number") checkProtocol(version, what);
 }
 
 export function malformed(what: string, why: string): UserError {

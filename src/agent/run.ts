@@ -9,6 +9,7 @@ import { formatSeconds, shownPath } from "../ui/format.js";
 import type { Signals } from "../commands/context.js";
 import type { Output } from "../ui/output.js";
 import { diffManifests } from "../tree/diff.js";
+import type { EntryTable } from "../tree/entry-table.js";
 import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
 import { packZip } from "../archive/pack.js";
 import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
@@ -193,7 +194,7 @@ function signalNumber(sig: NodeJS.Signals): number {
  * while packed, a name archives cannot carry) is left out and listed with
  * why, and even an unreadable working directory still sends results.json.
  */
-async function uploadResults(o: AgentOptions, url: string, runId: string, baseline: ManifestEntry[], r: Partial<Results> & { started: number }): Promise<void> {
+async function uploadResults(o: AgentOptions, url: string, runId: string, baseline: EntryTable, r: Partial<Results> & { started: number }): Promise<void> {
   const skipped: Skipped[] = [];
   let changed: ManifestEntry[] = [];
   let deleted: string[] = [];

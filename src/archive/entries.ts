@@ -6,7 +6,8 @@ import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.js";
 import type { EntryType, ManifestEntry } from "../tree/manifest.js";
 import { Refusal, comparePaths, unsafeEntryName } from "../tree/paths.js";
-import { Crc32Meter } from "./crc32.js";
+import { inflateRawSync } from "node:zlib";
+import { crc32, Crc32Meter } from "./crc32.js";
 import { isMetadata } from "./metadata.js";
 import { openZip, type ZipDirectory, type ZipRecord } from "./zip-reader.js";
 
@@ -20,9 +21,14 @@ export interface PlannedEntry {
   mtimeMs: number;
 }
 
+/** Exact modes and times by path: a Map, or a table of many (tree/entry-table.ts). */
+export interface EntriesByPath {
+  get(path: string): ManifestEntry | undefined;
+}
+
 export interface PlanOptions {
   select?: (relPath: string) => boolean;
-  meta?: ReadonlyMap<string, ManifestEntry>;
+  meta?: EntriesByPath;
 }
 
 const MAX_METADATA_BYTES = 256 * 1024 ** 2;
@@ -104,7 +110,32 @@ export async function readVerified(record: ZipRecord, size: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
-export function verify(meter: Crc32Meter, record: ZipRecord, size: number): void {
+/** Entries up to this size are read whole, by readSmall. */
+export const SMALL_BYTES = 256 * 1024;
+
+/**
+ * A small entry's bytes, checked as readVerified checks them, inflated on
+ * this thread in one call: a pipeline of streams for each of 100,000 small
+ * files costs kilobytes of objects a file, and inflating on the threadpool
+ * spreads what zlib allocates over an arena per thread.
+ */
+export async function readSmall(record: ZipRecord, size: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await record.openRaw()) chunks.push(chunk as Buffer);
+  const raw = Buffer.concat(chunks);
+  let bytes = raw;
+  try {
+    if (record.method === 8) bytes = inflateRawSync(raw, { maxOutputLength: Math.max(size, 1) });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw new Refusal("size mismatch: more data than the archive declares");
+    throw err;
+  }
+  if (bytes.length > size) throw new Refusal("size mismatch: more data than the archive declares");
+  verify({ size: bytes.length, crc: crc32(bytes) }, record, size);
+  return bytes;
+}
+
+export function verify(meter: { size: number; crc: number }, record: ZipRecord, size: number): void {
   if (meter.size !== size) throw new Refusal(`size mismatch: ${meter.size} bytes, the archive declares ${size}`);
   if (meter.crc !== record.crc32) throw new Refusal("CRC mismatch: the entry is corrupt");
 }

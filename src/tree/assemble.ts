@@ -13,9 +13,10 @@ import { readSpan, spansOf, type Span, type Wanted } from "../archive/pack-read.
 import type { ByteSource } from "../archive/zip-reader.js";
 import { UserError } from "../errors.js";
 import { eachLimited } from "../pool.js";
-import type { InputsTree, TreeEntry } from "../protocol-tree.js";
+import type { TreeEntry } from "../protocol-tree.js";
+import type { EntryTable } from "./entry-table.js";
 import { shownPath } from "../ui/format.js";
-import { comparePaths, hasDotsAfterName, isInside, Refusal, unsafeEntryName } from "./paths.js";
+import { hasDotsAfterName, isInside, Refusal, unsafeEntryName } from "./paths.js";
 import { replaceFile } from "./temp-files.js";
 
 export interface AssembleOptions {
@@ -34,77 +35,101 @@ const SPAN_BYTES = 32 * 1024 * 1024;
 const CONCURRENCY = 4;
 const RETRIES = 5;
 
+/** Bytes of one or more paths: entry `first` of the table, and `copies`. */
 interface Content extends Wanted {
-  pack: string;
-  paths: TreeEntry[];
+  first: number;
+  copies?: number[];
 }
 
-export async function assembleTree(tree: InputsTree, root: string, opts: AssembleOptions): Promise<void> {
-  const entries = [...tree.entries].sort((a, b) => comparePaths(a.path, b.path));
-  const refused = refusals(entries);
+/** The tree's entries as a table (entry-table.ts), and the packs they are in. */
+export interface AssembleTree {
+  packs: readonly string[];
+  entries: EntryTable;
+}
+
+export async function assembleTree(tree: AssembleTree, root: string, opts: AssembleOptions): Promise<void> {
+  const table = tree.entries;
+  const order = table.order();
+  const refused = refusals(table, order);
   if (refused.length) throw new UserError(`${opts.label} has unsafe entries: ${refused.slice(0, 5).map((r) => `${shownPath(r.path)} (${r.reason})`).join(", ")}`);
-  const dirs = entries.filter((e) => e.type === "dir");
+  const dirs = order.filter((i) => table.type(i) === "dir");
   // Owner-writable while they are filled; their own modes at the end, deepest first.
-  for (const d of dirs) await mkdir(join(root, d.path), { mode: 0o700 });
-  const contents = new Map<string, Content>();
-  for (const e of entries) {
-    if (e.type !== "file") continue;
+  for (const i of dirs) await mkdir(join(root, table.path(i)), { mode: 0o700 });
+  const byPack: Content[][] = tree.packs.map(() => []);
+  let last: Content | undefined;
+  let lastPack = -1;
+  // Bytes named at one place, by pack and offset: the same content, read once.
+  for (const i of placedFiles(table, order)) {
+    const e = table.entry(i);
     if (!e.at) {
       await writeFile(join(root, e.path), "", { mode: 0o600 });
       await setMetadata(join(root, e.path), e);
       continue;
     }
     const [p, offset, end] = e.at;
-    const key = `${p}:${offset}`;
-    const c = contents.get(key) ?? { pack: tree.packs[p]!, offset, end, size: e.size, crc32: e.crc32!, paths: [] };
-    if (c.end !== end || c.size !== e.size || c.crc32 !== e.crc32) throw new UserError(`${opts.label} is malformed: ${shownPath(e.path)} and ${shownPath(c.paths[0]?.path ?? "")} disagree about the same bytes`);
-    c.paths.push(e);
-    contents.set(key, c);
+    if (last && lastPack === p && last.offset === offset) {
+      if (last.end !== end || last.size !== e.size || last.crc32 !== e.crc32) throw new UserError(`${opts.label} is malformed: ${shownPath(e.path)} and ${shownPath(table.path(last.first))} disagree about the same bytes`);
+      (last.copies ??= []).push(i);
+      continue;
+    }
+    last = { offset, end, size: e.size, crc32: e.crc32!, first: i };
+    lastPack = p;
+    byPack[p]!.push(last);
   }
   const spans: { pack: string; span: Span }[] = [];
-  for (const pack of tree.packs) {
-    const wanted = [...contents.values()].filter((c) => c.pack === pack);
+  for (const [p, wanted] of byPack.entries()) {
     const total = wanted.reduce((n, c) => n + c.end - c.offset, 0);
-    for (const span of spansOf(wanted, GAP_BYTES, Math.max(SPAN_BYTES, total / CONCURRENCY))) spans.push({ pack, span });
+    for (const span of spansOf(wanted, GAP_BYTES, Math.max(SPAN_BYTES, total / CONCURRENCY))) spans.push({ pack: tree.packs[p]!, span });
   }
+  byPack.length = 0;
   const sources = new Map<string, Promise<ByteSource>>();
   const source = (pack: string) => {
     let s = sources.get(pack);
     if (!s) sources.set(pack, (s = opts.pack(pack).then((b) => b ?? Promise.reject(new UserError(`pack ${pack} of ${opts.label} is gone (expired, or deleted): run nbatch build again to upload it anew`)))));
     return s;
   };
-  await eachLimited(spans, CONCURRENCY, ({ pack, span }) => readWithRetries(source, pack, span, root, opts));
-  for (const e of entries) if (e.type === "symlink") await placeLink(root, e);
-  for (const d of [...dirs].reverse()) await setMetadata(join(root, d.path), d);
+  await eachLimited(spans, CONCURRENCY, ({ pack, span }) => readWithRetries(source, pack, span, root, table, opts));
+  for (const i of order) if (table.type(i) === "symlink") await placeLink(root, table.entry(i));
+  for (const i of dirs.reverse()) await setMetadata(join(root, table.path(i)), table.entry(i));
+}
+
+/**
+ * The files in order of where their bytes are (those of no bytes first), so
+ * paths that name the same bytes come together, in path order (the sort is stable).
+ */
+function placedFiles(table: EntryTable, order: Uint32Array): Uint32Array {
+  const files = order.filter((i) => table.type(i) === "file");
+  return files.sort((a, b) => table.packOf(a) - table.packOf(b) || table.offsetOf(a) - table.offsetOf(b));
 }
 
 /** A span's entries into their files; a transfer that broke off goes on from the entry it was in. */
-async function readWithRetries(source: (pack: string) => Promise<ByteSource>, pack: string, span: Span, root: string, opts: AssembleOptions): Promise<void> {
+async function readWithRetries(source: (pack: string) => Promise<ByteSource>, pack: string, span: Span, root: string, table: EntryTable, opts: AssembleOptions): Promise<void> {
   let left = span.entries as Content[];
   for (let failures = 0; left.length; ) {
-    const done = new Set<Content>();
+    // Entries are taken in order: those before `done` are in place.
+    let done = 0;
     try {
       await readSpan(await source(pack), { start: left[0]!.offset, end: span.end, entries: left }, async (w, deliver) => {
         const c = w as Content;
-        const [first, ...copies] = c.paths;
-        const dest = join(root, first!.path);
+        const first = table.entry(c.first);
+        const dest = join(root, first.path);
         await replaceFile(dest, async (tmp) => {
           await deliver(createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
-          await setMetadata(tmp, first!);
+          await setMetadata(tmp, first);
         });
-        for (const e of copies) {
+        for (const e of (c.copies ?? []).map((i) => table.entry(i))) {
           await replaceFile(join(root, e.path), async (tmp) => {
             await copyFile(dest, tmp);
             await setMetadata(tmp, e);
           });
         }
-        done.add(c);
+        done++;
       });
       return;
     } catch (err) {
       if (err instanceof Refusal) throw new UserError(`${opts.label}: pack ${pack} does not hold the bytes the tree names (${err.message}): the inputs are corrupt`);
-      left = left.filter((c) => !done.has(c));
-      if (done.size) failures = 0;
+      left = left.slice(done);
+      if (done) failures = 0;
       if (!opts.transient(err) || ++failures > RETRIES) throw err;
       await sleep(200 * 2 ** failures);
     }
@@ -112,15 +137,21 @@ async function readWithRetries(source: (pack: string) => Promise<ByteSource>, pa
 }
 
 /** Paths that would leave the directory, or go through a link the tree makes, or whose parent the tree does not have. */
-function refusals(entries: readonly TreeEntry[]): { path: string; reason: string }[] {
-  const kinds = new Map<string, TreeEntry["type"]>();
+function refusals(table: EntryTable, order: Uint32Array): { path: string; reason: string }[] {
+  const dirs = new Set<string>();
   const refused: { path: string; reason: string }[] = [];
-  for (const e of entries) {
+  // In path order, entries at one path come together: a duplicate follows the one that was kept.
+  let kept: string | undefined;
+  for (const i of order) {
+    const e = table.entry(i);
     const unsafe = unsafeEntryName(e.path);
     const parent = e.path.includes("/") ? e.path.slice(0, e.path.lastIndexOf("/")) : undefined;
-    const reason = unsafe ?? (kinds.has(e.path) ? "a duplicate" : parent !== undefined && kinds.get(parent) !== "dir" ? "its parent is not a directory of the tree" : undefined) ?? linkProblem(e);
+    const reason = unsafe ?? (kept === e.path ? "a duplicate" : parent !== undefined && !dirs.has(parent) ? "its parent is not a directory of the tree" : undefined) ?? linkProblem(e);
     if (reason) refused.push({ path: e.path, reason });
-    else kinds.set(e.path, e.type);
+    else {
+      kept = e.path;
+      if (e.type === "dir") dirs.add(e.path);
+    }
   }
   return refused;
 }

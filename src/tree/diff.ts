@@ -1,24 +1,28 @@
+import { EntryTable } from "./entry-table.js";
 import type { ManifestEntry } from "./manifest.js";
 
 /**
  * What a command did to a tree: entries that are new or differ, and paths
  * that disappeared. A directory whose only change is its mtime is not
  * "changed" (adding a child moves it; the child is reported instead), and a
- * deleted directory is reported once, not with each of its children.
+ * deleted directory is reported once, not with each of its children. The
+ * tree before is best given as a table (entry-table.ts): it is looked up,
+ * not copied into a map.
  */
 export function diffManifests(
-  before: readonly ManifestEntry[],
+  before: EntryTable | readonly ManifestEntry[],
   after: readonly ManifestEntry[],
 ): { changed: ManifestEntry[]; deleted: string[] } {
-  const old = new Map(before.map((e) => [e.path, e]));
-  const now = new Set(after.map((e) => e.path));
-
+  const old = before instanceof EntryTable ? before : EntryTable.of(before);
+  const still = new Uint8Array(old.length);
   const changed = after.filter((e) => {
-    const b = old.get(e.path);
-    return b === undefined || differs(b, e);
+    const i = old.find(e.path);
+    if (i >= 0) still[i] = 1;
+    return i < 0 || differs(old.entry(i), e);
   });
 
-  const gone = new Set(before.filter((e) => !now.has(e.path)).map((e) => e.path));
+  const gone = new Set<string>();
+  for (let i = 0; i < old.length; i++) if (!still[i]) gone.add(old.path(i));
   const deleted = [...gone].filter((p) => !hasGoneAncestor(p, gone)).sort();
   return { changed, deleted };
 }

@@ -1,9 +1,9 @@
 import { createWriteStream } from "node:fs";
-import { chmod, lutimes, mkdir, realpath, rename, symlink, utimes } from "node:fs/promises";
+import { chmod, lutimes, mkdir, realpath, rename, symlink, utimes, writeFile as writeFileWhole } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../errors.js";
-import { MODE_MASK, planEntries, readVerified, verify, type PlannedEntry } from "../archive/entries.js";
+import { MODE_MASK, planEntries, readSmall, readVerified, SMALL_BYTES, verify, type EntriesByPath, type PlannedEntry } from "../archive/entries.js";
 import { openZip, type ZipDirectory } from "../archive/zip-reader.js";
 import { Crc32Meter, crc32File } from "../archive/crc32.js";
 import { differs } from "./diff.js";
@@ -33,7 +33,7 @@ export interface ExtractOptions {
   /** What to call the archive in messages. */
   label: string;
   select?: (relPath: string) => boolean;
-  meta?: ReadonlyMap<string, ManifestEntry>;
+  meta?: EntriesByPath;
   baseline?: ReadonlyMap<string, ManifestEntry>;
   conflictTag?: string;
   /** A fan-out run: which of its tasks wrote which paths, and which task this is. */
@@ -229,12 +229,20 @@ function isEdited(local: ManifestEntry, base: ManifestEntry | undefined): boolea
 
 function writeFile(p: PlannedEntry, dest: string): Promise<number> {
   return replaceFile(dest, async (tmp) => {
-    const meter = new Crc32Meter(p.size, () => new Refusal("size mismatch: more data than the archive declares"));
-    await pipeline(await p.record.open(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
-    verify(meter, p.record, p.size);
+    let size: number;
+    if (p.size <= SMALL_BYTES && p.record.compressedSize <= SMALL_BYTES) {
+      const bytes = await readSmall(p.record, p.size);
+      await writeFileWhole(tmp, bytes, { flag: "wx", mode: 0o600 });
+      size = bytes.length;
+    } else {
+      const meter = new Crc32Meter(p.size, () => new Refusal("size mismatch: more data than the archive declares"));
+      await pipeline(await p.record.open(), meter, createWriteStream(tmp, { flags: "wx", mode: 0o600 }));
+      verify(meter, p.record, p.size);
+      size = meter.size;
+    }
     await chmod(tmp, p.mode);
     await utimes(tmp, ...times(p));
-    return meter.size;
+    return size;
   });
 }
 
