@@ -132,7 +132,8 @@ export async function extractDirectory(directory: ZipDirectory, opts: ExtractOpt
     // A file another task of this fan-out run wrote is settled by the run's rule (job/fanout/claims.ts), not as a local edit.
     const holder = local && !clash ? opts.claims?.holder(p.path, local) : undefined;
     const edited = clash || (holder === undefined && local !== undefined && opts.baseline !== undefined && isEdited(local, opts.baseline.get(p.path)));
-    if (!clash && local && (await sameContent(abs, local, p, target))) {
+    // Tasks of a run may write a path at the same size in the same millisecond: between them only the bytes tell.
+    if (!clash && local && (await sameContent(abs, local, p, target, holder === undefined))) {
       // A job that only touched or chmod-ed a file (make rebuilding it to the same bytes) is told by
       // its time and mode: without them, make here and in the next job rebuilds it again forever.
       // Two tasks that wrote the same bytes are no conflict: the lower task's time and mode stand.
@@ -189,12 +190,12 @@ async function readLinkTarget(p: PlannedEntry, root: string): Promise<string> {
   return target;
 }
 
-/** Same type and content; a file of the same size is read only when its mode or mtime differ from the job's. */
-async function sameContent(abs: string, local: ManifestEntry, p: PlannedEntry, target?: string): Promise<boolean> {
+/** Same type and content; a file of the same size is read only when its mode or mtime differ from the job's, or `byMetadata` is false. */
+async function sameContent(abs: string, local: ManifestEntry, p: PlannedEntry, target: string | undefined, byMetadata: boolean): Promise<boolean> {
   if (local.type !== p.type) return false;
   if (p.type === "symlink") return local.target === target;
   if (local.size !== p.size) return false;
-  return sameMetadata(local, p) || (await crc32File(abs)).crc === p.record.crc32;
+  return (byMetadata && sameMetadata(local, p)) || (await crc32File(abs)).crc === p.record.crc32;
 }
 
 function sameMetadata(local: ManifestEntry, p: PlannedEntry): boolean {
