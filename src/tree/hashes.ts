@@ -86,7 +86,8 @@ export class FileHashes {
       try {
         let text = `${HEADER} ${JSON.stringify(this.root)}\n`;
         for (const [path, stamp, packed] of files) {
-          const h = [packed, this.fresh.get(path)].find((f) => f && f.stamp === stamp && settled(f)) ?? this.known.get(path);
+          const fresh = this.fresh.get(path);
+          const h = keepable(packed, stamp) ? packed : keepable(fresh, stamp) ? fresh : this.known.get(path);
           if (h && h.stamp === stamp && !path.includes("\n")) text += `${h.sha256} ${stamp} ${path}\n`;
           if (text.length < WRITE_BATCH) continue;
           await file.write(text);
@@ -101,6 +102,11 @@ export class FileHashes {
 }
 
 const WRITE_BATCH = 256 * 1024;
+
+/** A hash read in this run, of the file as it is now, and read long enough after its last write. */
+function keepable(h: Hashed | undefined, stamp: string): h is Hashed {
+  return h !== undefined && h.stamp === stamp && settled(h);
+}
 
 function settled(h: Hashed): boolean {
   const [, , , mtime, ctime] = h.stamp.split(":").map(Number);
