@@ -1,7 +1,7 @@
 import { BatchClient, DescribeJobsCommand, ListJobsCommand, type JobSummary } from "@aws-sdk/client-batch";
 import { mockClient } from "aws-sdk-client-mock";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, utimes, writeFile } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,18 +59,19 @@ describe("the conflict rule", () => {
     const root = await mkdtemp(join(tmpdir(), "nbatch-claims-"));
     const dest = join(root, "dest");
     await mkdir(dest);
-    const archive = async (index: number, text: string) => {
+    const archive = async (index: number, text: string, mtimeMs?: number) => {
       const job = join(root, `job${index}`);
       await mkdir(job);
       await writeFile(join(job, "out.txt"), text);
+      if (mtimeMs !== undefined) await utimes(join(job, "out.txt"), new Date(mtimeMs), new Date(mtimeMs));
       const e = (await statEntry(job, "out.txt"))!;
       const zip = join(root, `r${index}.zip`);
       await pipeline(packZip({ root: job, entries: [e], extra: [] }), createWriteStream(zip));
       return { zip, meta: new Map([[e.path, e]]) };
     };
     const claims = new RunClaims("abcd1234");
-    const apply = async (index: number, text: string) => {
-      const { zip, meta } = await archive(index, text);
+    const apply = async (index: number, text: string, mtimeMs?: number) => {
+      const { zip, meta } = await archive(index, text, mtimeMs);
       return extractZip({ archivePath: zip, destRoot: dest, meta, baseline: new Map(), claims: claims.forTask(index), conflictTag: `abcd1234-${index}` });
     };
     expect((await apply(2, "two")).written).toEqual(["out.txt"]);
@@ -80,6 +81,10 @@ describe("the conflict rule", () => {
     expect(await readFile(join(dest, "out.txt"), "utf8")).toBe("one");
     expect(await readFile(join(dest, "out.txt.nbatch-abcd1234-2"), "utf8")).toBe("two");
     expect(await readFile(join(dest, "out.txt.nbatch-abcd1234-4"), "utf8")).toBe("four");
+    // Tasks can write a path in the same millisecond: at the holder's size and time, only the bytes tell.
+    const held = (await statEntry(dest, "out.txt"))!;
+    expect((await apply(5, "eno", held.mtimeMs)).conflicts).toEqual([{ path: "out.txt", savedAs: "out.txt.nbatch-abcd1234-5", kept: 1 }]);
+    expect(await readFile(join(dest, "out.txt.nbatch-abcd1234-5"), "utf8")).toBe("eno");
     // Edited locally meanwhile: no task's any more, so kept as a local edit.
     await writeFile(join(dest, "out.txt"), "mine, longer");
     expect((await apply(0, "zero")).conflicts).toEqual([{ path: "out.txt", savedAs: "out.txt.nbatch-abcd1234-0" }]);
