@@ -6,6 +6,7 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   const { readFileSync } = await import("node:fs");
   process.stdout.write(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version + "\n");
 } else {
+  (await import("../dist/heap.js")).smallYoungGeneration();
   const { main } = await import("../dist/cli.js");
   process.exitCode = await main(args);
 }

@@ -2,7 +2,7 @@ import { lstatSync, type Stats } from "node:fs";
 import { lstat, open, readlink, realpath } from "node:fs/promises";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { UserError } from "../errors.js";
-import { holdHeapFor } from "../heap.js";
+import { holdHeapFor, youngGenerationFor } from "../heap.js";
 import { BlockingCost } from "../pool.js";
 import { comparePaths, hasDotsAfterName, isInside, readNames, realpathOfPrefix } from "./paths.js";
 import type { Exclusion } from "./patterns.js";
@@ -121,6 +121,7 @@ export async function scanDirectory(
   }
 
   await walk("");
+  youngGenerationFor(manifest.entries.length);
   manifest.entries.sort((a, b) => comparePaths(a.path, b.path));
   manifest.excluded.sort((a, b) => comparePaths(a.path, b.path));
   manifest.skipped.sort((a, b) => comparePaths(a.path, b.path));
