@@ -42,7 +42,7 @@ export interface ZipInput {
   data?: Buffer | (() => Buffer);
   open?: () => Promise<ZipSource>;
   /** Hears the entry's content, in order, as it is written (a hash of it while it is packed). */
-  onContent?: (chunk: Buffer) => void;
+  onContent?: (chunk: Buffer, whole: boolean) => void;
   /**
    * The whole content of a file of one chunk or less, exactly `size` bytes,
    * read when its turn comes: for small files, cheaper than a source.
@@ -224,7 +224,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
         continue;
       }
       const { input } = piece;
-      input.onContent?.(raw);
+      input.onContent?.(raw, piece.first && piece.last);
       let data = deflated;
       let dataBytes = deflated.reduce((n, b) => n + b.length, 0);
       if (piece.first) {
