@@ -37,10 +37,15 @@ export class SettingRecord {
    * Adds one piece. Each piece before it counts a quarter less, so the
    * record follows the data within a few pieces; returns whether this
    * piece compressed at least twice better or worse than the record said,
-   * a sign that the data changed, and if so it replaces the record.
+   * a sign that the data changed, and if so it replaces the record. A
+   * file's first piece has no history before it to prime deflate's window:
+   * on data that repeats from one record to the next it compresses worse
+   * than the rest of the file (twice as badly, on the sequences), which
+   * says nothing about the data, so only its compressing better can.
    */
-  add(inBytes: number, outBytes: number, cpuMs: number): boolean {
-    const changed = this.measured && Math.abs(Math.log(outBytes / inBytes / this.ratio)) > Math.LN2;
+  add(inBytes: number, outBytes: number, cpuMs: number, unprimed = false): boolean {
+    const drift = Math.log(outBytes / inBytes / this.ratio);
+    const changed = this.measured && (unprimed ? -drift : Math.abs(drift)) > Math.LN2;
     // What was measured on other data says nothing about this data.
     const keep = this.measured && !changed ? DECAY : 0;
     this.inBytes = this.inBytes * keep + inBytes;

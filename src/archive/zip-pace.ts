@@ -41,8 +41,12 @@ const GUESSES = [
 export interface Pacer {
   /** The setting for a piece of `bytes` input bytes; `fileStart` when it is a file's first. */
   choose(bytes: number, fileStart: boolean): Deflate;
-  /** A deflate of `bytes` with `setting` starts; the returned function hears its output size when it ends. */
-  deflating(setting: Deflate, bytes: number): (outBytes: number) => void;
+  /**
+   * A deflate of `bytes` with `setting` starts (`unprimed`: the first chunk
+   * of a file of several, with no history before it); the returned function
+   * hears its output size when it ends.
+   */
+  deflating(setting: Deflate, bytes: number, unprimed?: boolean): (outBytes: number) => void;
   starved(ms: number): void;
   blocked(ms: number): void;
   /** The reader took `bytes` of the archive. */
@@ -74,10 +78,19 @@ const SMALL_PIECE = 64 * 1024;
 // (bytes per ms): the uploader holds 24 MiB in part buffers before the link
 // can push back, and compressing that much when the link turns out fast
 // costs less than sending it stored down a slow one.
-const LINK_PRIOR = (48 * MiB) / 1000;
-const UPLOADER_BUFFER = 24 * MiB;
-// The reader waited on the link this share of a period: the link was the limit.
-const LINK_BOUND = 0.25;
+const LINK_PRIOR = (24 * MiB) / 1000;
+// The uploader's part buffers: two parts in flight and one filling (src/aws/multipart.ts).
+const PART = 8 * MiB;
+const UPLOADER_BUFFER = 3 * PART;
+// A wait on the reader shorter than this is the event loop's doing.
+const WAIT_MS = 5;
+// The writer hands out up to this much at a time, so a part's worth of
+// what the reader takes can be this far from the part size.
+const HANDED = 1 * MiB;
+// Each measure of the link counts this much less at the next.
+const LINK_DECAY = 0.75;
+// The reader waited on the packer this share of a period: the packer was the limit.
+const PACKER_BOUND = 0.25;
 // A setting not in use is tried again after RECHECK pieces, times the
 // square of how many times slower than the best it was (one far off is
 // tried rarely); each try that finds the data unchanged doubles the wait,
@@ -154,8 +167,8 @@ class PieceClass {
  * against what it costs in CPU. It measures the ratio and CPU time of each
  * setting on recent pieces (trying the others now and then, and soon when
  * the data changes, CPU time being what a deflate took of a core as the
- * machine gave it) and the link's speed (what the reader takes while the
- * packer waits on it); then it picks the setting,
+ * machine gave it) and the link's speed (what the reader takes from one
+ * wait on the uploader's full buffers to the next); then it picks the setting,
  * or blend of two, that sends a byte in the least time when packing and
  * the upload overlap. So redundant data on a slow link is compressed hard,
  * data that does not shrink is stored, and a fast link with few cores
@@ -165,13 +178,19 @@ export class AdaptivePace implements Pacer {
   private readonly large = new PieceClass();
   private readonly small = new PieceClass();
   private link = LINK_PRIOR;
-  private linkSeen = false;
   private readonly cores: number;
   private periodStart: number;
   private starvedMs = 0;
-  private blockedMs = 0;
   private sentBytes = 0;
   private totalSent = 0;
+  // The link as measured between waits on it: bytes and time, older spans counting less.
+  private linkBytes = 0;
+  private linkMs = 0;
+  // The end of the last wait on the reader, and what it had taken by then.
+  private lastWait: { at: number; sent: number } | undefined;
+  private waitedInPeriod = false;
+  // What the uploader's buffers hold, by our reckoning of the link.
+  private queued = 0;
   // A deflate's cost is its time in flight, shared with the others when
   // more are in flight than can run at once: so one piece's cost is what it
   // took of a core as this machine gave it, however busy, and the cores can
@@ -191,7 +210,7 @@ export class AdaptivePace implements Pacer {
     return LADDER[this.classOf(bytes).next(fileStart)]!;
   }
 
-  deflating(setting: Deflate, bytes: number): (outBytes: number) => void {
+  deflating(setting: Deflate, bytes: number, unprimed = false): (outBytes: number) => void {
     this.tick();
     this.inFlight += 1;
     const started = this.perDeflateMs;
@@ -201,7 +220,7 @@ export class AdaptivePace implements Pacer {
       const cls = this.classOf(bytes);
       const rung = LADDER.findIndex((s) => s.level === setting.level && s.strategy === setting.strategy);
       if (rung < 0 || bytes === 0) return;
-      if (cls.records[rung]!.add(bytes, outBytes, this.perDeflateMs - started)) cls.changed(rung);
+      if (cls.records[rung]!.add(bytes, outBytes, this.perDeflateMs - started, unprimed)) cls.changed(rung);
       cls.rethink(this.cores, this.link);
     };
   }
@@ -210,8 +229,25 @@ export class AdaptivePace implements Pacer {
     this.starvedMs += ms;
   }
 
+  /**
+   * The uploader makes the packer wait once its buffers are full, until a
+   * part has gone out; so from one such wait's end to the next, the reader
+   * took what the link sent meanwhile: a part, or two when a wait was too
+   * short to see. A wait before the buffers can have filled (in all, or
+   * since the last) is the event loop's delay, not the link's; more than
+   * two parts between waits means the link ran dry for some of the time.
+   */
   blocked(ms: number): void {
-    this.blockedMs += ms;
+    const taken = this.totalSent - (this.lastWait?.sent ?? 0);
+    if (ms < WAIT_MS || taken < (this.lastWait ? PART : UPLOADER_BUFFER) - HANDED) return;
+    const now = this.clock.now();
+    if (this.lastWait && taken <= 2 * PART + HANDED) {
+      this.linkBytes = this.linkBytes * LINK_DECAY + taken;
+      this.linkMs = this.linkMs * LINK_DECAY + (now - this.lastWait.at);
+      this.link = this.linkBytes / this.linkMs;
+    }
+    this.lastWait = { at: now, sent: this.totalSent };
+    this.waitedInPeriod = true;
   }
 
   sent(bytes: number): void {
@@ -234,21 +270,27 @@ export class AdaptivePace implements Pacer {
     this.tick();
     const now = this.clock.now();
     const elapsed = now - this.periodStart;
-    if (this.blockedMs >= LINK_BOUND * elapsed) {
-      // The link was busy while the packer waited on it, and may have run dry while the reader waited on the packer.
-      const measured = this.sentBytes / Math.max(elapsed - this.starvedMs, elapsed / 2);
-      this.link = this.linkSeen ? (this.link + measured) / 2 : measured;
-      this.linkSeen = true;
-    } else if (this.starvedMs >= LINK_BOUND * elapsed && (this.linkSeen || this.totalSent > UPLOADER_BUFFER)) {
-      // The reader waited for us past its buffers: the link takes bytes at
-      // least as fast as the reader did while it was not waiting. Taken
-      // boldly (up to four times a period): a guess too high shows as
-      // waiting on the link within a period, one too low only as slowness.
+    this.queued = Math.max(0, this.queued + this.sentBytes - this.link * elapsed);
+    if (this.waitedInPeriod) {
+      // The buffers were full, but for the part that just went out.
+      this.queued = UPLOADER_BUFFER - PART;
+    } else if (this.queued > UPLOADER_BUFFER) {
+      // The uploader took more than its buffers hold beyond what the link
+      // was thought to send, without making the packer wait: the link is faster.
+      this.link += (this.queued - UPLOADER_BUFFER) / elapsed;
+      this.queued = UPLOADER_BUFFER;
+    } else if (!this.lastWait && this.totalSent > UPLOADER_BUFFER && this.starvedMs >= PACKER_BOUND * elapsed) {
+      // Never yet waited on: the link may be far faster than the prior. Raised
+      // boldly (up to four times a period) until the packer waits on it: a guess
+      // too high costs at most the uploader's buffers of lightly packed bytes.
+      // Once waited on, only evidence raises it, for the reader waiting on the
+      // packer says nothing of the link while the uploader's buffers have room.
       const taken = this.sentBytes / Math.max(elapsed - this.starvedMs, 1);
       this.link = Math.max(this.link, Math.min(4 * this.link, taken));
     }
     this.periodStart = now;
-    this.starvedMs = this.blockedMs = this.sentBytes = 0;
+    this.starvedMs = this.sentBytes = 0;
+    this.waitedInPeriod = false;
     this.rethink();
   }
 

@@ -300,7 +300,8 @@ function makeNow(piece: Piece, pace: Pacer, setting?: Deflate): void {
 
 /** A deflate that tells the pacer what it took and what it gave. */
 function paced(pace: Pacer, buf: Buffer, dict: number, last: boolean, setting: Deflate): Promise<Buffer[]> {
-  const done = pace.deflating(setting, buf.length - dict);
+  // A first chunk of several has no history before it to prime the window with.
+  const done = pace.deflating(setting, buf.length - dict, dict === 0 && !last);
   return deflateChunk(buf, dict, last, setting).then((out) => {
     done(out.reduce((n, b) => n + b.length, 0));
     return out;

@@ -22,14 +22,22 @@ const NOISE = data([1, 1, 1, 1, 1], [Infinity, 200, 60, 45, 45]);
 
 /**
  * A pacer on a hand-driven clock with two cores, packing 1 MiB pieces of
- * `data` two at a time and sending them down a link of `linkMiBps`: the
- * packer waits for the link when the link is slower, the link for the
- * packer when deflate is.
+ * `data` two at a time into an uploader that holds `bufferMiB` and sends
+ * them down a link of `linkMiBps`: the packer waits for the uploader only
+ * once its buffers are full, the uploader for the packer while deflate is
+ * slower.
  */
-function simulate(linkMiBps: number) {
+function simulate(linkMiBps: number, bufferMiB = 24) {
   let now = 0;
   const pace = new AdaptivePace({ now: () => now, cores: 2 });
   const used: number[] = [];
+  const link = (linkMiBps * MiB) / 1000;
+  // Bytes in the uploader's buffers, and when they were last counted.
+  let queued = 0;
+  const drain = () => (queued = Math.max(0, queued - link * (now - drained)));
+  let drained = 0;
+  let sent = 0;
+  let cpu = 0;
   /** `pieces` of `data`, the first of them the start of a file if `newFile`. */
   const run = (data: Data, pieces: number, newFile = false) => {
     for (let i = 0; i < pieces; i += 2) {
@@ -46,13 +54,21 @@ function simulate(linkMiBps: number) {
         now = start + p.cpuMs;
         p.done?.(p.out);
       }
-      const cpuMs = now - start;
+      cpu += now - start;
       const out = pair[0]!.out + pair[1]!.out;
-      const linkMs = (out / MiB / linkMiBps) * 1000;
-      if (linkMs > cpuMs) pace.blocked(linkMs - cpuMs);
-      else pace.starved(cpuMs - linkMs);
-      now = start + Math.max(linkMs, cpuMs);
+      drain();
+      drained = now;
+      // The uploader takes what fits in its buffers at once; the rest as the link makes room.
+      const room = Math.max(0, bufferMiB * MiB - queued);
+      const waitMs = out > room ? (out - room) / link : 0;
+      if (now - start > 0) pace.starved(now - start);
+      if (waitMs > 0) pace.blocked(waitMs);
+      now += waitMs;
+      drain();
+      drained = now;
+      queued += out;
       pace.sent(out);
+      sent += out;
     }
   };
   /** Which rungs the last `n` pieces used, counted. */
@@ -61,7 +77,13 @@ function simulate(linkMiBps: number) {
     for (const r of used.slice(-n)) counts.set(r, (counts.get(r) ?? 0) + 1);
     return counts;
   };
-  return { run, used, last, pace };
+  /** When the link has sent everything so far. */
+  /** From here on, how long the cores deflated and how long the link took to send their output. */
+  const from = () => {
+    const [cpu0, sent0] = [cpu, sent];
+    return () => ({ cpuMs: cpu - cpu0, linkMs: (sent - sent0) / link });
+  };
+  return { run, used, last, pace, from };
 }
 
 describe("bestBlend", () => {
@@ -95,6 +117,15 @@ describe("SettingRecord", () => {
     expect(r.add(100, 95, 1)).toBe(true);
     expect(r.ratio).toBe(0.95);
   });
+
+  it("takes a file's first piece compressing worse, without the history before it, as no sign of change; compressing better still is", () => {
+    const r = new SettingRecord({ ratio: 0.01, msPerByte: 1 });
+    r.add(100, 1, 1);
+    expect(r.add(100, 2.5, 1, true)).toBe(false);
+    expect(r.ratio).toBeCloseTo((0.75 + 2.5) / 175);
+    expect(r.add(100, 1, 1)).toBe(false);
+    expect(r.add(100, 0.2, 1, true)).toBe(true);
+  });
 });
 
 describe("AdaptivePace", () => {
@@ -112,9 +143,20 @@ describe("AdaptivePace", () => {
     expect(last.get(STORE) ?? 0).toBeLessThan(5);
   });
 
+  it("on a slow link behind the uploader's buffers, measures the link between waits on it and compresses redundant data hard", () => {
+    const s = simulate(30);
+    s.run(GENOMES, 500);
+    const busy = s.from();
+    s.run(GENOMES, 300);
+    // Both as busy as each other: the link sends the cheaply packed share while the cores deflate the rest at level 9.
+    const { cpuMs, linkMs } = busy();
+    expect(linkMs / cpuMs).toBeGreaterThan(0.85);
+    expect(linkMs / cpuMs).toBeLessThan(1.15);
+  });
+
   it("stores part of redundant data when the link is fast and the cores are the limit", () => {
     const s = simulate(1000);
-    s.run(GENOMES, 400);
+    s.run(GENOMES, 800);
     expect(s.last(100).get(STORE)).toBeGreaterThan(20);
   });
 
@@ -126,10 +168,11 @@ describe("AdaptivePace", () => {
 
   it("compresses text harder on a slow link than on a fast one", () => {
     const slow = simulate(30);
-    slow.run(TEXT, 200);
+    slow.run(TEXT, 400);
     const fast = simulate(400);
-    fast.run(TEXT, 200);
-    expect((slow.last(100).get(LEVEL1) ?? 0) + (slow.last(100).get(LEVEL6) ?? 0)).toBeGreaterThan(90);
+    fast.run(TEXT, 400);
+    const harder = [LEVEL1, LEVEL6, LEVEL9].reduce((n, r) => n + (slow.last(100).get(r) ?? 0), 0);
+    expect(harder).toBeGreaterThan(90);
     expect((fast.last(100).get(STORE) ?? 0) + (fast.last(100).get(HUFFMAN) ?? 0)).toBeGreaterThan(90);
   });
 
