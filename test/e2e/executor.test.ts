@@ -91,7 +91,8 @@ describeWithMoto("the test Batch executor", () => {
   }
 
   it.concurrent("runs a job through Batch's states, with its exit code and its output in CloudWatch Logs", async ({ expect }) => {
-    const { jobId } = await submit(["sh", "-c", "echo hello; echo oops >&2; exit 3"]);
+    // A second of work, so RUNNING lasts longer than a DescribeJobs on a loaded machine.
+    const { jobId } = await submit(["sh", "-c", "echo hello; echo oops >&2; sleep 1; exit 3"]);
     const { job, seen } = await waitForJob(jobId!);
 
     expect(seen).toEqual(["SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "FAILED"]);
@@ -106,7 +107,7 @@ describeWithMoto("the test Batch executor", () => {
     expect(job.stoppedAt).toBeGreaterThanOrEqual(job.startedAt!);
     expect(await logLines("/my/group", job.container!.logStreamName!)).toEqual(expect.arrayContaining(["hello", "oops"]));
     const submitted = executor.requests.filter((r) => r.operation === "SubmitJob").map((r) => r.body.containerOverrides?.command);
-    expect(submitted).toContainEqual(["sh", "-c", "echo hello; echo oops >&2; exit 3"]);
+    expect(submitted).toContainEqual(["sh", "-c", "echo hello; echo oops >&2; sleep 1; exit 3"]);
   });
 
   it.concurrent("gives the job its definition's and overrides' environment, nbatch on PATH, an empty directory", async ({ expect }) => {
