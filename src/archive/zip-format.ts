@@ -4,6 +4,11 @@
  * records, with zip64 where a size, an offset or the entry count needs it.
  */
 
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
 export const METHOD_STORE = 0;
 export const METHOD_DEFLATE = 8;
 
@@ -111,35 +116,85 @@ function writeCentralHeader(r: EntryRecord, b: Buffer, at: number): number {
 
 /**
  * The central directory as it grows, entry by entry: its bytes only, in
- * blocks of 1 MiB, so a finished entry keeps about 80 bytes alive and no
- * object of its own (a directory of 200,000 files is 17 MB here).
+ * blocks of 1 MiB, so a finished entry keeps no object of its own. Past
+ * a few blocks (tens of thousands of entries: 200,000 files make 15 MB),
+ * full blocks go to a temporary file, unlinked as soon as it is opened, so
+ * nothing is left behind whatever ends the process; where no temporary
+ * file can be made, they stay in memory.
  */
 export class CentralDirectory {
   private readonly blocks: Buffer[] = [];
   private block = Buffer.allocUnsafeSlow(CENTRAL_BLOCK);
   private used = 0;
+  private spill: { fd: number; size: number } | undefined | null;
   count = 0;
   size = 0;
 
   add(r: EntryRecord): void {
     const length = centralHeaderSize(r);
-    if (this.used + length > this.block.length) {
-      this.blocks.push(this.block.subarray(0, this.used));
-      this.block = Buffer.allocUnsafeSlow(Math.max(CENTRAL_BLOCK, length));
-      this.used = 0;
-    }
+    if (this.used + length > this.block.length) this.full(length);
     this.used += writeCentralHeader(r, this.block, this.used);
     this.count += 1;
     this.size += length;
   }
 
-  /** The directory's bytes, once every entry is added. */
-  bytes(): Buffer[] {
-    return [...this.blocks, this.block.subarray(0, this.used)];
+  /**
+   * The directory's bytes, block by block, once every entry is added. With
+   * `lend`, blocks read back from the temporary file share one buffer, for
+   * a consumer that is done with each before it asks for the next.
+   */
+  *bytes(lend: boolean): Generator<Buffer> {
+    yield* this.blocks;
+    const spill = this.spill;
+    const shared = spill && lend ? Buffer.allocUnsafeSlow(CENTRAL_BLOCK) : undefined;
+    for (let at = 0; spill && at < spill.size; ) {
+      const length = Math.min(CENTRAL_BLOCK, spill.size - at);
+      const b = shared ? shared.subarray(0, length) : Buffer.allocUnsafeSlow(length);
+      const bytesRead = readSync(spill.fd, b, 0, b.length, at);
+      if (bytesRead !== b.length) throw new Error("the central directory's temporary file came back short");
+      at += bytesRead;
+      yield b;
+    }
+    yield this.block.subarray(0, this.used);
+  }
+
+  /** Gives up the temporary file, if any. */
+  close(): void {
+    if (this.spill) closeSync(this.spill.fd);
+    this.spill = null;
+  }
+
+  private full(length: number): void {
+    if (this.spill === undefined && this.blocks.length >= KEEP_BLOCKS) this.spill = spillFile();
+    if (this.spill && length <= this.block.length) {
+      writeFully(this.spill.fd, this.block.subarray(0, this.used), this.spill.size);
+      this.spill.size += this.used;
+    } else {
+      this.blocks.push(this.block.subarray(0, this.used));
+      this.block = Buffer.allocUnsafeSlow(Math.max(CENTRAL_BLOCK, length));
+    }
+    this.used = 0;
   }
 }
 
 const CENTRAL_BLOCK = 1024 * 1024;
+const KEEP_BLOCKS = 2;
+
+/** An open temporary file with no name, or null when none can be made. */
+function spillFile(): { fd: number; size: number } | null {
+  const path = join(tmpdir(), `nbatch-central-${process.pid}-${randomBytes(6).toString("hex")}`);
+  try {
+    const fd = openSync(path, "wx+", 0o600);
+    unlinkSync(path);
+    return { fd, size: 0 };
+  } catch {
+    return null;
+  }
+}
+
+function writeFully(fd: number, b: Buffer, position: number): void {
+  for (let done = 0; done < b.length; ) done += writeSync(fd, b, done, b.length - done, position + done);
+}
 
 /** The end records: zip64 ones first when the count, size or offset overflow the classic fields. */
 export function endOfArchive(count: number, cdOffset: number, cdSize: number): Buffer {

@@ -275,7 +275,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
       if (piece.pooled && sent && lend) pool.give(piece.pooled);
     }
     const cdOffset = out.total;
-    for (const b of central.bytes()) {
+    for (const b of central.bytes(lend)) {
       out.add(b);
       yield* out.drain(false);
     }
@@ -284,6 +284,7 @@ async function* serialize(window: PieceWindow<Piece>, pool: BufferPool, pace: Pa
   } finally {
     // Normal end, failure, or the consumer gave up: stop reading ahead.
     window.end();
+    central.close();
   }
 }
 

@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { PassThrough, Readable } from "node:stream";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -41,6 +43,15 @@ function text(bytes: number): Buffer {
 async function entries(zip: Buffer): Promise<ZipRecord[]> {
   const source: ByteSource = { size: zip.length, read: async (start, end) => Readable.from([zip.subarray(start, end)]) };
   return (await openZipSource(source, "the test archive")).records;
+}
+
+/** Where an open descriptor's link points; "" once it is closed. */
+function readlinkSafe(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
+  }
 }
 
 /** The general purpose flags of the local header at `offset`. */
@@ -217,6 +228,24 @@ describe("zipStream", () => {
     const files = await entries(zip);
     expect(files.length).toBe(n);
     expect(files[n - 1]!.path).toBe(`d${n - 1}/`);
+  });
+
+  it("keeps a long central directory in a nameless temporary file, making the same archive lent or streamed", { timeout: 30_000 }, async () => {
+    const inputs = () => Array.from({ length: 60_000 }, (_, i): ZipInput => ({ name: `dir-${i}`, kind: "dir", mode: 0o755, mtimeMs: MTIME, size: 0, compress: false }));
+    const openSpills = () => (existsSync("/proc/self/fd") ? readdirSync("/proc/self/fd").map((fd) => readlinkSafe(`/proc/self/fd/${fd}`)).filter((l) => l.includes("nbatch-central-")) : []);
+    const lent: Buffer[] = [];
+    let spilled: string[] = [];
+    for await (const chunk of zipChunks(inputs(), fixedPace(1))) {
+      lent.push(Buffer.from(chunk));
+      if (!spilled.length) spilled = openSpills();
+    }
+    if (existsSync("/proc/self/fd")) expect(spilled[0]).toMatch(/\(deleted\)$/);
+    expect(openSpills()).toEqual([]);
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith("nbatch-central-"))).toEqual([]);
+    const zip = Buffer.concat(lent);
+    expect(zip.equals(await collect(zipStream(inputs(), fixedPace(1))))).toBe(true);
+    const files = await entries(zip);
+    expect(files.map((f) => f.path)).toEqual(inputs().map((i) => `${i.name}/`));
   });
 
   it("writes zip64 sizes and offsets for an entry over 4 GiB", async () => {
