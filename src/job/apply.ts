@@ -10,6 +10,7 @@ import { extractDirectory, type ExtractAction, type ExtractReport } from "../tre
 import type { Claims } from "../tree/beside.js";
 import { EntryTable } from "../tree/entry-table.js";
 import type { ManifestEntry } from "../tree/manifest.js";
+import { byPath, type ByPath } from "../tree/paths.js";
 
 /** How much of a results archive nbatch takes: it is untrusted input, made by the job. */
 export interface ResultLimits {
@@ -29,7 +30,7 @@ export interface ApplyOptions {
   dir: string;
   runId: string;
   /** The local directory as it was uploaded, to spot files edited while the job ran (a fan-out run indexes it once for all its tasks). */
-  baseline: readonly ManifestEntry[] | ReadonlyMap<string, ManifestEntry>;
+  baseline: readonly ManifestEntry[] | ByPath<ManifestEntry>;
   select?: (relPath: string) => boolean;
   out: Output;
   limits: ResultLimits;
@@ -68,7 +69,7 @@ export async function applyResults(o: ApplyOptions): Promise<Applied> {
       destRoot: o.dir,
       select: (path) => taken(path) && (!o.select || o.select(path)),
       meta: files,
-      baseline: "get" in o.baseline ? o.baseline : new Map(o.baseline.map((e) => [e.path, e])),
+      baseline: "get" in o.baseline ? o.baseline : byPath(o.baseline),
       conflictTag: o.task?.conflictTag ?? o.runId.slice(-8),
       claims: o.task?.claims,
       maxBytes: o.limits.maxBytes,

@@ -8,7 +8,7 @@ import { openZip, type ZipDirectory } from "../archive/zip-reader.js";
 import { Crc32Meter, crc32File } from "../archive/crc32.js";
 import { differs } from "./diff.js";
 import { statEntry, type ManifestEntry } from "./manifest.js";
-import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix } from "./paths.js";
+import { Refusal, comparePaths, ensureParentDirs, hasDotsAfterName, isInside, realpathOfPrefix, type ByPath } from "./paths.js";
 import { eachLimited } from "../pool.js";
 import { replaceFile, sweepStaleTemps } from "./temp-files.js";
 import { besideClashingDirs, settle, type Claims } from "./beside.js";
@@ -34,7 +34,7 @@ export interface ExtractOptions {
   label: string;
   select?: (relPath: string) => boolean;
   meta?: EntriesByPath;
-  baseline?: ReadonlyMap<string, ManifestEntry>;
+  baseline?: ByPath<ManifestEntry>;
   conflictTag?: string;
   /** A fan-out run: which of its tasks wrote which paths, and which task this is. */
   claims?: Claims;

@@ -57,6 +57,33 @@ export function comparePaths(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** Things with a path, found by path. */
+export interface ByPath<T> {
+  get(path: string): T | undefined;
+}
+
+/**
+ * Finds entries by path without a map of them where they are in path order,
+ * as a scan's are: a binary search costs nothing to set up, where a map of
+ * 200,000 entries holds 10 MB more. Entries out of order get a map.
+ */
+export function byPath<T extends { path: string }>(entries: readonly T[]): ByPath<T> {
+  for (let i = 1; i < entries.length; i++) if (comparePaths(entries[i - 1]!.path, entries[i]!.path) >= 0) return new Map(entries.map((e) => [e.path, e]));
+  return {
+    get(path) {
+      let [lo, hi] = [0, entries.length - 1];
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const c = comparePaths(entries[mid]!.path, path);
+        if (c === 0) return entries[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return undefined;
+    },
+  };
+}
+
 /** A reason an entry cannot be written; extraction reports it and goes on. */
 export class Refusal extends Error {}
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { splitList } from "../../src/json-items.js";
 import { EntryTable } from "../../src/tree/entry-table.js";
+import { byPath } from "../../src/tree/paths.js";
 import type { TreeEntry } from "../../src/protocol-tree.js";
 
 const entries: TreeEntry[] = [
@@ -9,6 +10,18 @@ const entries: TreeEntry[] = [
   { path: "a/l", type: "symlink", size: 1, mtimeMs: -5, mode: 0o777, target: "f" },
   { path: "e", type: "file", size: 0, mtimeMs: 0, mode: 0o600 },
 ];
+
+describe("byPath", () => {
+  it("finds each entry by path, in path order or not, and nothing at a path it does not hold", () => {
+    for (const list of [entries, [...entries].reverse(), [entries[1]!, entries[0]!, entries[3]!]]) {
+      const found = byPath(list);
+      for (const e of list) expect(found.get(e.path)).toBe(e);
+      for (const missing of ["", "0", "a/", "a/g", "z", "b"]) expect(found.get(missing)).toBeUndefined();
+      expect(found instanceof Map).toBe(list !== entries);
+    }
+    expect(byPath([]).get("a")).toBeUndefined();
+  });
+});
 
 describe("EntryTable", () => {
   it("hands back each entry as it was added, and finds entries by path", () => {

@@ -12,6 +12,7 @@ import { s3Url, type S3Object } from "../../aws/s3.js";
 import { InterruptedError, UserError } from "../../errors.js";
 import type { Task } from "../../protocol.js";
 import type { ManifestEntry } from "../../tree/manifest.js";
+import { byPath, type ByPath } from "../../tree/paths.js";
 import { sweepStaleTemps, tempBeside } from "../../tree/temp-files.js";
 import { shownPath } from "../../ui/format.js";
 import { applyResults, resultLimits } from "../apply.js";
@@ -55,7 +56,7 @@ export class ResultsHome {
   readonly tally: ResultsTally = { applied: 0, written: 0, bytes: 0, identical: 0, conflicts: 0, refused: 0, missing: [], failed: [], exitCodes: new Map() };
   private readonly claims: RunClaims;
   /** The baseline indexed once for every task, not once a task. */
-  private readonly baseline: ReadonlyMap<string, ManifestEntry>;
+  private readonly baseline: ByPath<ManifestEntry>;
   private chain: Promise<void>;
   private readonly abort = new AbortController();
   private active = 0;
@@ -66,7 +67,7 @@ export class ResultsHome {
     private readonly plan: ResultsPlan,
   ) {
     this.claims = new RunClaims(plan.runId.slice(-8));
-    this.baseline = new Map(plan.baseline.map((e) => [e.path, e]));
+    this.baseline = byPath(plan.baseline);
     // Archives of downloads killed earlier would count against the free space.
     this.chain = realpath(plan.dir).then((root) => sweepStaleTemps(root, [""]));
   }
