@@ -47,13 +47,13 @@ export interface Tally {
  * Each content is taken from the pack that holds the most of this tree's
  * bytes, so the tree spans few packs.
  */
-export function planInputs(entries: readonly ManifestEntry[], shaOf: (path: string) => string | undefined, known: ReadonlyMap<string, readonly Location[]>): InputsPlan {
+export function planInputs(entries: readonly ManifestEntry[], shaOf: (e: ManifestEntry) => string | undefined, known: ReadonlyMap<string, readonly Location[]>): InputsPlan {
   const files = entries.filter((e) => e.type === "file" && e.size > 0);
   const cover = new Map<string, number>();
-  for (const e of files) for (const l of new Set(known.get(shaOf(e.path) ?? "")?.map((l) => l.pack))) cover.set(l, (cover.get(l) ?? 0) + e.size);
+  for (const e of files) for (const l of new Set(known.get(shaOf(e) ?? "")?.map((l) => l.pack))) cover.set(l, (cover.get(l) ?? 0) + e.size);
   const reused = new Map<string, Location>();
   for (const e of files) {
-    const best = known.get(shaOf(e.path) ?? "")?.reduce((a, b) => (cover.get(b.pack)! > cover.get(a.pack)! || (cover.get(b.pack) === cover.get(a.pack) && b.pack > a.pack) ? b : a));
+    const best = known.get(shaOf(e) ?? "")?.reduce((a, b) => (cover.get(b.pack)! > cover.get(a.pack)! || (cover.get(b.pack) === cover.get(a.pack) && b.pack > a.pack) ? b : a));
     if (best) reused.set(e.path, best);
   }
   const repacked = boundPacks(files, reused);
@@ -62,7 +62,7 @@ export function planInputs(entries: readonly ManifestEntry[], shaOf: (path: stri
   const first = new Map<string, number>();
   for (const e of files) {
     if (reused.has(e.path)) continue;
-    const sha = shaOf(e.path);
+    const sha = shaOf(e);
     const twin = sha ? first.get(sha) : undefined;
     if (twin !== undefined) sameAs.set(e.path, twin);
     else {

@@ -2,19 +2,19 @@ import { randomBytes } from "node:crypto";
 import { realpath } from "node:fs/promises";
 import { PROTOCOL_VERSION } from "../protocol.js";
 import { UserError } from "../errors.js";
-import { scanDirectory, type Manifest, type ManifestEntry } from "../tree/manifest.js";
+import { scanDirectory, type Manifest, type ManifestEntry, type Stamps } from "../tree/manifest.js";
 import { packZipChunks, type WrittenEntry } from "../archive/pack.js";
-import { FileHashes, type Hashed } from "../tree/hashes.js";
+import { FileHashes } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
 import { readIgnoreFile } from "../tree/ignore-file.js";
 import { createExcluder, type SourcedPattern } from "../tree/patterns.js";
 import type { Env } from "../config/file.js";
-import { placedEntries, type InputsPlan, type Location, type Placed } from "./inputs-tree.js";
+import type { InputsPlan, Location, Placed } from "./inputs-tree.js";
 
 /** The directory as it will be uploaded: what goes, what stays, and what is known of its files' bytes. */
 export interface Inputs {
   dir: string;
-  manifest: Manifest & { stamps: Map<string, string> };
+  manifest: Manifest & { stamps: Stamps };
   hashes: FileHashes;
 }
 
@@ -24,16 +24,17 @@ export interface Inputs {
  * (tree/hashes.ts); without, none are known.
  */
 export async function scanInputs(dir: string, excludeFromUpload: readonly (string | SourcedPattern)[], env?: Env): Promise<Inputs> {
-  const [manifest, hashes] = await Promise.all([
+  const [manifest, root] = await Promise.all([
     scanDirectory(dir, createExcluder([...readIgnoreFile(dir), ...excludeFromUpload]), { stamps: true }) as Promise<Inputs["manifest"]>,
-    env ? realpath(dir).then((root) => FileHashes.load(env, root), () => FileHashes.empty()) : FileHashes.empty(),
+    env ? realpath(dir).catch(() => undefined) : undefined,
   ]);
+  const hashes = env && root ? await FileHashes.load(env, root, manifest.entries, manifest.stamps) : FileHashes.none(manifest.stamps.count);
   return { dir, manifest, hashes };
 }
 
 /** The SHA-256 of a file's bytes, when it is known without reading them. */
-export function knownSha(inputs: Inputs, path: string): string | undefined {
-  return inputs.hashes.get(path, inputs.manifest.stamps.get(path));
+export function knownSha(inputs: Inputs, e: ManifestEntry): string | undefined {
+  return inputs.hashes.get(e);
 }
 
 /** Paths left out because their names cannot travel: each is said, so nothing goes missing unnoticed. */
@@ -71,40 +72,34 @@ export function newPackId(runId: string): string {
 const INDEX_ROW_MAX = 2 + 66 + 4 * 17 + 2;
 
 /**
- * Where this run's pack put each of its files, and the SHA-256 of what was
- * read: typed arrays by the file's index in `files`, since an object, a map
- * entry and a hex string for each of 200,000 files would be tens of megabytes.
+ * Where this run's pack put each of its files: typed arrays by the file's
+ * index in `files`, since an object, a map entry and a hex string for each
+ * of 200,000 files would be tens of megabytes. The SHA-256 of what was read
+ * goes to the inputs' hashes, which keep it for the next run.
  */
 export class PackedFiles implements Placed {
   private readonly offsets: Float64Array;
   private readonly ends: Float64Array;
-  private readonly readAts: Float64Array;
   private readonly crcs: Uint32Array;
-  private readonly shas: Buffer;
 
   constructor(
     readonly id: string,
     private readonly files: readonly ManifestEntry[],
+    private readonly hashes: FileHashes,
   ) {
     const n = files.length;
-    [this.offsets, this.ends, this.readAts] = [new Float64Array(n), new Float64Array(n), new Float64Array(n)];
+    [this.offsets, this.ends] = [new Float64Array(n), new Float64Array(n)];
     this.crcs = new Uint32Array(n);
-    this.shas = Buffer.alloc(32 * n);
   }
 
   add(at: WrittenEntry): void {
     const i = at.index;
-    [this.offsets[i], this.ends[i], this.crcs[i], this.readAts[i]] = [at.offset, at.end, at.crc32, at.readAt];
-    at.sha256.copy(this.shas, 32 * i);
+    [this.offsets[i], this.ends[i], this.crcs[i]] = [at.offset, at.end, at.crc32];
+    this.hashes.set(this.files[i]!, at.sha256, at.readAt);
   }
 
   location(i: number): Location {
     return { pack: this.id, offset: this.offsets[i]!, end: this.ends[i]!, crc32: this.crcs[i]! };
-  }
-
-  /** The hash of the i-th file as it was read, for tree/hashes.ts to keep. */
-  hashed(i: number, stamp: string): Hashed {
-    return { sha256: this.sha(i), stamp, readAt: this.readAts[i]! };
   }
 
   /** The pack's index (protocol-tree.ts PackIndex), as JSON. */
@@ -113,24 +108,21 @@ export class PackedFiles implements Placed {
     // Room for the longest row of each file, written in place: pages a row never reaches are never touched.
     const out = Buffer.allocUnsafe(head.length + this.files.length * INDEX_ROW_MAX + 2);
     let at = out.write(head, "latin1");
-    for (let i = 0; i < this.files.length; i++) {
-      at += out.write(`${i ? "," : ""}["${this.sha(i)}",${this.files[i]!.size},${this.crcs[i]},${this.offsets[i]},${this.ends[i]}]`, at, "latin1");
+    for (const [i, e] of this.files.entries()) {
+      const sha = this.hashes.get(e);
+      if (!sha) throw new Error(`no hash of ${e.path}, which was packed`);
+      at += out.write(`${i ? "," : ""}["${sha}",${e.size},${this.crcs[i]},${this.offsets[i]},${this.ends[i]}]`, at, "latin1");
     }
     at += out.write("]}", at, "latin1");
     return out.subarray(0, at);
   }
-
-  private sha(i: number): string {
-    return this.shas.toString("hex", 32 * i, 32 * i + 32);
-  }
 }
 
-/** Each file of the inputs with its stamp, and its hash when this run's pack read it. */
-export function* stampedFiles(inputs: Inputs, plan: InputsPlan, packed?: PackedFiles): Generator<[string, string, Hashed?]> {
-  for (const [e, at] of placedEntries(inputs.manifest.entries, plan)) {
-    const stamp = inputs.manifest.stamps.get(e.path);
-    if (stamp === undefined) continue;
-    yield [e.path, stamp, packed && typeof at === "number" && plan.fresh[at] === e ? packed.hashed(at, stamp) : undefined];
+/** Each file of the inputs with its stamp. */
+export function* stampedFiles(inputs: Inputs): Generator<[ManifestEntry, string]> {
+  for (const e of inputs.manifest.entries) {
+    const stamp = inputs.manifest.stamps.of(e);
+    if (stamp !== undefined) yield [e, stamp];
   }
 }
 
@@ -146,13 +138,13 @@ export interface Pack {
  * next run knows them without reading them.
  */
 export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?: (bytes: number) => void): Pack {
-  const files = new PackedFiles(id, plan.fresh);
+  const files = new PackedFiles(id, plan.fresh, inputs.hashes);
   const chunks = packZipChunks({
     root: inputs.dir,
     entries: plan.fresh,
     onRead,
     onWritten(e, at) {
-      const expected = knownSha(inputs, e.path);
+      const expected = knownSha(inputs, e);
       // Files of the same bytes share this entry: what was packed must be what was hashed.
       if (expected && expected !== at.sha256.toString("hex")) throw new UserError(`${e.path} changed while it was being packed: run again once nothing is changing the directory.`);
       files.add(at);

@@ -36,22 +36,22 @@ export const tallied = (t: Tally) => `${t.files.toLocaleString("en-US")} file${t
  * hashed as they are packed.
  */
 export async function planUpload(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, inventory: Inventory): Promise<Upload> {
-  const { entries, stamps } = inputs.manifest;
+  const { entries } = inputs.manifest;
   const files = entries.filter((e) => e.type === "file" && e.size > 0);
   const packs = usablePacks(loc, inventory);
   if (packs.length) {
-    const unknown = files.filter((e) => !knownSha(inputs, e.path));
+    const unknown = files.filter((e) => !knownSha(inputs, e));
     if (unknown.length) {
       const bytes = unknown.reduce((n, e) => n + e.size, 0);
       ctx.out.detail(`Hashing ${tallied({ files: unknown.length, bytes })} to find those already in S3`);
       const progress = startProgress(ctx.out, ctx.clock, "Hashing", bytes);
       let read = 0;
-      await hashFiles(inputs.dir, unknown, stamps, inputs.hashes, (n) => progress.update((read += n))).finally(() => progress.finish());
+      await hashFiles(inputs.dir, unknown, inputs.hashes, (n) => progress.update((read += n))).finally(() => progress.finish());
     }
   }
-  const wanted = new Set(files.map((e) => knownSha(inputs, e.path)).filter((s): s is string => s !== undefined));
+  const wanted = new Set(files.map((e) => knownSha(inputs, e)).filter((s): s is string => s !== undefined));
   const found = packs.length ? await findContent(ctx.clients.s3, loc, ctx.env, packs, wanted, (line) => ctx.out.warn(line)) : new Map();
-  const plan = planInputs(entries, (path) => knownSha(inputs, path), found);
+  const plan = planInputs(entries, (e) => knownSha(inputs, e), found);
   const tree = plan.fresh.length ? undefined : await buildTree(entries, plan);
   return { plan, ...tallies(entries, plan), tree, unchanged: !!tree && inventory.usable(treeObject(loc, tree.fingerprint).key) };
 }
@@ -64,7 +64,7 @@ export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, input
   const both = `uploaded ${tallied(upload.fresh)}; reused ${tallied(upload.reused)}`;
   if (upload.unchanged) {
     const obj = treeObject(loc, upload.tree!.fingerprint);
-    if (inputs.hashes.added) await keepHashes(ctx, inputs, upload.plan);
+    if (inputs.hashes.added) await keepHashes(ctx, inputs);
     out.info(`Inputs unchanged (${tallied(upload.reused)}): already at ${s3Url(obj)}`);
     return obj;
   }
@@ -73,14 +73,14 @@ export async function uploadInputs(ctx: BatchContext, loc: BucketLocation, input
   const tree = upload.tree ?? (await buildTree(inputs.manifest.entries, upload.plan, packed));
   const obj = treeObject(loc, tree.fingerprint);
   if (!(await putIfAbsent(ctx.clients.s3, obj, tree.gz, "application/gzip"))) out.detail(`${s3Url(obj)} was already written by another run`);
-  await keepHashes(ctx, inputs, upload.plan, packed);
+  await keepHashes(ctx, inputs);
   out.info(`Inputs at ${s3Url(obj)} after ${((clock.now() - started) / 1000).toFixed(1)} s: ${both}`);
   return obj;
 }
 
 /** The hashes read in this run, for the next one; losing them costs only a re-read. */
-async function keepHashes(ctx: BatchContext, inputs: Inputs, plan: InputsPlan, packed?: PackedFiles): Promise<void> {
-  await inputs.hashes.save(stampedFiles(inputs, plan, packed)).catch((err: unknown) => ctx.out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
+async function keepHashes(ctx: BatchContext, inputs: Inputs): Promise<void> {
+  await inputs.hashes.save(stampedFiles(inputs)).catch((err: unknown) => ctx.out.detail(`could not keep the files' hashes: ${(err as Error).message}`));
 }
 
 async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs, upload: Upload, runId: string, signal: AbortSignal): Promise<PackedFiles> {

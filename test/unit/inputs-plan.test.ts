@@ -9,7 +9,7 @@ import { buildTree, MAX_PACKS, planInputs, type Location, type Placed } from "..
 import { usableUntil } from "../../src/job/inventory.js";
 import { soonestExpiry } from "../../src/setup/lifecycle.js";
 import { FileHashes, hashFiles } from "../../src/tree/hashes.js";
-import { scanDirectory, type ManifestEntry } from "../../src/tree/manifest.js";
+import { scanDirectory, type Manifest, type ManifestEntry } from "../../src/tree/manifest.js";
 
 const DAY = 24 * 3600 * 1000;
 const file = (path: string, size = 10): ManifestEntry => ({ path, type: "file", size, mtimeMs: 1, mode: 0o644 });
@@ -20,7 +20,7 @@ describe("planning what goes up", () => {
   it("reuses bytes already in a pack, sends the rest once for each content, and names the tree by what it holds", async () => {
     const entries = [file("a"), file("b"), file("c"), file("d"), { ...file("empty"), size: 0 }];
     const sha: Record<string, string> = { a: "A", b: "B", c: "C", d: "C" };
-    const plan = planInputs(entries, (p) => sha[p], new Map([["A", [at("p1")]]]));
+    const plan = planInputs(entries, (e) => sha[e.path], new Map([["A", [at("p1")]]]));
     expect([...plan.reused.keys()]).toEqual(["a"]);
     expect(plan.fresh.map((e) => e.path)).toEqual(["b", "c"]);
     expect(plan.sameAs.get("d")).toBe(1);
@@ -57,14 +57,14 @@ describe("planning what goes up", () => {
       ["A", [at("big")]],
       ["B", [at("small"), at("big", 50)]],
     ]);
-    const plan = planInputs(entries, (p) => p.toUpperCase(), known);
+    const plan = planInputs(entries, (e) => e.path.toUpperCase(), known);
     expect(plan.reused.get("b")!.pack).toBe("big");
   });
 
   it(`keeps a tree within ${MAX_PACKS} packs, its own included, sending the files of the least used packs again`, () => {
     const entries = Array.from({ length: 20 }, (_, i) => file(`f${String(i).padStart(2, "0")}`, 100 + i));
     const known = new Map(entries.slice(0, 19).map((e, i) => [e.path, [at(`pack${String(i).padStart(2, "0")}`)]]));
-    const plan = planInputs(entries, (p) => p, known);
+    const plan = planInputs(entries, (e) => e.path, known);
     const packs = new Set([...plan.reused.values()].map((l) => l.pack));
     expect(packs.size + 1).toBe(MAX_PACKS);
     // The smallest contributions go up again: f00..f03, with f19, which was nowhere.
@@ -107,23 +107,31 @@ describe("the hashes kept between runs", () => {
     utimesSync(join(root, "old.txt"), past, past);
     const env = { HOME: home };
     const scan = () => scanDirectory(root, () => ({ excluded: false }), { stamps: true });
+    const load = (m: Manifest) => FileHashes.load(env, root, m.entries, m.stamps!);
+    const at = (m: Manifest, path: string) => m.entries.find((e) => e.path === path)!;
     const m = await scan();
-    const hashes = await FileHashes.load(env, root);
-    await hashFiles(root, m.entries, m.stamps!, hashes);
+    const hashes = await load(m);
+    await hashFiles(root, m.entries, hashes);
     const sha = createHash("sha256").update("old").digest("hex");
-    expect(hashes.get("old.txt", m.stamps!.get("old.txt"))).toBe(sha);
+    expect(hashes.get(at(m, "old.txt"))).toBe(sha);
     // As if old.txt had been read three seconds after its last change (its ctime is now: utimes moved it).
-    hashes.set("old.txt", { sha256: sha, stamp: m.stamps!.get("old.txt")!, readAt: Date.now() + 3000 });
-    await hashes.save(m.stamps!);
+    hashes.set(at(m, "old.txt"), sha, Date.now() + 3000);
+    await hashes.save(m.entries.map((e) => [e, m.stamps!.of(e)!] as const));
 
-    const again = await FileHashes.load(env, root);
     const m2 = await scan();
-    expect(again.get("old.txt", m2.stamps!.get("old.txt"))).toBe(sha);
+    const again = await load(m2);
+    expect(again.get(at(m2, "old.txt"))).toBe(sha);
     // Its ctime is newer than its reading less two seconds: the filesystem's clock may not have moved yet.
-    expect(again.get("new.txt", m2.stamps!.get("new.txt"))).toBeUndefined();
+    expect(again.get(at(m2, "new.txt"))).toBeUndefined();
+    // Kept again as it was: a hash kept before is kept while the file stays as it is.
+    await again.save(m2.entries.map((e) => [e, m2.stamps!.of(e)!] as const));
+    const kept = await scan();
+    expect((await load(kept)).get(at(kept, "old.txt"))).toBe(sha);
     writeFileSync(join(root, "old.txt"), "changed");
     utimesSync(join(root, "old.txt"), past, past);
     const m3 = await scan();
-    expect(again.get("old.txt", m3.stamps!.get("old.txt"))).toBeUndefined();
+    expect((await load(m3)).get(at(m3, "old.txt"))).toBeUndefined();
+    // A file of hashes for another directory, or not one at all, is no hashes.
+    expect((await FileHashes.load(env, `${root}-other`, m3.entries, m3.stamps!)).get(at(m3, "old.txt"))).toBeUndefined();
   });
 });
