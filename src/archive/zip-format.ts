@@ -120,7 +120,7 @@ function writeCentralHeader(r: EntryRecord, b: Buffer, at: number): number {
  * a few blocks (tens of thousands of entries: 200,000 files make 15 MB),
  * full blocks go to a temporary file, unlinked as soon as it is opened, so
  * nothing is left behind whatever ends the process; where no temporary
- * file can be made, they stay in memory.
+ * file can be made, or it fills up, they stay in memory.
  */
 export class CentralDirectory {
   private readonly blocks: Buffer[] = [];
@@ -145,16 +145,7 @@ export class CentralDirectory {
    */
   *bytes(lend: boolean): Generator<Buffer> {
     yield* this.blocks;
-    const spill = this.spill;
-    const shared = spill && lend ? Buffer.allocUnsafeSlow(CENTRAL_BLOCK) : undefined;
-    for (let at = 0; spill && at < spill.size; ) {
-      const length = Math.min(CENTRAL_BLOCK, spill.size - at);
-      const b = shared ? shared.subarray(0, length) : Buffer.allocUnsafeSlow(length);
-      const bytesRead = readSync(spill.fd, b, 0, b.length, at);
-      if (bytesRead !== b.length) throw new Error("the central directory's temporary file came back short");
-      at += bytesRead;
-      yield b;
-    }
+    yield* this.bytesSpilled(this.spill && lend ? Buffer.allocUnsafeSlow(CENTRAL_BLOCK) : undefined);
     yield this.block.subarray(0, this.used);
   }
 
@@ -167,13 +158,33 @@ export class CentralDirectory {
   private full(length: number): void {
     if (this.spill === undefined && this.blocks.length >= KEEP_BLOCKS) this.spill = spillFile();
     if (this.spill && length <= this.block.length) {
-      writeFully(this.spill.fd, this.block.subarray(0, this.used), this.spill.size);
-      this.spill.size += this.used;
-    } else {
-      this.blocks.push(this.block.subarray(0, this.used));
-      this.block = Buffer.allocUnsafeSlow(Math.max(CENTRAL_BLOCK, length));
+      try {
+        writeFully(this.spill.fd, this.block.subarray(0, this.used), this.spill.size);
+        this.spill.size += this.used;
+        this.used = 0;
+        return;
+      } catch {
+        // A full temporary directory: what went there comes back, and the rest stays in memory.
+        this.blocks.push(...this.bytesSpilled());
+        this.close();
+      }
     }
+    this.blocks.push(this.block.subarray(0, this.used));
+    this.block = Buffer.allocUnsafeSlow(Math.max(CENTRAL_BLOCK, length));
     this.used = 0;
+  }
+
+  /** The blocks in the temporary file, read back; `shared` to read each into the same buffer. */
+  private *bytesSpilled(shared?: Buffer): Generator<Buffer> {
+    const spill = this.spill;
+    for (let at = 0; spill && at < spill.size; ) {
+      const length = Math.min(CENTRAL_BLOCK, spill.size - at);
+      const b = shared ? shared.subarray(0, length) : Buffer.allocUnsafeSlow(length);
+      const bytesRead = readSync(spill.fd, b, 0, b.length, at);
+      if (bytesRead !== b.length) throw new Error("the central directory's temporary file came back short");
+      at += bytesRead;
+      yield b;
+    }
   }
 }
 

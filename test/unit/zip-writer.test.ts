@@ -246,6 +246,15 @@ describe("zipStream", () => {
     expect(zip.equals(await collect(zipStream(inputs(), fixedPace(1))))).toBe(true);
     const files = await entries(zip);
     expect(files.map((f) => f.path)).toEqual(inputs().map((i) => `${i.name}/`));
+    // With nowhere to put it, the directory stays in memory: the same archive.
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = "/nonexistent/nbatch-test";
+    try {
+      expect(zip.equals(await collect(zipStream(inputs(), fixedPace(1))))).toBe(true);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
   });
 
   it("writes zip64 sizes and offsets for an entry over 4 GiB", async () => {
