@@ -141,7 +141,8 @@ export class CentralDirectory {
   /**
    * The directory's bytes, block by block, once every entry is added. With
    * `lend`, blocks read back from the temporary file share one buffer, for
-   * a consumer that is done with each before it asks for the next.
+   * a consumer that is done with each before it asks for the next (each is
+   * a full block, large enough that Output passes it on, never holds it).
    */
   *bytes(lend: boolean): Generator<Buffer> {
     yield* this.blocks;

@@ -1,6 +1,6 @@
 import type { TreeEntry } from "../protocol-tree.js";
 import type { EntryType } from "./manifest.js";
-import { comparePaths } from "./paths.js";
+import { comparePaths, searchPaths } from "./paths.js";
 
 const TYPES: readonly EntryType[] = ["file", "dir", "symlink"];
 
@@ -95,15 +95,7 @@ export class EntryTable {
       }
       return this.byPath.get(path) ?? -1;
     }
-    let [lo, hi] = [0, this.length - 1];
-    while (lo <= hi) {
-      const mid = (lo + hi) >>> 1;
-      const c = comparePaths(this.paths[mid]!, path);
-      if (c === 0) return mid;
-      if (c < 0) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
+    return searchPaths(this.length, (i) => this.paths[i]!, path);
   }
 
   /** The entry at path, as `find` finds it. */

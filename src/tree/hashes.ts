@@ -114,8 +114,7 @@ export class FileHashes {
 
   /**
    * Writes the hashes of the given files (the directory as it is now, each
-   * with its stamp, and the hash its packing took, if any), replacing the
-   * file whole. Lines go out some thousands at a time, never all at once.
+   * with its stamp), replacing the file whole. Lines go out some thousands at a time, never all at once.
    */
   async save(files: Iterable<readonly [entry: ManifestEntry, stamp: string]>): Promise<void> {
     if (!this.path) return;

@@ -205,7 +205,7 @@ function toEntry(path: string, st: Stats, target?: string, stamp?: number): Mani
  * is asked for.
  */
 export class Stamps {
-  private numbers = new Float64Array(4 * 1024);
+  private numbers = new Float64Array(0);
   private used = 0;
 
   /** How many files have one. */
@@ -216,7 +216,7 @@ export class Stamps {
   /** Keeps a file's stamp; the number its entry carries. */
   add(st: Stats): number {
     if (this.used === this.numbers.length) {
-      const wider = new Float64Array(2 * this.used);
+      const wider = new Float64Array(Math.max(2 * this.used, 4 * 1024));
       wider.set(this.numbers);
       this.numbers = wider;
     }

@@ -69,19 +69,20 @@ export interface ByPath<T> {
  */
 export function byPath<T extends { path: string }>(entries: readonly T[]): ByPath<T> {
   for (let i = 1; i < entries.length; i++) if (comparePaths(entries[i - 1]!.path, entries[i]!.path) >= 0) return new Map(entries.map((e) => [e.path, e]));
-  return {
-    get(path) {
-      let [lo, hi] = [0, entries.length - 1];
-      while (lo <= hi) {
-        const mid = (lo + hi) >>> 1;
-        const c = comparePaths(entries[mid]!.path, path);
-        if (c === 0) return entries[mid];
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
-      }
-      return undefined;
-    },
-  };
+  return { get: (path) => entries[searchPaths(entries.length, (i) => entries[i]!.path, path)] };
+}
+
+/** The index of `path` among `count` paths in path order (the i-th given by `pathAt`), or -1. */
+export function searchPaths(count: number, pathAt: (i: number) => string, path: string): number {
+  let [lo, hi] = [0, count - 1];
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const c = comparePaths(pathAt(mid), path);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
 }
 
 /** A reason an entry cannot be written; extraction reports it and goes on. */
