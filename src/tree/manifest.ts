@@ -10,9 +10,14 @@ import type { Exclusion } from "./patterns.js";
 export type EntryType = "file" | "dir" | "symlink";
 
 /**
- * One path of a directory tree. `mtimeMs` is rounded to whole milliseconds:
+ * One path of a directory tree. `mtimeMs` is cut to whole milliseconds:
  * utimes cannot restore sub-millisecond times exactly, and a time that does
- * not survive a round trip would make every restored file look changed.
+ * not survive a round trip would make every restored file look changed. Cut,
+ * not rounded: a time in a second's last half millisecond would round into
+ * the next second, and the job would see a different second than `ls` here.
+ * But a time restored to a whole millisecond reads back a fraction of a
+ * microsecond under it (seconds as a double, truncated to nanoseconds), so
+ * what is within a microsecond under a millisecond counts as that one.
  * Directories have size 0 (their on-disk size is an allocation detail).
  */
 export interface ManifestEntry {
@@ -189,7 +194,7 @@ function toEntry(path: string, st: Stats, target?: string, stamp?: number): Mani
   // lstat's numbers are doubles, which V8 keeps each in a box of its own (16 bytes) unless they are made small
   // integers; and not through an array, whose numbers would come out boxed again.
   const size = type === "dir" ? 0 : st.size < 2 ** 31 ? st.size | 0 : st.size;
-  const mtimeMs = Math.round(st.mtimeMs);
+  const mtimeMs = Math.floor(st.mtimeMs + 0.001);
   const mode = st.mode & 0o7777;
   // Whole in one literal: a property added later can cost the object a second allocation.
   if (stamp !== undefined) return { path, type, size, mtimeMs, mode, stamp };

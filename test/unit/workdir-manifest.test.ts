@@ -67,6 +67,13 @@ describe("scanDirectory", () => {
     expect(m.bytes).toBe(18 + 1 + 15 + 2 + 3);
   });
 
+  it("cuts a time in a second's last millisecond rather than carry it into the next second", async () => {
+    const root = tree();
+    utimesSync(join(root, "a/x"), 1_700_000_000, 1_700_000_000.9996);
+    const m = await scanDirectory(root, defaults);
+    expect(m.entries.find((e) => e.path === "a/x")!.mtimeMs).toBe(1_700_000_000_999);
+  });
+
   it("reports excluded directories once, without descending", async () => {
     const m = await scanDirectory(tree(), defaults);
     expect(m.excluded).toEqual([
