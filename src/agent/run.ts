@@ -12,6 +12,7 @@ import { diffManifests } from "../tree/diff.js";
 import type { EntryTable } from "../tree/entry-table.js";
 import { scanDirectory, type ManifestEntry, type Skipped } from "../tree/manifest.js";
 import { packZip } from "../archive/pack.js";
+import { AdaptivePace } from "../archive/zip-pace.js";
 import { createExcluder, RESULTS_REINCLUDED } from "../tree/patterns.js";
 import { withTempDir } from "../tree/temp-files.js";
 import { fetchInputs } from "./inputs.js";
@@ -223,13 +224,15 @@ async function uploadResults(o: AgentOptions, url: string, runId: string, baseli
     };
     return JSON.stringify(account);
   };
+  const pace = new AdaptivePace();
   const body = packZip({
     root: o.cwd,
     entries: changed,
     extra: [{ name: RESULTS_ENTRY, data: results }],
+    pace,
     onSkip: (path, reason) => void skipped.push({ path, reason }),
   });
-  await o.store.upload(url, body);
+  await o.store.upload(url, body, pace.uploaded);
   for (const s of skipped) o.out.warn(`nbatch agent: left ${shownPath(s.path)} out of the results: ${s.reason}`);
   o.out.detail(`nbatch agent: uploaded the new or changed entries to ${url}`);
 }

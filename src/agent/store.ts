@@ -13,7 +13,8 @@ import type { ByteSource } from "../archive/zip-reader.js";
  */
 export interface Store {
   download(url: string, path: string): Promise<boolean>;
-  upload(url: string, body: Readable): Promise<void>;
+  /** `onProgress` hears what the parts took (UploadOptions); a file has none. */
+  upload(url: string, body: Readable, onProgress?: (bytes: number, busyMs: number) => void): Promise<void>;
   readText(url: string): Promise<string | undefined>;
   remove(url: string): Promise<void>;
   /** The object as a source of byte ranges; undefined when it does not exist. */
@@ -28,7 +29,7 @@ export function createStore(s3: () => S3Client): Store {
       if (!file) return downloadToFile(s3(), parseS3Url(url), path);
       return copyFile(file, path).then(() => true, (err) => (err.code === "ENOENT" ? false : Promise.reject(err)));
     },
-    async upload(url, body) {
+    async upload(url, body, onProgress) {
       const file = local(url);
       if (file) {
         // Whole or not at all, as an S3 object is: a full disk must not leave half an archive.
@@ -39,7 +40,7 @@ export function createStore(s3: () => S3Client): Store {
         });
         await rename(part, file);
       }
-      else await uploadStream(s3(), parseS3Url(url), body);
+      else await uploadStream(s3(), parseS3Url(url), body, { onProgress });
     },
     async readText(url) {
       const file = local(url);

@@ -23,6 +23,8 @@ export interface PackOptions {
   extra?: readonly ExtraEntry[];
   /** A fixed deflate level (0 stores everything); by default the level follows the link (zip-pace.ts). */
   level?: number;
+  /** The pacer that follows the link, to hear from the uploader (Pacer.uploaded); one of its own by default. */
+  pace?: Pacer;
   /** Called with each count of file bytes read, for progress. */
   onRead?: (bytes: number) => void;
   /**
@@ -95,7 +97,7 @@ function events(opts: PackOptions, hashes: Hashes): ZipEvents {
 }
 
 function paceFor(opts: PackOptions): Pacer {
-  return opts.level === undefined ? new AdaptivePace() : fixedPace(opts.level);
+  return opts.level === undefined ? (opts.pace ?? new AdaptivePace()) : fixedPace(opts.level);
 }
 
 function* inputs(opts: PackOptions, compress: boolean, hashes: Hashes): Generator<ZipInput> {

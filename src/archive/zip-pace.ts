@@ -51,12 +51,14 @@ export interface Pacer {
   blocked(ms: number): void;
   /** The reader took `bytes` of the archive. */
   sent(bytes: number): void;
+  /** The uploader has sent `bytes` in all, with a part in flight for `busyMs` of the time (src/aws/multipart.ts). */
+  uploaded(bytes: number, busyMs: number): void;
 }
 
 export function fixedPace(level: number): Pacer {
   const setting = { level };
   const ignore = () => undefined;
-  return { choose: () => setting, deflating: () => ignore, starved: ignore, blocked: ignore, sent: ignore };
+  return { choose: () => setting, deflating: () => ignore, starved: ignore, blocked: ignore, sent: ignore, uploaded: ignore };
 }
 
 /** The machine as the pacer sees it; a test passes its own. */
@@ -188,6 +190,8 @@ export class AdaptivePace implements Pacer {
   private linkMs = 0;
   // The end of the last wait on the reader, and what it had taken by then.
   private lastWait: { at: number; sent: number } | undefined;
+  // The uploader has said what its parts took.
+  private partsSeen = false;
   private waitedInPeriod = false;
   // What the uploader's buffers hold, by our reckoning of the link.
   private queued = 0;
@@ -255,6 +259,22 @@ export class AdaptivePace implements Pacer {
     this.totalSent += bytes;
   }
 
+  /**
+   * Until the packer first waits on the uploader, the link is what the
+   * uploader's parts took in flight: known from the first part on, where
+   * waiting for the buffers to fill would leave a fast link taken for the
+   * prior's slow one for as long as 24 MiB take to pack for it. A part that
+   * ends while the next is in flight counts the next one's time and not its
+   * bytes, so this errs low, by at most half, and only at first. Bound, to
+   * be handed to the uploader as its progress callback.
+   */
+  readonly uploaded = (bytes: number, busyMs: number): void => {
+    if (this.lastWait || busyMs <= 0) return;
+    this.partsSeen = true;
+    this.link = bytes / busyMs;
+    this.rethink();
+  };
+
   private classOf(bytes: number): PieceClass {
     return bytes < SMALL_PIECE ? this.small : this.large;
   }
@@ -279,12 +299,13 @@ export class AdaptivePace implements Pacer {
       // was thought to send, without making the packer wait: the link is faster.
       this.link += (this.queued - UPLOADER_BUFFER) / elapsed;
       this.queued = UPLOADER_BUFFER;
-    } else if (!this.lastWait && this.totalSent > UPLOADER_BUFFER && this.starvedMs >= PACKER_BOUND * elapsed) {
-      // Never yet waited on: the link may be far faster than the prior. Raised
-      // boldly (up to four times a period) until the packer waits on it: a guess
-      // too high costs at most the uploader's buffers of lightly packed bytes.
-      // Once waited on, only evidence raises it, for the reader waiting on the
-      // packer says nothing of the link while the uploader's buffers have room.
+    } else if (!this.lastWait && !this.partsSeen && this.totalSent > UPLOADER_BUFFER && this.starvedMs >= PACKER_BOUND * elapsed) {
+      // Never yet waited on, and no word from the uploader (a consumer that is
+      // not one, such as a file): the link may be far faster than the prior.
+      // Raised boldly (up to four times a period) until the packer waits on it:
+      // a guess too high costs at most the uploader's buffers of lightly packed
+      // bytes. Once waited on, only evidence raises it, for the reader waiting
+      // on the packer says nothing of the link while the uploader's buffers have room.
       const taken = this.sentBytes / Math.max(elapsed - this.starvedMs, 1);
       this.link = Math.max(this.link, Math.min(4 * this.link, taken));
     }

@@ -26,7 +26,12 @@ export interface MultipartOptions {
   eager: boolean;
   contentType: string;
   signal?: AbortSignal;
-  onProgress?: (bytes: number) => void;
+  /**
+   * Called as each part has gone up, with the bytes sent in all and how
+   * long at least one part has been in flight: the link's own time, apart
+   * from any waiting on the body, so their ratio is what the link sends.
+   */
+  onProgress?: (bytes: number, busyMs: number) => void;
 }
 
 /**
@@ -67,10 +72,11 @@ export async function uploadParts(s3: S3Client, obj: S3Target, body: Body, opts:
       }
     }
     if (!upload.created) {
+      const start = performance.now();
       await s3.send(new PutObjectCommand({ Bucket: obj.bucket, Key: obj.key, Body: part.subarray(0, filled), ContentType: opts.contentType }), {
         abortSignal: opts.signal,
       });
-      opts.onProgress?.(filled);
+      opts.onProgress?.(filled, performance.now() - start);
       return;
     }
     if (filled > 0 || upload.count === 0) await upload.send(part, filled, () => undefined);
@@ -126,6 +132,10 @@ class PartUploader {
   private checksumAlgorithm: Promise<"CRC32" | undefined> | undefined;
   private readonly cancel = new AbortController();
   private uploaded = 0;
+  // Parts whose request is out, and the time with at least one out: up to the last time none was, and since then.
+  private sending = 0;
+  private busyMs = 0;
+  private busySince = 0;
   count = 0;
 
   constructor(
@@ -154,19 +164,24 @@ class PartUploader {
     while (this.inFlight.size >= this.opts.queueSize) await Promise.race(this.inFlight);
     this.check();
     const partNumber = ++this.count;
-    const sent = Promise.all([this.uploadId!, this.checksum()]).then(([UploadId, ChecksumAlgorithm]) =>
-      this.s3.send(
-        new UploadPartCommand({ Bucket: this.obj.bucket, Key: this.obj.key, UploadId, PartNumber: partNumber, Body: buf.subarray(0, length), ChecksumAlgorithm }),
-        { abortSignal: this.cancel.signal },
-      ),
-    );
+    const sent = Promise.all([this.uploadId!, this.checksum()]).then(([UploadId, ChecksumAlgorithm]) => {
+      if (this.sending++ === 0) this.busySince = performance.now();
+      return this.s3
+        .send(
+          new UploadPartCommand({ Bucket: this.obj.bucket, Key: this.obj.key, UploadId, PartNumber: partNumber, Body: buf.subarray(0, length), ChecksumAlgorithm }),
+          { abortSignal: this.cancel.signal },
+        )
+        .finally(() => {
+          if (--this.sending === 0) this.busyMs += performance.now() - this.busySince;
+        });
+    });
     // Never rejects: whatever fails is recorded, so abort() always gets to AbortMultipartUpload.
     const done: Promise<void> = sent
       .then((r) => {
         this.parts.push({ PartNumber: partNumber, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 });
         this.uploaded += length;
         release(buf);
-        this.opts.onProgress?.(this.uploaded);
+        this.opts.onProgress?.(this.uploaded, this.busyMs + (this.sending > 0 ? performance.now() - this.busySince : 0));
       })
       .catch((error: unknown) => this.fail(error));
     const tracked = done.finally(() => this.inFlight.delete(tracked));

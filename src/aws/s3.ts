@@ -66,7 +66,8 @@ export interface UploadOptions {
   partSize?: number;
   queueSize?: number;
   signal?: AbortSignal;
-  onProgress?: (bytes: number) => void;
+  /** As each part has gone up: the bytes sent, and the time a part was in flight (MultipartOptions). */
+  onProgress?: (bytes: number, busyMs: number) => void;
 }
 
 /** Streams body into one object (src/aws/multipart.ts); on failure or abort nothing is left behind. */

@@ -4,6 +4,7 @@ import { PROTOCOL_VERSION } from "../protocol.js";
 import { UserError } from "../errors.js";
 import { scanDirectory, type Manifest, type ManifestEntry, type Stamps } from "../tree/manifest.js";
 import { packZipChunks, type WrittenEntry } from "../archive/pack.js";
+import { AdaptivePace } from "../archive/zip-pace.js";
 import { FileHashes } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
 import { readIgnoreFile } from "../tree/ignore-file.js";
@@ -130,6 +131,8 @@ export function* stampedFiles(inputs: Inputs): Generator<[ManifestEntry, string]
 export interface Pack {
   files: PackedFiles;
   chunks: AsyncGenerator<Buffer>;
+  /** For the uploader's progress: what its parts took tells the packer how fast the link is. */
+  uploaded: (bytes: number, busyMs: number) => void;
 }
 
 /**
@@ -139,9 +142,11 @@ export interface Pack {
  */
 export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?: (bytes: number) => void): Pack {
   const files = new PackedFiles(id, plan.fresh, inputs.hashes);
+  const pace = new AdaptivePace();
   const chunks = packZipChunks({
     root: inputs.dir,
     entries: plan.fresh,
+    pace,
     onRead,
     onWritten(e, at) {
       const expected = knownSha(inputs, e);
@@ -150,5 +155,5 @@ export function packFresh(inputs: Inputs, plan: InputsPlan, id: string, onRead?:
       files.add(at);
     },
   });
-  return { files, chunks };
+  return { files, chunks, uploaded: pace.uploaded };
 }

@@ -92,7 +92,7 @@ async function uploadPack(ctx: BatchContext, loc: BucketLocation, inputs: Inputs
   const progress = startProgress(out, clock, "Uploading", upload.fresh.bytes, `reusing ${tallied(upload.reused)}`);
   const pack = packFresh(inputs, upload.plan, id, (n) => progress.update((read += n)));
   try {
-    await noteUpload(ctx, obj, () => uploadStream(clients.s3, obj, pack.chunks, { signal, estimatedBytes: upload.fresh.bytes }));
+    await noteUpload(ctx, obj, () => uploadStream(clients.s3, obj, pack.chunks, { signal, estimatedBytes: upload.fresh.bytes, onProgress: pack.uploaded }));
   } catch (err) {
     if (signal.aborted) throw new InterruptedError("Interrupted while uploading; the partial upload was aborted and nothing was submitted");
     throw err;

@@ -133,6 +133,28 @@ describe("uploadParts", () => {
     expect(produced).toBeLessThan(10);
   });
 
+  it("tells progress the time a part was in flight, apart from waiting on the body: what the link itself sends", async () => {
+    s3mock.on(CreateMultipartUploadCommand).resolves({ UploadId: "u1" });
+    s3mock.on(UploadPartCommand).callsFake(async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return { ETag: "e" };
+    });
+    s3mock.on(CompleteMultipartUploadCommand).resolves({});
+    // A part, then the packer slow for 300 ms, then another part and the end.
+    const slow = Readable.from((async function* () {
+      yield randomBytes(PART);
+      await new Promise((r) => setTimeout(r, 300));
+      yield randomBytes(PART + 1);
+    })());
+    const seen: [number, number][] = [];
+    await uploadParts(client, obj, slow, opts({ eager: true, onProgress: (bytes, busyMs) => seen.push([bytes, busyMs]) }));
+    expect(seen.map(([bytes]) => bytes)).toEqual([PART, 2 * PART, 2 * PART + 1]);
+    // The last two parts were in flight together, and count once.
+    const [, busyMs] = seen.at(-1)!;
+    expect(busyMs).toBeGreaterThanOrEqual(2 * 29);
+    expect(busyMs).toBeLessThan(250);
+  });
+
   it("still aborts the upload when a progress callback throws", async () => {
     s3mock.on(CreateMultipartUploadCommand).resolves({ UploadId: "u1" });
     s3mock.on(UploadPartCommand).resolves({ ETag: "e" });

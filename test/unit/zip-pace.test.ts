@@ -27,14 +27,25 @@ const NOISE = data([1, 1, 1, 1, 1], [Infinity, 200, 60, 45, 45]);
  * once its buffers are full, the uploader for the packer while deflate is
  * slower.
  */
-function simulate(linkMiBps: number, bufferMiB = 24) {
+function simulate(linkMiBps: number, { bufferMiB = 24, parts = true } = {}) {
   let now = 0;
   const pace = new AdaptivePace({ now: () => now, cores: 2 });
   const used: number[] = [];
   const link = (linkMiBps * MiB) / 1000;
-  // Bytes in the uploader's buffers, and when they were last counted.
+  // Bytes in the uploader's buffers, and when they were last counted; what
+  // the link has sent, and for how long it was sending. With `parts`, the
+  // uploader says so as each 8 MiB part has gone up.
   let queued = 0;
-  const drain = () => (queued = Math.max(0, queued - link * (now - drained)));
+  let delivered = 0;
+  let busyMs = 0;
+  const drain = () => {
+    const out = Math.min(queued, link * (now - drained));
+    const before = Math.floor(delivered / (8 * MiB));
+    queued -= out;
+    delivered += out;
+    busyMs += out / link;
+    if (parts && Math.floor(delivered / (8 * MiB)) > before) pace.uploaded(delivered, busyMs);
+  };
   let drained = 0;
   let sent = 0;
   let cpu = 0;
@@ -158,6 +169,16 @@ describe("AdaptivePace", () => {
     const s = simulate(1000);
     s.run(GENOMES, 800);
     expect(s.last(100).get(STORE)).toBeGreaterThan(20);
+  });
+
+  it("on a fast link, sees from the uploader's first parts that storing pays, where waiting for its buffers to fill packs for a slow one", () => {
+    const early = (parts: boolean) => {
+      const s = simulate(400, { parts });
+      s.run(TEXT, 40);
+      return (s.last(30).get(STORE) ?? 0) + (s.last(30).get(HUFFMAN) ?? 0);
+    };
+    expect(early(true)).toBeGreaterThan(15);
+    expect(early(false)).toBeLessThan(5);
   });
 
   it("stores what does not shrink, trying the other settings ever more rarely", () => {

@@ -84,6 +84,7 @@ describe("zipStream", () => {
       starved: ignore,
       blocked: ignore,
       sent: ignore,
+      uploaded: ignore,
     };
     const zip = await collect(zipStream([file("mixed.txt", data)], pace));
     expect(used).toEqual(settings);
