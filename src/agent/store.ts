@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { byteSource, deleteObject, downloadToFile, getText, parseS3Url, uploadStream } from "../aws/s3.js";
 import type { ByteSource } from "../archive/zip-reader.js";
+import type { UploadProgress } from "../aws/multipart.js";
 
 /**
  * Where the agent reads inputs and writes results: s3:// on AWS Batch,
@@ -14,7 +15,7 @@ import type { ByteSource } from "../archive/zip-reader.js";
 export interface Store {
   download(url: string, path: string): Promise<boolean>;
   /** `onProgress` hears what the parts took (UploadOptions); a file has none. */
-  upload(url: string, body: Readable, onProgress?: (bytes: number, busyMs: number) => void): Promise<void>;
+  upload(url: string, body: Readable, onProgress?: UploadProgress): Promise<void>;
   readText(url: string): Promise<string | undefined>;
   remove(url: string): Promise<void>;
   /** The object as a source of byte ranges; undefined when it does not exist. */

@@ -18,6 +18,13 @@ export interface S3Target {
 /** A stream, or chunks that may be reused once the next is asked for. */
 export type Body = Readable | AsyncIterable<Buffer>;
 
+/**
+ * Called as each part has gone up, with the bytes sent in all and how long
+ * at least one part has been in flight: the link's own time, apart from
+ * any waiting on the body, so their ratio is what the link sends.
+ */
+export type UploadProgress = (bytes: number, busyMs: number) => void;
+
 export interface MultipartOptions {
   partSize: number;
   /** Parts uploading at once. */
@@ -26,12 +33,7 @@ export interface MultipartOptions {
   eager: boolean;
   contentType: string;
   signal?: AbortSignal;
-  /**
-   * Called as each part has gone up, with the bytes sent in all and how
-   * long at least one part has been in flight: the link's own time, apart
-   * from any waiting on the body, so their ratio is what the link sends.
-   */
-  onProgress?: (bytes: number, busyMs: number) => void;
+  onProgress?: UploadProgress;
 }
 
 /**

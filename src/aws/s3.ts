@@ -12,7 +12,7 @@ import { UserError } from "../errors.js";
 import { sdkError } from "./errors.js";
 import { backoffMs, isTransient } from "./retry.js";
 import type { ByteSource } from "../archive/zip-reader.js";
-import { uploadParts, type Body } from "./multipart.js";
+import { uploadParts, type Body, type UploadProgress } from "./multipart.js";
 
 export type S3 = Pick<S3Client, "send">;
 
@@ -66,8 +66,7 @@ export interface UploadOptions {
   partSize?: number;
   queueSize?: number;
   signal?: AbortSignal;
-  /** As each part has gone up: the bytes sent, and the time a part was in flight (MultipartOptions). */
-  onProgress?: (bytes: number, busyMs: number) => void;
+  onProgress?: UploadProgress;
 }
 
 /** Streams body into one object (src/aws/multipart.ts); on failure or abort nothing is left behind. */

@@ -5,6 +5,7 @@ import { UserError } from "../errors.js";
 import { scanDirectory, type Manifest, type ManifestEntry, type Stamps } from "../tree/manifest.js";
 import { packZipChunks, type WrittenEntry } from "../archive/pack.js";
 import { AdaptivePace } from "../archive/zip-pace.js";
+import type { UploadProgress } from "../aws/multipart.js";
 import { FileHashes } from "../tree/hashes.js";
 import { shownPath } from "../ui/format.js";
 import { readIgnoreFile } from "../tree/ignore-file.js";
@@ -132,7 +133,7 @@ export interface Pack {
   files: PackedFiles;
   chunks: AsyncGenerator<Buffer>;
   /** For the uploader's progress: what its parts took tells the packer how fast the link is. */
-  uploaded: (bytes: number, busyMs: number) => void;
+  uploaded: UploadProgress;
 }
 
 /**
